@@ -1,0 +1,254 @@
+// Package mtdconnect holds the vocabulary of the service that connects UK
+// landlords to HMRC's Making Tax Digital APIs: users, their HMRC connections,
+// the pending authorisations that lead to one, the audit of what happened to
+// a connection, and the Store contract that the sqlite and postgres packages
+// implement. It imports only the standard library; every other package points
+// inward to it.
+package mtdconnect
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Version is the product version, set at build time by cmd/mtdconnect.
+var Version = "0.1.0"
+
+// Errors returned by every Store implementation. Callers test with errors.Is.
+var (
+	// ErrNotFound means the row asked for does not exist (or was already
+	// consumed, for single-use rows such as pending authorisations).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a compare-and-swap lost: the row's version moved on
+	// since it was read, or a unique value (an email) is taken.
+	ErrConflict = errors.New("conflict")
+)
+
+// Purpose says what an HMRC connection is for. Each purpose has its own
+// scopes, tokens and refresh lifecycle; a user may hold one of each.
+type Purpose string
+
+const (
+	PurposeIncomeTax Purpose = "itsa"
+	PurposeVAT       Purpose = "vat"
+)
+
+// Scopes returns the only scopes requested for the purpose.
+func (p Purpose) Scopes() []string {
+	switch p {
+	case PurposeVAT:
+		return []string{"read:vat", "write:vat"}
+	default:
+		return []string{"read:self-assessment", "write:self-assessment"}
+	}
+}
+
+// Valid reports whether p is a known purpose.
+func (p Purpose) Valid() bool { return p == PurposeIncomeTax || p == PurposeVAT }
+
+// Label is the name a landlord reads.
+func (p Purpose) Label() string {
+	if p == PurposeVAT {
+		return "VAT"
+	}
+	return "Income Tax"
+}
+
+// Status is the state of a connection as the landlord and the platform see it.
+type Status string
+
+const (
+	// StatusNotConnected is reported when no connection row exists.
+	StatusNotConnected Status = "not_connected"
+	StatusConnected    Status = "connected"
+	// StatusNeedsReconnect means the grant is gone (revoked at HMRC, past its
+	// 18 months, or lost in an interrupted refresh); Reason says which.
+	StatusNeedsReconnect Status = "needs_reconnect"
+)
+
+// Label is the status in words a landlord reads.
+func (s Status) Label() string {
+	switch s {
+	case StatusConnected:
+		return "Connected"
+	case StatusNeedsReconnect:
+		return "Needs reconnect"
+	default:
+		return "Not connected"
+	}
+}
+
+// Reasons a connection needs reconnecting. They are shown to landlords.
+const (
+	ReasonRevoked            = "authority removed at HMRC"
+	ReasonGrantExpired       = "authority expired (18 months after it was granted)"
+	ReasonRefreshInterrupted = "refresh interrupted"
+)
+
+// GrantEnd is when an authority granted at t ends: 18 calendar months later,
+// whatever refreshes happen in between.
+func GrantEnd(grantedAt time.Time) time.Time { return grantedAt.AddDate(0, 18, 0) }
+
+// User is a landlord (or an administrator) who signs in to the service.
+type User struct {
+	ID           int64
+	Email        string
+	PasswordHash string
+	NINO         string // normalised, empty until given
+	VRN          string // 9 digits, empty until given
+	Admin        bool
+	CreatedAt    time.Time
+}
+
+// Connection is one user's HMRC authority for one purpose. Tokens holds the
+// sealed access and refresh token pair: only package hmrc can open it.
+type Connection struct {
+	UserID  int64
+	Purpose Purpose
+	Status  Status
+	Reason  string // why it needs reconnecting; empty when connected
+
+	Scopes          string // space-separated, as granted
+	Tokens          []byte // sealed; never logged, never shown
+	AccessExpiresAt time.Time
+	GrantedAt       time.Time
+	Environment     string // simulator, sandbox or production
+	ClientID        string // the HMRC application that issued the tokens
+
+	LastRefreshAt time.Time // zero until the first refresh
+	LastUsedAt    time.Time // last time a token was handed out for a call
+
+	// RefreshLeaseUntil and RefreshLeaseOwner are the write-ahead marker of a
+	// refresh in flight: set (by compare-and-swap) before HMRC is called and
+	// cleared with the new token pair. A lease found expired means the holder
+	// died between asking HMRC and saving the answer.
+	RefreshLeaseUntil time.Time
+	RefreshLeaseOwner string
+
+	// RefreshFailures counts transient refresh failures in a row; LastError
+	// is the latest, in words safe to show (never a token).
+	RefreshFailures int
+	LastError       string
+
+	Version   int64 // bumped by every write; the compare-and-swap key
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// GrantEndsAt is when HMRC's authority for this connection ends.
+func (c *Connection) GrantEndsAt() time.Time { return GrantEnd(c.GrantedAt) }
+
+// PendingAuthorization is a started "Connect to HMRC" that waits for HMRC to
+// send the landlord back. It is single-use and lives 10 minutes.
+type PendingAuthorization struct {
+	State       string // random, unguessable; the key
+	UserID      int64
+	Purpose     Purpose
+	Verifier    []byte // sealed PKCE code verifier
+	RedirectURI string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// AuditEvent is one line of a connection's append-only history.
+type AuditEvent struct {
+	ID      int64
+	UserID  int64
+	Purpose Purpose
+	Kind    string // e.g. connected, refreshed, refresh_failed, needs_reconnect, disconnected
+	Detail  string // words safe to show; never a token
+	At      time.Time
+}
+
+// Audit event kinds.
+const (
+	AuditConnected          = "connected"
+	AuditRefreshed          = "refreshed"
+	AuditRefreshFailed      = "refresh_failed"
+	AuditRefreshInterrupted = "refresh_interrupted"
+	AuditNeedsReconnect     = "needs_reconnect"
+	AuditDisconnected       = "disconnected"
+	AuditConsentDenied      = "consent_denied"
+)
+
+// Session is a signed-in browser. Only a hash of its cookie value is stored.
+type Session struct {
+	TokenHash []byte
+	UserID    int64
+	MFAAt     time.Time // when a second factor was used at sign-in; zero if none
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// APIKey authenticates the platform's backend. Only a hash is stored.
+type APIKey struct {
+	ID        int64
+	Name      string
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// DueQuery selects the connections the background refresher should refresh:
+// connected, access token expiring in [ExpiresFrom, ExpiresBefore), and used
+// since UsedSince (refreshing idle connections only spends rate budget).
+type DueQuery struct {
+	ExpiresFrom   time.Time
+	ExpiresBefore time.Time
+	UsedSince     time.Time
+	Limit         int
+}
+
+// Store is the persistence contract. It holds no business rules: callers
+// decide, the store records, atomically. Implementations: sqlite.Store (the
+// default) and postgres.Store; storetest holds the suite both must pass.
+//
+// Times are stored with millisecond precision and returned in UTC.
+type Store interface {
+	CreateUser(ctx context.Context, u *User) error // sets ID, CreatedAt; ErrConflict if the email is taken
+	UserByID(ctx context.Context, id int64) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	UpdateUser(ctx context.Context, u *User) error // email, password hash, NINO, VRN, admin
+
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByHash(ctx context.Context, hash []byte) (*Session, error)
+	DeleteSession(ctx context.Context, hash []byte) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error // sets ID, CreatedAt
+	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+
+	CreatePendingAuthorization(ctx context.Context, p *PendingAuthorization) error
+	PendingAuthorization(ctx context.Context, state string) (*PendingAuthorization, error)
+	// DeletePendingAuthorization consumes it: exactly one of several
+	// concurrent callers gets nil, the others ErrNotFound.
+	DeletePendingAuthorization(ctx context.Context, state string) error
+
+	Connection(ctx context.Context, userID int64, purpose Purpose) (*Connection, error)
+	// SaveConnection creates the connection or replaces it whole (a new grant
+	// supersedes the old one), whatever its version. It sets c.Version.
+	SaveConnection(ctx context.Context, c *Connection) error
+	// UpdateConnection writes c only if the stored version is still
+	// c.Version, then bumps c.Version. ErrConflict if it moved on,
+	// ErrNotFound if the row is gone.
+	UpdateConnection(ctx context.Context, c *Connection) error
+	// TouchConnection records a use without bumping the version.
+	TouchConnection(ctx context.Context, userID int64, purpose Purpose, at time.Time) error
+	DeleteConnection(ctx context.Context, userID int64, purpose Purpose) error
+	// DueConnections is served by an index: its cost grows with the number
+	// of due connections, not with the number of connections.
+	DueConnections(ctx context.Context, q DueQuery) ([]*Connection, error)
+
+	AppendAudit(ctx context.Context, e *AuditEvent) error                      // sets ID
+	Audit(ctx context.Context, userID int64, limit int) ([]*AuditEvent, error) // newest first
+
+	// ReserveSlot is the deployment-wide rate limiter: it books the next free
+	// slot of the named budget, spaced interval apart, and returns when the
+	// caller may go. It books nothing and returns ok=false when that slot is
+	// later than now+maxWait, so low-priority work can step aside.
+	ReserveSlot(ctx context.Context, name string, interval, maxWait time.Duration, now time.Time) (at time.Time, ok bool, err error)
+	// DelaySlots pushes the named budget's next free slot to at least until
+	// (after a 429, the whole deployment slows down).
+	DelaySlots(ctx context.Context, name string, until time.Time) error
+
+	Close() error
+}
