@@ -1,0 +1,186 @@
+package hmrc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/mtdconnect/mtdconnect"
+)
+
+// Call is one user-restricted HMRC API request.
+type Call struct {
+	UserID  int64
+	Purpose mtdconnect.Purpose
+	Method  string
+	Path    string // below the API base URL, e.g. /hello/user
+	Query   url.Values
+	Accept  string // e.g. application/vnd.hmrc.1.0+json
+	Body    any    // sent as JSON when not nil
+	Header  http.Header
+	// Priority in the rate budget: Interactive when a landlord waits.
+	Priority Priority
+	// Idempotent calls (GET, PUT) are retried after a failure whose
+	// outcome is unknown; others only when HMRC surely did not act.
+	Idempotent bool
+}
+
+// Response is HMRC's answer to a successful Call.
+type Response struct {
+	Status        int
+	Header        http.Header
+	Body          []byte
+	CorrelationID string
+}
+
+// Do makes the call with a valid access token, decoding a JSON answer into
+// out when out is not nil. It refreshes the token first if it is about to
+// expire, retries once with the store's token after a 401 (another instance
+// may have refreshed, which killed ours), and retries transient failures
+// with jittered backoff.
+func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) {
+	var body []byte
+	if call.Body != nil {
+		var err error
+		if body, err = json.Marshal(call.Body); err != nil {
+			return nil, fmt.Errorf("hmrc: encode request: %w", err)
+		}
+	}
+	var (
+		rejected   string // a token HMRC answered 401 to
+		retried401 bool
+		lastErr    error
+	)
+	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
+		if attempt > 1 && rejected == "" {
+			if err := sleep(ctx, backoff(c.cfg.RetryBase, attempt-1)); err != nil {
+				return nil, err
+			}
+		}
+		token, err := c.accessToken(ctx, call.UserID, call.Purpose, call.Priority, rejected)
+		if err != nil {
+			return nil, err
+		}
+		rejected = ""
+		if err := c.limiter.Wait(ctx, call.Priority); err != nil {
+			return nil, err
+		}
+		resp, err := c.send(ctx, call, body, token)
+		if err != nil {
+			lastErr = err
+			if call.Idempotent || sentNothing(err) {
+				continue
+			}
+			return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, call.Path, err)
+		}
+		switch {
+		case resp.Status >= 200 && resp.Status < 300:
+			if out != nil && len(resp.Body) > 0 {
+				if err := json.Unmarshal(resp.Body, out); err != nil {
+					return resp, fmt.Errorf("hmrc: decode %s: %w", call.Path, err)
+				}
+			}
+			return resp, nil
+		case resp.Status == http.StatusUnauthorized && !retried401 && apiErrorCode(resp.Body) == "INVALID_CREDENTIALS":
+			// Ours was killed by a refresh elsewhere, or revoked: retry
+			// once with the store's token, refreshed if it is this one.
+			retried401, rejected = true, token
+			attempt-- // not a failure of HMRC's
+		case resp.Status == http.StatusTooManyRequests:
+			c.limiter.Throttled(ctx)
+			lastErr = c.apiError(resp) // not processed: safe to retry
+		case resp.Status >= 500 && call.Idempotent:
+			lastErr = c.apiError(resp)
+		case resp.Status >= 500:
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, c.apiError(resp))
+		default:
+			return resp, c.apiError(resp)
+		}
+	}
+	return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, call.Path, lastErr)
+}
+
+func (c *Client) send(ctx context.Context, call Call, body []byte, token string) (*Response, error) {
+	u := strings.TrimSuffix(c.cfg.APIURL, "/") + call.Path
+	if len(call.Query) > 0 {
+		u += "?" + call.Query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, call.Method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range call.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", call.Accept)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b, CorrelationID: resp.Header.Get("X-CorrelationId")}, nil
+}
+
+// sentNothing reports whether a transport error happened before HMRC could
+// have acted on the request (the connection was never made).
+func sentNothing(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func apiErrorCode(body []byte) string {
+	var e struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Code
+}
+
+func (c *Client) apiError(resp *Response) *APIError {
+	e := &APIError{Status: resp.Status, CorrelationID: resp.CorrelationID}
+	if err := json.Unmarshal(resp.Body, e); err != nil || e.Code == "" {
+		e.Code = http.StatusText(resp.Status)
+		e.Message = truncate(string(resp.Body), 200)
+	}
+	return e
+}
+
+// TestConnection calls HMRC's Hello World user endpoint with the user's
+// token and returns HMRC's greeting.
+func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.Purpose) (string, error) {
+	var out struct {
+		Message string `json:"message"`
+	}
+	_, err := c.Do(ctx, Call{
+		UserID: userID, Purpose: p, Method: http.MethodGet, Path: "/hello/user",
+		Accept: "application/vnd.hmrc.1.0+json", Priority: Interactive, Idempotent: true,
+	}, &out)
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+			// A 401 that survived a refresh means the grant is gone.
+			return "", &ReconnectError{Reason: mtdconnect.ReasonRevoked}
+		}
+		return "", err
+	}
+	return out.Message, nil
+}

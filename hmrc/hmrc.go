@@ -1,0 +1,237 @@
+// Package hmrc is the only package that sees plaintext HMRC tokens. It runs
+// the authorisation-code flow with golang.org/x/oauth2, keeps each
+// connection's token pair sealed in the store, refreshes it under a lease so
+// that HMRC's single-use refresh tokens are never raced or lost, spends the
+// application's shared rate budget through one limiter, and makes the MTD API
+// calls.
+package hmrc
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/seal"
+)
+
+// HMRC's hosts, from its developer hub.
+const (
+	SandboxAuthorizeURL    = "https://test-www.tax.service.gov.uk/oauth/authorize"
+	SandboxTokenURL        = "https://test-api.service.hmrc.gov.uk/oauth/token"
+	SandboxAPIURL          = "https://test-api.service.hmrc.gov.uk"
+	ProductionAuthorizeURL = "https://www.tax.service.gov.uk/oauth/authorize"
+	ProductionTokenURL     = "https://api.service.hmrc.gov.uk/oauth/token"
+	ProductionAPIURL       = "https://api.service.hmrc.gov.uk"
+	// ProductionManageAuthorityURL is where a landlord removes an
+	// application's authority; HMRC has no revocation endpoint for apps.
+	ProductionManageAuthorityURL = "https://www.tax.service.gov.uk/applications-manage-authority"
+	// OOBRedirectURI is the desktop-style redirect: HMRC shows the code
+	// for the user to paste into the application.
+	OOBRedirectURI = "urn:ietf:wg:oauth:2.0:oob"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotConnected   = errors.New("hmrc: not connected")
+	ErrStateUnknown   = errors.New("hmrc: unknown or already used authorisation request")
+	ErrStateExpired   = errors.New("hmrc: authorisation request expired")
+	ErrStateOtherUser = errors.New("hmrc: authorisation request belongs to another user")
+	// ErrUnavailable wraps failures that retrying later may cure: HMRC
+	// unreachable, 5xx, throttled, or a refresh still running elsewhere.
+	ErrUnavailable = errors.New("hmrc: unavailable")
+)
+
+// ReconnectError means the connection's grant is gone; the landlord must
+// connect again. Reason is in words a landlord reads.
+type ReconnectError struct{ Reason string }
+
+func (e *ReconnectError) Error() string { return "hmrc: needs reconnect: " + e.Reason }
+
+// ExchangeError means HMRC refused an authorisation code.
+type ExchangeError struct{ Code, Description string }
+
+func (e *ExchangeError) Error() string {
+	return fmt.Sprintf("hmrc: code exchange refused: %s: %s", e.Code, e.Description)
+}
+
+// APIError is an HMRC API answer other than success, in HMRC's shape.
+type APIError struct {
+	Status        int
+	Code, Message string
+	Errors        []APIErrorItem `json:"errors,omitempty"`
+	CorrelationID string
+}
+
+// APIErrorItem is one of several errors HMRC returns together.
+type APIErrorItem struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Paths   []string `json:"paths,omitempty"`
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("hmrc: api: %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Config configures a Client. Zero durations take the defaults noted.
+type Config struct {
+	ClientID     string
+	ClientSecret string
+	AuthorizeURL string
+	TokenURL     string
+	APIURL       string
+	RedirectURL  string // the web callback: PUBLIC_URL + /oauth/hmrc/callback
+	Environment  string // simulator, sandbox or production; recorded on each connection
+
+	Store      mtdconnect.Store
+	Sealer     *seal.Sealer
+	HTTPClient *http.Client // nil: a client with RequestTimeout
+	Logger     *slog.Logger
+	Now        func() time.Time
+
+	// Rate is HMRC's budget for the whole application, requests/second,
+	// shared by every instance through the store. Default 3.
+	Rate float64
+	// RefreshMargin: a token this close to expiry is refreshed before use.
+	// Default 5 minutes.
+	RefreshMargin time.Duration
+	// LeaseDuration bounds a refresh in flight; a lease older than this
+	// means its holder died. Default 60s; it must exceed RequestTimeout by
+	// far, so a live holder never loses its lease.
+	LeaseDuration time.Duration
+	// RequestTimeout bounds one HTTP exchange with HMRC. Default 20s.
+	RequestTimeout time.Duration
+	// MaxAttempts bounds retries of a call HMRC failed transiently. Default 4.
+	MaxAttempts int
+	// RetryBase is the first backoff; it doubles, with jitter. Default 250ms.
+	RetryBase time.Duration
+}
+
+// Client talks to HMRC for every user. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	oauth   oauth2.Config
+	http    *http.Client
+	log     *slog.Logger
+	now     func() time.Time
+	store   mtdconnect.Store
+	sealer  *seal.Sealer
+	limiter *Limiter
+	owner   string // this process, as written in refresh leases
+
+	mu    sync.Mutex
+	locks map[connKey]*sync.Mutex // one in-process refresher per connection
+}
+
+type connKey struct {
+	user    int64
+	purpose mtdconnect.Purpose
+}
+
+// New returns a Client. It makes no request.
+func New(cfg Config) (*Client, error) {
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("hmrc: client ID and client secret are required")
+	}
+	if cfg.AuthorizeURL == "" || cfg.TokenURL == "" || cfg.APIURL == "" {
+		return nil, errors.New("hmrc: authorize, token and API URLs are required")
+	}
+	if cfg.Store == nil || cfg.Sealer == nil {
+		return nil, errors.New("hmrc: store and sealer are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 3
+	}
+	setDefault(&cfg.RefreshMargin, 5*time.Minute)
+	setDefault(&cfg.LeaseDuration, 60*time.Second)
+	setDefault(&cfg.RequestTimeout, 20*time.Second)
+	setDefault(&cfg.RetryBase, 250*time.Millisecond)
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 4
+	}
+	if cfg.LeaseDuration < 2*cfg.RequestTimeout {
+		return nil, fmt.Errorf("hmrc: lease %v must be at least twice the request timeout %v", cfg.LeaseDuration, cfg.RequestTimeout)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: cfg.RequestTimeout}
+	}
+	host, _ := os.Hostname()
+	c := &Client{
+		cfg: cfg,
+		oauth: oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			RedirectURL:  cfg.RedirectURL,
+			// HMRC wants client_id and client_secret in the form body;
+			// autodetection would waste a request of the rate budget.
+			Endpoint: oauth2.Endpoint{AuthURL: cfg.AuthorizeURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		},
+		http:   hc,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		store:  cfg.Store,
+		sealer: cfg.Sealer,
+		owner:  fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4)),
+		locks:  make(map[connKey]*sync.Mutex),
+	}
+	c.limiter = NewLimiter(cfg.Store, "hmrc:"+cfg.ClientID, cfg.Rate)
+	return c, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+// Environment is the HMRC environment this client talks to.
+func (c *Client) Environment() string { return c.cfg.Environment }
+
+// Limiter is the deployment-wide budget this client spends.
+func (c *Client) Limiter() *Limiter { return c.limiter }
+
+// Now is the client's clock.
+func (c *Client) Now() time.Time { return c.now() }
+
+func (c *Client) connLock(user int64, p mtdconnect.Purpose) *sync.Mutex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := connKey{user, p}
+	m, ok := c.locks[k]
+	if !ok {
+		m = new(sync.Mutex)
+		c.locks[k] = m
+	}
+	return m
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func tokensAD(userID int64, p mtdconnect.Purpose) []byte {
+	return seal.AD("connection", fmt.Sprint(userID), string(p), "tokens")
+}
+
+func verifierAD(state string) []byte { return seal.AD("pending", state, "verifier") }
+
+func scopeString(p mtdconnect.Purpose) string { return strings.Join(p.Scopes(), " ") }

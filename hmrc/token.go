@@ -1,0 +1,349 @@
+package hmrc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mtdconnect/mtdconnect"
+)
+
+// How a failed refresh is handled.
+type failure int
+
+const (
+	failTransient  failure = iota // 5xx, timeout, reset: HMRC may or may not have applied it
+	failThrottled                 // 429: not applied
+	failInProgress                // HMRC is still running an earlier refresh of this grant
+	failGrantGone                 // invalid_grant (or invalid_request): re-authorise
+	failClient                    // our application's credentials were refused
+)
+
+// pollInterval is how often a caller waiting for another process's refresh
+// looks at the store again.
+const pollInterval = 50 * time.Millisecond
+
+// accessToken returns an access token for the connection that is valid for
+// at least the refresh margin, refreshing the pair first when needed.
+// rejected is a token HMRC just answered 401 INVALID_CREDENTIALS to: if the
+// store still holds it, it is refreshed; if another instance refreshed in
+// the meantime, the new one is returned.
+//
+// The refresh protocol, across goroutines and processes sharing the store:
+//  1. take a lease on the row by compare-and-swap (the write-ahead marker
+//     that a refresh is in flight);
+//  2. ask HMRC, outside any database transaction;
+//  3. write the new pair and clear the lease in one compare-and-swap keyed
+//     on the leased version, before the new access token is used.
+//
+// Losers of step 1 wait and read the winner's pair. A lease found expired
+// means its holder died between 2 and 3: the stored refresh token is tried
+// once, and if HMRC had already applied it, the connection is marked
+// "refresh interrupted" rather than failing silently.
+func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Purpose, prio Priority, rejected string) (string, error) {
+	// Goroutines of this process queue here, so only one of them takes
+	// the lease; the others then find the fresh pair in the store.
+	lock := c.connLock(userID, p)
+	lock.Lock()
+	defer lock.Unlock()
+
+	waitUntil := time.Now().Add(c.cfg.LeaseDuration + c.cfg.RequestTimeout)
+	for {
+		conn, err := c.store.Connection(ctx, userID, p)
+		if errors.Is(err, mtdconnect.ErrNotFound) {
+			return "", ErrNotConnected
+		}
+		if err != nil {
+			return "", fmt.Errorf("hmrc: read connection: %w", err)
+		}
+		if err := c.usable(ctx, conn); err != nil {
+			return "", err
+		}
+		now := c.now()
+		if conn.RefreshLeaseOwner != "" && now.Before(conn.RefreshLeaseUntil) {
+			// Another process is refreshing: wait for its answer.
+			if time.Now().After(waitUntil) {
+				return "", fmt.Errorf("%w: a refresh is still in progress", ErrUnavailable)
+			}
+			if err := sleep(ctx, pollInterval); err != nil {
+				return "", err
+			}
+			continue
+		}
+		interrupted := conn.RefreshLeaseOwner != ""
+		pair, err := c.openPair(conn)
+		if err != nil {
+			return "", err
+		}
+		if !interrupted && pair.Access != rejected && now.Add(c.cfg.RefreshMargin).Before(conn.AccessExpiresAt) {
+			c.touch(ctx, conn, now)
+			return pair.Access, nil
+		}
+		leased := *conn
+		leased.RefreshLeaseOwner = c.owner
+		leased.RefreshLeaseUntil = now.Add(c.cfg.LeaseDuration)
+		if err := c.store.UpdateConnection(ctx, &leased); errors.Is(err, mtdconnect.ErrConflict) {
+			continue // someone else moved first; look again
+		} else if err != nil {
+			return "", fmt.Errorf("hmrc: lease connection for refresh: %w", err)
+		}
+		if interrupted {
+			c.audit(ctx, userID, p, mtdconnect.AuditRefreshInterrupted,
+				"an earlier refresh did not finish (its process stopped); trying the stored refresh token once")
+			c.log.Warn("hmrc refresh interrupted earlier; recovering", "user_id", userID, "purpose", p, "lease_owner", conn.RefreshLeaseOwner)
+		}
+		return c.refreshLeased(ctx, &leased, pair.Refresh, prio, interrupted)
+	}
+}
+
+// usable refuses connections that must not be used as they are.
+func (c *Client) usable(ctx context.Context, conn *mtdconnect.Connection) error {
+	if conn.Status == mtdconnect.StatusNeedsReconnect {
+		return &ReconnectError{Reason: conn.Reason}
+	}
+	// A sandbox token is never sent to production, nor one of another
+	// application: HMRC would refuse it, and it would leak across.
+	if conn.Environment != c.cfg.Environment || conn.ClientID != c.cfg.ClientID {
+		return &ReconnectError{Reason: fmt.Sprintf("connected through another HMRC application or environment (%s)", conn.Environment)}
+	}
+	if !c.now().Before(conn.GrantEndsAt()) {
+		if err := c.markReconnect(ctx, conn, mtdconnect.ReasonGrantExpired); err != nil && !errors.Is(err, mtdconnect.ErrConflict) {
+			return err
+		}
+		return &ReconnectError{Reason: mtdconnect.ReasonGrantExpired}
+	}
+	return nil
+}
+
+// refreshLeased refreshes a connection this process holds the lease of.
+func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection, refreshToken string, prio Priority, interrupted bool) (string, error) {
+	// Detached from the caller: a landlord closing the page must not
+	// abandon a refresh HMRC may already have applied. Bounded well inside
+	// the lease so a live holder never outlives it.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LeaseDuration*3/4)
+	defer cancel()
+
+	ambiguous := interrupted || conn.RefreshFailures > 0
+	var lastErr error
+	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
+		if attempt > 1 {
+			if err := sleep(rctx, backoff(c.cfg.RetryBase, attempt-1)); err != nil {
+				break
+			}
+		}
+		if err := c.limiter.Wait(rctx, prio); err != nil {
+			lastErr = err
+			break
+		}
+		tok, err := c.oauth.TokenSource(c.oauthContext(rctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
+		if err == nil {
+			return c.saveRefreshed(ctx, conn, tok)
+		}
+		lastErr = err
+		switch classify(err) {
+		case failGrantGone:
+			reason := mtdconnect.ReasonRevoked
+			if ambiguous {
+				// An earlier attempt may have been applied by HMRC with
+				// its answer lost: say so, rather than blame the landlord.
+				reason = mtdconnect.ReasonRefreshInterrupted
+			}
+			if err := c.markReconnect(ctx, conn, reason); err != nil {
+				return "", err
+			}
+			return "", &ReconnectError{Reason: reason}
+		case failClient:
+			c.release(ctx, conn, "HMRC refused this service's client credentials")
+			return "", fmt.Errorf("hmrc: refresh: application credentials refused: %v", redact(err))
+		case failThrottled:
+			c.limiter.Throttled(rctx)
+		case failTransient:
+			ambiguous = true
+		case failInProgress:
+			// Only a request of ours that HMRC is still serving can hold
+			// the grant: wait for it to end, then try again.
+		}
+		c.log.Warn("hmrc refresh failed; retrying", "user_id", conn.UserID, "purpose", conn.Purpose, "attempt", attempt, "err", redact(err))
+	}
+	detail := "HMRC could not be reached to refresh the token: " + redact(lastErr)
+	c.release(ctx, conn, detail)
+	c.audit(ctx, conn.UserID, conn.Purpose, mtdconnect.AuditRefreshFailed, detail)
+	return "", fmt.Errorf("%w: refresh: %s", ErrUnavailable, redact(lastErr))
+}
+
+// saveRefreshed stores the rotated pair and clears the lease. The write is
+// retried: losing it would lose the single-use refresh token.
+func (c *Client) saveRefreshed(ctx context.Context, conn *mtdconnect.Connection, tok *oauth2.Token) (string, error) {
+	sealed, err := c.sealPair(conn.UserID, conn.Purpose, tok.AccessToken, tok.RefreshToken)
+	if err != nil {
+		return "", err
+	}
+	now := c.now()
+	next := *conn
+	next.Tokens = sealed
+	next.AccessExpiresAt = tok.Expiry.UTC()
+	next.LastRefreshAt = now
+	next.LastUsedAt = now
+	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
+	next.RefreshFailures, next.LastError = 0, ""
+	wctx := context.WithoutCancel(ctx)
+	for attempt := 1; ; attempt++ {
+		err = c.store.UpdateConnection(wctx, &next)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, mtdconnect.ErrConflict) || errors.Is(err, mtdconnect.ErrNotFound) || attempt == 5 {
+			// The row moved on under our lease (a new grant, a
+			// disconnect) or the store is down: the new pair is lost.
+			c.log.Error("hmrc rotated tokens could not be saved", "user_id", conn.UserID, "purpose", conn.Purpose, "err", err)
+			return "", fmt.Errorf("hmrc: save refreshed tokens: %w", err)
+		}
+		_ = sleep(wctx, backoff(50*time.Millisecond, attempt))
+	}
+	c.audit(ctx, conn.UserID, conn.Purpose, mtdconnect.AuditRefreshed, "access token refreshed")
+	c.log.Info("hmrc token refreshed", "user_id", conn.UserID, "purpose", conn.Purpose)
+	return tok.AccessToken, nil
+}
+
+// release clears our lease after a refresh that HMRC did not complete,
+// keeping the stored pair: the refresh token was not (known to be) used.
+func (c *Client) release(ctx context.Context, conn *mtdconnect.Connection, detail string) {
+	next := *conn
+	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
+	next.RefreshFailures++
+	next.LastError = truncate(detail, 300)
+	if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &next); err != nil {
+		c.log.Error("hmrc release refresh lease", "user_id", conn.UserID, "err", err)
+	}
+}
+
+// markReconnect records that the grant is gone and shreds the tokens.
+func (c *Client) markReconnect(ctx context.Context, conn *mtdconnect.Connection, reason string) error {
+	next := *conn
+	next.Status = mtdconnect.StatusNeedsReconnect
+	next.Reason = reason
+	next.Tokens = nil
+	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
+	if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &next); err != nil {
+		return fmt.Errorf("hmrc: mark needs reconnect: %w", err)
+	}
+	*conn = next
+	c.audit(ctx, conn.UserID, conn.Purpose, mtdconnect.AuditNeedsReconnect, reason)
+	c.log.Warn("hmrc connection needs reconnect", "user_id", conn.UserID, "purpose", conn.Purpose, "reason", reason)
+	return nil
+}
+
+// touch records that the connection is in use, at most once a minute, so
+// the background refresher keeps only used connections fresh.
+func (c *Client) touch(ctx context.Context, conn *mtdconnect.Connection, now time.Time) {
+	if now.Sub(conn.LastUsedAt) < time.Minute {
+		return
+	}
+	if err := c.store.TouchConnection(ctx, conn.UserID, conn.Purpose, now); err != nil {
+		c.log.Warn("hmrc touch connection", "user_id", conn.UserID, "err", err)
+	}
+}
+
+// Refresh refreshes the connection now, whatever its expiry.
+func (c *Client) Refresh(ctx context.Context, userID int64, p mtdconnect.Purpose) error {
+	conn, err := c.store.Connection(ctx, userID, p)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return ErrNotConnected
+	}
+	if err != nil {
+		return fmt.Errorf("hmrc: refresh: %w", err)
+	}
+	if err := c.usable(ctx, conn); err != nil {
+		return err
+	}
+	pair, err := c.openPair(conn)
+	if err != nil {
+		return err
+	}
+	// Naming the current access token as rejected forces a refresh, unless
+	// another caller has just refreshed, which serves as well.
+	_, err = c.accessToken(ctx, userID, p, Interactive, pair.Access)
+	return err
+}
+
+func classify(err error) failure {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil {
+		return failTransient // transport: timeout, reset, refused
+	}
+	status := re.Response.StatusCode
+	switch {
+	case status == http.StatusTooManyRequests:
+		return failThrottled
+	case status >= 500:
+		return failTransient
+	case status == http.StatusUnauthorized || re.ErrorCode == "invalid_client":
+		return failClient
+	case re.ErrorCode == "invalid_request" && strings.Contains(strings.ToLower(re.ErrorDescription), "in progress"):
+		return failInProgress
+	default:
+		// invalid_grant, and invalid_request (HMRC's documented code for
+		// an expired grant), and any other refusal: the grant is gone.
+		return failGrantGone
+	}
+}
+
+func (c *Client) oauthContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, c.http)
+}
+
+// noteThrottle slows the deployment down when HMRC answered 429.
+func (c *Client) noteThrottle(ctx context.Context, err error) {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusTooManyRequests {
+		c.limiter.Throttled(ctx)
+	}
+}
+
+// redact renders an error for logs and users. x/oauth2's errors quote the
+// response body, which on success would hold tokens; errors here carry only
+// HMRC's error code and description.
+func redact(err error) string {
+	if err == nil {
+		return ""
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		s := fmt.Sprintf("HTTP %d", status)
+		if re.ErrorCode != "" {
+			s += " " + re.ErrorCode
+		}
+		if re.ErrorDescription != "" {
+			s += ": " + truncate(re.ErrorDescription, 200)
+		}
+		return s
+	}
+	return truncate(err.Error(), 300)
+}
+
+func backoff(base time.Duration, n int) time.Duration {
+	d := base << min(n-1, 6)
+	// Full jitter spreads retries of many instances apart.
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
