@@ -166,8 +166,8 @@ func (e *env) newClient(t *testing.T) *hmrc.Client {
 		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
 		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
 		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 1000,
-		HTTPClient: &http.Client{Transport: e.recorder, Timeout: 5 * time.Second},
-		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		HTTPClient:     &http.Client{Transport: e.recorder, Timeout: 5 * time.Second},
+		Logger:         slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RequestTimeout: 2 * time.Second, RetryBase: 10 * time.Millisecond,
 	})
 	if err != nil {

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/seal"
+	"github.com/mtdconnect/mtdconnect/web"
+)
+
+func runUsersAdd(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("users add", &cfg, getenv, stderr)
+	email := fs.String("email", "", "the user's email (sign-in name)")
+	password := fs.String("password", "", "the password (read from standard input if empty)")
+	admin := fs.Bool("admin", false, "make the user an administrator")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e := strings.ToLower(strings.TrimSpace(*email))
+	if !strings.Contains(e, "@") {
+		return errors.New("--email must be an email address")
+	}
+	if *password == "" {
+		fmt.Fprint(stderr, "Password: ")
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		*password = strings.TrimSpace(line)
+	}
+	if len(*password) < 8 {
+		return errors.New("the password must be at least 8 characters")
+	}
+	a, err := openApp(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	hash, err := web.HashPassword(*password)
+	if err != nil {
+		return err
+	}
+	u := &mtdconnect.User{Email: e, PasswordHash: hash, Admin: *admin}
+	if err := a.store.CreateUser(ctx, u); errors.Is(err, mtdconnect.ErrConflict) {
+		return fmt.Errorf("a user with email %s already exists", e)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added user %d: %s\n", u.ID, u.Email)
+	return nil
+}
+
+func runAPIKeyCreate(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("apikey create", &cfg, getenv, stderr)
+	name := fs.String("name", "", "what the key is for, e.g. the platform's name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("--name is required")
+	}
+	a, err := openApp(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	key, hash := web.NewAPIKey()
+	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: *name, Hash: hash}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "API key %q created. It is shown once; only its hash is stored.\n", *name)
+	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+// userFlags are the flags of the commands that act on one landlord.
+type userFlags struct {
+	user    *string
+	purpose *string
+}
+
+func bindUserFlags(fs *flag.FlagSet) userFlags {
+	return userFlags{
+		user:    fs.String("user", "", "the landlord's email"),
+		purpose: fs.String("purpose", "itsa", "which connection: itsa (Income Tax) or vat"),
+	}
+}
+
+func (f userFlags) parsePurpose() (mtdconnect.Purpose, error) {
+	p := mtdconnect.Purpose(*f.purpose)
+	if !p.Valid() {
+		return "", fmt.Errorf("--purpose must be itsa or vat, not %q", *f.purpose)
+	}
+	return p, nil
+}
+
+func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("connect", &cfg, getenv, stderr)
+	uf := bindUserFlags(fs)
+	manual := fs.Bool("manual", false, "print HMRC's authorise URL and read back the code HMRC shows")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*manual {
+		return errors.New("from the command line only the manual flow is available: add --manual (or use Settings → HMRC Connection in the web pages)")
+	}
+	purpose, err := uf.parsePurpose()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.userByEmail(ctx, *uf.user)
+	if err != nil {
+		return err
+	}
+	authURL, state, err := a.hmrc.StartAuthorization(ctx, u.ID, purpose, hmrc.OOBRedirectURI)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Open this address in a browser, sign in to HMRC and grant authority:\n\n  %s\n\n", authURL)
+	fmt.Fprintln(stdout, "HMRC then shows an authorisation code. It is valid for 10 minutes.")
+	fmt.Fprint(stdout, "Paste the code here and press Enter: ")
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return errors.New("no code was entered")
+	}
+	code := strings.TrimSpace(line)
+	if _, err := a.hmrc.CompleteAuthorization(ctx, u.ID, state, code); err != nil {
+		var ee *hmrc.ExchangeError
+		switch {
+		case errors.As(err, &ee):
+			return errors.New("HMRC did not accept the code: it may be mistyped, expired (10 minutes) or used already; run the command again")
+		case errors.Is(err, hmrc.ErrStateExpired):
+			return errors.New("more than 10 minutes passed; run the command again")
+		}
+		return err
+	}
+	fmt.Fprintln(stdout)
+	return printStatus(ctx, a, u, purpose, false, stdout)
+}
+
+func runUserCommand(ctx context.Context, cmd string, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet(cmd, &cfg, getenv, stderr)
+	uf := bindUserFlags(fs)
+	asJSON := fs.Bool("json", false, "print the status as JSON (status only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	purpose, err := uf.parsePurpose()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.userByEmail(ctx, *uf.user)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "refresh":
+		if err := a.hmrc.Refresh(ctx, u.ID, purpose); err != nil {
+			return explain(err)
+		}
+		fmt.Fprintln(stdout, "Refreshed.")
+	case "test":
+		msg, err := a.hmrc.TestConnection(ctx, u.ID, purpose)
+		if err != nil {
+			return explain(err)
+		}
+		fmt.Fprintf(stdout, "HMRC says: %s\n", msg)
+		return nil
+	case "disconnect":
+		if err := a.hmrc.Disconnect(ctx, u.ID, purpose); err != nil {
+			return explain(err)
+		}
+		fmt.Fprintf(stdout, "Disconnected: the tokens are deleted. To remove the authority at HMRC too, sign in at %s\n", a.cfg.ManageAuthorityURL())
+		return nil
+	}
+	return printStatus(ctx, a, u, purpose, *asJSON, stdout)
+}
+
+// explain turns an hmrc error into words for the command line.
+func explain(err error) error {
+	var re *hmrc.ReconnectError
+	switch {
+	case errors.Is(err, hmrc.ErrNotConnected):
+		return errors.New("not connected to HMRC: connect first (mtdconnect connect --user EMAIL --manual, or the web page)")
+	case errors.As(err, &re):
+		return fmt.Errorf("HMRC no longer accepts this connection (%s): connect again", re.Reason)
+	case errors.Is(err, hmrc.ErrUnavailable):
+		return fmt.Errorf("HMRC could not be reached; try again in a few minutes (%v)", err)
+	}
+	return err
+}
+
+// StatusJSON is the connection status as the CLI and the API print it.
+type StatusJSON struct {
+	UserID               int64      `json:"user_id"`
+	Purpose              string     `json:"purpose"`
+	Status               string     `json:"status"`
+	Reason               string     `json:"reason,omitempty"`
+	Scopes               string     `json:"scopes,omitempty"`
+	ConnectedSince       *time.Time `json:"connected_since,omitempty"`
+	AccessTokenExpiresAt *time.Time `json:"access_token_expires_at,omitempty"`
+	AuthorityEndsAt      *time.Time `json:"authority_ends_at,omitempty"`
+	LastRefreshAt        *time.Time `json:"last_refresh_at,omitempty"`
+}
+
+func printStatus(ctx context.Context, a *app, u *mtdconnect.User, p mtdconnect.Purpose, asJSON bool, w io.Writer) error {
+	conn, err := a.hmrc.Connection(ctx, u.ID, p)
+	if err != nil && !errors.Is(err, mtdconnect.ErrNotFound) {
+		return err
+	}
+	s := StatusJSON{UserID: u.ID, Purpose: string(p), Status: string(mtdconnect.StatusNotConnected)}
+	if conn != nil {
+		s.Status, s.Reason, s.Scopes = string(conn.Status), conn.Reason, conn.Scopes
+		s.ConnectedSince = timePtr(conn.GrantedAt)
+		end := conn.GrantEndsAt()
+		s.AuthorityEndsAt = &end
+		s.LastRefreshAt = timePtr(conn.LastRefreshAt)
+		if conn.Status == mtdconnect.StatusConnected {
+			s.AccessTokenExpiresAt = timePtr(conn.AccessExpiresAt)
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	status := mtdconnect.Status(s.Status).Label()
+	if s.Reason != "" {
+		status += " — " + s.Reason
+	}
+	fmt.Fprintf(w, "%s, HMRC connection (%s): %s\n", u.Email, p.Label(), status)
+	if conn == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "  connected since:      %s\n", formatTime(conn.GrantedAt))
+	fmt.Fprintf(w, "  scopes:               %s\n", conn.Scopes)
+	if conn.Status == mtdconnect.StatusConnected {
+		fmt.Fprintf(w, "  access token expires: %s (in %s)\n", formatTime(conn.AccessExpiresAt), time.Until(conn.AccessExpiresAt).Round(time.Minute))
+	}
+	fmt.Fprintf(w, "  authority ends on:    %s\n", conn.GrantEndsAt().Local().Format("2 January 2006"))
+	fmt.Fprintf(w, "  last refresh:         %s\n", formatTime(conn.LastRefreshAt))
+	return nil
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func runKeysetRotate(args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("keyset rotate", &cfg, getenv, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.resolve(fs); err != nil {
+		return err
+	}
+	h, err := seal.LoadKeysetFile(cfg.KeysetFile)
+	if err != nil {
+		return err
+	}
+	rotated, err := seal.Rotate(h)
+	if err != nil {
+		return err
+	}
+	if err := seal.WriteKeysetFile(cfg.KeysetFile, rotated); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rotated %s: new tokens are sealed with a new key; older keys still open what they sealed\n", cfg.KeysetFile)
+	return nil
+}

@@ -1,0 +1,202 @@
+// Command mtdconnect connects UK landlords to HMRC's Making Tax Digital.
+// With no arguments it serves the web pages and the JSON API on an
+// embedded SQLite database with the built-in HMRC simulator.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/postgres"
+	"github.com/mtdconnect/mtdconnect/seal"
+	"github.com/mtdconnect/mtdconnect/sqlite"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+)
+
+const usage = `mtdconnect connects UK landlords to HMRC Making Tax Digital.
+
+Usage:
+  mtdconnect [serve]                      run the service (default)
+  mtdconnect simulator                    run the HMRC simulator on its own
+  mtdconnect users add --email E [--password P] [--admin]
+  mtdconnect apikey create --name N       print a new API key for the platform (shown once)
+  mtdconnect connect --user E --manual    connect by pasting HMRC's code (desktop-style flow)
+  mtdconnect status --user E [--json]     show a landlord's connection
+  mtdconnect refresh --user E             refresh the access token now
+  mtdconnect test --user E                call HMRC's Hello World user endpoint
+  mtdconnect disconnect --user E          delete the landlord's tokens
+  mtdconnect keyset rotate                add a new primary key to the keyset
+
+Every command takes the configuration flags (see mtdconnect serve -h), each
+with an MTDCONNECT_* environment fallback.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mtdconnect:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main with its dependencies passed in, so tests drive it whole.
+func run(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	// Two-word commands.
+	if (cmd == "users" || cmd == "apikey" || cmd == "keyset") && len(args) > 0 {
+		cmd, args = cmd+" "+args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, getenv, stdout, stderr)
+	case "simulator":
+		return runSimulator(ctx, args, getenv, stdout, stderr)
+	case "users add":
+		return runUsersAdd(ctx, args, getenv, stdin, stdout, stderr)
+	case "apikey create":
+		return runAPIKeyCreate(ctx, args, getenv, stdout, stderr)
+	case "connect":
+		return runConnect(ctx, args, getenv, stdin, stdout, stderr)
+	case "status", "refresh", "test", "disconnect":
+		return runUserCommand(ctx, cmd, args, getenv, stdout, stderr)
+	case "keyset rotate":
+		return runKeysetRotate(args, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version":
+		fmt.Fprintln(stdout, "mtdconnect", mtdconnect.Version)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// app is what every command opens: the configuration, the store, the
+// sealer and the HMRC client.
+type app struct {
+	cfg    Config
+	log    *slog.Logger
+	store  mtdconnect.Store
+	sealer *seal.Sealer
+	hmrc   *hmrc.Client
+	// keysetCreated is set when a local keyset was generated just now.
+	keysetCreated bool
+}
+
+// newFlagSet returns a flag set with the shared configuration bound.
+func newFlagSet(name string, cfg *Config, getenv getenvFunc, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mtdconnect "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bind(fs, getenv)
+	return fs
+}
+
+func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, error) {
+	if err := cfg.resolve(fs); err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg.LogFormat, stderr)}
+	var err error
+	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		a.store, err = postgres.Open(ctx, cfg.DatabaseURL)
+	} else {
+		if err := os.MkdirAll(dirOf(cfg.DatabaseURL), 0o700); err != nil {
+			return nil, err
+		}
+		a.store, err = sqlite.Open(ctx, cfg.DatabaseURL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	kh, created, err := loadKeyset(cfg)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.keysetCreated = created
+	if created {
+		a.log.Warn("generated a new encryption keyset for local use; keep it safe and out of the repository, and use a managed keyset in production", "file", cfg.KeysetFile)
+	}
+	if a.sealer, err = seal.New(kh); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.hmrc, err = hmrc.New(hmrc.Config{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+		AuthorizeURL: cfg.AuthorizeURL, TokenURL: cfg.TokenURL, APIURL: cfg.APIURL,
+		RedirectURL: cfg.RedirectURL(), Environment: cfg.HMRC,
+		Store: a.store, Sealer: a.sealer, Logger: a.log,
+		Rate: cfg.Rate, RefreshMargin: cfg.RefreshMargin,
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+// loadKeyset loads the keyset, generating one only at the default local
+// path: a configured file that is missing is an error, never replaced.
+func loadKeyset(cfg Config) (kh *keyset.Handle, created bool, err error) {
+	if cfg.keysetExplicit {
+		kh, err = seal.LoadKeysetFile(cfg.KeysetFile)
+		return kh, false, err
+	}
+	return seal.LoadOrCreateKeysetFile(cfg.KeysetFile)
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		return path[:i]
+	}
+	return "."
+}
+
+// userByEmail finds the landlord a command acts on.
+func (a *app) userByEmail(ctx context.Context, email string) (*mtdconnect.User, error) {
+	if email == "" {
+		return nil, errors.New("--user EMAIL is required")
+	}
+	u, err := a.store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, fmt.Errorf("no user with email %s (add one with: mtdconnect users add --email %s)", email, email)
+	}
+	return u, err
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2 January 2006 15:04 MST")
+}

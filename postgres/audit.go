@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mtdconnect/mtdconnect"
+)
+
+// AppendAudit appends e and sets its ID.
+func (s *Store) AppendAudit(ctx context.Context, e *mtdconnect.AuditEvent) error {
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO audit_events (user_id, purpose, kind, detail, at) VALUES ($1, $2, $3, $4, $5)
+		RETURNING id`,
+		e.UserID, string(e.Purpose), e.Kind, e.Detail, ts(e.At),
+	).Scan(&e.ID)
+	if err != nil {
+		return wrap("append audit", err)
+	}
+	return nil
+}
+
+// Audit returns the user's latest limit events (all if limit is not
+// positive), newest first.
+func (s *Store) Audit(ctx context.Context, userID int64, limit int) ([]*mtdconnect.AuditEvent, error) {
+	query := `SELECT id, user_id, purpose, kind, detail, at FROM audit_events WHERE user_id = $1 ORDER BY id DESC`
+	args := []any{userID}
+	if limit > 0 {
+		query += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, wrap("audit", err)
+	}
+	defer rows.Close()
+	var events []*mtdconnect.AuditEvent
+	for rows.Next() {
+		var (
+			e  mtdconnect.AuditEvent
+			at *time.Time
+		)
+		if err := rows.Scan(&e.ID, &e.UserID, (*string)(&e.Purpose), &e.Kind, &e.Detail, &at); err != nil {
+			return nil, wrap("audit", err)
+		}
+		e.At = utc(at)
+		events = append(events, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("audit", err)
+	}
+	return events, nil
+}
+
+// ReserveSlot books the next free slot of the named budget in one
+// statement: the row lock taken by INSERT … ON CONFLICT DO UPDATE serialises
+// concurrent callers on every instance, and each one sees the booking of the
+// one before, so no two get the same slot. The slot is max(next_at, now) (an
+// idle budget banks no slots); booking moves next_at to slot+interval. When
+// the slot is later than now+maxWait the WHERE clause of the DO UPDATE
+// leaves the row untouched, nothing comes back, and ok is false; at is then
+// the slot as it stood.
+//
+// Times are in milliseconds like every stored time; interval is rounded up
+// to the millisecond so the budget is never overspent.
+func (s *Store) ReserveSlot(ctx context.Context, name string, interval, maxWait time.Duration, now time.Time) (time.Time, bool, error) {
+	n := now.UTC().Truncate(time.Millisecond)
+	if maxWait >= 0 {
+		iv := (max(interval, 0) + time.Millisecond - 1) / time.Millisecond
+		var at time.Time
+		err := s.pool.QueryRow(ctx, `
+			INSERT INTO rate_slots AS r (name, next_at)
+			VALUES ($1, $2::timestamptz + $3::bigint * interval '1 millisecond')
+			ON CONFLICT (name) DO UPDATE
+				SET next_at = GREATEST(r.next_at, $2::timestamptz) + $3::bigint * interval '1 millisecond'
+				WHERE GREATEST(r.next_at, $2::timestamptz) <= $2::timestamptz + $4::bigint * interval '1 millisecond'
+			RETURNING next_at - $3::bigint * interval '1 millisecond'`,
+			name, n, int64(iv), int64(maxWait/time.Millisecond),
+		).Scan(&at)
+		if err == nil {
+			return at.UTC(), true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return time.Time{}, false, wrap("reserve slot", err)
+		}
+	}
+	// Nothing booked. Report when the slot would have been (informative
+	// only: another caller may book it the next moment).
+	var at time.Time
+	if err := s.pool.QueryRow(ctx, `
+		SELECT GREATEST(max(next_at), $2::timestamptz) FROM rate_slots WHERE name = $1`, name, n,
+	).Scan(&at); err != nil {
+		return time.Time{}, false, wrap("reserve slot", err)
+	}
+	return at.UTC(), false, nil
+}
+
+// DelaySlots moves the named budget's next free slot to at least until.
+func (s *Store) DelaySlots(ctx context.Context, name string, until time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO rate_slots AS r (name, next_at) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET next_at = GREATEST(r.next_at, EXCLUDED.next_at)`,
+		name, ts(until))
+	if err != nil {
+		return wrap("delay slots", err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, mtdconnect.ErrNotFound) }

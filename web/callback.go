@@ -1,0 +1,70 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/mtdconnect/mtdconnect/hmrc"
+)
+
+// handleCallback is where HMRC sends the landlord back, with ?code&state or
+// ?error=access_denied&state. The query carries a credential (the code):
+// it is never logged, and the answer forbids Referer headers, so the URL
+// does not travel on with the page's stylesheet, script or links.
+func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	u, err := s.sessionUser(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if u == nil {
+		s.renderMessage(w, r, http.StatusUnauthorized, message{
+			Title:  "Sign in and try connecting again",
+			Text:   "You are not signed in, so this reply from HMRC was not used. Nothing was changed. Sign in and try connecting again.",
+			SignIn: true,
+		})
+		return
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		s.callbackFailed(w, r, errMissingState)
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		// HMRC documents access_denied as the only error it redirects
+		// with; treat any as the landlord not granting authority.
+		err := s.hmrc.DenyAuthorization(ctx, u.ID, state, q.Get("error_description"))
+		if err != nil && !isStateError(err) {
+			s.serverError(w, r, err)
+			return
+		}
+		if err != nil {
+			s.log.Info("consent denied with an unusable state", "user_id", u.ID, "err", err)
+		}
+		s.renderMessage(w, r, http.StatusOK, message{
+			Title: "You did not grant authority",
+			Text:  "You chose not to grant authority at HMRC. Nothing was changed.",
+			Back:  true,
+		})
+		return
+	}
+	conn, err := s.hmrc.CompleteAuthorization(ctx, u.ID, state, q.Get("code"))
+	if err != nil {
+		s.callbackFailed(w, r, err)
+		return
+	}
+	s.setFlash(w, flash{Kind: "success", Text: "Connected to HMRC."})
+	http.Redirect(w, r, settingsURL(conn.Purpose), http.StatusSeeOther)
+}
+
+func isStateError(err error) bool {
+	return errors.Is(err, hmrc.ErrStateUnknown) || errors.Is(err, hmrc.ErrStateExpired) || errors.Is(err, hmrc.ErrStateOtherUser)
+}
+
+func (s *Server) callbackFailed(w http.ResponseWriter, r *http.Request, err error) {
+	p := s.logProblem(r, err)
+	s.renderMessage(w, r, p.Status, message{Title: p.Title, Text: p.Message, Back: true})
+}

@@ -1,0 +1,115 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+)
+
+func TestHumanDuration(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "less than a minute"},
+		{59 * time.Second, "less than a minute"},
+		{time.Minute, "1 minute"},
+		{4 * time.Hour, "4 hours"},
+		{3*time.Hour + 59*time.Minute + 59*time.Second, "3 hours 59 minutes"},
+		{25 * time.Hour, "1 day 1 hour"},
+		{48*time.Hour + 5*time.Minute, "2 days"},
+		{49*time.Hour + 5*time.Minute, "2 days 1 hour"},
+	} {
+		if got := humanDuration(tt.d); got != tt.want {
+			t.Errorf("humanDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tt := range []struct {
+		err    error
+		status int
+		code   string
+		msg    string
+	}{
+		{&hmrc.ReconnectError{Reason: mtdconnect.ReasonRevoked}, 409, "needs_reconnect", "HMRC no longer accepts this connection: authority removed at HMRC. Connect again."},
+		{fmt.Errorf("refresh: %w", &hmrc.ReconnectError{Reason: "x"}), 409, "needs_reconnect", ""},
+		{fmt.Errorf("%w: 503", hmrc.ErrUnavailable), 503, "hmrc_unavailable", "HMRC could not be reached. Try again in a few minutes."},
+		{&hmrc.APIError{Status: 400, Code: "FORMAT_NINO", Message: "The provided NINO is invalid"}, 502, "FORMAT_NINO", "HMRC refused the request: The provided NINO is invalid."},
+		{hmrc.ErrNotConnected, 404, "not_connected", ""},
+		{mtdconnect.ErrNotFound, 404, "not_connected", ""},
+		{errUnknownUser, 404, "user_not_found", ""},
+		{errBadRequest, 400, "bad_request", ""},
+		{hmrc.ErrStateUnknown, 400, "state_unknown", ""},
+		{hmrc.ErrStateExpired, 400, "state_expired", ""},
+		{hmrc.ErrStateOtherUser, 400, "state_other_user", ""},
+		{&hmrc.ExchangeError{Code: "invalid_grant"}, 400, "code_refused", "HMRC did not accept the authorisation code. It may have expired or been used already. Connect again."},
+		{errors.New("database is locked: secret detail"), http.StatusInternalServerError, "internal", "Internal error."},
+	} {
+		p := classify(tt.err)
+		if p.Status != tt.status || p.Code != tt.code || (tt.msg != "" && p.Message != tt.msg) {
+			t.Errorf("classify(%v) = %d %q %q, want %d %q %q", tt.err, p.Status, p.Code, p.Message, tt.status, tt.code, tt.msg)
+		}
+	}
+}
+
+func TestPassword(t *testing.T) {
+	h, err := HashPassword("s3cret passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash %q is not PHC argon2id", h)
+	}
+	if !CheckPassword(h, "s3cret passphrase") {
+		t.Error("the right password does not match")
+	}
+	if CheckPassword(h, "s3cret passphrasE") || CheckPassword(h, "") {
+		t.Error("a wrong password matches")
+	}
+	h2, _ := HashPassword("s3cret passphrase")
+	if h == h2 {
+		t.Error("two hashes of one password are equal: no salt")
+	}
+	for _, bad := range []string{"", "plain", "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=4294967295,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", strings.Replace(h, "v=19", "v=16", 1)} {
+		if CheckPassword(bad, "s3cret passphrase") {
+			t.Errorf("malformed hash %q matches", bad)
+		}
+	}
+	if _, err := HashPassword(""); err == nil {
+		t.Error("an empty password was hashed")
+	}
+}
+
+func TestAPIKey(t *testing.T) {
+	k1, h1 := NewAPIKey()
+	k2, _ := NewAPIKey()
+	if !strings.HasPrefix(k1, "mtdc_") || len(k1) != len("mtdc_")+43 || k1 == k2 {
+		t.Errorf("keys %q %q", k1, k2)
+	}
+	if string(HashAPIKey(k1)) != string(h1) || len(h1) != 32 {
+		t.Error("HashAPIKey does not give the stored hash")
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	if _, err := New(Config{}); err == nil {
+		t.Error("New accepted an empty config")
+	}
+	for _, local := range []string{"localhost", "127.0.0.1", "::1"} {
+		if !isLocalHost(local) {
+			t.Errorf("%s is not local", local)
+		}
+	}
+	if isLocalHost("mtdconnect.example") || isLocalHost("10.0.0.1") {
+		t.Error("a remote host counts as local")
+	}
+}

@@ -1,0 +1,257 @@
+// Package web serves the landlord's pages (sign in, Settings → HMRC
+// Connection, the OAuth callback) and the JSON API the platform's backend
+// calls. Browser routes and API routes are separate muxes: the browser one
+// gets a CSP, security headers and cross-origin (CSRF) protection; the API
+// one takes bearer API keys and refuses form bodies.
+package web
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+)
+
+// Config configures a Server.
+type Config struct {
+	Store  mtdconnect.Store
+	HMRC   *hmrc.Client
+	Logger *slog.Logger     // nil: slog.Default()
+	Now    func() time.Time // nil: time.Now
+
+	// PublicURL is where browsers reach the service, e.g.
+	// http://127.0.0.1:8080. Cookies are Secure unless it is plain http on
+	// localhost or a loopback address; HSTS is sent when it is https.
+	PublicURL string
+	// ManageAuthorityURL is HMRC's "manage authorised applications" page,
+	// where a landlord removes the authority after disconnecting (HMRC has
+	// no revocation endpoint for applications).
+	ManageAuthorityURL string
+	// AuthorizeURL is HMRC's authorize endpoint (the one hmrc.Config has).
+	// Its origin is added to the CSP form-action, since some browsers apply
+	// form-action to the redirect that follows the Connect form's POST.
+	// Optional: without it, such browsers may refuse that redirect.
+	AuthorizeURL string
+}
+
+// Server serves the pages and the API. Build it with New.
+type Server struct {
+	store  mtdconnect.Store
+	hmrc   *hmrc.Client
+	log    *slog.Logger
+	now    func() time.Time
+	pages  map[string]*template.Template
+	london *time.Location
+
+	manageAuthorityURL string
+	secureCookies      bool
+	hsts               bool
+	csp                string
+	flashKey           []byte // signs flash cookies; per process, losing one is harmless
+}
+
+// Session and flash lifetimes.
+const (
+	sessionCookie   = "mtdconnect_session"
+	sessionLifetime = 12 * time.Hour
+	flashCookie     = "mtdconnect_flash"
+)
+
+// New checks cfg and parses the templates.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("web: store is required")
+	}
+	if cfg.HMRC == nil {
+		return nil, errors.New("web: hmrc client is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	pub, err := url.Parse(cfg.PublicURL)
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
+		return nil, fmt.Errorf("web: public URL %q must be an absolute http(s) URL", cfg.PublicURL)
+	}
+	formAction := "'self'"
+	if cfg.AuthorizeURL != "" {
+		u, err := url.Parse(cfg.AuthorizeURL)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, fmt.Errorf("web: authorize URL %q must be absolute", cfg.AuthorizeURL)
+		}
+		formAction += " " + u.Scheme + "://" + u.Host
+	}
+	if cfg.ManageAuthorityURL == "" {
+		cfg.ManageAuthorityURL = hmrc.ProductionManageAuthorityURL
+	}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		london = time.UTC
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	return &Server{
+		store:              cfg.Store,
+		hmrc:               cfg.HMRC,
+		log:                cfg.Logger,
+		now:                cfg.Now,
+		pages:              pages,
+		london:             london,
+		manageAuthorityURL: cfg.ManageAuthorityURL,
+		secureCookies:      !(pub.Scheme == "http" && isLocalHost(pub.Hostname())),
+		hsts:               pub.Scheme == "https",
+		csp: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+			"form-action " + formAction + "; frame-ancestors 'none'; base-uri 'self'",
+		flashKey: key,
+	}, nil
+}
+
+func isLocalHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Handler returns the whole service: the browser routes behind CSP and
+// cross-origin protection, the JSON API under /api/, and /healthz, all
+// behind the request log.
+func (s *Server) Handler() http.Handler {
+	browser := http.NewServeMux()
+	s.route(browser, "GET /{$}", s.handleIndex)
+	s.route(browser, "GET /signin", s.handleSigninPage)
+	s.route(browser, "POST /signin", s.handleSignin)
+	s.route(browser, "POST /signout", s.handleSignout)
+	s.route(browser, "GET /settings/hmrc", s.requireUser(s.handleSettings))
+	s.route(browser, "POST /settings/hmrc/connect", s.requireUser(s.handleConnect))
+	s.route(browser, "POST /settings/hmrc/refresh", s.requireUser(s.handleRefresh))
+	s.route(browser, "POST /settings/hmrc/test", s.requireUser(s.handleTest))
+	s.route(browser, "POST /settings/hmrc/disconnect", s.requireUser(s.handleDisconnect))
+	s.route(browser, "GET /oauth/hmrc/callback", s.handleCallback)
+	s.route(browser, "GET /static/", s.staticHandler().ServeHTTP)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.handleCrossOrigin))
+
+	api := http.NewServeMux()
+	s.route(api, "GET /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIStatus))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.handleAPIRefresh))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.handleAPITest))
+	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIDisconnect))
+	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSONError(w, r, problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such API route."})
+	})
+
+	root := http.NewServeMux()
+	root.Handle("/", s.browserHeaders(cop.Handler(browser)))
+	root.Handle("/api/", s.apiHeaders(api))
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		info(r.Context()).pattern = "GET /healthz"
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprint(w, "ok")
+	})
+	return s.logRequests(root)
+}
+
+// route registers h and records the matched pattern for the request log
+// (the query string of the callback carries a code: only patterns are
+// logged, never URLs).
+func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		info(r.Context()).pattern = r.Pattern
+		h(w, r)
+	})
+}
+
+// browserHeaders sets the security headers every browser response gets.
+func (s *Server) browserHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", s.csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if s.hsts {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		}
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-cache")
+		} else {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiHeaders sets the headers every API response gets and refuses form
+// bodies, so an HTML form on another site cannot drive the API.
+func (s *Server) apiHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if s.hsts {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		if isFormBody(r) {
+			s.writeJSONError(w, r, problem{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+				Message: "The API takes JSON, not form bodies."})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isFormBody(r *http.Request) bool {
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	for _, form := range []string{"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"} {
+		if strings.HasPrefix(ct, form) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+		"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "origin", r.Header.Get("Origin"))
+	s.renderMessage(w, r, http.StatusForbidden, message{
+		Title: "Request refused",
+		Text:  "This request came from another website, so it was refused. Nothing was changed.",
+	})
+}
+
+// staticHandler serves the embedded CSS and fph.js, without directory
+// listings.
+func (s *Server) staticHandler() http.Handler {
+	files := http.FileServerFS(staticFS)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}

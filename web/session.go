@@ -1,0 +1,219 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/mtdconnect/mtdconnect"
+)
+
+// hashSessionToken is what the store keeps of a session cookie.
+func hashSessionToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+type userKey struct{}
+
+// currentUser is the signed-in user of a request wrapped by requireUser.
+func currentUser(ctx context.Context) *mtdconnect.User {
+	u, _ := ctx.Value(userKey{}).(*mtdconnect.User)
+	return u
+}
+
+// sessionUser returns the signed-in user, or nil when the request has no
+// live session. An expired session is deleted.
+func (s *Server) sessionUser(r *http.Request) (*mtdconnect.User, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, nil
+	}
+	hash := hashSessionToken(c.Value)
+	sess, err := s.store.SessionByHash(r.Context(), hash)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(sess.ExpiresAt) {
+		if err := s.store.DeleteSession(r.Context(), hash); err != nil && !errors.Is(err, mtdconnect.ErrNotFound) {
+			s.log.Error("delete expired session", "err", err)
+		}
+		return nil, nil
+	}
+	u, err := s.store.UserByID(r.Context(), sess.UserID)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	info(r.Context()).userID = u.ID
+	return u, nil
+}
+
+// requireUser sends visitors without a session to the sign-in page.
+func (s *Server) requireUser(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.sessionUser(r)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if u == nil {
+			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+	}
+}
+
+func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	u, err := s.sessionUser(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if u == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/settings/hmrc", http.StatusSeeOther)
+}
+
+type signinPage struct {
+	Email string
+	Error string
+}
+
+func (s *Server) handleSigninPage(w http.ResponseWriter, r *http.Request) {
+	u, err := s.sessionUser(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if u != nil {
+		http.Redirect(w, r, "/settings/hmrc", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "signin", "Sign in", signinPage{})
+}
+
+func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	password := r.PostFormValue("password")
+	u, err := s.store.UserByEmail(r.Context(), email)
+	switch {
+	case errors.Is(err, mtdconnect.ErrNotFound) || email == "":
+		CheckPassword(dummyHash(), password) // same time as a wrong password
+		u = nil
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	case !CheckPassword(u.PasswordHash, password):
+		u = nil
+	}
+	if u == nil {
+		s.log.Info("sign-in failed")
+		s.render(w, r, http.StatusUnauthorized, "signin", "Sign in",
+			signinPage{Email: email, Error: "Email or password is wrong."})
+		return
+	}
+	// A fresh session every time: a cookie planted before sign-in is
+	// worthless after it.
+	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
+		s.store.DeleteSession(r.Context(), hashSessionToken(old.Value))
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	now := s.now()
+	sess := &mtdconnect.Session{TokenHash: hashSessionToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(sessionLifetime)}
+	if err := s.store.CreateSession(r.Context(), sess); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	info(r.Context()).userID = u.ID
+	s.log.Info("signed in", "user_id", u.ID)
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: token, Path: "/",
+		MaxAge: int(sessionLifetime.Seconds()), HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
+	})
+	http.Redirect(w, r, "/settings/hmrc", http.StatusSeeOther)
+}
+
+func (s *Server) handleSignout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := s.store.DeleteSession(r.Context(), hashSessionToken(c.Value)); err != nil && !errors.Is(err, mtdconnect.ErrNotFound) {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.clearCookie(w, sessionCookie)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// flash is a one-time message shown on the next settings page, carried
+// by a short-lived signed cookie (Post/Redirect/Get).
+type flash struct {
+	Kind         string `json:"k"` // success or error
+	Text         string `json:"t"`
+	Disconnected bool   `json:"d,omitempty"` // explain how to remove the authority at HMRC too
+}
+
+func (s *Server) setFlash(w http.ResponseWriter, f flash) {
+	b, _ := json.Marshal(f)
+	payload := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{
+		Name: flashCookie, Value: payload + "." + base64.RawURLEncoding.EncodeToString(s.flashMAC(payload)),
+		Path: "/", MaxAge: 120, HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// takeFlash returns the pending flash, if any, and clears it.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return nil
+	}
+	s.clearCookie(w, flashCookie)
+	payload, sig, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return nil
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(mac, s.flashMAC(payload)) {
+		return nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return nil
+	}
+	var f flash
+	if json.Unmarshal(b, &f) != nil {
+		return nil
+	}
+	return &f
+}
+
+func (s *Server) flashMAC(payload string) []byte {
+	m := hmac.New(sha256.New, s.flashKey)
+	m.Write([]byte("flash:" + payload))
+	return m.Sum(nil)
+}

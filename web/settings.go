@@ -1,0 +1,213 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/mtdconnect/mtdconnect"
+)
+
+// purposeOf reads the optional purpose (itsa, the default, or vat) from a
+// query or form.
+func purposeOf(r *http.Request) (mtdconnect.Purpose, error) {
+	v := r.FormValue("purpose")
+	if v == "" {
+		return mtdconnect.PurposeIncomeTax, nil
+	}
+	p := mtdconnect.Purpose(v)
+	if !p.Valid() {
+		return "", errBadRequest
+	}
+	return p, nil
+}
+
+func settingsURL(p mtdconnect.Purpose) string {
+	if p == mtdconnect.PurposeIncomeTax {
+		return "/settings/hmrc"
+	}
+	return "/settings/hmrc?purpose=" + url.QueryEscape(string(p))
+}
+
+type purposeTab struct {
+	Value   mtdconnect.Purpose
+	Label   string
+	Current bool
+}
+
+type activityRow struct {
+	At, What, Purpose, Detail string
+}
+
+type settingsPage struct {
+	Purpose      mtdconnect.Purpose
+	PurposeLabel string
+	Purposes     []purposeTab
+	Flash        *flash
+
+	Status, StatusCode, Reason string
+	HasConnection              bool // connected or needing reconnect
+	Connected                  bool
+	NeedsReconnect             bool
+
+	ConnectedSince string
+	Scopes         []string
+	AccessExpires  string
+	AuthorityEnds  string
+	LastRefreshed  string
+
+	Activity           []activityRow
+	ManageAuthorityURL string
+}
+
+var auditLabels = map[string]string{
+	mtdconnect.AuditConnected:          "Connected",
+	mtdconnect.AuditRefreshed:          "Access refreshed",
+	mtdconnect.AuditRefreshFailed:      "Problem with HMRC",
+	mtdconnect.AuditRefreshInterrupted: "Refresh interrupted",
+	mtdconnect.AuditNeedsReconnect:     "Needs reconnect",
+	mtdconnect.AuditDisconnected:       "Disconnected",
+	mtdconnect.AuditConsentDenied:      "Authority not granted",
+}
+
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	purpose, err := purposeOf(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page := settingsPage{
+		Purpose:            purpose,
+		PurposeLabel:       purpose.Label(),
+		Flash:              s.takeFlash(w, r),
+		ManageAuthorityURL: s.manageAuthorityURL,
+	}
+	for _, p := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
+		page.Purposes = append(page.Purposes, purposeTab{Value: p, Label: p.Label(), Current: p == purpose})
+	}
+	conn, err := s.hmrc.Connection(r.Context(), u.ID, purpose)
+	switch {
+	case errors.Is(err, mtdconnect.ErrNotFound):
+		page.StatusCode = string(mtdconnect.StatusNotConnected)
+		page.Status = mtdconnect.StatusNotConnected.Label()
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	default:
+		now := s.now()
+		page.HasConnection = true
+		page.StatusCode = string(conn.Status)
+		page.Status = conn.Status.Label()
+		page.Connected = conn.Status == mtdconnect.StatusConnected
+		page.NeedsReconnect = conn.Status == mtdconnect.StatusNeedsReconnect
+		page.Reason = conn.Reason
+		page.ConnectedSince = s.formatTime(conn.GrantedAt)
+		page.Scopes = strings.Fields(conn.Scopes)
+		if d := conn.AccessExpiresAt.Sub(now); d > 0 {
+			page.AccessExpires = "Access token expires in " + humanDuration(d)
+		} else {
+			page.AccessExpires = "Access token expired; it is refreshed when next needed"
+		}
+		page.AuthorityEnds = s.formatDate(conn.GrantEndsAt())
+		page.LastRefreshed = "never"
+		if !conn.LastRefreshAt.IsZero() {
+			page.LastRefreshed = s.formatTime(conn.LastRefreshAt) + " (" + humanDuration(now.Sub(conn.LastRefreshAt)) + " ago)"
+		}
+	}
+	events, err := s.store.Audit(r.Context(), u.ID, 10)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	for _, e := range events {
+		what := auditLabels[e.Kind]
+		if what == "" {
+			what = e.Kind
+		}
+		page.Activity = append(page.Activity, activityRow{
+			At: s.formatTime(e.At), What: what, Purpose: e.Purpose.Label(), Detail: e.Detail,
+		})
+	}
+	s.render(w, r, http.StatusOK, "settings_hmrc", "HMRC connection", page)
+}
+
+// handleConnect starts the authorisation and sends the browser to HMRC.
+// It is a POST so that cross-origin protection covers it.
+func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	purpose, err := purposeOf(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	authURL, _, err := s.hmrc.StartAuthorization(r.Context(), u.ID, purpose, "")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	purpose, err := purposeOf(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.hmrc.Refresh(r.Context(), u.ID, purpose); err != nil {
+		s.flashError(w, r, err)
+	} else {
+		s.setFlash(w, flash{Kind: "success", Text: "Refreshed. HMRC issued a new access token."})
+	}
+	http.Redirect(w, r, settingsURL(purpose), http.StatusSeeOther)
+}
+
+func (s *Server) handleTest(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	purpose, err := purposeOf(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if msg, err := s.hmrc.TestConnection(r.Context(), u.ID, purpose); err != nil {
+		s.flashError(w, r, err)
+	} else {
+		s.setFlash(w, flash{Kind: "success", Text: "HMRC says: " + msg})
+	}
+	http.Redirect(w, r, settingsURL(purpose), http.StatusSeeOther)
+}
+
+// handleDisconnect asks first; with confirm=yes it deletes the tokens and
+// explains how to remove the authority at HMRC too.
+func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	purpose, err := purposeOf(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		s.render(w, r, http.StatusOK, "disconnect", "Disconnect from HMRC",
+			struct {
+				Purpose      mtdconnect.Purpose
+				PurposeLabel string
+			}{purpose, purpose.Label()})
+		return
+	}
+	if err := s.hmrc.Disconnect(r.Context(), u.ID, purpose); err != nil {
+		s.flashError(w, r, err)
+	} else {
+		s.setFlash(w, flash{Kind: "success", Text: "Disconnected from HMRC. mtdconnect has deleted its keys for your " +
+			purpose.Label() + " connection.", Disconnected: true})
+	}
+	http.Redirect(w, r, settingsURL(purpose), http.StatusSeeOther)
+}
+
+// flashError shows err on the next settings page, in words from classify.
+func (s *Server) flashError(w http.ResponseWriter, r *http.Request, err error) {
+	p := s.logProblem(r, err)
+	s.setFlash(w, flash{Kind: "error", Text: p.Message})
+}
