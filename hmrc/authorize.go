@@ -124,7 +124,7 @@ func (c *Client) CompleteAuthorization(ctx context.Context, userID int64, state,
 	}
 	conn := &mtdconnect.Connection{
 		UserID: userID, Purpose: p.Purpose, Status: mtdconnect.StatusConnected,
-		Scopes: scopes, AccessExpiresAt: tok.Expiry.UTC(), GrantedAt: now,
+		Scopes: scopes, AccessExpiresAt: c.expiry(tok), GrantedAt: now,
 		Environment: c.cfg.Environment, ClientID: c.cfg.ClientID,
 		LastUsedAt: now,
 	}
@@ -217,4 +217,13 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// expiry is when tok's access token expires on the client's clock; x/oauth2
+// computes tok.Expiry from the wall clock, which tests replace.
+func (c *Client) expiry(tok *oauth2.Token) time.Time {
+	if tok.ExpiresIn > 0 {
+		return c.now().Add(time.Duration(tok.ExpiresIn) * time.Second).UTC()
+	}
+	return tok.Expiry.UTC()
 }

@@ -187,7 +187,7 @@ func (c *Client) saveRefreshed(ctx context.Context, conn *mtdconnect.Connection,
 	now := c.now()
 	next := *conn
 	next.Tokens = sealed
-	next.AccessExpiresAt = tok.Expiry.UTC()
+	next.AccessExpiresAt = c.expiry(tok)
 	next.LastRefreshAt = now
 	next.LastUsedAt = now
 	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}

@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Logger: a.log, Now: time.Now,
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
+		AuthorizeURL: a.cfg.AuthorizeURL,
 	})
 	if err != nil {
 		return err
