@@ -31,24 +31,6 @@ const (
 	simPassword  = "sim-password"
 )
 
-// clock is the one clock of a test, shared by the simulator and the client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // syncBuffer captures logs written from many goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -113,7 +95,7 @@ func (r *tokenRecorder) Tokens() []string {
 }
 
 type env struct {
-	clock    *clock
+	clock    *hmrcsim.Clock
 	sim      *hmrcsim.Server
 	simURL   string
 	dbPath   string
@@ -127,7 +109,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{clock: &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	e := &env{clock: hmrcsim.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
 	e.sim = hmrcsim.New(hmrcsim.Options{Now: e.clock.Now, RateLimit: 1000})
 	e.sim.AddApplication(hmrcsim.Application{ClientID: clientID, ClientSecret: clientSecret, Name: "test",
 		RedirectURIs: []string{"http://127.0.0.1/callback", hmrc.OOBRedirectURI}})

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,31 +29,13 @@ const (
 	userPassword = "correct-horse"
 )
 
-// clock is a settable test clock shared with the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is one simulator on a real HTTP listener, plus an x/oauth2 client set up
 // the way HMRC wants (credentials in the form body).
 type env struct {
 	t     *testing.T
 	sim   *hmrcsim.Server
 	srv   *httptest.Server
-	clock *clock
+	clock *hmrcsim.Clock
 	conf  *oauth2.Config
 }
 
@@ -62,7 +43,7 @@ type env struct {
 // so that only the throttling test meets it.
 func newEnv(t *testing.T, opts hmrcsim.Options) *env {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 4, 6, 9, 0, 0, 0, time.UTC)}
+	c := hmrcsim.NewClock(time.Date(2026, 4, 6, 9, 0, 0, 0, time.UTC))
 	opts.Now = c.Now
 	if opts.RateLimit == 0 {
 		opts.RateLimit = -1

@@ -40,24 +40,6 @@ const (
 	clientSecret     = "mtdconnect-test-secret"
 )
 
-// clock is the one test clock shared by web, hmrc and the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // syncBuffer collects log output written from server goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -80,7 +62,7 @@ func (s *syncBuffer) String() string {
 // real hmrc.Client pointing at it and the web server, on httptest.
 type testEnv struct {
 	t      *testing.T
-	clock  *clock
+	clock  *hmrcsim.Clock
 	store  *sqlite.Store
 	sim    *hmrcsim.Server
 	simURL string
@@ -102,7 +84,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	ctx := t.Context()
 	// The clock starts at the real time: x/oauth2 computes a token's expiry
 	// from time.Now, so a clock far from it would skew expiries.
-	env := &testEnv{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}}
+	env := &testEnv{t: t, clock: hmrcsim.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mtdconnect.db"))
