@@ -237,6 +237,10 @@ type Store interface {
 	// DueConnections is served by an index: its cost grows with the number
 	// of due connections, not with the number of connections.
 	DueConnections(ctx context.Context, q DueQuery) ([]*Connection, error)
+	// InterruptedRefreshes returns connections whose refresh lease ended
+	// before the given time still held: their holder died between asking
+	// HMRC and saving the answer. Oldest lease first; served by an index.
+	InterruptedRefreshes(ctx context.Context, before time.Time, limit int) ([]*Connection, error)
 
 	AppendAudit(ctx context.Context, e *AuditEvent) error                      // sets ID
 	Audit(ctx context.Context, userID int64, limit int) ([]*AuditEvent, error) // newest first

@@ -523,3 +523,24 @@ func TestNoPlaintextTokenAtRest(t *testing.T) {
 		}
 	}
 }
+
+// After a crash, the refresher's next pass (the first one at start-up)
+// resolves the interrupted refresh without waiting for a landlord.
+func TestRefresherResolvesInterruptedRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.connect(t)
+	c := e.conn(t)
+	e.spendRefreshToken(t, c) // the dead process's refresh reached HMRC
+	c.RefreshLeaseOwner, c.RefreshLeaseUntil = "dead-host/1/abcd", e.clock.Now().Add(-time.Second)
+	if err := e.store.UpdateConnection(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	n, err := (&hmrc.Refresher{Client: e.client}).Pass(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("Pass = %d, %v; want 1 connection", n, err)
+	}
+	got := e.conn(t)
+	if got.Status != mtdconnect.StatusNeedsReconnect || got.Reason != mtdconnect.ReasonRefreshInterrupted || got.RefreshLeaseOwner != "" {
+		t.Fatalf("after the pass: %s %q lease %q", got.Status, got.Reason, got.RefreshLeaseOwner)
+	}
+}

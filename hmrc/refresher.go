@@ -29,14 +29,7 @@ type Refresher struct {
 
 // Run refreshes due connections until ctx ends.
 func (r *Refresher) Run(ctx context.Context) error {
-	setDefault(&r.Interval, 30*time.Second)
-	setDefault(&r.UsedWithin, 24*time.Hour)
-	if r.Workers <= 0 {
-		r.Workers = 2
-	}
-	if r.Batch <= 0 {
-		r.Batch = 500
-	}
+	r.setDefaults()
 	for {
 		if _, err := r.Pass(ctx); err != nil && ctx.Err() == nil {
 			r.Client.log.Error("hmrc refresher pass", "err", err)
@@ -49,8 +42,10 @@ func (r *Refresher) Run(ctx context.Context) error {
 	}
 }
 
-// Pass refreshes what is due now and returns how many connections it found.
+// Pass refreshes what is due now, resolves refreshes interrupted by a
+// crash, and returns how many connections it took.
 func (r *Refresher) Pass(ctx context.Context) (int, error) {
+	r.setDefaults()
 	c := r.Client
 	now := c.now()
 	due, err := c.store.DueConnections(ctx, mtdconnect.DueQuery{
@@ -64,6 +59,13 @@ func (r *Refresher) Pass(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Refreshes whose process died mid-flight are resolved too, on the
+	// first pass after start-up and on every pass after: never left silent.
+	interrupted, err := c.store.InterruptedRefreshes(ctx, now, r.Batch)
+	if err != nil {
+		return 0, err
+	}
+	due = append(interrupted, due...)
 	work := make(chan *mtdconnect.Connection)
 	var wg sync.WaitGroup
 	for range r.Workers {
@@ -86,4 +88,15 @@ func (r *Refresher) Pass(ctx context.Context) (int, error) {
 	close(work)
 	wg.Wait()
 	return len(due), nil
+}
+
+func (r *Refresher) setDefaults() {
+	setDefault(&r.Interval, 30*time.Second)
+	setDefault(&r.UsedWithin, 24*time.Hour)
+	if r.Workers <= 0 {
+		r.Workers = 2
+	}
+	if r.Batch <= 0 {
+		r.Batch = 500
+	}
 }

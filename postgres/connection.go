@@ -206,3 +206,29 @@ func dueQuery(q mtdconnect.DueQuery) (string, []any) {
 	}
 	return b.String(), args
 }
+
+// InterruptedRefreshes implements mtdconnect.Store.
+func (s *Store) InterruptedRefreshes(ctx context.Context, before time.Time, limit int) ([]*mtdconnect.Connection, error) {
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+connectionColumns+` FROM connections
+		WHERE refresh_lease_owner <> '' AND refresh_lease_until < $1
+		ORDER BY refresh_lease_until LIMIT $2`, ts(before), limit)
+	if err != nil {
+		return nil, wrap("interrupted refreshes", err)
+	}
+	defer rows.Close()
+	var out []*mtdconnect.Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, wrap("interrupted refreshes", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("interrupted refreshes", err)
+	}
+	return out, nil
+}

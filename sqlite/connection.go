@@ -259,3 +259,29 @@ func (s *Store) Audit(ctx context.Context, userID int64, limit int) ([]*mtdconne
 	}
 	return events, nil
 }
+
+// InterruptedRefreshes implements mtdconnect.Store.
+func (s *Store) InterruptedRefreshes(ctx context.Context, before time.Time, limit int) ([]*mtdconnect.Connection, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+connectionColumns+` FROM connections
+		WHERE refresh_lease_owner <> '' AND refresh_lease_until < ?
+		ORDER BY refresh_lease_until LIMIT ?`, ms(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: interrupted refreshes: %w", err)
+	}
+	defer rows.Close()
+	var out []*mtdconnect.Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: interrupted refreshes: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: interrupted refreshes: %w", err)
+	}
+	return out, nil
+}

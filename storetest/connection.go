@@ -354,3 +354,31 @@ func testAudit(t *testing.T, s mtdconnect.Store) {
 		t.Errorf("Audit of a user with no events = %d events", len(got))
 	}
 }
+
+func testInterruptedRefreshes(t *testing.T, s mtdconnect.Store) {
+	cases := []struct {
+		name  string
+		owner string
+		until time.Time
+	}{
+		{"lease-ended-long-ago", "host/1/a", t0.Add(-time.Hour)},
+		{"lease-ended-just-now", "host/2/b", t0.Add(-time.Second)},
+		{"lease-still-held", "host/3/c", t0.Add(time.Minute)},
+		{"no-lease", "", time.Time{}},
+	}
+	users := map[string]int64{}
+	for _, tc := range cases {
+		u := mustUser(t, s, tc.name+"@example.com")
+		users[tc.name] = u.ID
+		c := fullConnection(u.ID, mtdconnect.PurposeIncomeTax)
+		c.RefreshLeaseOwner, c.RefreshLeaseUntil = tc.owner, tc.until
+		noErr(t, "SaveConnection "+tc.name, s.SaveConnection(t.Context(), c))
+	}
+	got, err := s.InterruptedRefreshes(t.Context(), t0, 10)
+	noErr(t, "InterruptedRefreshes", err)
+	deepEqual(t, "interrupted, oldest lease first", dueUsers(got),
+		[]int64{users["lease-ended-long-ago"], users["lease-ended-just-now"]})
+	got, err = s.InterruptedRefreshes(t.Context(), t0, 1)
+	noErr(t, "InterruptedRefreshes limit 1", err)
+	deepEqual(t, "limit 1", dueUsers(got), []int64{users["lease-ended-long-ago"]})
+}

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"ConnectionDelete", testConnectionDelete},
 		{"DueConnections", testDueConnections},
 		{"DueConnectionsLimit", testDueConnectionsLimit},
+		{"InterruptedRefreshes", testInterruptedRefreshes},
 		{"Audit", testAudit},
 		{"ReserveSlot", testReserveSlot},
 		{"ReserveSlotMaxWait", testReserveSlotMaxWait},
