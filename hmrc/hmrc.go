@@ -201,15 +201,6 @@ func setDefault(d *time.Duration, v time.Duration) {
 	}
 }
 
-// Environment is the HMRC environment this client talks to.
-func (c *Client) Environment() string { return c.cfg.Environment }
-
-// Limiter is the deployment-wide budget this client spends.
-func (c *Client) Limiter() *Limiter { return c.limiter }
-
-// Now is the client's clock.
-func (c *Client) Now() time.Time { return c.now() }
-
 func (c *Client) connLock(user int64, p mtdconnect.Purpose) *sync.Mutex {
 	c.mu.Lock()
 	defer c.mu.Unlock()

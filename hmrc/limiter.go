@@ -22,10 +22,6 @@ const (
 	Interactive
 )
 
-func (p Priority) String() string {
-	return [...]string{"background", "scheduled", "interactive"}[p]
-}
-
 // throttlePause is how long the whole deployment holds off after HMRC
 // answered 429.
 const throttlePause = 2 * time.Second

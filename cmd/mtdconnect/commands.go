@@ -102,6 +102,24 @@ func (f userFlags) parsePurpose() (mtdconnect.Purpose, error) {
 	return p, nil
 }
 
+// open opens the app and finds the landlord and purpose the flags name.
+func (f userFlags) open(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, *mtdconnect.User, mtdconnect.Purpose, error) {
+	purpose, err := f.parsePurpose()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	a, err := openApp(ctx, cfg, fs, stderr)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	u, err := a.userByEmail(ctx, *f.user)
+	if err != nil {
+		a.Close()
+		return nil, nil, "", err
+	}
+	return a, u, purpose, nil
+}
+
 func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
 	var cfg Config
 	fs := newFlagSet("connect", &cfg, getenv, stderr)
@@ -113,19 +131,11 @@ func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.
 	if !*manual {
 		return errors.New("from the command line only the manual flow is available: add --manual (or use Settings → HMRC Connection in the web pages)")
 	}
-	purpose, err := uf.parsePurpose()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	a, u, purpose, err := uf.open(ctx, cfg, fs, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	u, err := a.userByEmail(ctx, *uf.user)
-	if err != nil {
-		return err
-	}
 	authURL, state, err := a.hmrc.StartAuthorization(ctx, u.ID, purpose, hmrc.OOBRedirectURI)
 	if err != nil {
 		return err
@@ -160,19 +170,11 @@ func runUserCommand(ctx context.Context, cmd string, args []string, getenv geten
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	purpose, err := uf.parsePurpose()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	a, u, purpose, err := uf.open(ctx, cfg, fs, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	u, err := a.userByEmail(ctx, *uf.user)
-	if err != nil {
-		return err
-	}
 	switch cmd {
 	case "refresh":
 		if err := a.hmrc.Refresh(ctx, u.ID, purpose); err != nil {

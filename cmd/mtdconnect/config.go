@@ -47,7 +47,8 @@ type Config struct {
 	RefreshMargin time.Duration
 	LogFormat     string
 
-	keysetExplicit bool
+	clientSecretFile string
+	keysetExplicit   bool
 }
 
 type getenvFunc func(string) string
@@ -79,9 +80,8 @@ func (c *Config) bind(fs *flag.FlagSet, getenv getenvFunc) {
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (MTDCONNECT_LOG_FORMAT)")
 	c.ClientSecret = getenv("MTDCONNECT_CLIENT_SECRET")
 	c.keysetExplicit = getenv("MTDCONNECT_KEYSET_FILE") != ""
-	if f := getenv("MTDCONNECT_CLIENT_SECRET_FILE"); f != "" && c.ClientSecret == "" {
-		c.ClientSecret = "file:" + f // read in resolve, so a bad path is reported once
-	}
+	// Read in resolve, so a bad path is reported as a configuration error.
+	c.clientSecretFile = getenv("MTDCONNECT_CLIENT_SECRET_FILE")
 }
 
 // resolve fills derived defaults and checks combinations.
@@ -91,8 +91,8 @@ func (c *Config) resolve(fs *flag.FlagSet) error {
 			c.keysetExplicit = true
 		}
 	})
-	if strings.HasPrefix(c.ClientSecret, "file:") {
-		b, err := os.ReadFile(strings.TrimPrefix(c.ClientSecret, "file:"))
+	if c.ClientSecret == "" && c.clientSecretFile != "" {
+		b, err := os.ReadFile(c.clientSecretFile)
 		if err != nil {
 			return fmt.Errorf("client secret file: %w", err)
 		}

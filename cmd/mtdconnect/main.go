@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -120,7 +121,7 @@ func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer
 	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		a.store, err = postgres.Open(ctx, cfg.DatabaseURL)
 	} else {
-		if err := os.MkdirAll(dirOf(cfg.DatabaseURL), 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Dir(cfg.DatabaseURL), 0o700); err != nil {
 			return nil, err
 		}
 		a.store, err = sqlite.Open(ctx, cfg.DatabaseURL)
@@ -173,13 +174,6 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[:i]
-	}
-	return "."
 }
 
 // userByEmail finds the landlord a command acts on.
