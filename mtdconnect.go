@@ -189,6 +189,62 @@ type APIKey struct {
 	CreatedAt time.Time
 }
 
+// Submission is the receipt of one update or return HMRC accepted, kept so
+// the landlord can see what was sent, when, and HMRC's reference for it.
+type Submission struct {
+	ID      int64
+	UserID  int64
+	Purpose Purpose
+	Kind    string // SubmissionUKPropertyCumulative or SubmissionVATReturn
+	// Period names what the submission is for: a tax year ("2025-26") for
+	// the UK property cumulative summary, a period key for VAT.
+	Period        string
+	PeriodStart   time.Time // zero when HMRC gave none
+	PeriodEnd     time.Time
+	Body          []byte // the JSON sent to HMRC
+	Response      []byte // HMRC's JSON answer, empty when it sent none
+	CorrelationID string // HMRC's X-CorrelationId
+	ReceiptID     string // VAT's Receipt-ID header; empty for ITSA
+	SubmittedAt   time.Time
+}
+
+// Submission kinds.
+const (
+	SubmissionUKPropertyCumulative = "uk-property-cumulative"
+	SubmissionVATReturn            = "vat-return"
+)
+
+// Application is the HMRC developer application the service calls HMRC as,
+// in one environment (sandbox or production). An administrator enters it
+// once; environment variables, where set, override it.
+type Application struct {
+	Environment  string // sandbox or production; the key
+	ClientID     string
+	RedirectURIs []string
+	// Secrets are the client secrets, newest first; the newest is used.
+	// HMRC lets an application hold several, so a new one is added before
+	// the old one is deleted and no connection is disturbed.
+	Secrets   []ClientSecret
+	UpdatedAt time.Time
+	UpdatedBy int64 // the administrator's user ID; 0 for the command line
+}
+
+// ClientSecret is one client secret, sealed; only Last4 is ever shown.
+type ClientSecret struct {
+	ID      string // random, names the secret in the sealing's associated data
+	Sealed  []byte
+	Last4   string
+	AddedAt time.Time
+}
+
+// Confirmation records that an administrator agreed to something once, such
+// as letting the service call HMRC's external web services.
+type Confirmation struct {
+	Name   string // e.g. "hmrc-external-services:production"; the key
+	UserID int64  // who confirmed; 0 for the command line
+	At     time.Time
+}
+
 // DueQuery selects the connections the background refresher should refresh:
 // connected, access token expiring in [ExpiresFrom, ExpiresBefore), and used
 // since UsedSince (refreshing idle connections only spends rate budget).
@@ -241,6 +297,23 @@ type Store interface {
 	// before the given time still held: their holder died between asking
 	// HMRC and saving the answer. Oldest lease first; served by an index.
 	InterruptedRefreshes(ctx context.Context, before time.Time, limit int) ([]*Connection, error)
+
+	// SaveSubmission records an accepted submission; it sets ID.
+	SaveSubmission(ctx context.Context, sub *Submission) error
+	// Submissions lists a user's submissions for a purpose, newest first.
+	Submissions(ctx context.Context, userID int64, purpose Purpose, limit int) ([]*Submission, error)
+	// Submission returns one of the user's submissions; ErrNotFound when it
+	// does not exist or belongs to another user.
+	Submission(ctx context.Context, userID, id int64) (*Submission, error)
+
+	// SaveApplication creates or replaces the application of its
+	// environment, secrets included.
+	SaveApplication(ctx context.Context, a *Application) error
+	Application(ctx context.Context, environment string) (*Application, error)
+	// Confirm records c unless a confirmation of that name exists; either
+	// way it returns the one stored (the first confirmation stands).
+	Confirm(ctx context.Context, c *Confirmation) (*Confirmation, error)
+	Confirmation(ctx context.Context, name string) (*Confirmation, error)
 
 	AppendAudit(ctx context.Context, e *AuditEvent) error                      // sets ID
 	Audit(ctx context.Context, userID int64, limit int) ([]*AuditEvent, error) // newest first

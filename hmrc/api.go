@@ -30,6 +30,10 @@ type Call struct {
 	// Idempotent calls (GET, PUT) are retried after a failure whose
 	// outcome is unknown; others only when HMRC surely did not act.
 	Idempotent bool
+	// Fraud describes who and what originated the call, for HMRC's fraud
+	// prevention headers, which the law requires on every MTD call. Its
+	// Vendor, where empty, is the client's (Config.Vendor). Required.
+	Fraud *Request
 }
 
 // Response is HMRC's answer to a successful Call.
@@ -46,6 +50,10 @@ type Response struct {
 // may have refreshed, which killed ours), and retries transient failures
 // with jittered backoff.
 func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) {
+	fph, err := c.fraudHeaders(call.Fraud)
+	if err != nil {
+		return nil, err
+	}
 	var body []byte
 	if call.Body != nil {
 		var err error
@@ -72,7 +80,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 		if err := c.limiter.Wait(ctx, call.Priority); err != nil {
 			return nil, err
 		}
-		resp, err := c.send(ctx, call, body, token)
+		resp, err := c.send(ctx, call, fph, body, token)
 		if err != nil {
 			lastErr = err
 			if call.Idempotent || sentNothing(err) {
@@ -107,7 +115,20 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 	return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, call.Path, lastErr)
 }
 
-func (c *Client) send(ctx context.Context, call Call, body []byte, token string) (*Response, error) {
+// fraudHeaders builds the fraud prevention headers of a call before any
+// budget is spent on it: a call HMRC would flag is never sent.
+func (c *Client) fraudHeaders(r *Request) (http.Header, error) {
+	if r == nil {
+		return nil, errors.New("hmrc: fraud prevention data is required on every call")
+	}
+	req := *r
+	if req.Vendor.ProductName == "" {
+		req.Vendor = c.cfg.Vendor
+	}
+	return req.Headers()
+}
+
+func (c *Client) send(ctx context.Context, call Call, fph http.Header, body []byte, token string) (*Response, error) {
 	u := strings.TrimSuffix(c.cfg.APIURL, "/") + call.Path
 	if len(call.Query) > 0 {
 		u += "?" + call.Query.Encode()
@@ -121,6 +142,9 @@ func (c *Client) send(ctx context.Context, call Call, body []byte, token string)
 		return nil, err
 	}
 	for k, v := range call.Header {
+		req.Header[k] = v
+	}
+	for k, v := range fph {
 		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -166,13 +190,13 @@ func (c *Client) apiError(resp *Response) *APIError {
 
 // TestConnection calls HMRC's Hello World user endpoint with the user's
 // token and returns HMRC's greeting.
-func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.Purpose) (string, error) {
+func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.Purpose, origin *Request) (string, error) {
 	var out struct {
 		Message string `json:"message"`
 	}
 	_, err := c.Do(ctx, Call{
 		UserID: userID, Purpose: p, Method: http.MethodGet, Path: "/hello/user",
-		Accept: "application/vnd.hmrc.1.0+json", Priority: Interactive, Idempotent: true,
+		Accept: "application/vnd.hmrc.1.0+json", Priority: Interactive, Idempotent: true, Fraud: origin,
 	}, &out)
 	if err != nil {
 		var ae *APIError

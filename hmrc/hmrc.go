@@ -99,6 +99,11 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 
+	// Vendor is this software in the fraud prevention headers: product
+	// name, version, licences and the public IP it is reached on.
+	// ProductName defaults to "mtdconnect", Version to mtdconnect.Version.
+	Vendor Vendor
+
 	// Rate is HMRC's budget for the whole application, requests/second,
 	// shared by every instance through the store. Default 3.
 	Rate float64
@@ -154,6 +159,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Vendor.ProductName == "" {
+		cfg.Vendor.ProductName = "mtdconnect"
+	}
+	if cfg.Vendor.Version == "" {
+		cfg.Vendor.Version = mtdconnect.Version
 	}
 	if cfg.Rate <= 0 {
 		cfg.Rate = 3

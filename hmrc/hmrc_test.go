@@ -207,7 +207,7 @@ func TestConnect(t *testing.T) {
 	if want := e.clock.Now().AddDate(0, 18, 0); !conn.GrantEndsAt().Equal(want) {
 		t.Errorf("authority ends %v, want %v", conn.GrantEndsAt(), want)
 	}
-	msg, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax)
+	msg, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
 	if err != nil || msg != "Hello User" {
 		t.Fatalf("TestConnection = %q, %v", msg, err)
 	}
@@ -232,7 +232,7 @@ func TestExpiredTokenRefreshedOnce(t *testing.T) {
 			c = other
 		}
 		wg.Go(func() {
-			if _, err := c.TestConnection(context.Background(), e.userID, mtdconnect.PurposeIncomeTax); err != nil {
+			if _, err := c.TestConnection(context.Background(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil {
 				errs <- err
 			}
 		})
@@ -259,7 +259,7 @@ func TestRevokedAtHMRC(t *testing.T) {
 	e := newEnv(t)
 	e.connect(t)
 	e.sim.Revoke(simUser, clientID)
-	_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax)
+	_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
 	var re *hmrc.ReconnectError
 	if !errors.As(err, &re) || re.Reason != mtdconnect.ReasonRevoked {
 		t.Fatalf("TestConnection err = %v, want needs reconnect: %s", err, mtdconnect.ReasonRevoked)
@@ -365,7 +365,7 @@ func TestCrashWindowRecovery(t *testing.T) {
 			if err := e.store.UpdateConnection(t.Context(), c); err != nil {
 				t.Fatal(err)
 			}
-			_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax)
+			_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
 			got := e.conn(t)
 			if applied {
 				var re *hmrc.ReconnectError
@@ -424,7 +424,7 @@ func TestDisconnectDeletesTokens(t *testing.T) {
 	if _, err := e.store.Connection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax); !errors.Is(err, mtdconnect.ErrNotFound) {
 		t.Fatalf("after disconnect: %v", err)
 	}
-	if _, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax); !errors.Is(err, hmrc.ErrNotConnected) {
+	if _, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); !errors.Is(err, hmrc.ErrNotConnected) {
 		t.Fatalf("TestConnection after disconnect = %v", err)
 	}
 }
@@ -500,7 +500,7 @@ func TestNoPlaintextTokenAtRest(t *testing.T) {
 	e.connect(t)
 	for range 3 {
 		e.clock.Advance(4 * time.Hour)
-		if _, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax); err != nil {
+		if _, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -542,5 +542,32 @@ func TestRefresherResolvesInterruptedRefresh(t *testing.T) {
 	got := e.conn(t)
 	if got.Status != mtdconnect.StatusNeedsReconnect || got.Reason != mtdconnect.ReasonRefreshInterrupted || got.RefreshLeaseOwner != "" {
 		t.Fatalf("after the pass: %s %q lease %q", got.Status, got.Reason, got.RefreshLeaseOwner)
+	}
+}
+
+// webOrigin is a landlord's browser as fph.js and the web server describe
+// it: the fraud prevention data every call carries.
+func webOrigin() *hmrc.Request {
+	return &hmrc.Request{
+		Method: hmrc.ConnectionWebAppViaServer,
+		Device: hmrc.Device{
+			DeviceID:              "beec798b-b366-47fa-b1f8-92cede14a1ce",
+			JSUserAgent:           "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+			Screens:               []hmrc.Screen{{Width: 1920, Height: 1080, ScalingFactor: 1, ColourDepth: 24}},
+			WindowWidth:           1256,
+			WindowHeight:          803,
+			TimezoneOffsetMinutes: 0,
+		},
+		ClientIP:   "198.51.100.7",
+		ClientPort: 51234,
+		ReceivedAt: time.Now(),
+		UserIDs:    map[string]string{"mtdconnect": "1"},
+		Vendor: hmrc.Vendor{
+			ProductName: "mtdconnect",
+			Version:     "0.1.0",
+			PublicIP:    "203.0.113.6",
+			LicenseIDs:  map[string]string{"mtdconnect": "demo"},
+		},
+		MissingData: []string{"Gov-Client-Multi-Factor"},
 	}
 }
