@@ -84,6 +84,7 @@ const (
 	ReasonRevoked            = "authority removed at HMRC"
 	ReasonGrantExpired       = "authority expired (18 months after it was granted)"
 	ReasonRefreshInterrupted = "refresh interrupted"
+	ReasonOtherApplication   = "connected to a different HMRC application"
 )
 
 // GrantEnd is when an authority granted at t ends: 18 calendar months later,
@@ -98,6 +99,12 @@ type User struct {
 	NINO         string // normalised, empty until given
 	VRN          string // 9 digits, empty until given
 	Admin        bool
+	// TOTPSecret is the sealed secret of the user's authenticator app
+	// (second factor at sign-in); empty when none is enrolled.
+	TOTPSecret []byte
+	// TOTPLastStep is the last 30-second step whose code was accepted, so
+	// a code is never accepted twice.
+	TOTPLastStep int64
 	CreatedAt    time.Time
 }
 
@@ -264,7 +271,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error // sets ID, CreatedAt; ErrConflict if the email is taken
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	UpdateUser(ctx context.Context, u *User) error // email, password hash, NINO, VRN, admin
+	UpdateUser(ctx context.Context, u *User) error // every field but ID and CreatedAt
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByHash(ctx context.Context, hash []byte) (*Session, error)

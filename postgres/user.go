@@ -8,14 +8,17 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 )
 
-const userColumns = `id, email, password_hash, nino, vrn, admin, created_at`
+const userColumns = `id, email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*mtdconnect.User, error) {
 	var u mtdconnect.User
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &u.CreatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &u.TOTPSecret, &u.TOTPLastStep, &u.CreatedAt); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
+	if len(u.TOTPSecret) == 0 {
+		u.TOTPSecret = nil // none enrolled reads back as it was written
+	}
 	return &u, nil
 }
 
@@ -24,10 +27,10 @@ func scanUser(row interface{ Scan(...any) error }) (*mtdconnect.User, error) {
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
 	created := ts(s.now())
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO users (email, password_hash, nino, vrn, admin, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		INSERT INTO users (email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		RETURNING id`,
-		u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, created,
+		u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep, created,
 	).Scan(&u.ID)
 	if err != nil {
 		return wrap("create user", err)
@@ -56,9 +59,10 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User
 // ErrNotFound if the user is gone, ErrConflict if the email is taken.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE users SET email = $2, password_hash = $3, nino = $4, vrn = $5, admin = $6
+		UPDATE users SET email = $2, password_hash = $3, nino = $4, vrn = $5, admin = $6,
+			totp_secret = $7, totp_last_step = $8
 		WHERE id = $1`,
-		u.ID, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin)
+		u.ID, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep)
 	if err != nil {
 		return wrap("update user", err)
 	}

@@ -9,23 +9,26 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 )
 
-const userColumns = `id, email, password_hash, nino, vrn, admin, created_at`
+const userColumns = `id, email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at`
 
 func scanUser(r scanner) (*mtdconnect.User, error) {
 	var u mtdconnect.User
 	var created int64
-	if err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &created); err != nil {
+	if err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &u.TOTPSecret, &u.TOTPLastStep, &created); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = msTime(created)
+	if len(u.TOTPSecret) == 0 {
+		u.TOTPSecret = nil // none enrolled reads back as it was written
+	}
 	return &u, nil
 }
 
 // CreateUser implements mtdconnect.Store.
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
 	created := now()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, password_hash, nino, vrn, admin, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, ms(created))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep, ms(created))
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create user: email in use: %w", mtdconnect.ErrConflict)
 	}
@@ -54,8 +57,9 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User
 
 // UpdateUser implements mtdconnect.Store.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?
-		WHERE id = ?`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, u.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?,
+		totp_secret = ?, totp_last_step = ? WHERE id = ?`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin,
+		nonNil(u.TOTPSecret), u.TOTPLastStep, u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: update user: email in use: %w", mtdconnect.ErrConflict)
 	}

@@ -204,12 +204,13 @@ func testUserUpdate(t *testing.T, s mtdconnect.Store) {
 	ctx := t.Context()
 	u := mustUser(t, s, "ada@example.com")
 	u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin = "ada@lovelace.example", "h2", "QQ123456C", "987654321", true
+	u.TOTPSecret, u.TOTPLastStep = []byte("sealed totp secret"), 59_000_001
 	noErr(t, "UpdateUser", s.UpdateUser(ctx, u))
 	got, err := s.UserByID(ctx, u.ID)
 	noErr(t, "UserByID", err)
 	deepEqual(t, "updated user", got, u)
 
-	u.NINO, u.VRN, u.Admin = "", "", false
+	u.NINO, u.VRN, u.Admin, u.TOTPSecret, u.TOTPLastStep = "", "", false, nil, 0
 	noErr(t, "UpdateUser clearing", s.UpdateUser(ctx, u))
 	got, err = s.UserByEmail(ctx, u.Email)
 	noErr(t, "UserByEmail", err)
