@@ -32,6 +32,9 @@ func (c *Client) StartAuthorization(ctx context.Context, userID int64, purpose m
 	if !purpose.Valid() {
 		return "", "", fmt.Errorf("hmrc: unknown purpose %q", purpose)
 	}
+	if err := c.requireConsent(ctx); err != nil {
+		return "", "", err
+	}
 	if redirectURI == "" {
 		redirectURI = c.cfg.RedirectURL
 	}
@@ -51,7 +54,7 @@ func (c *Client) StartAuthorization(ctx context.Context, userID int64, purpose m
 	if err := c.store.CreatePendingAuthorization(ctx, p); err != nil {
 		return "", "", fmt.Errorf("hmrc: start authorisation: %w", err)
 	}
-	conf := c.oauth
+	conf := c.oauthConfig(c.creds.current(ctx))
 	conf.RedirectURL = redirectURI
 	conf.Scopes = purpose.Scopes()
 	return conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), state, nil
@@ -100,7 +103,10 @@ func (c *Client) CompleteAuthorization(ctx context.Context, userID int64, state,
 	if err != nil {
 		return nil, fmt.Errorf("hmrc: open verifier: %w", err)
 	}
-	conf := c.oauth
+	// One read of the credentials for the exchange and the connection,
+	// which records the application that issued its tokens.
+	cr := c.creds.current(ctx)
+	conf := c.oauthConfig(cr)
 	conf.RedirectURL = p.RedirectURI
 	if err := c.limiter.Wait(ctx, Interactive); err != nil {
 		return nil, err
@@ -125,7 +131,7 @@ func (c *Client) CompleteAuthorization(ctx context.Context, userID int64, state,
 	conn := &mtdconnect.Connection{
 		UserID: userID, Purpose: p.Purpose, Status: mtdconnect.StatusConnected,
 		Scopes: scopes, AccessExpiresAt: c.expiry(tok), GrantedAt: now,
-		Environment: c.cfg.Environment, ClientID: c.cfg.ClientID,
+		Environment: c.cfg.Environment, ClientID: cr.clientID,
 		LastUsedAt: now,
 	}
 	if conn.Tokens, err = c.sealPair(userID, p.Purpose, tok.AccessToken, tok.RefreshToken); err != nil {
@@ -167,6 +173,16 @@ func (c *Client) Connection(ctx context.Context, userID int64, purpose mtdconnec
 			return nil, err
 		}
 		return c.store.Connection(ctx, userID, purpose)
+	}
+	// A connection of an application no longer in use is marked on the
+	// way too, so the landlord sees it needs reconnecting.
+	if conn.Status == mtdconnect.StatusConnected && conn.Environment == c.cfg.Environment {
+		var re *ReconnectError
+		if _, err := c.checkApplication(ctx, conn); errors.As(err, &re) {
+			return c.store.Connection(ctx, userID, purpose)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	return conn, nil
 }

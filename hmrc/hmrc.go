@@ -92,6 +92,14 @@ type Config struct {
 	APIURL       string
 	RedirectURL  string // the web callback: PUBLIC_URL + /oauth/hmrc/callback
 	Environment  string // simulator, sandbox or production; recorded on each connection
+	// CredentialsFromStore says ClientID and ClientSecret are those of the
+	// application stored for Environment (see Applications): the client
+	// re-reads it every CredentialsRefresh (default 1 minute) and on
+	// ReloadCredentials, so a rotated secret or a new client ID is used
+	// without a restart. False when they come from environment variables
+	// or are the simulator's.
+	CredentialsFromStore bool
+	CredentialsRefresh   time.Duration
 
 	Store      mtdconnect.Store
 	Sealer     *seal.Sealer
@@ -103,6 +111,11 @@ type Config struct {
 	// name, version, licences and the public IP it is reached on.
 	// ProductName defaults to "mtdconnect", Version to mtdconnect.Version.
 	Vendor Vendor
+	// DeviceID is this server's own persistent UUID, its
+	// Gov-Client-Device-ID when it is the originating device
+	// (BATCH_PROCESS_DIRECT, see BatchOrigin). Generate it once and keep it
+	// (cmd stores it in the data directory); it must not change between runs.
+	DeviceID string
 
 	// Rate is HMRC's budget for the whole application, requests/second,
 	// shared by every instance through the store. Default 3.
@@ -133,9 +146,12 @@ type Client struct {
 	sealer  *seal.Sealer
 	limiter *Limiter
 	owner   string // this process, as written in refresh leases
+	creds   *credentialSource
 
 	mu    sync.Mutex
 	locks map[connKey]*sync.Mutex // one in-process refresher per connection
+
+	businesses businessCache // UK property business IDs, so each costs one call a day
 }
 
 type connKey struct {
@@ -186,10 +202,10 @@ func New(cfg Config) (*Client, error) {
 	host, _ := os.Hostname()
 	c := &Client{
 		cfg: cfg,
+		// The client ID and secret are set per use from creds, which
+		// follows a rotation (oauthConfig).
 		oauth: oauth2.Config{
-			ClientID:     cfg.ClientID,
-			ClientSecret: cfg.ClientSecret,
-			RedirectURL:  cfg.RedirectURL,
+			RedirectURL: cfg.RedirectURL,
 			// HMRC wants client_id and client_secret in the form body;
 			// autodetection would waste a request of the rate budget.
 			Endpoint: oauth2.Endpoint{AuthURL: cfg.AuthorizeURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
@@ -201,6 +217,7 @@ func New(cfg Config) (*Client, error) {
 		sealer: cfg.Sealer,
 		owner:  fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4)),
 		locks:  make(map[connKey]*sync.Mutex),
+		creds:  newCredentialSource(cfg),
 	}
 	c.limiter = NewLimiter(cfg.Store, "hmrc:"+cfg.ClientID, cfg.Rate)
 	return c, nil

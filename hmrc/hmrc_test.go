@@ -571,3 +571,28 @@ func webOrigin() *hmrc.Request {
 		MissingData: []string{"Gov-Client-Multi-Factor"},
 	}
 }
+
+// connectVAT runs the VAT authorisation (read:vat write:vat) for e.userID,
+// granted at the simulator by the test user userID.
+func (e *env) connectVAT(t *testing.T, userID, password string) *mtdconnect.Connection {
+	t.Helper()
+	ctx := t.Context()
+	authURL, state, err := e.client.StartAuthorization(ctx, e.userID, mtdconnect.PurposeVAT, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	loc, _, err := hmrcsim.Consent(&http.Client{Jar: jar}, authURL, userID, password, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Query().Get("state") != state {
+		t.Fatalf("callback %q: %v", loc, err)
+	}
+	conn, err := e.client.CompleteAuthorization(ctx, e.userID, state, u.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}

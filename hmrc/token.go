@@ -109,8 +109,8 @@ func (c *Client) usable(ctx context.Context, conn *mtdconnect.Connection) error 
 	}
 	// A sandbox token is never sent to production, nor one of another
 	// application: HMRC would refuse it, and it would leak across.
-	if conn.Environment != c.cfg.Environment || conn.ClientID != c.cfg.ClientID {
-		return &ReconnectError{Reason: fmt.Sprintf("connected through another HMRC application or environment (%s)", conn.Environment)}
+	if _, err := c.checkApplication(ctx, conn); err != nil {
+		return err
 	}
 	if !c.now().Before(conn.GrantEndsAt()) {
 		if err := c.markReconnect(ctx, conn, mtdconnect.ReasonGrantExpired); err != nil && !errors.Is(err, mtdconnect.ErrConflict) {
@@ -129,6 +129,16 @@ func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection,
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LeaseDuration*3/4)
 	defer cancel()
 
+	// Checked again with the credentials the refresh is sent with: the
+	// application may have changed since usable looked.
+	conf, err := c.checkApplication(ctx, conn)
+	if err != nil {
+		var gone *ReconnectError
+		if !errors.As(err, &gone) {
+			c.release(ctx, conn, "the HMRC application could not be read")
+		}
+		return "", err
+	}
 	ambiguous := interrupted || conn.RefreshFailures > 0
 	var lastErr error
 	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
@@ -141,7 +151,7 @@ func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection,
 			lastErr = err
 			break
 		}
-		tok, err := c.oauth.TokenSource(c.oauthContext(rctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
+		tok, err := conf.TokenSource(c.oauthContext(rctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
 		if err == nil {
 			return c.saveRefreshed(ctx, conn, tok)
 		}

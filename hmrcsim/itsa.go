@@ -158,10 +158,22 @@ func ukPropertyBusinessID(nino string) string {
 	return fmt.Sprintf("XPIS%011d", h.Sum64()%100_000_000_000)
 }
 
+// Names of the ITSA APIs in the Test Fraud Prevention Headers API's
+// validation feedback (/test/fraud-prevention-headers/{api}/validation-feedback).
+const (
+	fraudAPIBusinessDetails  = "business-details-mtd"
+	fraudAPIObligations      = "obligations-mtd"
+	fraudAPIPropertyBusiness = "property-business-mtd"
+)
+
 // itsaUser runs the checks shared by every ITSA endpoint, in HMRC's order:
-// Accept, token and scope (gateway), FORMAT_NINO (MTD ID lookup), then the
-// NINO belonging to the signed-in user.
-func (st *itsaState) itsaUser(w http.ResponseWriter, r *http.Request, version, scope string) (*TestUser, bool) {
+// Accept, token and scope (gateway; a token without the endpoint's
+// self-assessment scope, a VAT one say, gets 403 INVALID_SCOPE), FORMAT_NINO
+// (MTD ID lookup), then the NINO belonging to the signed-in user. First it
+// records the request's fraud prevention headers under api, whatever the
+// outcome, as HMRC's validation feedback covers every request it received.
+func (st *itsaState) itsaUser(w http.ResponseWriter, r *http.Request, api, version, scope string) (*TestUser, bool) {
+	st.s.RecordFraudHeaders(api, r)
 	if !requireAccept(w, r, version) {
 		return nil, false
 	}
@@ -246,7 +258,7 @@ type businessEntry struct {
 }
 
 func (st *itsaState) listBusinesses(w http.ResponseWriter, r *http.Request) {
-	u, ok := st.itsaUser(w, r, "2.0", "read:self-assessment")
+	u, ok := st.itsaUser(w, r, fraudAPIBusinessDetails, "2.0", "read:self-assessment")
 	if !ok {
 		return
 	}
@@ -307,7 +319,7 @@ func cumulativePeriodEnds(start int) (ends, dues []time.Time) {
 }
 
 func (st *itsaState) obligations(w http.ResponseWriter, r *http.Request) {
-	u, ok := st.itsaUser(w, r, "3.0", "read:self-assessment")
+	u, ok := st.itsaUser(w, r, fraudAPIObligations, "3.0", "read:self-assessment")
 	if !ok {
 		return
 	}
@@ -569,7 +581,7 @@ func validateCumulativeBody(body map[string]any) []mtdError {
 }
 
 func (st *itsaState) putCumulative(w http.ResponseWriter, r *http.Request) {
-	u, ok := st.itsaUser(w, r, "6.0", "write:self-assessment")
+	u, ok := st.itsaUser(w, r, fraudAPIPropertyBusiness, "6.0", "write:self-assessment")
 	if !ok {
 		return
 	}
@@ -651,7 +663,7 @@ func (st *itsaState) putCumulative(w http.ResponseWriter, r *http.Request) {
 }
 
 func (st *itsaState) getCumulative(w http.ResponseWriter, r *http.Request) {
-	u, ok := st.itsaUser(w, r, "6.0", "read:self-assessment")
+	u, ok := st.itsaUser(w, r, fraudAPIPropertyBusiness, "6.0", "read:self-assessment")
 	if !ok {
 		return
 	}

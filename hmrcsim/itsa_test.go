@@ -33,11 +33,20 @@ type itsaResp struct {
 // Gov-Test-Scenario and JSON body.
 func (e *env) itsa(method, path, token, accept, scenario, body string) itsaResp {
 	e.t.Helper()
+	return e.itsaWith(method, path, token, accept, scenario, body, nil)
+}
+
+// itsaWith is itsa with extra request headers (fraud prevention headers).
+func (e *env) itsaWith(method, path, token, accept, scenario, body string, extra http.Header) itsaResp {
+	e.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	for k, v := range extra {
+		req.Header[k] = v
+	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("Authorization", "Bearer "+token)
 	if scenario != "" {
@@ -410,4 +419,78 @@ func strs(v any) []string {
 func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
+}
+
+// A token for another purpose (VAT) is refused by every ITSA route, as
+// HMRC's gateway does for insufficient scope: 403 INVALID_SCOPE.
+func TestITSAVATTokenRefused(t *testing.T) {
+	e := newEnv(t, hmrcsim.Options{})
+	itsaTok := e.connect().AccessToken
+	bid := e.businessID(itsaTok)
+	e.conf.Scopes = []string{"read:vat", "write:vat"}
+	vat := e.connect().AccessToken
+	for _, c := range itsaRoutes(bid) {
+		wantError(t, e.itsa(c.method, c.path, vat, c.accept, "", c.body), http.StatusForbidden, "INVALID_SCOPE")
+	}
+	// The refused PUT stored nothing.
+	wantError(t, e.itsa("GET", cumulativePath(itsaNINO, bid, taxYear), itsaTok, acceptProp, "", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+}
+
+type itsaRoute struct{ api, method, path, accept, body string }
+
+func itsaRoutes(bid string) []itsaRoute {
+	return []itsaRoute{
+		{"business-details-mtd", "GET", "/individuals/business/details/" + itsaNINO + "/list", acceptBD, ""},
+		{"obligations-mtd", "GET", obligationsPath(""), acceptOBL, ""},
+		{"property-business-mtd", "PUT", cumulativePath(itsaNINO, bid, taxYear), acceptProp, q1Body},
+		{"property-business-mtd", "GET", cumulativePath(itsaNINO, bid, taxYear), acceptProp, ""},
+	}
+}
+
+// Every ITSA route records the verdict on its fraud prevention headers under
+// its API's name, whatever the outcome of the call, for LastFraudResult and
+// the validation feedback route.
+func TestITSARecordsFraudHeaders(t *testing.T) {
+	e, tok, bid := atQ1End(t)
+	app := e.appToken()
+	for _, c := range itsaRoutes(bid) {
+		t.Run(c.method+" "+c.api, func(t *testing.T) {
+			r := e.itsaWith(c.method, c.path, tok, c.accept, "", c.body, batchHeaders())
+			if r.status >= 300 && !(c.method == "GET" && r.status == http.StatusNotFound) {
+				t.Fatalf("%d %v", r.status, r.body)
+			}
+			if res, ok := e.sim.LastFraudResult(c.api); !ok || res.Code != hmrcsim.FraudValid {
+				t.Fatalf("after complete headers: %v %+v", ok, res)
+			}
+			status, body := e.api("GET", "/test/fraud-prevention-headers/"+c.api+"/validation-feedback?connectionMethod=BATCH_PROCESS_DIRECT", app)
+			if status != http.StatusOK || !feedbackHas(body, c.method, strings.SplitN(c.path, "?", 2)[0], hmrcsim.FraudValid) {
+				t.Fatalf("feedback: %d %v", status, body)
+			}
+
+			// A bad call is recorded too: here one with a header missing
+			// and the wrong Accept.
+			bad := batchHeaders()
+			bad.Del("Gov-Client-MAC-Addresses")
+			wantError(t, e.itsaWith(c.method, c.path, tok, "application/json", "", c.body, bad), http.StatusNotAcceptable, "ACCEPT_HEADER_INVALID")
+			res, ok := e.sim.LastFraudResult(c.api)
+			if !ok || res.Code != hmrcsim.FraudInvalid || !issueFor(res.Errors, hmrcsim.IssueMissing, "gov-client-mac-addresses") {
+				t.Fatalf("after a missing header: %v %+v", ok, res)
+			}
+			// No header at all.
+			e.itsa(c.method, c.path, tok, c.accept, "", c.body)
+			if res, _ := e.sim.LastFraudResult(c.api); res.Code != hmrcsim.FraudInvalid || !strings.HasPrefix(res.Message, "No fraud prevention headers") {
+				t.Fatalf("after no headers: %+v", res)
+			}
+		})
+	}
+}
+
+func feedbackHas(body map[string]any, method, path, code string) bool {
+	for _, r := range asSlice(body["requests"]) {
+		m, _ := r.(map[string]any)
+		if m["method"] == method && m["path"] == path && m["code"] == code {
+			return true
+		}
+	}
+	return false
 }

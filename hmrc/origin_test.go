@@ -1,0 +1,141 @@
+package hmrc_test
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrcsim"
+)
+
+func TestBatchOrigin(t *testing.T) {
+	e := newEnv(t)
+	c := itsaClient(t, e, e.recorder)
+	start := time.Now()
+	r, err := c.BatchOrigin(map[string]string{"mtdconnect": "42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Method != hmrc.ConnectionBatchProcessDirect || r.Device.DeviceID != itsaDeviceID || r.BatchDevice == nil {
+		t.Fatalf("request %+v", r)
+	}
+	if at := r.BatchDevice.LocalIPsAt; at.Before(start) || at.After(time.Now()) {
+		t.Errorf("local IPs collected at %v, not during the call", at)
+	}
+	h, err := r.Headers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != len(hmrc.FraudHeaderNames(hmrc.ConnectionBatchProcessDirect)) {
+		t.Errorf("%d headers: %v", len(h), h)
+	}
+	ids := h.Get("Gov-Client-User-IDs")
+	if !strings.HasPrefix(ids, "os=") || !strings.HasSuffix(ids, "&mtdconnect=42") {
+		t.Errorf("Gov-Client-User-IDs %q", ids)
+	}
+	wantBatchVerdict(t, "BatchOrigin", hmrcsim.ValidateFraudHeaders(h))
+
+	// Each call reads the host again, and a caller changing the request
+	// changes neither the next one nor the client's vendor.
+	r.UserIDs["mtdconnect"] = "changed"
+	r.Vendor.LicenseIDs["other"] = "x"
+	again, err := c.BatchOrigin(map[string]string{"mtdconnect": "42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.BatchDevice == r.BatchDevice || again.BatchDevice.LocalIPsAt.Before(r.BatchDevice.LocalIPsAt) {
+		t.Error("the host was not read again")
+	}
+	if again.UserIDs["mtdconnect"] != "42" || len(again.Vendor.LicenseIDs) != 1 {
+		t.Errorf("the client's data changed: %v %v", again.UserIDs, again.Vendor.LicenseIDs)
+	}
+}
+
+func TestBatchOriginRefusals(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name    string
+		mod     func(*hmrc.Config)
+		userIDs map[string]string
+		want    string
+	}{
+		{"NoDeviceID", func(c *hmrc.Config) { c.DeviceID = "" }, nil, "DeviceID is empty"},
+		{"DeviceIDNotUUID", func(c *hmrc.Config) { c.DeviceID = "server-1" }, nil, "not a UUID"},
+		{"DeviceIDBraced", func(c *hmrc.Config) { c.DeviceID = "{" + itsaDeviceID + "}" }, nil, "not a UUID"},
+		{"NoUser", nil, map[string]string{}, "user the work is for"},
+		{"OSKeyGiven", nil, map[string]string{"os": "root"}, "Gov-Client-User-IDs"},
+		{"EmptyUserID", nil, map[string]string{"mtdconnect": ""}, "Gov-Client-User-IDs"},
+		{"NoLicence", func(c *hmrc.Config) { c.Vendor.LicenseIDs = nil }, nil, "Gov-Vendor-License-IDs"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mods []func(*hmrc.Config)
+			if tc.mod != nil {
+				mods = append(mods, tc.mod)
+			}
+			c := itsaClient(t, e, e.recorder, mods...)
+			ids := tc.userIDs
+			if ids == nil {
+				ids = map[string]string{"mtdconnect": "1"}
+			}
+			r, err := c.BatchOrigin(ids)
+			if err == nil || r != nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("BatchOrigin = %v, %v; want an error about %q", r, err, tc.want)
+			}
+		})
+	}
+}
+
+// loopbackOnlyEnv marks the copy of the test binary that runs in a network
+// namespace of its own, where the only interface is loopback.
+const loopbackOnlyEnv = "MTDCONNECT_TEST_LOOPBACK_ONLY"
+
+// On a host whose only interface is loopback, BatchOrigin cannot describe
+// the device: there is no local IP beyond loopback and no MAC address, and
+// only HMRC's missing-data process could excuse that. It says so rather
+// than send headers HMRC would grade invalid. The test runs itself again
+// in a fresh network namespace (unshare -n) where that is really the case.
+func TestBatchOriginLoopbackOnlyHost(t *testing.T) {
+	if os.Getenv(loopbackOnlyEnv) == "" {
+		if err := exec.Command("unshare", "-n", "ip", "link", "set", "lo", "up").Run(); err != nil {
+			t.Skipf("no network namespace for a loopback-only host here (unshare -n: %v)", err)
+		}
+		cmd := exec.Command("unshare", "-n", "sh", "-c", `ip link set lo up && exec "$@"`, "sh",
+			os.Args[0], "-test.run=^TestBatchOriginLoopbackOnlyHost$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), loopbackOnlyEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestBatchOriginLoopbackOnlyHost") {
+			t.Fatalf("in a loopback-only namespace: %v\n%s", err, out)
+		}
+		return
+	}
+
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagLoopback == 0 && ifc.Flags&net.FlagUp != 0 {
+			t.Fatalf("not a loopback-only host: %s is up", ifc.Name)
+		}
+	}
+	e := newEnv(t) // the simulator listens on loopback, which is up
+	c := itsaClient(t, e, http.DefaultTransport)
+	r, err := c.BatchOrigin(map[string]string{"mtdconnect": "1"})
+	var fe *hmrc.FraudHeaderError
+	if r != nil || !errors.As(err, &fe) {
+		t.Fatalf("BatchOrigin = %+v, %v; want a fraud header error", r, err)
+	}
+	t.Logf("on a loopback-only host: %v", err)
+	for _, h := range []string{"Gov-Client-Local-IPs", "Gov-Client-MAC-Addresses", "no non-loopback IP address"} {
+		if !strings.Contains(err.Error(), h) {
+			t.Errorf("the error does not name %s: %v", h, err)
+		}
+	}
+}
