@@ -272,6 +272,10 @@ type Store interface {
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	UpdateUser(ctx context.Context, u *User) error // every field but ID and CreatedAt
+	// UseTOTPStep records that the code of step was accepted, only if no
+	// code of that step or a later one was: ErrConflict otherwise, so of
+	// two sign-ins racing with one code only one succeeds.
+	UseTOTPStep(ctx context.Context, userID, step int64) error
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByHash(ctx context.Context, hash []byte) (*Session, error)

@@ -179,3 +179,17 @@ func (s *Store) DeletePendingAuthorization(ctx context.Context, state string) er
 	}
 	return nil
 }
+
+// UseTOTPStep records step as the last accepted TOTP step, only if it is
+// later than the stored one; ErrConflict otherwise.
+func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2`,
+		userID, step)
+	if err != nil {
+		return wrap("use totp step", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: use totp step: %w", mtdconnect.ErrConflict)
+	}
+	return nil
+}

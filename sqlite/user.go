@@ -155,3 +155,18 @@ func notFound(what string, err error) error {
 		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 }
+
+// UseTOTPStep implements mtdconnect.Store.
+func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`,
+		step, userID, step)
+	if err == nil {
+		if err = affected(res); errors.Is(err, mtdconnect.ErrNotFound) {
+			err = mtdconnect.ErrConflict
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: use totp step: %w", err)
+	}
+	return nil
+}

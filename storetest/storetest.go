@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"UserDuplicateEmail", testUserDuplicateEmail},
 		{"UserNotFound", testUserNotFound},
 		{"UserUpdate", testUserUpdate},
+		{"UseTOTPStep", testUseTOTPStep},
+		{"RaceUseTOTPStep", testRaceUseTOTPStep},
 		{"Session", testSession},
 		{"APIKey", testAPIKey},
 		{"PendingAuthorization", testPendingAuthorization},
@@ -335,4 +338,47 @@ func testSharedStaleUpdate(t *testing.T, a, b mtdconnect.Store) {
 	got, err := a.Connection(ctx, u.ID, mtdconnect.PurposeIncomeTax)
 	noErr(t, "Connection on a", err)
 	checkConnection(t, got, onB)
+}
+
+func testUseTOTPStep(t *testing.T, s mtdconnect.Store) {
+	ctx := t.Context()
+	u := mustUser(t, s, "ada@example.com")
+	noErr(t, "UseTOTPStep 100", s.UseTOTPStep(ctx, u.ID, 100))
+	wantErr(t, "UseTOTPStep 100 again", s.UseTOTPStep(ctx, u.ID, 100), mtdconnect.ErrConflict)
+	wantErr(t, "UseTOTPStep 99", s.UseTOTPStep(ctx, u.ID, 99), mtdconnect.ErrConflict)
+	noErr(t, "UseTOTPStep 101", s.UseTOTPStep(ctx, u.ID, 101))
+	got, err := s.UserByID(ctx, u.ID)
+	noErr(t, "UserByID", err)
+	if got.TOTPLastStep != 101 {
+		t.Fatalf("TOTPLastStep = %d, want 101", got.TOTPLastStep)
+	}
+	if err := s.UseTOTPStep(ctx, u.ID+1000, 5); err == nil {
+		t.Fatal("UseTOTPStep of an unknown user succeeded")
+	}
+}
+
+// testRaceUseTOTPStep: one code posted many times at once is accepted once.
+func testRaceUseTOTPStep(t *testing.T, s mtdconnect.Store) {
+	ctx := t.Context()
+	u := mustUser(t, s, "ada@example.com")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for range 8 {
+		wg.Go(func() {
+			err := s.UseTOTPStep(ctx, u.ID, 42)
+			switch {
+			case err == nil:
+				mu.Lock()
+				won++
+				mu.Unlock()
+			case !errors.Is(err, mtdconnect.ErrConflict):
+				t.Errorf("UseTOTPStep: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d of 8 concurrent uses of one step succeeded, want 1", won)
+	}
 }

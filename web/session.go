@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 )
@@ -92,6 +93,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 type signinPage struct {
 	Email string
 	Error string
+	Flash *flash // e.g. why a half-finished sign-in was dropped
 }
 
 func (s *Server) handleSigninPage(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +106,7 @@ func (s *Server) handleSigninPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/settings/hmrc", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "signin", "Sign in", signinPage{})
+	s.render(w, r, http.StatusOK, "signin", "Sign in", signinPage{Flash: s.takeFlash(w, r)})
 }
 
 func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
@@ -128,6 +130,19 @@ func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 			signinPage{Email: email, Error: "Email or password is wrong."})
 		return
 	}
+	info(r.Context()).userID = u.ID
+	if len(u.TOTPSecret) > 0 {
+		// The password is right, but nothing is granted until the code
+		// from the authenticator app is (mfa.go).
+		s.startCodeStep(w, r, u)
+		return
+	}
+	s.startSession(w, r, u, time.Time{})
+}
+
+// startSession signs u in: a new session, its cookie, and on to the
+// settings. mfaAt is when a second factor was checked; zero if none.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *mtdconnect.User, mfaAt time.Time) {
 	// A fresh session every time: a cookie planted before sign-in is
 	// worthless after it.
 	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
@@ -137,13 +152,13 @@ func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 	rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.now()
-	sess := &mtdconnect.Session{TokenHash: hashSessionToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(sessionLifetime)}
+	sess := &mtdconnect.Session{TokenHash: hashSessionToken(token), UserID: u.ID, MFAAt: mfaAt, CreatedAt: now, ExpiresAt: now.Add(sessionLifetime)}
 	if err := s.store.CreateSession(r.Context(), sess); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	info(r.Context()).userID = u.ID
-	s.log.Info("signed in", "user_id", u.ID)
+	s.log.Info("signed in", "user_id", u.ID, "second_factor", !mfaAt.IsZero())
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: token, Path: "/",
 		MaxAge: int(sessionLifetime.Seconds()), HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/web"
+)
+
+func runUsersAdd(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("users add", &cfg, getenv, stderr)
+	email := fs.String("email", "", "the user's email (sign-in name)")
+	password := fs.String("password", "", "the password (read from standard input if empty)")
+	admin := fs.Bool("admin", false, "make the user an administrator")
+	totp := fs.Bool("totp", false, "also add an authenticator app (second factor at sign-in); prints its key once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e := strings.ToLower(strings.TrimSpace(*email))
+	if !strings.Contains(e, "@") {
+		return errors.New("--email must be an email address")
+	}
+	if *password == "" {
+		fmt.Fprint(stderr, "Password: ")
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		*password = strings.TrimSpace(line)
+	}
+	if len(*password) < 8 {
+		return errors.New("the password must be at least 8 characters")
+	}
+	// The store alone: the first administrator is added before any HMRC
+	// application is stored.
+	a, err := openStore(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	hash, err := web.HashPassword(*password)
+	if err != nil {
+		return err
+	}
+	u := &mtdconnect.User{Email: e, PasswordHash: hash, Admin: *admin}
+	if err := a.store.CreateUser(ctx, u); errors.Is(err, mtdconnect.ErrConflict) {
+		return fmt.Errorf("a user with email %s already exists", e)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added user %d: %s\n", u.ID, u.Email)
+	if *totp {
+		// The secret is sealed to the user's row, so the user must exist
+		// first.
+		if err := a.enrolTOTP(ctx, u, stdout, stderr); err != nil {
+			return fmt.Errorf("user %s was added, but without an authenticator app: %w (add one with: mtdconnect users totp --email %s)", e, err, e)
+		}
+	}
+	return nil
+}
+
+// runUsersTOTP adds a landlord's authenticator app for an administrator
+// setting the account up, or removes it (a lost phone): the command line
+// is trusted, so no code is asked for.
+func runUsersTOTP(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("users totp", &cfg, getenv, stderr)
+	email := fs.String("email", "", "the user's email")
+	remove := fs.Bool("remove", false, "remove the user's authenticator app instead of adding one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	e := strings.ToLower(strings.TrimSpace(*email))
+	if e == "" {
+		return errors.New("--email is required")
+	}
+	a, err := openStore(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.store.UserByEmail(ctx, e)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return fmt.Errorf("no user with email %s", e)
+	} else if err != nil {
+		return err
+	}
+	if !*remove {
+		if len(u.TOTPSecret) > 0 {
+			return fmt.Errorf("%s already has an authenticator app; nothing was changed (to replace it, first run: mtdconnect users totp --email %s --remove)", e, e)
+		}
+		return a.enrolTOTP(ctx, u, stdout, stderr)
+	}
+	if len(u.TOTPSecret) == 0 {
+		return fmt.Errorf("%s has no authenticator app; nothing was changed", e)
+	}
+	u.TOTPSecret, u.TOTPLastStep = nil, 0
+	if err := a.store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("remove the authenticator app of %s: %w", e, err)
+	}
+	a.log.Info("authenticator app removed from the command line", "user_id", u.ID)
+	fmt.Fprintf(stdout, "removed the authenticator app of %s: signing in now takes the password only\n", e)
+	return nil
+}
+
+// enrolTOTP gives u a new authenticator app and prints its key and
+// otpauth:// URI, once: only the sealed secret is stored.
+func (a *app) enrolTOTP(ctx context.Context, u *mtdconnect.User, stdout, stderr io.Writer) error {
+	secret := web.NewTOTPSecret()
+	sealed, err := web.SealTOTPSecret(a.sealer, u.ID, secret)
+	if err != nil {
+		return err
+	}
+	u.TOTPSecret, u.TOTPLastStep = sealed, 0
+	if err := a.store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("save the authenticator app of %s: %w", u.Email, err)
+	}
+	a.log.Info("authenticator app added from the command line", "user_id", u.ID)
+	fmt.Fprintf(stderr, "Authenticator app added for %s. Its key is shown once: give it to the user over a safe channel; "+
+		"from now on signing in takes a code from the app after the password.\n", u.Email)
+	fmt.Fprintf(stdout, "key: %s\n", web.TOTPKey(secret))
+	fmt.Fprintf(stdout, "uri: %s\n", web.TOTPURI(u.Email, secret))
+	return nil
+}
