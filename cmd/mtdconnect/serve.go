@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -33,13 +37,13 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	errc := make(chan error, 3)
 
 	var simURL string
-	if a.cfg.HMRC == "simulator" {
+	if builtinSimulator(a.cfg) {
 		ln, err := net.Listen("tcp", a.cfg.SimulatorAddr)
 		if err != nil {
 			return fmt.Errorf("start the HMRC simulator: %w (set MTDCONNECT_SIMULATOR_ADDR to another address)", err)
 		}
 		simURL = "http://" + ln.Addr().String()
-		sim := newSimulator(a.cfg, a.log.With("component", "hmrcsim"))
+		sim := newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{})
 		go func() { errc <- serveHTTP(ctx, ln, sim.Handler()) }()
 		if err := seedDemo(ctx, a); err != nil {
 			return err
@@ -47,9 +51,10 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	}
 
 	srv, err := web.New(web.Config{
-		Store: a.store, HMRC: a.hmrc, Logger: a.log, Now: time.Now,
+		Store: a.store, HMRC: a.hmrc, Sealer: a.sealer, Logger: a.log, Now: time.Now,
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
-		AuthorizeURL: a.cfg.AuthorizeURL,
+		AuthorizeURL:   a.cfg.AuthorizeURL,
+		TrustedProxies: a.cfg.TrustedProxies, VendorPublicIP: a.cfg.VendorPublicIP, LicenceIDs: a.cfg.LicenceIDs,
 	})
 	if err != nil {
 		return err
@@ -87,11 +92,24 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 	return nil
 }
 
-// newSimulator builds the built-in HMRC simulator with the demo application
+// builtinSimulator says whether serve runs the HMRC simulator in-process:
+// with MTDCONNECT_HMRC=simulator, unless the HMRC URLs were pointed
+// elsewhere (MTDCONNECT_HMRC_API_URL…), which is how several instances
+// share one `mtdconnect simulator` process.
+func builtinSimulator(cfg Config) bool {
+	return cfg.HMRC == "simulator" && cfg.APIURL == "http://"+cfg.SimulatorAddr
+}
+
+// newSimulator builds the HMRC simulator with the demo application
 // (redirect URIs: the web callback and the manual out-of-band one) and the
-// demo Government Gateway test user.
-func newSimulator(cfg Config, log *slog.Logger) *hmrcsim.Server {
-	sim := hmrcsim.New(hmrcsim.Options{Logger: log, RateLimit: cfg.Rate})
+// demo Government Gateway test user. opts.RateLimit 0 takes the service's
+// budget (MTDCONNECT_HMRC_RATE), so the demo is throttled as HMRC would.
+func newSimulator(cfg Config, log *slog.Logger, opts hmrcsim.Options) *hmrcsim.Server {
+	opts.Logger = log
+	if opts.RateLimit == 0 {
+		opts.RateLimit = cfg.Rate
+	}
+	sim := hmrcsim.New(opts)
 	sim.AddApplication(hmrcsim.Application{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Name: "mtdconnect (local)",
 		RedirectURIs: []string{cfg.RedirectURL(), hmrc.OOBRedirectURI},
@@ -137,13 +155,82 @@ func printBanner(w io.Writer, a *app, url, simURL string) {
 	fmt.Fprintf(w, "Then open %s/settings/hmrc and click Connect to HMRC.\n", url)
 }
 
+// simulatorFlags are the fault and limit knobs of `mtdconnect simulator`.
+type simulatorFlags struct {
+	latency                                time.Duration
+	latencyRate, errorRate, timeoutRate    float64
+	resetRate, lostResponseRate, rateLimit float64
+	timeout, accessTokenLifetime           time.Duration
+	seed                                   int64
+}
+
+func (f *simulatorFlags) bind(fs *flag.FlagSet) {
+	fs.DurationVar(&f.latency, "latency", 0, "delay answers to token and API requests by this much (e.g. 200ms)")
+	fs.Float64Var(&f.latencyRate, "latency-rate", 0, "share of requests delayed by --latency, 0 to 1 (0: all of them)")
+	fs.Float64Var(&f.errorRate, "error-rate", 0, "share of token and API requests answered 500, not applied, 0 to 1")
+	fs.Float64Var(&f.timeoutRate, "timeout-rate", 0, "share of requests that hang for --timeout, then drop the connection, not applied")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long a timing-out request hangs")
+	fs.Float64Var(&f.resetRate, "reset-rate", 0, "share of requests whose connection is reset at once, not applied")
+	fs.Float64Var(&f.lostResponseRate, "lost-response-rate", 0, "share of requests applied (a refresh rotates the tokens) whose answer is then lost")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests/second per application before 429 MESSAGE_THROTTLED_OUT (default --hmrc-rate, MTDCONNECT_HMRC_RATE; negative: unlimited)")
+	fs.DurationVar(&f.accessTokenLifetime, "access-token-lifetime", 4*time.Hour, "lifetime of access tokens (HMRC's is 4h; seconds make refreshes race in tests)")
+	fs.Int64Var(&f.seed, "seed", 0, "seed of the fault draws, for reproducible runs")
+}
+
+// options checks the knobs and turns them into the simulator's options
+// and faults.
+func (f *simulatorFlags) options() (hmrcsim.Options, hmrcsim.Faults, error) {
+	rates := []struct {
+		name string
+		v    float64
+	}{
+		{"--latency-rate", f.latencyRate}, {"--error-rate", f.errorRate}, {"--timeout-rate", f.timeoutRate},
+		{"--reset-rate", f.resetRate}, {"--lost-response-rate", f.lostResponseRate},
+	}
+	for _, r := range rates {
+		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
+			return hmrcsim.Options{}, hmrcsim.Faults{}, fmt.Errorf("%s must be between 0 and 1, not %v", r.name, r.v)
+		}
+	}
+	// At most one of these happens to a request.
+	if sum := f.errorRate + f.timeoutRate + f.resetRate + f.lostResponseRate; sum > 1 {
+		return hmrcsim.Options{}, hmrcsim.Faults{}, fmt.Errorf("--error-rate, --timeout-rate, --reset-rate and --lost-response-rate add up to %v, more than 1", sum)
+	}
+	switch {
+	case f.latency < 0:
+		return hmrcsim.Options{}, hmrcsim.Faults{}, errors.New("--latency must not be negative")
+	case f.timeout <= 0:
+		return hmrcsim.Options{}, hmrcsim.Faults{}, errors.New("--timeout must be positive")
+	case f.accessTokenLifetime < time.Second:
+		// expires_in is in whole seconds, and 0 means "no expiry".
+		return hmrcsim.Options{}, hmrcsim.Faults{}, errors.New("--access-token-lifetime must be at least 1s")
+	case math.IsNaN(f.rateLimit):
+		return hmrcsim.Options{}, hmrcsim.Faults{}, errors.New("--rate-limit must be a number")
+	}
+	opts := hmrcsim.Options{RateLimit: f.rateLimit, AccessTokenLifetime: f.accessTokenLifetime.Truncate(time.Second)}
+	faults := hmrcsim.Faults{
+		Latency: f.latency, LatencyRate: f.latencyRate, ErrorRate: f.errorRate, TimeoutRate: f.timeoutRate,
+		ResetRate: f.resetRate, LostResponseRate: f.lostResponseRate, Timeout: f.timeout, Seed: f.seed,
+	}
+	return opts, faults, nil
+}
+
 func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg Config
 	fs := newFlagSet("simulator", &cfg, getenv, stderr)
+	var sf simulatorFlags
+	sf.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
 	if err := cfg.resolve(fs); err != nil {
+		return err
+	}
+	opts, faults, err := sf.options()
+	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
@@ -151,8 +238,44 @@ func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	sim := newSimulator(cfg, log)
-	fmt.Fprintf(stdout, "HMRC simulator running: http://%s\n  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
-		ln.Addr(), cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
+	sim := newSimulator(cfg, log, opts)
+	sim.SetFaults(faults)
+	limit := "unlimited"
+	if opts.RateLimit > 0 {
+		limit = strconv.FormatFloat(opts.RateLimit, 'f', -1, 64) + " requests/second per application"
+	} else if opts.RateLimit == 0 {
+		limit = strconv.FormatFloat(cfg.Rate, 'f', -1, 64) + " requests/second per application"
+	}
+	fmt.Fprintf(stdout, "HMRC simulator running: http://%s\n  rate limit: %s; access tokens last %s\n", ln.Addr(), limit, opts.AccessTokenLifetime)
+	fmt.Fprintf(stdout, "  faults: %s (change them while it runs: PUT http://%s/admin/faults; counters: GET /admin/stats)\n", describeFaults(faults), ln.Addr())
+	fmt.Fprintf(stdout, "  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
+		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
 	return serveHTTP(ctx, ln, sim.Handler())
+}
+
+// describeFaults says in words what the fault knobs do.
+func describeFaults(f hmrcsim.Faults) string {
+	var parts []string
+	if f.Latency > 0 {
+		share := "all"
+		if f.LatencyRate > 0 {
+			share = fmt.Sprintf("%g%% of", f.LatencyRate*100)
+		}
+		parts = append(parts, fmt.Sprintf("%s requests delayed %v", share, f.Latency))
+	}
+	for _, k := range []struct {
+		rate float64
+		what string
+	}{
+		{f.ErrorRate, "answered 500"}, {f.TimeoutRate, "hang " + f.Timeout.String()},
+		{f.ResetRate, "reset"}, {f.LostResponseRate, "applied, answer lost"},
+	} {
+		if k.rate > 0 {
+			parts = append(parts, fmt.Sprintf("%g%% %s", k.rate*100, k.what))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect/hmrc"
+)
+
+// sandboxServices are the Create Test User services this service's
+// journeys use, the ones `sandbox create-user --services` accepts.
+var sandboxServices = []string{
+	hmrc.TestServiceMTDIncomeTax,
+	hmrc.TestServiceMTDVAT,
+	hmrc.TestServiceNationalInsurance,
+	hmrc.TestServiceSelfAssessment,
+}
+
+// otherHMRCServices are the other services HMRC's Create Test User API
+// offers individuals (its create-individual-request schema). Named
+// separately so that asking for one says why it is refused rather than
+// calling it a typo.
+var otherHMRCServices = []string{"customs-services", "goods-vehicle-movements", "common-transit-convention-traders"}
+
+const defaultSandboxServices = hmrc.TestServiceMTDIncomeTax + "," + hmrc.TestServiceMTDVAT
+
+// TestUserJSON is a created test user as `sandbox create-user --json`
+// prints it. It holds the test user's password: the command exists to hand
+// it over, and the user is a made-up one in HMRC's sandbox.
+type TestUserJSON struct {
+	Environment         string   `json:"environment"`
+	Services            []string `json:"services"`
+	UserID              string   `json:"user_id"`
+	Password            string   `json:"password"`
+	Name                string   `json:"name,omitempty"`
+	Email               string   `json:"email,omitempty"`
+	NINO                string   `json:"nino,omitempty"`
+	MTDITID             string   `json:"mtd_it_id,omitempty"`
+	VRN                 string   `json:"vrn,omitempty"`
+	VATRegistrationDate string   `json:"vat_registration_date,omitempty"`
+	SAUTR               string   `json:"sa_utr,omitempty"`
+}
+
+func runSandboxCreateUser(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("sandbox create-user", &cfg, getenv, stderr)
+	servicesFlag := fs.String("services", defaultSandboxServices,
+		"comma-separated Create Test User services to enrol the test user for: "+strings.Join(sandboxServices, ", "))
+	asJSON := fs.Bool("json", false, "print the test user as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// Everything that can be refused is refused before the database is
+	// opened or anything is sent.
+	services, err := parseSandboxServices(*servicesFlag)
+	if err != nil {
+		return err
+	}
+	if cfg.HMRC == hmrc.EnvProduction {
+		return errors.New("HMRC has Create Test User in its sandbox only: production has real taxpayers and no test users. " +
+			"Run this with MTDCONNECT_HMRC=sandbox (and the sandbox application's credentials), or against the simulator")
+	}
+	if err := cfg.resolve(fs); err != nil {
+		return err
+	}
+	if cfg.HMRC == hmrc.EnvSimulator {
+		if err := checkSimulatorRunning(cfg); err != nil {
+			return err
+		}
+	}
+	a, err := openApp(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.hmrc.CreateTestUser(ctx, services)
+	if err != nil {
+		return explainCreateUser(cfg, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(TestUserJSON{
+			Environment: cfg.HMRC, Services: services,
+			UserID: u.UserID, Password: u.Password, Name: u.UserFullName, Email: u.EmailAddress,
+			NINO: u.NINO, MTDITID: u.MTDITID, VRN: u.VRN, VATRegistrationDate: u.VATRegistrationDate, SAUTR: u.SAUTR,
+		})
+	}
+	printTestUser(stdout, cfg, services, u)
+	return nil
+}
+
+// parseSandboxServices reads --services: names separated by commas, spaces
+// around them ignored, each one this service uses, none twice.
+func parseSandboxServices(s string) ([]string, error) {
+	known := strings.Join(sandboxServices, ", ")
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("--services is empty: a test user with no services can use neither MTD API; give one or more of %s", known)
+	}
+	var out []string
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch {
+		case name == "":
+			return nil, fmt.Errorf("--services %q has an empty name: separate the names with single commas, e.g. %s", s, defaultSandboxServices)
+		case slices.Contains(out, name):
+			return nil, fmt.Errorf("--services lists %q twice", name)
+		case slices.Contains(otherHMRCServices, name):
+			return nil, fmt.Errorf("--services: HMRC offers %q, but this service does not use it; give one or more of %s", name, known)
+		case !slices.Contains(sandboxServices, name):
+			return nil, fmt.Errorf("--services: %q is not a Create Test User service; give one or more of %s", name, known)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// checkSimulatorRunning makes sure something answers at the simulator's
+// addresses. `sandbox create-user` does not start a simulator of its own:
+// the test user must live in the one the service talks to, which keeps its
+// users in memory.
+func checkSimulatorRunning(cfg Config) error {
+	var hosts []string
+	for _, raw := range []string{cfg.TokenURL, cfg.APIURL} {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("the simulator's address %q is not a URL", raw)
+		}
+		host := u.Host
+		if u.Port() == "" {
+			port := "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
+			host = net.JoinHostPort(u.Hostname(), port)
+		}
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	for _, host := range hosts {
+		conn, err := net.DialTimeout("tcp", host, 2*time.Second)
+		if err != nil {
+			return fmt.Errorf("no HMRC simulator is running at %s (%v). Start one first, then run this again:\n"+
+				"  mtdconnect serve       runs the service with its simulator on %s\n"+
+				"  mtdconnect simulator   runs the simulator alone\n"+
+				"The simulator keeps test users in memory, so create them in the one the service uses", host, err, cfg.SimulatorAddr)
+		}
+		conn.Close()
+	}
+	return nil
+}
+
+// explainCreateUser turns a Create Test User failure into what to do.
+func explainCreateUser(cfg Config, err error) error {
+	var ae *hmrc.APIError
+	switch {
+	case errors.Is(err, hmrc.ErrNotConfirmed):
+		// The error names both ways to confirm (the admin page and the
+		// command); say why it applies to a test user too.
+		return fmt.Errorf("%w. Creating a test user calls HMRC's %s, so it needs the same consent as connecting", err, cfg.HMRC)
+	case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
+		return fmt.Errorf("HMRC refused the application: check that the %s application is subscribed to the Create Test User API at HMRC's Developer Hub and that its credentials are current: %w", cfg.HMRC, err)
+	case errors.Is(err, hmrc.ErrUnavailable):
+		// A test user HMRC created but whose answer was lost is harmless:
+		// unused test users are deleted after 3 months.
+		return fmt.Errorf("HMRC %s could not be reached or failed; try again in a few minutes: %w", cfg.HMRC, err)
+	}
+	return err
+}
+
+func printTestUser(w io.Writer, cfg Config, services []string, u *hmrc.TestUser) {
+	where := "HMRC's sandbox"
+	if cfg.HMRC == hmrc.EnvSimulator {
+		where = "the HMRC simulator"
+	}
+	fmt.Fprintf(w, "Created a test user in %s, enrolled for %s.\n\n", where, strings.Join(services, ", "))
+	row := func(label, value string) {
+		if value != "" {
+			fmt.Fprintf(w, "  %-34s %s\n", label+":", value)
+		}
+	}
+	row("User ID", u.UserID)
+	row("Password", u.Password)
+	row("Name", u.UserFullName)
+	row("National Insurance number (NINO)", u.NINO)
+	row("MTD Income Tax ID", u.MTDITID)
+	row("Self Assessment UTR", u.SAUTR)
+	row("VAT registration number (VRN)", u.VRN)
+	row("VAT registration date", u.VATRegistrationDate)
+
+	fmt.Fprintln(w, "\nNext:")
+	n := 1
+	step := func(format string, args ...any) {
+		fmt.Fprintf(w, "  %d. "+format+"\n", append([]any{n}, args...)...)
+		n++
+	}
+	if u.NINO != "" {
+		step("Sign in to mtdconnect as the landlord and enter the NINO %s at Settings → HMRC connection (Your details).", u.NINO)
+	}
+	if u.VRN != "" {
+		step("Enter the VRN %s on the VAT page.", u.VRN)
+	}
+	signIn := "HMRC's sandbox sign-in page"
+	if cfg.HMRC == hmrc.EnvSimulator {
+		signIn = "the simulator's sign-in page"
+	}
+	step("Connect at Settings → HMRC connection, or: mtdconnect connect --user EMAIL --manual [--purpose vat].\n"+
+		"     When %s asks, sign in with the user ID and password above and grant authority.", signIn)
+	if cfg.HMRC == hmrc.EnvSimulator {
+		fmt.Fprintln(w, "\nThe simulator keeps this user in memory: it is gone when the simulator stops.")
+	} else {
+		fmt.Fprintln(w, "\nKeep these details: HMRC will not show the password again, and deletes test users unused for 3 months.")
+	}
+}
