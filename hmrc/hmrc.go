@@ -219,7 +219,10 @@ func New(cfg Config) (*Client, error) {
 		locks:  make(map[connKey]*sync.Mutex),
 		creds:  newCredentialSource(cfg),
 	}
-	c.limiter = NewLimiter(cfg.Store, "hmrc:"+cfg.ClientID, cfg.Rate)
+	// One budget per environment: a deployment calls one application there,
+	// and keying by client ID would split the budget while instances
+	// disagree about a client ID just changed.
+	c.limiter = NewLimiter(cfg.Store, "hmrc:"+cfg.Environment, cfg.Rate)
 	return c, nil
 }
 
