@@ -2,13 +2,18 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
 // requireAPIKey admits requests bearing a known API key
@@ -144,7 +149,12 @@ func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	msg, err := s.hmrc.TestConnection(r.Context(), id, purpose)
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	msg, err := s.hmrc.TestConnection(r.Context(), id, purpose, origin)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -168,4 +178,198 @@ func (s *Server) handleAPIDisconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ---- Income Tax: obligations and the UK property cumulative summary ----
+
+// apiITSAUser reads {id} and returns the user, who must have a National
+// Insurance number for any Income Tax call.
+func (s *Server) apiITSAUser(r *http.Request) (*mtdconnect.User, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, errBadRequest
+	}
+	info(r.Context()).userID = id
+	u, err := s.store.UserByID(r.Context(), id)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, errUnknownUser
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.NINO == "" {
+		return nil, errNINOMissing
+	}
+	return u, nil
+}
+
+// testScenario passes the platform's Gov-Test-Scenario header on to HMRC's
+// sandbox (the client refuses it when it calls production).
+func testScenario(r *http.Request) []hmrc.ITSAOption {
+	if v := strings.TrimSpace(r.Header.Get("Gov-Test-Scenario")); v != "" {
+		return []hmrc.ITSAOption{hmrc.WithTestScenario(v)}
+	}
+	return nil
+}
+
+type apiObligation struct {
+	PeriodStart string `json:"period_start"`
+	PeriodEnd   string `json:"period_end"`
+	Due         string `json:"due"`
+	Status      string `json:"status"`
+	Received    string `json:"received,omitempty"`
+}
+
+// handleAPIObligations is GET /api/v1/users/{id}/hmrc/obligations
+// [?taxYear=2025-26]: the UK property obligations of the tax year (the
+// current one by default).
+func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) {
+	u, err := s.apiITSAUser(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	taxYear := hmrc.CurrentTaxYear(s.now())
+	if v := r.URL.Query().Get("taxYear"); v != "" {
+		if taxYear, err = hmrc.ParseTaxYear(v); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+	}
+	origin, err := s.apiOrigin(r, u.ID)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	obligations, err := s.hmrc.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin, testScenario(r)...)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := struct {
+		UserID      int64           `json:"user_id"`
+		TaxYear     string          `json:"tax_year"`
+		Obligations []apiObligation `json:"obligations"`
+	}{u.ID, taxYear.String(), []apiObligation{}}
+	for _, ob := range obligations {
+		out.Obligations = append(out.Obligations, apiObligation{
+			PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: ob.Status, Received: ob.Received,
+		})
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+}
+
+// maxAPIBody bounds an API request body; a cumulative summary is well
+// under 2 KiB.
+const maxAPIBody = 64 << 10
+
+// handleAPIPutCumulative is PUT
+// /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}: the body is
+// HMRC's own (fromDate, toDate, ukProperty), checked as HMRC would before
+// anything is sent; an accepted one is kept as a receipt.
+func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) {
+	u, err := s.apiITSAUser(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	taxYear, err := hmrc.ParseTaxYear(r.PathValue("taxYear"))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	body, err := decodeCumulative(w, r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if verrs := body.Validate(taxYear); len(verrs) > 0 {
+		s.apiError(w, r, hmrc.ValidationErrors(verrs))
+		return
+	}
+	origin, err := s.apiOrigin(r, u.ID)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	resp, err := s.hmrc.SubmitUKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, body, origin, testScenario(r)...)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	sub := &mtdconnect.Submission{
+		UserID: u.ID, Purpose: mtdconnect.PurposeIncomeTax, Kind: mtdconnect.SubmissionUKPropertyCumulative,
+		Period: taxYear.String(), Body: raw, Response: resp.Body, CorrelationID: resp.CorrelationID, SubmittedAt: s.now(),
+	}
+	sub.PeriodStart, _ = time.Parse(time.DateOnly, body.FromDate)
+	sub.PeriodEnd, _ = time.Parse(time.DateOnly, body.ToDate)
+	if err := s.store.SaveSubmission(r.Context(), sub); err != nil {
+		// HMRC has the update: report success with its reference, and
+		// log that the receipt is lost.
+		s.log.LogAttrs(r.Context(), slog.LevelError, "save receipt of an accepted update", requestAttrs(r),
+			slog.String("correlation_id", resp.CorrelationID), slog.String("err", err.Error()))
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		UserID        int64     `json:"user_id"`
+		TaxYear       string    `json:"tax_year"`
+		SubmissionID  int64     `json:"submission_id,omitempty"`
+		CorrelationID string    `json:"correlation_id"`
+		SubmittedAt   time.Time `json:"submitted_at"`
+	}{u.ID, taxYear.String(), sub.ID, resp.CorrelationID, sub.SubmittedAt.UTC()})
+}
+
+// decodeCumulative reads the JSON body strictly: one object, no unknown
+// fields, amounts as JSON numbers.
+func decodeCumulative(w http.ResponseWriter, r *http.Request) (hmrc.UKPropertyCumulative, error) {
+	var body hmrc.UKPropertyCumulative
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return body, &jsonBodyError{Problem: "send it as Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
+			return body, &jsonBodyError{Problem: "it is empty"}
+		case errors.As(err, &tooBig):
+			return body, &jsonBodyError{Problem: fmt.Sprintf("it is larger than %d bytes", maxAPIBody)}
+		}
+		return body, &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "hmrc: ")}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return body, &jsonBodyError{Problem: "there is data after the JSON object"}
+	}
+	return body, nil
+}
+
+// handleAPIGetCumulative is GET of the same path: what HMRC holds for the
+// tax year, in HMRC's shape.
+func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) {
+	u, err := s.apiITSAUser(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	taxYear, err := hmrc.ParseTaxYear(r.PathValue("taxYear"))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	origin, err := s.apiOrigin(r, u.ID)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	summary, err := s.hmrc.UKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, origin, testScenario(r)...)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, summary)
 }

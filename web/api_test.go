@@ -1,15 +1,20 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
 func decode(t *testing.T, body string) map[string]any {
@@ -182,4 +187,274 @@ func TestAPI(t *testing.T) {
 			t.Errorf("after delete: %s", body)
 		}
 	})
+}
+
+// apiCall calls the JSON API with a body and headers and decodes the answer.
+func (env *testEnv) apiCall(t *testing.T, method, path, body string, header http.Header) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, env.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+env.apiKey)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range header {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: content type %q", method, path, ct)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s %s: not JSON: %v\n%s", method, path, err, raw)
+	}
+	return resp.StatusCode, m
+}
+
+// platformDevice is the landlord's device data as the platform passes it
+// (docs/API.md): the landlord signed in to the platform with a TOTP app.
+func platformDevice() http.Header {
+	return http.Header{
+		"Mtd-Client-Device":           {base64.RawURLEncoding.EncodeToString([]byte(testDeviceJSON))},
+		"Mtd-Client-Device-ID":        {"beec798b-b366-47fa-b1f8-92cede14a1ce"},
+		"Mtd-Client-Public-IP":        {testClientIP},
+		"Mtd-Client-Public-Port":      {"51234"},
+		"Mtd-Client-Request-Time":     {time.Now().UTC().Format("2006-01-02T15:04:05.000Z")},
+		"Mtd-Client-User-IDs":         {"acme-lettings=alice%40example.com"},
+		"Mtd-Client-Multi-Factor":     {"type=TOTP&timestamp=" + url.QueryEscape(time.Now().UTC().Format("2006-01-02T15:04Z")) + "&unique-reference=fc4b5fd6816f75a7c81fc8eaa9499d6a"},
+		"Mtd-Client-Vendor-Public-IP": {"203.0.113.50"},
+	}
+}
+
+// errorsOf returns the codes and paths of an error answer's errors.
+func errorsOf(m map[string]any) []string {
+	var out []string
+	list, _ := m["errors"].([]any)
+	for _, e := range list {
+		em := e.(map[string]any)
+		s, _ := em["code"].(string)
+		if h, ok := em["header"].(string); ok {
+			s = h
+		}
+		if paths, ok := em["paths"].([]any); ok {
+			for _, p := range paths {
+				s += " " + p.(string)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestAPIIncomeTax(t *testing.T) {
+	env := newTestEnv(t)
+	id := env.landlord.ID
+	obligations := fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", id)
+	now := env.clock.Now()
+	target, _ := firstOpen(t, now)
+	cumulative := fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/%s", id, target.taxYear)
+	good := fmt.Sprintf(`{"fromDate":%q,"toDate":%q,"ukProperty":{"income":{"periodAmount":5000.25},"expenses":{"consolidatedExpenses":1000,"residentialFinancialCost":120}}}`,
+		target.startS, target.endS)
+
+	t.Run("before a NINO", func(t *testing.T) {
+		status, m := env.apiCall(t, http.MethodGet, obligations, "", nil)
+		if status != http.StatusConflict || m["error"] != "nino_required" {
+			t.Errorf("%d %v", status, m)
+		}
+	})
+	landlord := *env.landlord
+	landlord.NINO = testNINO
+	if err := env.store.UpdateUser(t.Context(), &landlord); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("not connected", func(t *testing.T) {
+		for _, c := range []struct{ method, path, body string }{
+			{http.MethodGet, obligations, ""}, {http.MethodPut, cumulative, good}, {http.MethodGet, cumulative, ""},
+		} {
+			status, m := env.apiCall(t, c.method, c.path, c.body, platformDevice())
+			if status != http.StatusNotFound || m["error"] != "not_connected" {
+				t.Errorf("%s %s: %d %v", c.method, c.path, status, m)
+			}
+		}
+	})
+
+	b := env.browser()
+	b.signIn(landlordEmail, landlordPassword)
+	b.connect()
+
+	t.Run("obligations", func(t *testing.T) {
+		status, m := env.apiCall(t, http.MethodGet, obligations+"?taxYear="+target.taxYear.String(), "", platformDevice())
+		if status != http.StatusOK {
+			t.Fatalf("%d %v", status, m)
+		}
+		list := m["obligations"].([]any)
+		want := periods(target.taxYear, now)
+		if m["tax_year"] != target.taxYear.String() || len(list) != len(want) {
+			t.Fatalf("body %v", m)
+		}
+		for i, o := range list {
+			om := o.(map[string]any)
+			if om["period_start"] != want[i].startS || om["period_end"] != want[i].endS || om["due"] != want[i].due.Format(time.DateOnly) || om["status"] != "open" {
+				t.Errorf("obligation %d: %v", i, om)
+			}
+		}
+		env.fraudVerdict(t, "business-details-mtd", true)
+		env.fraudVerdict(t, "obligations-mtd", true)
+
+		// The current tax year by default, without device data too (then
+		// the call is a batch one from this server).
+		status, m = env.apiCall(t, http.MethodGet, obligations, "", nil)
+		if status != http.StatusOK || m["tax_year"] != hmrc.CurrentTaxYear(now).String() {
+			t.Errorf("default: %d %v", status, m)
+		}
+	})
+
+	t.Run("bad requests", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, method, path, body string
+			header                   http.Header
+			status                   int
+			code                     string
+			errors                   []string
+		}{
+			{"tax year format", http.MethodGet, obligations + "?taxYear=2025", "", nil, 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
+			{"tax year range", http.MethodGet, obligations + "?taxYear=2025-27", "", nil, 400, "invalid_request", []string{"RULE_TAX_YEAR_RANGE_INVALID"}},
+			{"path tax year", http.MethodPut, fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/2025-2026", id), good, nil, 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
+			{"tax year before cumulative updates", http.MethodPut, fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/2024-25", id), good, nil, 400, "invalid_request", []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}},
+			{"broken JSON", http.MethodPut, cumulative, `{"ukProperty":`, nil, 400, "invalid_json", nil},
+			{"not an object", http.MethodPut, cumulative, `[1,2]`, nil, 400, "invalid_json", nil},
+			{"trailing data", http.MethodPut, cumulative, good + `{}`, nil, 400, "invalid_json", nil},
+			{"unknown field", http.MethodPut, cumulative, `{"ukProperty":{"income":{"rent":1}}}`, nil, 400, "invalid_json", nil},
+			{"amount as a string", http.MethodPut, cumulative, `{"ukProperty":{"income":{"periodAmount":"12.00"}}}`, nil, 400, "invalid_json", nil},
+			{"empty body", http.MethodPut, cumulative, ` `, nil, 400, "invalid_json", nil},
+			{"empty object", http.MethodPut, cumulative, `{}`, nil, 400, "invalid_request", []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"}},
+			{"empty income", http.MethodPut, cumulative, `{"ukProperty":{"income":{}}}`, nil, 400, "invalid_request", []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED /ukProperty/income"}},
+			{"values", http.MethodPut, cumulative, `{"ukProperty":{"income":{"periodAmount":-1,"taxDeducted":1.234},"expenses":{"travelCosts":100000000000}}}`, nil, 400, "invalid_request",
+				[]string{"FORMAT_VALUE /ukProperty/expenses/travelCosts", "FORMAT_VALUE /ukProperty/income/periodAmount /ukProperty/income/taxDeducted"}},
+			{"both expenses", http.MethodPut, cumulative, `{"ukProperty":{"expenses":{"travelCosts":1,"consolidatedExpenses":2}}}`, nil, 400, "invalid_request",
+				[]string{"RULE_BOTH_EXPENSES_SUPPLIED /ukProperty/expenses"}},
+			{"dates", http.MethodPut, cumulative, `{"fromDate":"2025-13-01","toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1}}}`, nil, 400, "invalid_request", []string{"FORMAT_FROM_DATE"}},
+			{"to before from", http.MethodPut, cumulative, `{"fromDate":"2025-07-05","toDate":"2025-04-06","ukProperty":{"income":{"periodAmount":1}}}`, nil, 400, "invalid_request", []string{"RULE_TO_DATE_BEFORE_FROM_DATE"}},
+			{"one date", http.MethodPut, cumulative, `{"toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1}}}`, nil, 400, "invalid_request", []string{"RULE_MISSING_SUBMISSION_DATES"}},
+			{"device headers incomplete", http.MethodPut, cumulative, good, http.Header{"Mtd-Client-Public-IP": {testClientIP}}, 400, "invalid_device_headers",
+				[]string{"Mtd-Client-Device", "Mtd-Client-Device-ID", "Mtd-Client-Request-Time", "Mtd-Client-User-IDs", "Mtd-Client-Vendor-Public-IP"}},
+			{"device data malformed", http.MethodGet, obligations, "", func() http.Header {
+				h := platformDevice()
+				h.Set("Mtd-Client-Device", base64.RawURLEncoding.EncodeToString([]byte(`{"ua":"x"}`)))
+				return h
+			}(), 400, "invalid_device_headers", []string{"Mtd-Client-Device"}},
+			{"unknown test scenario", http.MethodGet, obligations, "", http.Header{"Gov-Test-Scenario": {"NO_SUCH_SCENARIO"}}, 400, "RULE_INCORRECT_GOV_TEST_SCENARIO", nil},
+			{"unknown user", http.MethodGet, "/api/v1/users/999999/hmrc/obligations", "", nil, 404, "user_not_found", nil},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				status, m := env.apiCall(t, tt.method, tt.path, tt.body, tt.header)
+				if status != tt.status || m["error"] != tt.code || m["message"] == "" {
+					t.Errorf("%d %v, want %d %s", status, m, tt.status, tt.code)
+				}
+				if got := errorsOf(m); !slices.Equal(got, tt.errors) {
+					t.Errorf("errors %q, want %q", got, tt.errors)
+				}
+			})
+		}
+		if _, sent := env.sim.LastFraudResult("property-business-mtd"); sent {
+			t.Error("a refused request reached HMRC's Property Business API")
+		}
+		if subs, _ := env.store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
+			t.Errorf("refused requests left receipts: %+v", subs)
+		}
+	})
+
+	t.Run("nothing submitted yet", func(t *testing.T) {
+		status, m := env.apiCall(t, http.MethodGet, cumulative, "", platformDevice())
+		if status != http.StatusNotFound || m["error"] != "no_submission" {
+			t.Errorf("%d %v", status, m)
+		}
+	})
+
+	t.Run("test scenario", func(t *testing.T) {
+		h := platformDevice()
+		h.Set("Gov-Test-Scenario", "EARLY_DATA_SUBMISSION_NOT_ACCEPTED")
+		status, m := env.apiCall(t, http.MethodPut, cumulative, good, h)
+		if status != http.StatusUnprocessableEntity || m["error"] != "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED" ||
+			!strings.Contains(m["message"].(string), "more than 10 days before the end of its period") {
+			t.Errorf("%d %v", status, m)
+		}
+		if subs, _ := env.store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
+			t.Errorf("a refused update left a receipt: %+v", subs)
+		}
+	})
+
+	t.Run("submit and read back, refreshing an expired token on the way", func(t *testing.T) {
+		before := env.connection(id, mtdconnect.PurposeIncomeTax)
+		env.clock.Advance(5 * time.Hour) // the 4-hour access token has expired
+		status, m := env.apiCall(t, http.MethodPut, cumulative, good, platformDevice())
+		if status != http.StatusOK {
+			t.Fatalf("%d %v", status, m)
+		}
+		after := env.connection(id, mtdconnect.PurposeIncomeTax)
+		if after.LastRefreshAt.IsZero() || after.Version <= before.Version || after.Status != mtdconnect.StatusConnected {
+			t.Errorf("token not refreshed on the way: %+v", after)
+		}
+		env.fraudVerdict(t, "property-business-mtd", true)
+		subs, err := env.store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10)
+		if err != nil || len(subs) != 1 {
+			t.Fatalf("receipts %v %v", subs, err)
+		}
+		if m["submission_id"] != float64(subs[0].ID) || m["correlation_id"] != subs[0].CorrelationID || len(subs[0].CorrelationID) != 36 ||
+			m["tax_year"] != target.taxYear.String() || !sameJSON(t, subs[0].Body, good) {
+			t.Errorf("answer %v, receipt %+v", m, subs[0])
+		}
+
+		status, m = env.apiCall(t, http.MethodGet, cumulative, "", platformDevice())
+		if status != http.StatusOK {
+			t.Fatalf("%d %v", status, m)
+		}
+		uk := m["ukProperty"].(map[string]any)
+		if uk["income"].(map[string]any)["periodAmount"] != 5000.25 || m["toDate"] != target.endS {
+			t.Errorf("read back %v", m)
+		}
+		env.fraudVerdict(t, "property-business-mtd", true)
+
+		status, m = env.apiCall(t, http.MethodGet, obligations+"?taxYear="+target.taxYear.String(), "", platformDevice())
+		first := m["obligations"].([]any)[0].(map[string]any)
+		if status != http.StatusOK || first["status"] != "fulfilled" || first["received"] == nil {
+			t.Errorf("after the update: %d %v", status, m)
+		}
+	})
+
+	t.Run("another user's connection is not used", func(t *testing.T) {
+		other := *env.other
+		other.NINO = testNINO
+		if err := env.store.UpdateUser(t.Context(), &other); err != nil {
+			t.Fatal(err)
+		}
+		status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", other.ID), "", nil)
+		if status != http.StatusNotFound || m["error"] != "not_connected" {
+			t.Errorf("%d %v", status, m)
+		}
+	})
+}
+
+func sameJSON(t *testing.T, a []byte, b string) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(x, y)
 }

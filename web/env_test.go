@@ -126,6 +126,11 @@ func newTestEnv(t *testing.T) *testEnv {
 		RedirectURL: callback, Environment: "simulator",
 		Store: store, Sealer: sealer, Logger: logger, Now: env.clock.Now,
 		RetryBase: time.Millisecond,
+		// The server as the device of batch calls (API calls without the
+		// landlord's device data), and a licence, so that no fraud header
+		// needs HMRC's missing-data process.
+		DeviceID: testServerDeviceID,
+		Vendor:   hmrc.Vendor{LicenseIDs: testLicences},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -133,9 +138,15 @@ func newTestEnv(t *testing.T) *testEnv {
 	env.hmrc, env.logger = client, logger
 	srv, err := web.New(web.Config{
 		Store: store, HMRC: client, Logger: logger, Now: env.clock.Now,
+		Sealer:             sealer, // authenticator-app secrets (mfa.go)
 		PublicURL:          env.url,
 		ManageAuthorityURL: env.simURL + "/applications-manage-authority",
 		AuthorizeURL:       env.simURL + "/oauth/authorize",
+		// The test browsers connect from loopback, which stands in for a
+		// load balancer at testVendorIP (see deviceTransport).
+		TrustedProxies: testTrustedProxies,
+		VendorPublicIP: testVendorIP,
+		LicenceIDs:     testLicences,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -219,10 +230,12 @@ func (env *testEnv) browser() *browser {
 	if err != nil {
 		env.t.Fatal(err)
 	}
+	// What /static/fph.js does on the first page a real browser loads.
+	seedDeviceCookie(env.t, jar, env.url)
 	return &browser{
 		t: env.t, env: env,
-		client: &http.Client{Jar: jar, Timeout: 30 * time.Second},
-		noFollow: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		client: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: deviceTransport{}},
+		noFollow: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: deviceTransport{},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
@@ -15,7 +16,16 @@ var (
 	errUnknownUser  = errors.New("web: no such user")
 	errBadRequest   = errors.New("web: bad request")
 	errMissingState = errors.New("web: callback without state")
+	// errNINOMissing: an Income Tax call needs the landlord's National
+	// Insurance number, and none is stored.
+	errNINOMissing = errors.New("web: no National Insurance number")
 )
+
+// jsonBodyError is an API body that is not the JSON expected; Problem says
+// how, for the platform's developers.
+type jsonBodyError struct{ Problem string }
+
+func (e *jsonBodyError) Error() string { return "web: request body: " + e.Problem }
 
 // problem is an error as a client sees it: an HTTP status, a stable code
 // for programs and a message in words a landlord understands.
@@ -25,7 +35,27 @@ type problem struct {
 	Title   string // heading of the page that shows it
 	Message string
 	Reason  string // why a connection needs reconnecting
+	// Errors are the individual problems (fields, headers) behind it.
+	Errors []fieldError
+	// Action says what the landlord can do about it, when one of the
+	// pages' usual links fits: reconnect, settings (check the NINO).
+	Action string
 }
+
+// fieldError is one problem with one part of a request: HMRC's code and
+// the JSON-pointer paths of a body, or the header at fault.
+type fieldError struct {
+	Code    string   `json:"code,omitempty"`
+	Message string   `json:"message"`
+	Paths   []string `json:"paths,omitempty"`
+	Header  string   `json:"header,omitempty"`
+}
+
+// Actions of a problem.
+const (
+	actionReconnect = "reconnect"
+	actionSettings  = "settings"
+)
 
 // classify is the one map from errors to what users see. Anything it does
 // not know is an internal error: logged in full by the caller, shown as
@@ -35,16 +65,79 @@ func classify(err error) problem {
 		reconnect *hmrc.ReconnectError
 		api       *hmrc.APIError
 		exchange  *hmrc.ExchangeError
+		appErr    *hmrc.ApplicationError
+		headers   headerErrors
+		nino      *mtdconnect.NINOError
+		badJSON   *jsonBodyError
 	)
+	if verrs := validationErrors(err); len(verrs) > 0 {
+		p := problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Check the figures",
+			Message: "Some of the details cannot be sent to HMRC as they are, so nothing was sent. Correct them and try again."}
+		for _, v := range verrs {
+			p.Errors = append(p.Errors, fieldError{Code: v.Code, Message: v.Message, Paths: v.Paths})
+		}
+		return p
+	}
+	// VAT's own errors, and HMRC's answers to VAT calls (vat.go).
+	if p, ok := classifyVAT(err); ok {
+		return p
+	}
 	switch {
+	case errors.Is(err, errNoDeviceData):
+		return problem{Status: http.StatusBadRequest, Code: "device_data_missing", Title: "Your browser must allow scripts",
+			Message: "Your browser must allow scripts for HMRC's fraud-prevention rules: HMRC requires some details of your " +
+				"browser (such as screen size and time zone) with every request, and they are collected by a small script " +
+				"on our pages. Turn on JavaScript for this site, reload the page and try again. Nothing was sent to HMRC."}
+	case errors.Is(err, errBadDeviceData):
+		return problem{Status: http.StatusBadRequest, Code: "device_data_invalid", Title: "Your browser's details could not be used",
+			Message: "The details of your browser that HMRC's fraud-prevention rules require could not be read, so nothing " +
+				"was sent to HMRC. Reload the page and try again; if it keeps happening, try another browser."}
+	case errors.As(err, &headers):
+		p := problem{Status: http.StatusBadRequest, Code: "invalid_device_headers", Title: "Bad device headers",
+			Message: "The landlord's device data in the Mtd-Client-* headers is incomplete or malformed (see docs/API.md): " + headers.summary() + "."}
+		for _, h := range headers {
+			p.Errors = append(p.Errors, fieldError{Header: h.Header, Message: h.Header + " " + h.Problem})
+		}
+		return p
+	case errors.Is(err, errNINOMissing):
+		return problem{Status: http.StatusConflict, Code: "nino_required", Title: "Add your National Insurance number",
+			Message: "Your National Insurance number is needed before mtdconnect can read or send your Income Tax updates. Add it in your settings.",
+			Action:  actionSettings}
+	case errors.As(err, &nino):
+		return problem{Status: http.StatusConflict, Code: "nino_invalid", Title: "Check your National Insurance number",
+			Message: "The National Insurance number saved for you " + nino.Problem + ". Correct it in your settings.",
+			Action:  actionSettings}
+	case errors.As(err, &badJSON):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_json", Title: "Bad request",
+			Message: "The request body is not the JSON this endpoint takes: " + badJSON.Problem + "."}
+	case errors.Is(err, hmrc.ErrNoUKProperty):
+		return problem{Status: http.StatusNotFound, Code: "no_uk_property_business", Title: "HMRC has no UK property business for you",
+			Message: "HMRC has no UK property business for your National Insurance number, so there are no quarterly updates to " +
+				"send yet. Check your National Insurance number in your settings; if it is right, sign up your property income " +
+				"for Making Tax Digital at HMRC first.", Action: actionSettings}
+	case errors.Is(err, hmrc.ErrNoSubmission):
+		return problem{Status: http.StatusNotFound, Code: "no_submission", Title: "Nothing sent yet",
+			Message: "HMRC holds no quarterly update for this tax year yet."}
 	case errors.As(err, &reconnect):
 		return problem{Status: http.StatusConflict, Code: "needs_reconnect", Title: "Connect to HMRC again",
 			Message: "HMRC no longer accepts this connection: " + reconnect.Reason + ". Connect again.",
 			Reason:  reconnect.Reason}
+	case errors.Is(err, hmrc.ErrNotConfirmed):
+		return problem{Status: http.StatusForbidden, Code: "hmrc_not_allowed", Title: "HMRC cannot be connected yet",
+			Message: "An administrator must first allow this service to call HMRC's external web services (Admin → HMRC application). Nothing was sent to HMRC."}
+	case errors.As(err, &appErr):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_application", Title: "Check the HMRC application",
+			Message: sentence(appErr.Message) + " Nothing was changed."}
+	case errors.Is(err, hmrc.ErrNoApplication):
+		return problem{Status: http.StatusConflict, Code: "no_application", Title: "No HMRC application",
+			Message: "No HMRC application is stored yet: enter its client ID and client secret first."}
 	case errors.Is(err, hmrc.ErrUnavailable):
 		return problem{Status: http.StatusServiceUnavailable, Code: "hmrc_unavailable", Title: "HMRC could not be reached",
 			Message: "HMRC could not be reached. Try again in a few minutes."}
 	case errors.As(err, &api):
+		if p, ok := classifyAPIError(api); ok {
+			return p
+		}
 		code := api.Code
 		if code == "" {
 			code = "hmrc_error"
@@ -52,6 +145,10 @@ func classify(err error) problem {
 		msg := "HMRC refused the request"
 		if api.Message != "" {
 			msg += ": " + api.Message
+		}
+		msg += ". Try again later"
+		if api.CorrelationID != "" {
+			msg += "; if it keeps happening, contact support and quote HMRC's reference " + api.CorrelationID
 		}
 		return problem{Status: http.StatusBadGateway, Code: code, Title: "HMRC refused the request", Message: msg + "."}
 	case errors.Is(err, hmrc.ErrNotConnected), errors.Is(err, mtdconnect.ErrNotFound):
@@ -105,9 +202,10 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 type jsonError struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-	Reason  string `json:"reason,omitempty"`
+	Error   string       `json:"error"`
+	Message string       `json:"message"`
+	Reason  string       `json:"reason,omitempty"`
+	Errors  []fieldError `json:"errors,omitempty"`
 }
 
 // apiError answers an API request with err as JSON.
@@ -116,7 +214,7 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, p problem) {
-	s.writeJSON(w, r, p.Status, jsonError{Error: p.Code, Message: p.Message, Reason: p.Reason})
+	s.writeJSON(w, r, p.Status, jsonError{Error: p.Code, Message: p.Message, Reason: p.Reason, Errors: p.Errors})
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
@@ -125,4 +223,91 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "write json", requestAttrs(r), slog.String("err", err.Error()))
 	}
+}
+
+// classifyAPIError words the HMRC refusals a landlord can act on. HMRC's
+// code stays the problem's code, so programs can branch on it.
+func classifyAPIError(api *hmrc.APIError) (problem, bool) {
+	p := problem{Code: api.Code}
+	switch api.Code {
+	case "INVALID_CREDENTIALS", "MISSING_CREDENTIALS", "UNAUTHORIZED", "INCORRECT_ACCESS_TOKEN_TYPE", "INVALID_SCOPE":
+		if api.Status != http.StatusUnauthorized && api.Status != http.StatusForbidden {
+			return p, false
+		}
+		p.Status, p.Title, p.Action = http.StatusConflict, "Connect to HMRC again", actionReconnect
+		p.Message = "HMRC did not accept mtdconnect's authority for this request. Connect to HMRC again, then try again."
+	case "CLIENT_OR_AGENT_NOT_AUTHORISED":
+		p.Status, p.Title, p.Action = http.StatusForbidden, "HMRC says this connection cannot act for you", actionSettings
+		p.Message = "HMRC says the Government Gateway account you connected cannot act for the National Insurance number " +
+			"saved in your settings. Check the number in your settings, or connect again signing in with the account " +
+			"that holds your Income Tax."
+	case "FORMAT_NINO":
+		p.Status, p.Title, p.Action = http.StatusConflict, "Check your National Insurance number", actionSettings
+		p.Message = "HMRC says your National Insurance number is not valid. Correct it in your settings."
+	case "MATCHING_RESOURCE_NOT_FOUND", "NOT_FOUND", "NO_BUSINESS_FOUND":
+		p.Status, p.Title, p.Action = http.StatusNotFound, "HMRC found nothing", actionSettings
+		p.Message = "HMRC found no matching record for your National Insurance number. Check the number in your settings, " +
+			"and that your property income is signed up for Making Tax Digital."
+	case "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "Too early to send this update"
+		p.Message = "HMRC does not accept an update more than 10 days before the end of its period. Nothing was sent. " +
+			"Try again closer to the end of the period."
+	case "RULE_OUTSIDE_AMENDMENT_WINDOW":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "Too late to change this update"
+		p.Message = "HMRC no longer accepts changes to this tax year's quarterly updates: the window for amendments has " +
+			"closed. Make any correction in your tax return instead."
+	case "RULE_TAX_YEAR_NOT_SUPPORTED", "RULE_TAX_YEAR_RANGE_INVALID", "FORMAT_TAX_YEAR":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC does not take updates for this tax year"
+		p.Message = "HMRC does not take year-to-date property updates for this tax year through Making Tax Digital (they start in 2025-26)."
+	case "RULE_INSOLVENT_TRADER":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC cannot take updates online"
+		p.Message = "HMRC's records show an insolvency for you, so it does not take quarterly updates online. Contact HMRC."
+	case "RULE_INCORRECT_GOV_TEST_SCENARIO":
+		p.Status, p.Title = http.StatusBadRequest, "Unknown test scenario"
+		p.Message = "HMRC's sandbox does not know the Gov-Test-Scenario sent with this request."
+	case "MESSAGE_THROTTLED_OUT":
+		p.Status, p.Title = http.StatusServiceUnavailable, "HMRC is busy"
+		p.Message = "HMRC is receiving too many requests from mtdconnect just now. Try again in a minute."
+	default:
+		if api.Status != http.StatusBadRequest && api.Status != http.StatusUnprocessableEntity || len(api.Errors) == 0 {
+			return p, false
+		}
+		// A refusal of the figures themselves (INVALID_REQUEST,
+		// FORMAT_VALUE, RULE_BOTH_EXPENSES_SUPPLIED, …) that the local
+		// checks did not foresee: show HMRC's reasons by field.
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC did not accept the figures"
+		p.Message = "HMRC did not accept some of the figures. Correct them and try again."
+	}
+	for _, e := range api.Errors {
+		p.Errors = append(p.Errors, fieldError{Code: e.Code, Message: e.Message, Paths: slices.Clone(e.Paths)})
+	}
+	return p, true
+}
+
+// validationErrors collects the hmrc.ValidationError values in err's tree
+// (SubmitUKPropertyCumulative and ParseTaxYear return them joined, or as a
+// pointer).
+func validationErrors(err error) []hmrc.ValidationError {
+	var out []hmrc.ValidationError
+	var walk func(error)
+	walk = func(e error) {
+		switch v := e.(type) {
+		case nil:
+			return
+		case hmrc.ValidationError:
+			out = append(out, v)
+			return
+		case *hmrc.ValidationError:
+			out = append(out, *v)
+			return
+		case interface{ Unwrap() []error }:
+			for _, x := range v.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(v.Unwrap())
+		}
+	}
+	walk(err)
+	return out
 }

@@ -42,7 +42,7 @@ func TestClassify(t *testing.T) {
 		{&hmrc.ReconnectError{Reason: mtdconnect.ReasonRevoked}, 409, "needs_reconnect", "HMRC no longer accepts this connection: authority removed at HMRC. Connect again."},
 		{fmt.Errorf("refresh: %w", &hmrc.ReconnectError{Reason: "x"}), 409, "needs_reconnect", ""},
 		{fmt.Errorf("%w: 503", hmrc.ErrUnavailable), 503, "hmrc_unavailable", "HMRC could not be reached. Try again in a few minutes."},
-		{&hmrc.APIError{Status: 400, Code: "FORMAT_NINO", Message: "The provided NINO is invalid"}, 502, "FORMAT_NINO", "HMRC refused the request: The provided NINO is invalid."},
+		{&hmrc.APIError{Status: 400, Code: "RULE_NEW_TO_US", Message: "Something new"}, 502, "RULE_NEW_TO_US", "HMRC refused the request: Something new. Try again later."},
 		{hmrc.ErrNotConnected, 404, "not_connected", ""},
 		{mtdconnect.ErrNotFound, 404, "not_connected", ""},
 		{errUnknownUser, 404, "user_not_found", ""},

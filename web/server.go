@@ -11,14 +11,18 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/seal"
 )
 
 // Config configures a Server.
@@ -27,6 +31,10 @@ type Config struct {
 	HMRC   *hmrc.Client
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
+	// Sealer seals landlords' authenticator-app secrets (the optional
+	// second factor at sign-in, mfa.go). nil: no second factor can be
+	// added, and a landlord who has one cannot sign in on this server.
+	Sealer *seal.Sealer
 
 	// PublicURL is where browsers reach the service, e.g.
 	// http://127.0.0.1:8080. Cookies are Secure unless it is plain http on
@@ -41,12 +49,27 @@ type Config struct {
 	// form-action to the redirect that follows the Connect form's POST.
 	// Optional: without it, such browsers may refuse that redirect.
 	AuthorizeURL string
+
+	// Fraud prevention data (see origin.go).
+	//
+	// TrustedProxies are the load balancers and proxies whose
+	// X-Forwarded-For or Forwarded headers are believed; a request from any
+	// other peer is taken to come from that peer. Empty: none.
+	TrustedProxies []netip.Prefix
+	// VendorPublicIP is the public IP clients connect to (the load
+	// balancer's), Gov-Vendor-Public-IP. Empty: the address each request
+	// was received on, right only when clients reach this server directly.
+	VendorPublicIP string
+	// LicenceIDs are this software's licences, name → licence, sent hashed
+	// in Gov-Vendor-License-IDs. Empty: the header is declared missing.
+	LicenceIDs map[string]string
 }
 
 // Server serves the pages and the API. Build it with New.
 type Server struct {
 	store  mtdconnect.Store
 	hmrc   *hmrc.Client
+	sealer *seal.Sealer // nil: no second factor (mfa.go)
 	log    *slog.Logger
 	now    func() time.Time
 	pages  map[string]*template.Template
@@ -57,6 +80,10 @@ type Server struct {
 	hsts               bool
 	csp                string
 	flashKey           []byte // signs flash cookies; per process, losing one is harmless
+
+	trustedProxies []netip.Prefix
+	vendorPublicIP netip.Addr // zero: each request's local address
+	licenceIDs     map[string]string
 }
 
 // Session and flash lifetimes.
@@ -105,9 +132,23 @@ func New(cfg Config) (*Server, error) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
+	var vendorIP netip.Addr
+	if cfg.VendorPublicIP != "" {
+		vendorIP, err = netip.ParseAddr(cfg.VendorPublicIP)
+		if err != nil || vendorIP.Zone() != "" {
+			return nil, fmt.Errorf("web: vendor public IP %q is not an IP address", cfg.VendorPublicIP)
+		}
+		vendorIP = vendorIP.Unmap()
+	}
+	for name, lic := range cfg.LicenceIDs {
+		if name == "" || lic == "" {
+			return nil, fmt.Errorf("web: licence IDs need a software name and a licence, not %q=%q", name, lic)
+		}
+	}
 	return &Server{
 		store:              cfg.Store,
 		hmrc:               cfg.HMRC,
+		sealer:             cfg.Sealer,
 		log:                cfg.Logger,
 		now:                cfg.Now,
 		pages:              pages,
@@ -117,7 +158,10 @@ func New(cfg Config) (*Server, error) {
 		hsts:               pub.Scheme == "https",
 		csp: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 			"form-action " + formAction + "; frame-ancestors 'none'; base-uri 'self'",
-		flashKey: key,
+		flashKey:       key,
+		trustedProxies: slices.Clone(cfg.TrustedProxies),
+		vendorPublicIP: vendorIP,
+		licenceIDs:     maps.Clone(cfg.LicenceIDs),
 	}, nil
 }
 
@@ -138,12 +182,32 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "GET /signin", s.handleSigninPage)
 	s.route(browser, "POST /signin", s.handleSignin)
 	s.route(browser, "POST /signout", s.handleSignout)
+	s.route(browser, "GET /signin/code", s.handleSigninCodePage)
+	s.route(browser, "POST /signin/code", s.handleSigninCode)
+	s.route(browser, "GET /settings/security", s.requireUser(s.handleSecurity))
+	s.route(browser, "GET /settings/security/totp", s.requireUser(s.handleTOTPEnrolPage))
+	s.route(browser, "POST /settings/security/totp", s.requireUser(s.handleTOTPEnrol))
+	s.route(browser, "POST /settings/security/totp/remove", s.requireUser(s.handleTOTPRemove))
 	s.route(browser, "GET /settings/hmrc", s.requireUser(s.handleSettings))
 	s.route(browser, "POST /settings/hmrc/connect", s.requireUser(s.handleConnect))
 	s.route(browser, "POST /settings/hmrc/refresh", s.requireUser(s.handleRefresh))
 	s.route(browser, "POST /settings/hmrc/test", s.requireUser(s.handleTest))
 	s.route(browser, "POST /settings/hmrc/disconnect", s.requireUser(s.handleDisconnect))
+	s.route(browser, "POST /settings/nino", s.requireUser(s.handleNINO))
+	s.route(browser, "GET /quarterly", s.requireUser(s.handleQuarterly))
+	s.route(browser, "POST /quarterly/submit", s.requireUser(s.handleQuarterlySubmit))
+	s.route(browser, "GET /quarterly/receipts/{id}", s.requireUser(s.handleReceipt))
+	s.route(browser, "GET /vat", s.requireUser(s.handleVAT))
+	s.route(browser, "POST /vat/vrn", s.requireUser(s.handleVATVRN))
+	s.route(browser, "POST /vat/submit", s.requireUser(s.handleVATSubmit))
+	s.route(browser, "GET /vat/receipts/{id}", s.requireUser(s.handleVATReceipt))
+	s.route(browser, "GET /vat/returns/{periodKey}", s.requireUser(s.handleVATReturn))
 	s.route(browser, "GET /oauth/hmrc/callback", s.handleCallback)
+	s.route(browser, "GET "+adminHMRCPath, s.requireAdmin(s.handleAdminHMRC))
+	s.route(browser, "POST "+adminHMRCPath+"/application", s.requireAdmin(s.handleAdminApplication))
+	s.route(browser, "POST "+adminHMRCPath+"/secrets", s.requireAdmin(s.handleAdminAddSecret))
+	s.route(browser, "POST "+adminHMRCPath+"/secrets/remove", s.requireAdmin(s.handleAdminRemoveSecret))
+	s.route(browser, "POST "+adminHMRCPath+"/consent", s.requireAdmin(s.handleAdminConsent))
 	s.route(browser, "GET /static/", s.staticHandler().ServeHTTP)
 
 	cop := http.NewCrossOriginProtection()
@@ -154,12 +218,19 @@ func (s *Server) Handler() http.Handler {
 	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.handleAPIRefresh))
 	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.handleAPITest))
 	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIDisconnect))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/obligations", s.requireAPIKey(s.handleAPIObligations))
+	s.route(api, "PUT /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.handleAPIPutCumulative))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.handleAPIGetCumulative))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/obligations", s.requireAPIKey(s.handleAPIVATObligations))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/vat/returns", s.requireAPIKey(s.handleAPIVATSubmit))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/returns/{periodKey}", s.requireAPIKey(s.handleAPIVATReturn))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/submissions", s.requireAPIKey(s.handleAPISubmissions))
 	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such API route."})
 	})
 
 	root := http.NewServeMux()
-	root.Handle("/", s.browserHeaders(cop.Handler(browser)))
+	root.Handle("/", s.browserHeaders(s.withDevice(cop.Handler(browser))))
 	root.Handle("/api/", s.apiHeaders(api))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		info(r.Context()).pattern = "GET /healthz"

@@ -59,6 +59,12 @@ type settingsPage struct {
 
 	Activity           []activityRow
 	ManageAuthorityURL string
+
+	// The National Insurance number, asked for on the Income Tax tab.
+	ShowNINO  bool
+	NINO      string // as stored, empty until given
+	NINOInput string // what was typed, when it was refused
+	NINOError string
 }
 
 var auditLabels = map[string]string{
@@ -72,17 +78,29 @@ var auditLabels = map[string]string{
 }
 
 func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
-	u := currentUser(r.Context())
 	purpose, err := purposeOf(r)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	page, err := s.settingsPage(w, r, purpose)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "settings_hmrc", "HMRC connection", page)
+}
+
+// settingsPage gathers what the settings page of purpose shows.
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, purpose mtdconnect.Purpose) (settingsPage, error) {
+	u := currentUser(r.Context())
 	page := settingsPage{
 		Purpose:            purpose,
 		PurposeLabel:       purpose.Label(),
 		Flash:              s.takeFlash(w, r),
 		ManageAuthorityURL: s.manageAuthorityURL,
+		ShowNINO:           purpose == mtdconnect.PurposeIncomeTax,
+		NINO:               u.NINO,
 	}
 	for _, p := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
 		page.Purposes = append(page.Purposes, purposeTab{Value: p, Label: p.Label(), Current: p == purpose})
@@ -93,8 +111,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 		page.StatusCode = string(mtdconnect.StatusNotConnected)
 		page.Status = mtdconnect.StatusNotConnected.Label()
 	case err != nil:
-		s.serverError(w, r, err)
-		return
+		return page, err
 	default:
 		now := s.now()
 		page.HasConnection = true
@@ -118,8 +135,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	events, err := s.store.Audit(r.Context(), u.ID, 10)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return page, err
 	}
 	for _, e := range events {
 		what := auditLabels[e.Kind]
@@ -130,7 +146,44 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 			At: s.formatTime(e.At), What: what, Purpose: e.Purpose.Label(), Detail: e.Detail,
 		})
 	}
-	s.render(w, r, http.StatusOK, "settings_hmrc", "HMRC connection", page)
+	return page, nil
+}
+
+// handleNINO saves the landlord's National Insurance number, normalised
+// (spaces removed, upper case). One that HMRC's rule refuses changes
+// nothing: the page comes back with what was typed and what is wrong with
+// it, next to the field.
+func (s *Server) handleNINO(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	input := r.PostFormValue("nino")
+	nino, err := mtdconnect.ParseNINO(input)
+	if err != nil {
+		var ne *mtdconnect.NINOError
+		if !errors.As(err, &ne) {
+			s.serverError(w, r, err)
+			return
+		}
+		page, perr := s.settingsPage(w, r, mtdconnect.PurposeIncomeTax)
+		if perr != nil {
+			s.serverError(w, r, perr)
+			return
+		}
+		page.NINOInput = input
+		page.NINOError = "Your National Insurance number " + ne.Problem + "."
+		s.render(w, r, http.StatusBadRequest, "settings_hmrc", "Error: HMRC connection", page)
+		return
+	}
+	if nino != u.NINO {
+		updated := *u
+		updated.NINO = nino
+		if err := s.store.UpdateUser(r.Context(), &updated); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.log.Info("national insurance number saved", "user_id", u.ID)
+	}
+	s.setFlash(w, flash{Kind: "success", Text: "Your National Insurance number " + nino + " is saved."})
+	http.Redirect(w, r, settingsURL(mtdconnect.PurposeIncomeTax), http.StatusSeeOther)
 }
 
 // handleConnect starts the authorisation and sends the browser to HMRC.
@@ -172,7 +225,10 @@ func (s *Server) handleTest(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if msg, err := s.hmrc.TestConnection(r.Context(), u.ID, purpose); err != nil {
+	origin, err := s.browserOrigin(r, u)
+	if err != nil {
+		s.flashError(w, r, err)
+	} else if msg, err := s.hmrc.TestConnection(r.Context(), u.ID, purpose, origin); err != nil {
 		s.flashError(w, r, err)
 	} else {
 		s.setFlash(w, flash{Kind: "success", Text: "HMRC says: " + msg})

@@ -22,7 +22,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the views; each is parsed once, with the layout, at start.
-var pageNames = []string{"signin", "settings_hmrc", "disconnect", "message"}
+var pageNames = []string{"signin", "settings_hmrc", "disconnect", "message", "admin_hmrc"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))

@@ -51,6 +51,9 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		"MTDCONNECT_HMRC_API_URL":       srv.URL,
 		"MTDCONNECT_CLIENT_ID":          "cli-client",
 		"MTDCONNECT_CLIENT_SECRET":      "cli-secret",
+		// A licence for Gov-Vendor-License-IDs: the commands' calls are
+		// batch ones, and BatchOrigin declares nothing missing.
+		"MTDCONNECT_LICENCE_IDS": "mtdconnect=cli-test-licence",
 	}}
 	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword)
 	return e

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,46 +17,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/seal"
 	"github.com/mtdconnect/mtdconnect/web"
 )
-
-func runUsersAdd(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("users add", &cfg, getenv, stderr)
-	email := fs.String("email", "", "the user's email (sign-in name)")
-	password := fs.String("password", "", "the password (read from standard input if empty)")
-	admin := fs.Bool("admin", false, "make the user an administrator")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e := strings.ToLower(strings.TrimSpace(*email))
-	if !strings.Contains(e, "@") {
-		return errors.New("--email must be an email address")
-	}
-	if *password == "" {
-		fmt.Fprint(stderr, "Password: ")
-		line, _ := bufio.NewReader(stdin).ReadString('\n')
-		*password = strings.TrimSpace(line)
-	}
-	if len(*password) < 8 {
-		return errors.New("the password must be at least 8 characters")
-	}
-	a, err := openApp(ctx, cfg, fs, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	hash, err := web.HashPassword(*password)
-	if err != nil {
-		return err
-	}
-	u := &mtdconnect.User{Email: e, PasswordHash: hash, Admin: *admin}
-	if err := a.store.CreateUser(ctx, u); errors.Is(err, mtdconnect.ErrConflict) {
-		return fmt.Errorf("a user with email %s already exists", e)
-	} else if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "added user %d: %s\n", u.ID, u.Email)
-	return nil
-}
 
 func runAPIKeyCreate(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg Config
@@ -67,7 +28,7 @@ func runAPIKeyCreate(ctx context.Context, args []string, getenv getenvFunc, stdo
 	if strings.TrimSpace(*name) == "" {
 		return errors.New("--name is required")
 	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	a, err := openStore(ctx, cfg, fs, stderr)
 	if err != nil {
 		return err
 	}
@@ -182,7 +143,12 @@ func runUserCommand(ctx context.Context, cmd string, args []string, getenv geten
 		}
 		fmt.Fprintln(stdout, "Refreshed.")
 	case "test":
-		msg, err := a.hmrc.TestConnection(ctx, u.ID, purpose)
+		// No landlord's device is involved: this server is the device.
+		origin, err := a.hmrc.BatchOrigin(map[string]string{"mtdconnect": strconv.FormatInt(u.ID, 10)})
+		if err != nil {
+			return fmt.Errorf("describe this server for HMRC's fraud prevention headers: %w", err)
+		}
+		msg, err := a.hmrc.TestConnection(ctx, u.ID, purpose, origin)
 		if err != nil {
 			return explain(err)
 		}

@@ -30,7 +30,9 @@ const usage = `mtdconnect connects UK landlords to HMRC Making Tax Digital.
 Usage:
   mtdconnect [serve]                      run the service (default)
   mtdconnect simulator                    run the HMRC simulator on its own
-  mtdconnect users add --email E [--password P] [--admin]
+  mtdconnect users add --email E [--password P] [--admin] [--totp]
+  mtdconnect users totp --email E [--remove]
+                                          add (printing its key once) or remove a user's authenticator app
   mtdconnect apikey create --name N       print a new API key for the platform (shown once)
   mtdconnect connect --user E --manual    connect by pasting HMRC's code (desktop-style flow)
   mtdconnect status --user E [--json]     show a landlord's connection
@@ -38,6 +40,15 @@ Usage:
   mtdconnect test --user E                call HMRC's Hello World user endpoint
   mtdconnect disconnect --user E          delete the landlord's tokens
   mtdconnect keyset rotate                add a new primary key to the keyset
+  mtdconnect sandbox create-user [--services mtd-income-tax,mtd-vat] [--json]
+                                          create a test user at HMRC's sandbox (or the simulator)
+  mtdconnect app set --env sandbox|production --client-id ID --client-secret-file FILE [--redirect-uri URI]...
+                                          store the HMRC application (the secret sealed, never shown again)
+  mtdconnect app show [--env E]           show the stored applications: client ID, secrets' last 4 characters
+  mtdconnect app rotate-secret --env E --client-secret-file FILE
+                                          add a new client secret as the one in use; the older ones stay
+  mtdconnect app remove-secret --env E --last4 XXXX|--id ID
+  mtdconnect app confirm --env E          allow the service to call HMRC's external web services
 
 Every command takes the configuration flags (see mtdconnect serve -h), each
 with an MTDCONNECT_* environment fallback.
@@ -63,7 +74,7 @@ func run(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader,
 		cmd, args = args[0], args[1:]
 	}
 	// Two-word commands.
-	if (cmd == "users" || cmd == "apikey" || cmd == "keyset") && len(args) > 0 {
+	if (cmd == "users" || cmd == "apikey" || cmd == "keyset" || cmd == "app" || cmd == "sandbox") && len(args) > 0 {
 		cmd, args = cmd+" "+args[0], args[1:]
 	}
 	switch cmd {
@@ -71,16 +82,24 @@ func run(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader,
 		return runServe(ctx, args, getenv, stdout, stderr)
 	case "simulator":
 		return runSimulator(ctx, args, getenv, stdout, stderr)
+	case "loadtest":
+		return runLoadtest(ctx, args, getenv, stdout, stderr)
 	case "users add":
 		return runUsersAdd(ctx, args, getenv, stdin, stdout, stderr)
+	case "users totp":
+		return runUsersTOTP(ctx, args, getenv, stdout, stderr)
 	case "apikey create":
 		return runAPIKeyCreate(ctx, args, getenv, stdout, stderr)
 	case "connect":
 		return runConnect(ctx, args, getenv, stdin, stdout, stderr)
 	case "status", "refresh", "test", "disconnect":
 		return runUserCommand(ctx, cmd, args, getenv, stdout, stderr)
+	case "sandbox create-user":
+		return runSandboxCreateUser(ctx, args, getenv, stdout, stderr)
 	case "keyset rotate":
 		return runKeysetRotate(args, getenv, stdout, stderr)
+	case "app set", "app show", "app rotate-secret", "app remove-secret", "app confirm":
+		return runApp(ctx, strings.TrimPrefix(cmd, "app "), args, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -99,7 +118,7 @@ type app struct {
 	log    *slog.Logger
 	store  mtdconnect.Store
 	sealer *seal.Sealer
-	hmrc   *hmrc.Client
+	hmrc   *hmrc.Client // nil when opened by openStore
 	// keysetCreated is set when a local keyset was generated just now.
 	keysetCreated bool
 }
@@ -112,7 +131,44 @@ func newFlagSet(name string, cfg *Config, getenv getenvFunc, stderr io.Writer) *
 	return fs
 }
 
+// openApp opens the store and the sealer, decides which HMRC application
+// to call as (resolveCredentials) and builds the HMRC client.
 func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, error) {
+	a, err := openStore(ctx, cfg, fs, stderr)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := a.cfg.resolveCredentials(ctx, hmrc.NewApplications(a.store, a.sealer, nil), a.log)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	deviceID, err := a.cfg.resolveDeviceID()
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.hmrc, err = hmrc.New(hmrc.Config{
+		ClientID: creds.clientID, ClientSecret: creds.secret, CredentialsFromStore: creds.fromStore,
+		AuthorizeURL: a.cfg.AuthorizeURL, TokenURL: a.cfg.TokenURL, APIURL: a.cfg.APIURL,
+		RedirectURL: a.cfg.RedirectURL(), Environment: a.cfg.HMRC,
+		Store: a.store, Sealer: a.sealer, Logger: a.log,
+		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin,
+		// Fraud prevention data of calls no landlord started (BatchOrigin).
+		DeviceID: deviceID,
+		Vendor:   hmrc.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openStore opens what every command needs but the HMRC client: the
+// configuration, the store and the sealer. The app commands use it alone,
+// since they must work before any HMRC application is stored.
+func openStore(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, error) {
 	if err := cfg.resolve(fs); err != nil {
 		return nil, err
 	}
@@ -139,17 +195,6 @@ func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer
 		a.log.Warn("generated a new encryption keyset for local use; keep it safe and out of the repository, and use a managed keyset in production", "file", cfg.KeysetFile)
 	}
 	if a.sealer, err = seal.New(kh); err != nil {
-		a.store.Close()
-		return nil, err
-	}
-	a.hmrc, err = hmrc.New(hmrc.Config{
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		AuthorizeURL: cfg.AuthorizeURL, TokenURL: cfg.TokenURL, APIURL: cfg.APIURL,
-		RedirectURL: cfg.RedirectURL(), Environment: cfg.HMRC,
-		Store: a.store, Sealer: a.sealer, Logger: a.log,
-		Rate: cfg.Rate, RefreshMargin: cfg.RefreshMargin,
-	})
-	if err != nil {
 		a.store.Close()
 		return nil, err
 	}

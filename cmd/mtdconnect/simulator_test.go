@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect/hmrcsim"
+)
+
+// TestSimulatorFlagErrors: bad knobs are refused before the simulator
+// listens.
+func TestSimulatorFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--error-rate", "1.5"}, "--error-rate must be between 0 and 1"},
+		{[]string{"--reset-rate", "-0.1"}, "--reset-rate must be between 0 and 1"},
+		{[]string{"--latency-rate", "NaN"}, "--latency-rate must be between 0 and 1"},
+		{[]string{"--error-rate", "0.5", "--timeout-rate", "0.3", "--lost-response-rate", "0.3"}, "add up to 1.1, more than 1"},
+		{[]string{"--latency", "-1s"}, "--latency must not be negative"},
+		{[]string{"--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"--access-token-lifetime", "500ms"}, "--access-token-lifetime must be at least 1s"},
+		{[]string{"--rate-limit", "NaN"}, "--rate-limit must be a number"},
+		{[]string{"--error-rate", "lots"}, "invalid value"},
+		{[]string{"surplus"}, `unexpected argument "surplus"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"simulator", "--simulator-addr", "127.0.0.1:0"}, tc.args...)
+			err := run(t.Context(), args, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), tc.want) && !strings.Contains(errOut.String(), tc.want) {
+				t.Fatalf("err = %v (stderr %q), want %q", err, errOut.String(), tc.want)
+			}
+			if strings.Contains(out.String(), "running") {
+				t.Errorf("the simulator started: %s", out.String())
+			}
+		})
+	}
+}
+
+// TestSimulatorFlags starts `mtdconnect simulator` with fault, limit and
+// lifetime flags and checks each takes effect, and that /admin/faults
+// changes the faults while it runs.
+func TestSimulatorFlags(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"simulator", "--simulator-addr", "127.0.0.1:0",
+			"--error-rate", "1", "--seed", "7", "--latency", "5ms", "--rate-limit", "5", "--access-token-lifetime", "2s"},
+			func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
+		outW.Close()
+	}()
+	sc := bufio.NewScanner(outR)
+	var base string
+	for base == "" && sc.Scan() {
+		if m := regexp.MustCompile(`running: (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	go io.Copy(io.Discard, outR)
+	if base == "" {
+		t.Fatal("no address in the banner")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("simulator: %v", err)
+		}
+	})
+
+	var f hmrcsim.Faults
+	getJSON(t, base+"/admin/faults", &f)
+	if f.ErrorRate != 1 || f.Seed != 7 || f.Latency != 5*time.Millisecond {
+		t.Fatalf("faults = %+v, want error rate 1, seed 7, latency 5ms", f)
+	}
+	token := func() (int, map[string]any) {
+		resp, err := http.PostForm(base+"/oauth/token", url.Values{
+			"grant_type": {"client_credentials"}, "client_id": {simClientID}, "client_secret": {simClientSecret}, "scope": {"hello"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if status, _ := token(); status != http.StatusInternalServerError {
+		t.Fatalf("with --error-rate 1, the token endpoint answered %d, want 500", status)
+	}
+
+	req, _ := http.NewRequest(http.MethodPut, base+"/admin/faults", strings.NewReader(`{}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// --rate-limit 5: ten requests at once cannot all pass.
+	statuses := map[int]int{}
+	for range 10 {
+		status, body := token()
+		statuses[status]++
+		if status == http.StatusOK && body["expires_in"] != float64(2) {
+			t.Errorf("expires_in = %v, want 2 (--access-token-lifetime 2s)", body["expires_in"])
+		}
+	}
+	if statuses[http.StatusOK] == 0 || statuses[http.StatusTooManyRequests] == 0 || len(statuses) != 2 {
+		t.Errorf("after clearing the faults, 10 token requests answered %v; want 200s, then 429s (--rate-limit 5)", statuses)
+	}
+}
+
+func getJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", u, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,217 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText writes the report for a reader: each scenario's figures, each
+// bound with whether it held.
+func (r *Report) WriteText(w io.Writer) error {
+	p := &printer{w: w}
+	p.line("mtdconnect reliability suite, %s to %s (UTC)", r.Started.Format("2006-01-02 15:04:05"), r.Finished.Format("15:04:05"))
+	p.line("machine: %d CPUs (%s), %s/%s, %s", r.Machine.CPUs, orUnknown(r.Machine.CPUModel), r.Machine.OS, r.Machine.Arch, r.Machine.GoVersion)
+	store := r.Backend
+	if r.Machine.Postgres != "" {
+		store += " " + r.Machine.Postgres
+	}
+	p.line("store: %s, %d instances", store, r.Instances)
+	if s := r.Races; s != nil {
+		c := s.Config
+		p.section("Races: %d callers × %d instances on %d connections, access tokens of %v refreshed %v before expiry, for %v",
+			c.CallersPerInstance, s.Instances, c.Connections, c.AccessTokenLifetime, c.RefreshMargin, c.Duration)
+		p.kv("calls", "%d (%.1f/s), latency %s", s.Calls, s.CallsPerSecond, s.Latency)
+		p.kv("refreshes at HMRC", "%d (%.1f/s)", s.Refreshes, s.RefreshesPerSecond)
+		p.kv("requests at HMRC", "at most %d in any 1-s window (service budget %s/s, no limit at the simulator)", s.MaxPerSecond, formatFloat(c.Rate))
+		p.bound("refresh-token reuses", s.RefreshReuses, 0)
+		p.bound("\"already in progress\" answers", s.InProgressRejections, 0)
+		p.bound("failed calls", s.FailedCalls, 0)
+		p.failures(s.Failures)
+		p.check(s.Check, true)
+		p.children(s.Children)
+	}
+	if s := r.Crashes; s != nil {
+		c := s.Config
+		p.section("Crashes: %d SIGKILLs at random moments (pauses up to %v) while %d callers × %d instances use %d connections with access tokens of %v",
+			s.Kills, c.MaxInterval, c.CallersPerInstance, s.Instances, c.Connections, c.AccessTokenLifetime)
+		p.kv("kills with a refresh in flight", "%d of %d (%d refresh leases left by dead processes)", s.KillsDuringRefresh, s.Kills, s.LeasesOrphaned)
+		p.kv("restart to /healthz", "%s", s.Restart)
+		p.kv("calls during the kills", "%d, of which %d failed (calls to an instance being killed fail)", s.Calls, s.FailedCalls)
+		p.failures(s.Failures)
+		p.kv("refreshes at HMRC", "%d; refresh-token reuses %d (each an interrupted refresh retried once, as designed)", s.Refreshes, s.RefreshReuses)
+		p.kv("interrupted refreshes recovered", "%d \"refresh interrupted\" audit events; all resolved %.1fs after the last kill", s.Recoveries, s.SettleSeconds)
+		p.check(s.Check, false)
+		if l := s.LostResponses; l != nil {
+			p.line("")
+			p.line("  Then HMRC lost the answer to %.0f%% of the requests it applied, for %.0fs:", l.Rate*100, l.Seconds)
+			p.kv("calls", "%d, of which %d failed", l.Calls, l.FailedCalls)
+			p.failures(l.Failures)
+			p.kv("refreshes at HMRC", "%d; refresh-token reuses %d", l.Refreshes, l.RefreshReuses)
+			p.check(l.Check, false)
+		}
+		p.children(s.Children)
+	}
+	if s := r.Faults; s != nil {
+		c := s.Config
+		p.section("Faults: %.0f%% of HMRC's token and API answers fail (%.0f%% 500, %.0f%% hang %v then drop, %.0f%% reset) for %v, then none; %s calls/s over %d instances on %d connections, access tokens of %v",
+			(c.ErrorRate+c.TimeoutRate+c.ResetRate)*100, c.ErrorRate*100, c.TimeoutRate*100, c.Timeout, c.ResetRate*100,
+			c.Duration, formatFloat(c.Demand), s.Instances, c.Connections, c.AccessTokenLifetime)
+		p.kv("calls started while faults ran", "%d; HMRC admitted %d requests, %d refreshes succeeded", s.Calls, s.HMRCRequests, s.Refreshes)
+		p.kv("failed for good (reported)", "%d (%.2f%%)", s.FailedForGood, pct(s.FailedForGood, s.Calls))
+		p.failures(s.Failures)
+		mark := ok(s.Unhealthy == 0 && s.HealthySeconds <= c.Recovery.Seconds())
+		p.kv("all connections healthy", "%.1fs after the faults stopped (bound %v) %s", s.HealthySeconds, c.Recovery, mark)
+		p.bound("refresh-token reuses", s.RefreshReuses, 0)
+		p.kv("\"already in progress\" answers", "%d", s.InProgress)
+		p.check(s.Check, true)
+		p.children(s.Children)
+	}
+	if s := r.Rate; s != nil {
+		c := s.Config
+		p.section("Rate: HMRC allows %s requests/s; demand of %s calls/s over %d instances for %v",
+			formatFloat(c.Limit), formatFloat(c.Demand), s.Instances, c.Duration)
+		p.kv("most requests in any 1-s window at HMRC", "%d (limit %s) %s", s.MaxPerSecond, formatFloat(c.Limit), ok(float64(s.MaxPerSecond) <= c.Limit))
+		p.bound("429 answers", s.Throttled, 0)
+		p.kv("useful calls/s", "%.2f = %.1f%% of the limit (goal ≥ 95%%) %s", s.UsefulPerSec, s.UsefulShare*100, goal(s.UsefulShare >= 0.95))
+		p.kv("requests/s HMRC admitted", "%.2f", s.HMRCPerSec)
+		p.kv("calls", "%d demanded, %d succeeded, %d failed; queued calls drained %.1fs after the demand stopped", s.Demanded, s.Succeeded, s.Failed, s.DrainSeconds)
+		p.failures(s.Failures)
+		p.kv("latency under excess demand", "%s", s.DemandWait)
+		p.line("")
+		p.line("  Priorities, %v: %d background callers take every free slot; landlords call at %s/s through the API, scheduled work at %s/s",
+			c.PriorityDuration, c.BackgroundWorkers, formatFloat(c.InteractiveRate), formatFloat(c.ScheduledRate))
+		p.kv("HMRC requests/s", "%.2f (background %.2f calls/s)", s.PriorityHMRCPerSec, s.BackgroundPerSec)
+		p.kv("interactive (landlord) wait", "%s; %d failed; goal p99 ≤ 1 s %s", s.Interactive, s.InteractiveFailed, goal(s.Interactive.P99 <= 1000))
+		p.kv("scheduled wait", "%s; %d failed", s.Scheduled, s.ScheduledFailed)
+		p.children(s.Children)
+	}
+	if s := r.Scale; s != nil {
+		p.section("Scale: connections in PostgreSQL, %d due; timings are medians of %d", s.Config.Due, s.Config.Repeat)
+		for _, pt := range []ScalePoint{s.Small, s.Large} {
+			p.line("  %d connections (%d not due), inserted in %.1fs:", pt.Connections, pt.NotDue, pt.InsertSecs)
+			p.kv("  due query", "%s; found %d", pt.DueQuery, pt.Returned)
+			p.kv("  interrupted-refresh query", "%s", pt.Interrupted)
+			p.kv("  a refresher pass (nothing due)", "%s", pt.Pass)
+			p.kv("  start-up to /healthz", "%.2fs", pt.StartupSeconds)
+			p.kv("  RSS at rest", "%.1f MiB", mib(pt.RSSBytes))
+		}
+		p.kv("due query, large / small", "×%.2f", s.Growth)
+		for _, t := range s.Stats {
+			p.kv("size of "+t.Name, "%.1f MiB", mib(t.Bytes))
+		}
+		p.line("  plan of the due query at %d connections:", s.Large.Connections)
+		for _, l := range strings.Split(s.Plan, "\n") {
+			p.line("    %s", l)
+		}
+		p.children(s.Children)
+	}
+	v := r.Violations()
+	p.line("")
+	if r.Stopped != "" {
+		p.line("The run STOPPED early: %s", r.Stopped)
+	}
+	if len(v) == 0 && r.Stopped == "" {
+		p.line("Every bound held.")
+	} else {
+		p.line("%d bound(s) did NOT hold:", len(v))
+		for _, s := range v {
+			p.line("  - %s", s)
+		}
+	}
+	return p.err
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) line(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+	}
+}
+
+func (p *printer) section(format string, args ...any) {
+	p.line("")
+	p.line(format, args...)
+}
+
+func (p *printer) kv(key, format string, args ...any) {
+	p.line("  %-42s %s", key+":", fmt.Sprintf(format, args...))
+}
+
+func (p *printer) bound(key string, got, want int64) {
+	p.kv(key, "%d (must be %d) %s", got, want, ok(got == want))
+}
+
+func (p *printer) failures(f []Count) {
+	for i, c := range f {
+		if i == 5 {
+			p.line("      … and %d more kinds", len(f)-5)
+			break
+		}
+		p.line("      %6d × %s", c.Count, c.What)
+	}
+}
+
+// check prints a ConnectionCheck; strict means no connection may need
+// reconnecting at all.
+func (p *printer) check(c *ConnectionCheck, strict bool) {
+	if c == nil {
+		return
+	}
+	p.kv("connections afterwards", "%d of %d connected (each proven by a forced refresh)", c.Connected, c.Connections)
+	if strict {
+		p.bound("connections lost", c.NeedsReconnectTotal(), 0)
+	} else {
+		if len(c.NeedsReconnect) == 0 {
+			p.kv("needs reconnect", "none")
+		}
+		for _, r := range c.NeedsReconnect {
+			p.kv("needs reconnect", "%d × %q (in the audit)", r.Count, r.What)
+		}
+		p.bound("lost silently", int64(c.LostSilently), 0)
+	}
+	if c.Unresolved > 0 {
+		p.bound("unresolved", int64(c.Unresolved), 0)
+	}
+	for _, s := range c.Problems {
+		p.line("      %s", s)
+	}
+}
+
+func (p *printer) children(c []string) {
+	for _, s := range c {
+		p.line("  ✗ %s", s)
+	}
+}
+
+func ok(b bool) string {
+	if b {
+		return "✓"
+	}
+	return "✗"
+}
+
+func goal(b bool) string {
+	if b {
+		return "(met)"
+	}
+	return "(not met)"
+}
+
+func pct(n, of int64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of) * 100
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "model unknown"
+	}
+	return s
+}

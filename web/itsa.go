@@ -1,0 +1,651 @@
+package web
+
+// Quarterly updates for a landlord's UK property business (Making Tax
+// Digital for Income Tax, 2025-26 onwards): the obligations of the current
+// tax year, a form of year-to-date income and expenses for an open one, and
+// the receipts of what was sent.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+)
+
+// The quarterly views. templates.go parses the views named in pageNames;
+// these are added here so this file owns its views.
+func init() {
+	pageNames = append(pageNames, "quarterly", "quarterly_receipt")
+}
+
+// amountField is one amount of the UK property cumulative summary, as the
+// form asks for it.
+type amountField struct {
+	name  string // the form field: the HMRC path below /ukProperty/, dotted
+	group string // income, itemised, either (with both kinds of expenses) or consolidated
+	label string
+	hint  string
+}
+
+// The amounts, in the order the form asks for them. Labels follow HMRC's
+// own descriptions of the fields (Property Business v6.0).
+var amountFields = []amountField{
+	{"income.periodAmount", "income", "Rents and other property income", "Rents received, before any expenses."},
+	{"income.premiumsOfLeaseGrant", "income", "Premiums for the grant of a lease", ""},
+	{"income.reversePremiums", "income", "Reverse premiums and inducements", ""},
+	{"income.otherIncome", "income", "Other property income", ""},
+	{"income.taxDeducted", "income", "Tax already deducted from your rents", "For example under the Non-Resident Landlord Scheme."},
+	{"income.rentARoom.rentsReceived", "income", "Rent a Room: rents received", ""},
+
+	{"expenses.premisesRunningCosts", "itemised", "Rent, rates, insurance and ground rents", ""},
+	{"expenses.repairsAndMaintenance", "itemised", "Property repairs and maintenance", ""},
+	{"expenses.financialCosts", "itemised", "Loan interest and other financial costs", "Not residential property finance costs, which go below."},
+	{"expenses.professionalFees", "itemised", "Legal, management and other professional fees", ""},
+	{"expenses.costOfServices", "itemised", "Costs of services provided, including wages", ""},
+	{"expenses.travelCosts", "itemised", "Travel costs", ""},
+	{"expenses.other", "itemised", "Other allowable property expenses", ""},
+
+	{"expenses.consolidatedExpenses", "consolidated", "Total expenses", "All your expenses as one amount, instead of the itemised list."},
+
+	{"expenses.residentialFinancialCost", "either", "Residential property finance costs", "Mortgage interest and other finance costs of residential property."},
+	{"expenses.residentialFinancialCostsCarriedForward", "either", "Residential finance costs brought forward", "Finance costs not yet relieved from earlier years."},
+	{"expenses.rentARoom.amountClaimed", "either", "Rent a Room: relief claimed", ""},
+}
+
+// fieldOfPath is the form field of an HMRC JSON pointer, e.g.
+// /ukProperty/income/periodAmount → income.periodAmount.
+func fieldOfPath(path string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(path, "/ukProperty/"), "/", ".")
+}
+
+// amountSlot returns where a field's amount lives in b, creating the
+// objects on the way when create is set (nil when they are missing and
+// create is not).
+func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.Amount {
+	p := &b.UKProperty
+	income := func() *hmrc.UKPropertyIncome {
+		if p.Income == nil && create {
+			p.Income = &hmrc.UKPropertyIncome{}
+		}
+		return p.Income
+	}
+	expenses := func() *hmrc.UKPropertyExpenses {
+		if p.Expenses == nil && create {
+			p.Expenses = &hmrc.UKPropertyExpenses{}
+		}
+		return p.Expenses
+	}
+	group, field, _ := strings.Cut(name, ".")
+	if group == "income" {
+		in := income()
+		if in == nil {
+			return nil
+		}
+		switch field {
+		case "periodAmount":
+			return &in.PeriodAmount
+		case "premiumsOfLeaseGrant":
+			return &in.PremiumsOfLeaseGrant
+		case "reversePremiums":
+			return &in.ReversePremiums
+		case "otherIncome":
+			return &in.OtherIncome
+		case "taxDeducted":
+			return &in.TaxDeducted
+		case "rentARoom.rentsReceived":
+			if in.RentARoom == nil {
+				if !create {
+					return nil
+				}
+				in.RentARoom = &hmrc.UKPropertyRentARoom{}
+			}
+			return &in.RentARoom.RentsReceived
+		}
+		return nil
+	}
+	ex := expenses()
+	if ex == nil {
+		return nil
+	}
+	switch field {
+	case "premisesRunningCosts":
+		return &ex.PremisesRunningCosts
+	case "repairsAndMaintenance":
+		return &ex.RepairsAndMaintenance
+	case "financialCosts":
+		return &ex.FinancialCosts
+	case "professionalFees":
+		return &ex.ProfessionalFees
+	case "costOfServices":
+		return &ex.CostOfServices
+	case "travelCosts":
+		return &ex.TravelCosts
+	case "other":
+		return &ex.Other
+	case "consolidatedExpenses":
+		return &ex.ConsolidatedExpenses
+	case "residentialFinancialCost":
+		return &ex.ResidentialFinancialCost
+	case "residentialFinancialCostsCarriedForward":
+		return &ex.ResidentialFinancialCostsCarriedForward
+	case "rentARoom.amountClaimed":
+		if ex.RentARoom == nil {
+			if !create {
+				return nil
+			}
+			ex.RentARoom = &hmrc.UKPropertyRentARoomExpenses{}
+		}
+		return &ex.RentARoom.AmountClaimed
+	}
+	return nil
+}
+
+// parseFormAmount reads an amount as a landlord types it: "1,250.50",
+// "£1250.5", "-£20". It returns nil for an empty field.
+func parseFormAmount(s string) (*hmrc.Amount, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	neg := false
+	for _, minus := range []string{"-", "−"} { // hyphen-minus, or the minus sign a phone may type
+		if rest, ok := strings.CutPrefix(s, minus); ok {
+			neg, s = true, rest
+			break
+		}
+	}
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "£"))
+	s = strings.ReplaceAll(s, ",", "")
+	if neg {
+		s = "-" + s
+	}
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "-.") {
+		s = strings.Replace(s, ".", "0.", 1)
+	}
+	return hmrc.ParseAmount(s)
+}
+
+// formatAmount shows an amount in pounds, e.g. £1,234.50.
+func formatAmount(a *hmrc.Amount) string {
+	p, ok := a.Pence()
+	if !ok {
+		return a.String()
+	}
+	sign := ""
+	if p < 0 {
+		sign, p = "−", -p
+	}
+	pounds := strconv.FormatInt(p/100, 10)
+	var b strings.Builder
+	for i, c := range pounds {
+		if i > 0 && (len(pounds)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return fmt.Sprintf("%s£%s.%02d", sign, b.String(), p%100)
+}
+
+// formatISODate shows HMRC's YYYY-MM-DD as 5 July 2025.
+func formatISODate(s string) string {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return s
+	}
+	return t.Format("2 January 2006")
+}
+
+// ---- page data ----
+
+type quarterlyPage struct {
+	TaxYear string
+
+	NeedNINO    bool
+	NeedConnect bool
+	Reconnect   string // why the connection needs reconnecting
+	Problem     *pageProblem
+
+	Obligations []obligationRow
+	Form        *updateForm
+	// FormOnly: the form came back with errors after a POST; the
+	// obligations are not read from HMRC again for it.
+	FormOnly   bool
+	Receipts   []receiptRow
+	OtherYears []yearLink
+}
+
+type yearLink struct{ Label, Link string }
+
+type pageProblem struct {
+	Title, Message      string
+	Reconnect, Settings bool
+}
+
+type obligationRow struct {
+	Period, Due, Status, StatusCode, Received string
+	Open, Selected, Overdue                   bool
+	Link                                      string
+}
+
+type updateForm struct {
+	TaxYear, From, To, Period string
+	TooEarly                  string // when HMRC will first accept it, if not yet
+
+	Summary                         []summaryItem
+	Income, Itemised, Either        []formField
+	Consolidated                    formField
+	IncomeError, ExpensesError, Err string
+}
+
+type formField struct {
+	Name, ID, Label, Hint, Value, Error string
+}
+
+type summaryItem struct{ Anchor, Text string }
+
+type receiptRow struct {
+	Link, TaxYear, Period, SubmittedAt, CorrelationID string
+}
+
+// newUpdateForm is the empty form for the period from..to of taxYear.
+func newUpdateForm(taxYear hmrc.TaxYear, from, to string) *updateForm {
+	f := &updateForm{TaxYear: taxYear.String(), From: from, To: to,
+		Period: formatISODate(from) + " to " + formatISODate(to)}
+	for _, af := range amountFields {
+		ff := formField{Name: af.name, ID: strings.ReplaceAll(af.name, ".", "-"), Label: af.label, Hint: af.hint}
+		switch af.group {
+		case "income":
+			f.Income = append(f.Income, ff)
+		case "itemised":
+			f.Itemised = append(f.Itemised, ff)
+		case "either":
+			f.Either = append(f.Either, ff)
+		case "consolidated":
+			f.Consolidated = ff
+		}
+	}
+	return f
+}
+
+// fields calls fn on every field of the form.
+func (f *updateForm) fields(fn func(*formField)) {
+	for _, list := range [][]formField{f.Income, f.Itemised, f.Either} {
+		for i := range list {
+			fn(&list[i])
+		}
+	}
+	fn(&f.Consolidated)
+}
+
+// fail puts message next to the field name ("" for the form as a whole;
+// "income" or "expenses" for a whole group) and in the error summary.
+func (f *updateForm) fail(name, message string) {
+	anchor := "#amounts"
+	switch name {
+	case "income":
+		f.IncomeError = message
+		anchor = "#income"
+	case "expenses":
+		f.ExpensesError = message
+		anchor = "#expenses"
+	case "":
+		if f.Err == "" {
+			f.Err = message
+		}
+	default:
+		found := false
+		f.fields(func(ff *formField) {
+			if ff.Name == name {
+				found = true
+				if ff.Error == "" {
+					ff.Error = message
+				}
+				anchor = "#" + ff.ID
+			}
+		})
+		if !found {
+			f.fail("", message)
+			return
+		}
+	}
+	f.Summary = append(f.Summary, summaryItem{Anchor: anchor, Text: message})
+}
+
+// bind reads the form's amounts into a body for the period, failing each
+// field that is not an amount.
+func (f *updateForm) bind(r *http.Request) hmrc.UKPropertyCumulative {
+	body := hmrc.UKPropertyCumulative{FromDate: f.From, ToDate: f.To}
+	f.fields(func(ff *formField) {
+		ff.Value = r.PostFormValue(ff.Name)
+		a, err := parseFormAmount(ff.Value)
+		switch {
+		case err != nil:
+			ff.Error = "Enter " + strings.ToLower(ff.Label[:1]) + ff.Label[1:] + " as an amount in pounds, like 1250.00"
+			f.Summary = append(f.Summary, summaryItem{Anchor: "#" + ff.ID, Text: ff.Error})
+		case a != nil:
+			*amountSlot(&body, ff.Name, true) = a
+		}
+	})
+	return body
+}
+
+// failAll puts each of HMRC's (or the local checks') errors next to the
+// field its path names, in words.
+func (f *updateForm) failAll(errs []fieldError) {
+	for _, e := range errs {
+		msg := validationMessage(e.Code, e.Message)
+		if len(e.Paths) == 0 {
+			f.fail("", msg)
+			continue
+		}
+		for _, p := range e.Paths {
+			switch name := fieldOfPath(p); name {
+			case "/ukProperty", "":
+				f.fail("", msg)
+			default:
+				f.fail(name, msg)
+			}
+		}
+	}
+}
+
+// validationMessage turns an HMRC validation error into words.
+func validationMessage(code, message string) string {
+	switch {
+	case code == hmrc.CodeFormatValue && strings.Contains(message, "-99999999999.99"):
+		return "Enter an amount between −£99,999,999,999.99 and £99,999,999,999.99, in pounds and pence (no more than 2 decimal places)"
+	case code == hmrc.CodeFormatValue:
+		return "Enter an amount of £0 or more, up to £99,999,999,999.99, in pounds and pence (no more than 2 decimal places)"
+	case code == hmrc.CodeRuleBothExpenses:
+		return "Give either the itemised expenses or one consolidated total, not both: clear one of them"
+	case code == hmrc.CodeRuleIncorrectOrEmptyBody:
+		return "Enter at least one amount"
+	case code == hmrc.CodeFormatFromDate || code == hmrc.CodeFormatToDate || code == hmrc.CodeRuleToDateBeforeFromDate ||
+		code == hmrc.CodeRuleMissingSubmission || strings.Contains(code, "DATE"):
+		return "The period of this update is not one HMRC accepts. Go back to your quarterly updates and choose the period again"
+	}
+	return message
+}
+
+// ---- handlers ----
+
+// quarterlyReady checks what every quarterly page needs before HMRC can be
+// asked: a NINO and a usable Income Tax connection. It fills page and
+// returns false when one is missing.
+func (s *Server) quarterlyReady(r *http.Request, u *mtdconnect.User, page *quarterlyPage) (bool, error) {
+	if u.NINO == "" {
+		page.NeedNINO = true
+		return false, nil
+	}
+	conn, err := s.hmrc.Connection(r.Context(), u.ID, mtdconnect.PurposeIncomeTax)
+	switch {
+	case errors.Is(err, mtdconnect.ErrNotFound):
+		page.NeedConnect = true
+		return false, nil
+	case err != nil:
+		return false, err
+	case conn.Status == mtdconnect.StatusNeedsReconnect:
+		page.Reconnect = conn.Reason
+		return false, nil
+	}
+	return true, nil
+}
+
+func pageProblemOf(p problem) *pageProblem {
+	return &pageProblem{Title: p.Title, Message: p.Message,
+		Reconnect: p.Action == actionReconnect || p.Code == "needs_reconnect" || p.Code == "not_connected",
+		Settings:  p.Action == actionSettings}
+}
+
+// handleQuarterly shows the obligations of the current tax year, the form
+// for the selected open one (?period=end date; the earliest open one by
+// default) and the receipts.
+func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	now := s.now()
+	current := hmrc.CurrentTaxYear(now)
+	taxYear := current
+	if v := r.URL.Query().Get("taxYear"); v != "" {
+		y, err := hmrc.ParseTaxYear(v)
+		if err != nil || y > current || y < hmrc.CumulativeFirstTaxYear {
+			s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such tax year",
+				Text: "Quarterly updates can be shown for the tax years from 2025-26 to the current one."})
+			return
+		}
+		taxYear = y
+	}
+	page := quarterlyPage{TaxYear: taxYear.String()}
+	// The other tax years with cumulative updates: in April and May the
+	// last update of the previous year is still due.
+	for y := max(current-1, hmrc.CumulativeFirstTaxYear); y <= current; y++ {
+		if y != taxYear {
+			page.OtherYears = append(page.OtherYears, yearLink{Label: y.String(), Link: "/quarterly?taxYear=" + y.String()})
+		}
+	}
+	const status = http.StatusOK
+	receipts, err := s.receipts(r, u)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page.Receipts = receipts
+
+	ready, err := s.quarterlyReady(r, u, &page)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !ready {
+		s.render(w, r, status, "quarterly", "Quarterly updates", page)
+		return
+	}
+	if taxYear < hmrc.CumulativeFirstTaxYear {
+		page.Problem = &pageProblem{Title: "Nothing to send yet",
+			Message: "Quarterly updates through Making Tax Digital start with the 2025-26 tax year."}
+		s.render(w, r, status, "quarterly", "Quarterly updates", page)
+		return
+	}
+	origin, err := s.browserOrigin(r, u)
+	var obligations []hmrc.Obligation
+	if err == nil {
+		obligations, err = s.hmrc.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin)
+	}
+	if err != nil {
+		p := s.logProblem(r, err)
+		page.Problem = pageProblemOf(p)
+		s.render(w, r, p.Status, "quarterly", "Error: Quarterly updates", page)
+		return
+	}
+
+	selected := r.URL.Query().Get("period")
+	var chosen *hmrc.Obligation
+	for i, ob := range obligations {
+		if !ob.Fulfilled() && chosen == nil && (selected == "" || selected == ob.End) {
+			chosen = &obligations[i]
+		}
+	}
+	today := now.In(s.london).Format(time.DateOnly)
+	for _, ob := range obligations {
+		row := obligationRow{
+			Period: formatISODate(ob.Start) + " to " + formatISODate(ob.End),
+			Due:    formatISODate(ob.Due), Status: "Open", StatusCode: "open", Open: !ob.Fulfilled(),
+			Selected: chosen != nil && ob.End == chosen.End && ob.Start == chosen.Start,
+			Link:     "/quarterly?taxYear=" + taxYear.String() + "&period=" + ob.End + "#update",
+		}
+		if ob.Fulfilled() {
+			row.Status, row.StatusCode = "Received", "fulfilled"
+			if ob.Received != "" {
+				row.Received = formatISODate(ob.Received)
+			}
+		} else if ob.Due < today {
+			row.Status, row.StatusCode, row.Overdue = "Overdue", "overdue", true
+		}
+		page.Obligations = append(page.Obligations, row)
+	}
+	if chosen != nil {
+		page.Form = newUpdateForm(taxYear, chosen.Start, chosen.End)
+		// HMRC refuses an update more than 10 days before its period ends.
+		if end, err := time.Parse(time.DateOnly, chosen.End); err == nil {
+			if first := end.AddDate(0, 0, -10).Format(time.DateOnly); today < first {
+				page.Form.TooEarly = formatISODate(first)
+			}
+		}
+	}
+	s.render(w, r, status, "quarterly", "Quarterly updates", page)
+}
+
+// receipts lists the landlord's UK property updates, newest first.
+func (s *Server) receipts(r *http.Request, u *mtdconnect.User) ([]receiptRow, error) {
+	subs, err := s.store.Submissions(r.Context(), u.ID, mtdconnect.PurposeIncomeTax, 50)
+	if err != nil {
+		return nil, err
+	}
+	var out []receiptRow
+	for _, sub := range subs {
+		if sub.Kind != mtdconnect.SubmissionUKPropertyCumulative {
+			continue
+		}
+		out = append(out, receiptRow{
+			Link: "/quarterly/receipts/" + strconv.FormatInt(sub.ID, 10), TaxYear: sub.Period,
+			Period: periodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt), CorrelationID: sub.CorrelationID,
+		})
+	}
+	return out, nil
+}
+
+func periodOf(sub *mtdconnect.Submission) string {
+	if sub.PeriodStart.IsZero() || sub.PeriodEnd.IsZero() {
+		return "Tax year " + sub.Period
+	}
+	return sub.PeriodStart.Format("2 January 2006") + " to " + sub.PeriodEnd.Format("2 January 2006")
+}
+
+// handleQuarterlySubmit sends the year-to-date figures for one period. Bad
+// figures come back next to their fields and nothing is sent; an accepted
+// update is recorded and its receipt shown (Post/Redirect/Get).
+func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	taxYear, err := hmrc.ParseTaxYear(r.PostFormValue("taxYear"))
+	if err != nil {
+		s.serverError(w, r, errBadRequest)
+		return
+	}
+	from, to := r.PostFormValue("from"), r.PostFormValue("to")
+	fromT, err1 := time.Parse(time.DateOnly, from)
+	toT, err2 := time.Parse(time.DateOnly, to)
+	if err1 != nil || err2 != nil || from < taxYear.FirstDay() || to > taxYear.LastDay() || to < from {
+		s.serverError(w, r, errBadRequest)
+		return
+	}
+	page := quarterlyPage{TaxYear: taxYear.String(), FormOnly: true}
+	form := newUpdateForm(taxYear, from, to)
+	page.Form = form
+	again := func(status int) {
+		s.render(w, r, status, "quarterly", "Error: Quarterly updates", page)
+	}
+
+	ready, err := s.quarterlyReady(r, u, &page)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	body := form.bind(r)
+	if !ready {
+		page.Form = nil
+		again(http.StatusConflict)
+		return
+	}
+	if len(form.Summary) > 0 {
+		again(http.StatusBadRequest)
+		return
+	}
+	if verrs := body.Validate(taxYear); len(verrs) > 0 {
+		form.failAll(classify(hmrc.ValidationErrors(verrs)).Errors)
+		again(http.StatusBadRequest)
+		return
+	}
+	origin, err := s.browserOrigin(r, u)
+	var resp *hmrc.Response
+	if err == nil {
+		resp, err = s.hmrc.SubmitUKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, body, origin)
+	}
+	if err != nil {
+		p := s.logProblem(r, err)
+		if len(p.Errors) > 0 {
+			form.fail("", p.Message)
+			form.failAll(p.Errors)
+		} else {
+			page.Problem = pageProblemOf(p)
+		}
+		again(p.Status)
+		return
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	sub := &mtdconnect.Submission{
+		UserID: u.ID, Purpose: mtdconnect.PurposeIncomeTax, Kind: mtdconnect.SubmissionUKPropertyCumulative,
+		Period: taxYear.String(), PeriodStart: fromT, PeriodEnd: toT,
+		Body: raw, Response: resp.Body, CorrelationID: resp.CorrelationID, SubmittedAt: s.now(),
+	}
+	if err := s.store.SaveSubmission(r.Context(), sub); err != nil {
+		// HMRC has the update; only our copy of the receipt is lost. Say
+		// so, with HMRC's reference, rather than inviting a resend.
+		s.logProblem(r, fmt.Errorf("save receipt of an accepted update (HMRC reference %s): %w", resp.CorrelationID, err))
+		s.renderMessage(w, r, http.StatusOK, message{
+			Title: "HMRC accepted your update",
+			Text: "HMRC accepted your update for " + form.Period + ", but mtdconnect could not keep the receipt. " +
+				"HMRC's reference is " + resp.CorrelationID + ": note it down. You do not need to send the update again.",
+		})
+		return
+	}
+	http.Redirect(w, r, "/quarterly/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
+}
+
+type receiptPage struct {
+	TaxYear, Period, SubmittedAt, CorrelationID string
+	Lines                                       []receiptLine
+}
+
+type receiptLine struct{ Label, Amount, Group string }
+
+// handleReceipt shows one of the landlord's receipts: what was sent, when,
+// and HMRC's reference.
+func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such receipt", Text: "There is no receipt at this address."})
+		return
+	}
+	sub, err := s.store.Submission(r.Context(), u.ID, id)
+	if errors.Is(err, mtdconnect.ErrNotFound) || (err == nil && sub.Kind != mtdconnect.SubmissionUKPropertyCumulative) {
+		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such receipt", Text: "There is no receipt at this address."})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	var body hmrc.UKPropertyCumulative
+	if err := json.Unmarshal(sub.Body, &body); err != nil {
+		s.serverError(w, r, fmt.Errorf("receipt %d: %w", sub.ID, err))
+		return
+	}
+	page := receiptPage{TaxYear: sub.Period, Period: periodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt), CorrelationID: sub.CorrelationID}
+	groups := map[string]string{"income": "Income", "itemised": "Expenses", "consolidated": "Expenses", "either": "Expenses"}
+	for _, af := range amountFields {
+		if slot := amountSlot(&body, af.name, false); slot != nil && *slot != nil {
+			page.Lines = append(page.Lines, receiptLine{Label: af.label, Amount: formatAmount(*slot), Group: groups[af.group]})
+		}
+	}
+	s.render(w, r, http.StatusOK, "quarterly_receipt", "Receipt: quarterly update", page)
+}
