@@ -122,8 +122,17 @@ func (c *Client) fraudHeaders(r *Request) (http.Header, error) {
 		return nil, errors.New("hmrc: fraud prevention data is required on every call")
 	}
 	req := *r
-	if req.Vendor.ProductName == "" {
-		req.Vendor = c.cfg.Vendor
+	// Field by field: a caller may know where the request came in (the
+	// public IP) while the product, version and licences are the client's.
+	v, def := &req.Vendor, c.cfg.Vendor
+	if v.ProductName == "" {
+		v.ProductName, v.Version = def.ProductName, def.Version
+	}
+	if v.PublicIP == "" {
+		v.PublicIP = def.PublicIP
+	}
+	if v.LicenseIDs == nil {
+		v.LicenseIDs = def.LicenseIDs
 	}
 	return req.Headers()
 }

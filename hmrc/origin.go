@@ -42,6 +42,11 @@ func (c *Client) BatchOrigin(userIDs map[string]string) (*Request, error) {
 		Vendor:      vendor,
 		BatchDevice: dev,
 	}
+	if len(vendor.LicenseIDs) == 0 {
+		// No licence configured for this server: the header is sent empty,
+		// as the web origin does, per the spec's missing-data process.
+		r.MissingData = []string{fphVendorLicenseIDs}
+	}
 	if _, err := r.Headers(); err != nil {
 		if hostErr != nil {
 			err = errors.Join(err, hostErr)
