@@ -54,9 +54,9 @@ func vatCall(err error) error {
 	return &vatCallError{err: err}
 }
 
-// classifyVAT words the errors of VAT calls (classify calls it first). It
-// reports false for anything that is not VAT's, or that classify's general
-// wording fits.
+// classifyVAT words VAT's own errors and those of VAT calls; classify asks
+// it before its general cases. It reports false for anything that is not
+// VAT's, or that the general wording fits.
 func classifyVAT(err error) (problem, bool) {
 	var vrnErr *mtdconnect.VRNError
 	switch {
@@ -503,11 +503,7 @@ func vatReturnLink(periodKey string) string { return "/vat/returns/" + url.PathE
 // by default) and the receipts.
 func (s *Server) handleVAT(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r.Context())
-	page := vatPage{VRN: u.VRN, SettingsURL: settingsURL(mtdconnect.PurposeVAT), Flash: s.takeFlash(w, r)}
-	s.vatPageShow(w, r, u, &page)
-}
-
-func (s *Server) vatPageShow(w http.ResponseWriter, r *http.Request, u *mtdconnect.User, page *vatPage) {
+	page := &vatPage{VRN: u.VRN, SettingsURL: settingsURL(mtdconnect.PurposeVAT), Flash: s.takeFlash(w, r)}
 	receipts, err := s.vatReceipts(r, u)
 	if err != nil {
 		s.serverError(w, r, err)
