@@ -323,29 +323,36 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 	}{u.ID, taxYear.String(), sub.ID, resp.CorrelationID, sub.SubmittedAt.UTC()})
 }
 
+// decodeJSONBody reads one JSON object strictly into v: no unknown
+// fields, nothing after it.
+func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return &jsonBodyError{Problem: "send it as Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
+			return &jsonBodyError{Problem: "it is empty"}
+		case errors.As(err, &tooBig):
+			return &jsonBodyError{Problem: fmt.Sprintf("it is larger than %d bytes", maxAPIBody)}
+		}
+		return &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "hmrc: ")}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &jsonBodyError{Problem: "there is data after the JSON object"}
+	}
+	return nil
+}
+
 // decodeCumulative reads the JSON body strictly: one object, no unknown
 // fields, amounts as JSON numbers.
 func decodeCumulative(w http.ResponseWriter, r *http.Request) (hmrc.UKPropertyCumulative, error) {
 	var body hmrc.UKPropertyCumulative
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return body, &jsonBodyError{Problem: "send it as Content-Type: application/json"}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.Is(err, io.EOF):
-			return body, &jsonBodyError{Problem: "it is empty"}
-		case errors.As(err, &tooBig):
-			return body, &jsonBodyError{Problem: fmt.Sprintf("it is larger than %d bytes", maxAPIBody)}
-		}
-		return body, &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "hmrc: ")}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return body, &jsonBodyError{Problem: "there is data after the JSON object"}
-	}
-	return body, nil
+	err := decodeJSONBody(w, r, &body)
+	return body, err
 }
 
 // handleAPIGetCumulative is GET of the same path: what HMRC holds for the

@@ -214,6 +214,8 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(s.handleCrossOrigin))
 
 	api := http.NewServeMux()
+	s.route(api, "GET /api/v1/users/{id}", s.requireAPIKey(s.handleAPIProfile))
+	s.route(api, "PATCH /api/v1/users/{id}", s.requireAPIKey(s.handleAPIPatchProfile))
 	s.route(api, "GET /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIStatus))
 	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.handleAPIRefresh))
 	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.handleAPITest))

@@ -9,13 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -136,30 +134,6 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 		})
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
-}
-
-// decodeJSONBody reads one JSON object strictly into v: no unknown
-// fields, nothing after it.
-func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &jsonBodyError{Problem: "send it as Content-Type: application/json"}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.Is(err, io.EOF):
-			return &jsonBodyError{Problem: "it is empty"}
-		case errors.As(err, &tooBig):
-			return &jsonBodyError{Problem: fmt.Sprintf("it is larger than %d bytes", maxAPIBody)}
-		}
-		return &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "hmrc: ")}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &jsonBodyError{Problem: "there is data after the JSON object"}
-	}
-	return nil
 }
 
 // apiVATReceipt is HMRC's receipt of a return as the API gives it.
