@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 )
@@ -197,16 +198,49 @@ func (c *Client) apiError(resp *Response) *APIError {
 	return e
 }
 
-// TestConnection calls HMRC's Hello World user endpoint with the user's
-// token and returns HMRC's greeting.
+// TestConnection checks the connection with the cheapest call of the
+// purpose's own API, because HMRC's Hello World user endpoint wants a
+// "hello" scope that a connection never asks for: for Income Tax it lists
+// the landlord's businesses (Business Details), for VAT their open
+// obligations. It needs the landlord's NINO (ErrNoNINO) or VRN (ErrNoVRN),
+// and returns what HMRC said, in words.
 func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.Purpose, origin *Request) (string, error) {
-	var out struct {
-		Message string `json:"message"`
+	u, err := c.store.UserByID(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("hmrc: test connection: %w", err)
 	}
-	_, err := c.Do(ctx, Call{
-		UserID: userID, Purpose: p, Method: http.MethodGet, Path: "/hello/user",
-		Accept: "application/vnd.hmrc.1.0+json", Priority: Interactive, Idempotent: true, Fraud: origin,
-	}, &out)
+	var msg string
+	switch p {
+	case mtdconnect.PurposeVAT:
+		if u.VRN == "" {
+			return "", ErrNoVRN
+		}
+		var obs []VATObligation
+		obs, err = c.VATObligations(ctx, userID, u.VRN, time.Time{}, time.Time{}, VATStatusOpen, origin)
+		switch len(obs) {
+		case 0:
+			msg = "HMRC answered: no open VAT returns"
+		case 1:
+			msg = "HMRC answered: 1 open VAT return"
+		default:
+			msg = fmt.Sprintf("HMRC answered: %d open VAT returns", len(obs))
+		}
+	default:
+		if u.NINO == "" {
+			return "", ErrNoNINO
+		}
+		var nino, id string
+		if nino, err = mtdconnect.ParseNINO(u.NINO); err != nil {
+			return "", err
+		}
+		// Not through the cache: the point is to ask HMRC now.
+		id, err = c.fetchUKPropertyBusinessID(ctx, itsaOptions{priority: Interactive}, userID, nino, origin)
+		if errors.Is(err, ErrNoUKProperty) {
+			msg, err = "HMRC answered: no UK property business is registered for your National Insurance number", nil
+		} else {
+			msg = "HMRC answered: your UK property business is " + id
+		}
+	}
 	if err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
@@ -215,5 +249,5 @@ func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.
 		}
 		return "", err
 	}
-	return out.Message, nil
+	return msg, nil
 }

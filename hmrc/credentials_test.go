@@ -325,7 +325,7 @@ func TestCredentialRotationUsedWithoutRestart(t *testing.T) {
 	if err := e.client.Refresh(ctx, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
 		t.Fatalf("refresh after removing the old secret: %v", err)
 	}
-	if msg, err := e.client.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || msg != "Hello User" {
+	if msg, err := e.client.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is") {
 		t.Fatalf("TestConnection = %q, %v", msg, err)
 	}
 	if c := e.conn(t); c.Status != mtdconnect.StatusConnected || c.ClientID != sbClientID {
@@ -477,7 +477,7 @@ func TestCredentialClientIDChange(t *testing.T) {
 	if id := stale.Identity(ctx); id.ClientID != sbClientID {
 		t.Fatalf("stale instance already on %s", id.ClientID)
 	}
-	if msg, err := stale.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || msg != "Hello User" {
+	if msg, err := stale.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is") {
 		t.Fatalf("stale instance: %q, %v", msg, err)
 	}
 	if c := e.conn(t); c.Status != mtdconnect.StatusConnected {

@@ -49,6 +49,10 @@ var (
 	// ErrUnavailable wraps failures that retrying later may cure: HMRC
 	// unreachable, 5xx, throttled, or a refresh still running elsewhere.
 	ErrUnavailable = errors.New("hmrc: unavailable")
+	// ErrNoNINO and ErrNoVRN: the landlord's identifier the call needs is
+	// not stored yet.
+	ErrNoNINO = errors.New("hmrc: no National Insurance number for the landlord")
+	ErrNoVRN  = errors.New("hmrc: no VAT registration number for the landlord")
 )
 
 // ReconnectError means the connection's grant is gone; the landlord must

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,7 +133,7 @@ func newEnv(t *testing.T) *env {
 	e.sealer, _ = seal.New(kh)
 	e.recorder = &tokenRecorder{next: http.DefaultTransport}
 	e.client = e.newClient(t)
-	u := &mtdconnect.User{Email: "landlord@example.com", PasswordHash: "x"}
+	u := &mtdconnect.User{Email: "landlord@example.com", PasswordHash: "x", NINO: "TC663795B"}
 	if err := st.CreateUser(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestConnect(t *testing.T) {
 		t.Errorf("authority ends %v, want %v", conn.GrantEndsAt(), want)
 	}
 	msg, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
-	if err != nil || msg != "Hello User" {
+	if err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is X") {
 		t.Fatalf("TestConnection = %q, %v", msg, err)
 	}
 	if got := e.sim.Stats().Refreshes; got != 0 {

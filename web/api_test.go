@@ -145,11 +145,16 @@ func TestAPI(t *testing.T) {
 	})
 
 	t.Run("Test", func(t *testing.T) {
+		setNINO(t, env, env.landlord.ID, "")
+		if status, body := env.api(http.MethodPost, user+"/test", env.apiKey); status != http.StatusConflict || decode(t, body)["error"] != "nino_required" {
+			t.Errorf("test without a NINO: %d %s", status, body)
+		}
+		setNINO(t, env, env.landlord.ID, testNINO)
 		status, body := env.api(http.MethodPost, user+"/test", env.apiKey)
 		if status != http.StatusOK {
 			t.Fatalf("status %d: %s", status, body)
 		}
-		if m := decode(t, body); m["message"] != "Hello User" || m["ok"] != true {
+		if m := decode(t, body); !strings.HasPrefix(fmt.Sprint(m["message"]), "HMRC answered: your UK property business is X") || m["ok"] != true {
 			t.Errorf("body %s", body)
 		}
 	})

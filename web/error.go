@@ -18,7 +18,7 @@ var (
 	errMissingState = errors.New("web: callback without state")
 	// errNINOMissing: an Income Tax call needs the landlord's National
 	// Insurance number, and none is stored.
-	errNINOMissing = errors.New("web: no National Insurance number")
+	errNINOMissing = hmrc.ErrNoNINO
 )
 
 // jsonBodyError is an API body that is not the JSON expected; Problem says

@@ -231,7 +231,7 @@ func (s *Server) handleTest(w http.ResponseWriter, r *http.Request) {
 	} else if msg, err := s.hmrc.TestConnection(r.Context(), u.ID, purpose, origin); err != nil {
 		s.flashError(w, r, err)
 	} else {
-		s.setFlash(w, flash{Kind: "success", Text: "HMRC says: " + msg})
+		s.setFlash(w, flash{Kind: "success", Text: msg})
 	}
 	http.Redirect(w, r, settingsURL(purpose), http.StatusSeeOther)
 }

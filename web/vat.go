@@ -29,7 +29,7 @@ func init() {
 
 // errVRNMissing: a VAT call needs the landlord's VAT registration number,
 // and none is stored.
-var errVRNMissing = errors.New("web: no VAT registration number")
+var errVRNMissing = hmrc.ErrNoVRN
 
 // vatCallError is the error of a VAT call, with what classify needs to
 // word it for VAT: HMRC uses some codes on both the VAT and the Income Tax

@@ -79,9 +79,10 @@ func TestJourney(t *testing.T) {
 		t.Errorf("after refresh: last refresh %v, version %d (was %d)", refreshed.LastRefreshAt, refreshed.Version, conn.Version)
 	}
 
-	// Test connection.
+	// Test connection: HMRC's Business Details list, which needs the NINO.
+	setNINO(t, env, env.landlord.ID, testNINO)
 	p = b.post("/settings/hmrc/test", p.findForm(t, "/settings/hmrc/test").values)
-	p.mustContain(t, "HMRC says: Hello User")
+	p.mustContain(t, "HMRC answered: your UK property business is X")
 
 	// Disconnect asks first, and nothing changes until confirmed.
 	before := env.connection(env.landlord.ID, mtdconnect.PurposeIncomeTax)
@@ -242,6 +243,7 @@ func TestRevokedAtHMRC(t *testing.T) {
 	for _, action := range []string{"refresh", "test"} {
 		t.Run(action, func(t *testing.T) {
 			env := newTestEnv(t)
+			setNINO(t, env, env.landlord.ID, testNINO) // Test connection needs it
 			b := env.browser()
 			b.signIn(landlordEmail, landlordPassword)
 			p := b.connect()
@@ -459,5 +461,19 @@ func TestSecureCookiesOverHTTPS(t *testing.T) {
 	}
 	if got := p.header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
 		t.Errorf("HSTS = %q", got)
+	}
+}
+
+// setNINO stores the landlord's NINO ("" clears it), as the settings page
+// would.
+func setNINO(t *testing.T, env *testEnv, userID int64, nino string) {
+	t.Helper()
+	u, err := env.store.UserByID(t.Context(), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.NINO = nino
+	if err := env.store.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
 	}
 }

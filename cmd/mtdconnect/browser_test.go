@@ -281,13 +281,19 @@ func TestBrowserLandlordJourney(t *testing.T) {
 		t.Fatalf("connected settings page:\n%s", body)
 	}
 
-	// Test the connection: the simulator's Hello User endpoint.
+	// Test the connection: HMRC's Business Details list, which needs the
+	// landlord's NINO (the simulator's test user's, from the banner).
+	step("enter the NINO",
+		chromedp.SendKeys(chromedp.CSS(`#nino`), simUserNINO),
+		chromedp.Click(chromedp.Search(`//button[contains(., 'National Insurance number')]`)),
+		chromedp.WaitVisible(chromedp.Search(`//main//*[contains(text(), 'is saved')]`)),
+	)
 	step("test connection",
 		chromedp.Click(chromedp.Search(`//button[contains(., 'Test connection')]`)),
-		chromedp.WaitVisible(chromedp.Search(`//main//*[contains(text(), 'Hello User')]`)),
+		chromedp.WaitVisible(chromedp.Search(`//main//*[contains(text(), 'HMRC answered')]`)),
 	)
-	if body := bodyText("read test result"); !strings.Contains(body, "Hello User") {
-		t.Fatalf("after Test connection the page lacks %q:\n%s", "Hello User", body)
+	if body := bodyText("read test result"); !strings.Contains(body, "HMRC answered: your UK property business is") {
+		t.Fatalf("after Test connection the page lacks %q:\n%s", "HMRC answered", body)
 	}
 
 	t.Logf("browser console:\n%s", consoleText())

@@ -55,7 +55,7 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		// batch ones, and BatchOrigin declares nothing missing.
 		"MTDCONNECT_LICENCE_IDS": "mtdconnect=cli-test-licence",
 	}}
-	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword)
+	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword, "--nino", simUserNINO)
 	return e
 }
 
@@ -135,7 +135,7 @@ func TestManualFlow(t *testing.T) {
 	if st.Status != "connected" || st.AuthorityEndsAt == nil || st.AccessTokenExpiresAt == nil {
 		t.Fatalf("status = %+v", st)
 	}
-	if out := e.run(t, nil, "test", "--user", testEmail); !strings.Contains(out, "Hello User") {
+	if out := e.run(t, nil, "test", "--user", testEmail); !strings.Contains(out, "HMRC answered: your UK property business is") {
 		t.Fatalf("test: %q", out)
 	}
 	if out := e.run(t, nil, "disconnect", "--user", testEmail); !strings.Contains(out, "remove the authority at HMRC") {
@@ -209,7 +209,7 @@ func TestProcessesShareOneRefresh(t *testing.T) {
 	}
 	wg.Wait()
 	for i := range 5 {
-		if errs[i] != nil || !bytes.Contains(outs[i], []byte("HMRC says: Hello User")) {
+		if errs[i] != nil || !bytes.Contains(outs[i], []byte("HMRC answered: your UK property business is")) {
 			t.Errorf("process %d: %v\n%s", i, errs[i], outs[i])
 		}
 	}

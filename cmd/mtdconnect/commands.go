@@ -152,7 +152,7 @@ func runUserCommand(ctx context.Context, cmd string, args []string, getenv geten
 		if err != nil {
 			return explain(err)
 		}
-		fmt.Fprintf(stdout, "HMRC says: %s\n", msg)
+		fmt.Fprintln(stdout, msg)
 		return nil
 	case "disconnect":
 		if err := a.hmrc.Disconnect(ctx, u.ID, purpose); err != nil {

@@ -30,7 +30,9 @@ const usage = `mtdconnect connects UK landlords to HMRC Making Tax Digital.
 Usage:
   mtdconnect [serve]                      run the service (default)
   mtdconnect simulator                    run the HMRC simulator on its own
-  mtdconnect users add --email E [--password P] [--admin] [--totp]
+  mtdconnect users add --email E [--password P] [--admin] [--totp] [--nino N] [--vrn V]
+  mtdconnect users set --email E [--nino N] [--vrn V]
+                                          set a landlord's National Insurance number or VAT registration number
   mtdconnect users totp --email E [--remove]
                                           add (printing its key once) or remove a user's authenticator app
   mtdconnect apikey create --name N       print a new API key for the platform (shown once)
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader,
 		return runLoadtest(ctx, args, getenv, stdout, stderr)
 	case "users add":
 		return runUsersAdd(ctx, args, getenv, stdin, stdout, stderr)
+	case "users set":
+		return runUsersSet(ctx, args, getenv, stdout, stderr)
 	case "users totp":
 		return runUsersTOTP(ctx, args, getenv, stdout, stderr)
 	case "apikey create":

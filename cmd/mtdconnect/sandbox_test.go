@@ -121,7 +121,8 @@ func TestSandboxCreateUserConnects(t *testing.T) {
 	if st.Status != "connected" || st.Scopes != "read:vat write:vat" {
 		t.Fatalf("status after connecting as the test user: %+v", st)
 	}
-	if got := e.run(t, nil, "test", "--user", testEmail, "--purpose", "vat"); !strings.Contains(got, "Hello User") {
+	e.run(t, nil, "users", "set", "--email", testEmail, "--vrn", vrn)
+	if got := e.run(t, nil, "test", "--user", testEmail, "--purpose", "vat"); !strings.Contains(got, "HMRC answered:") || !strings.Contains(got, "open VAT return") {
 		t.Fatalf("test: %q", got)
 	}
 }

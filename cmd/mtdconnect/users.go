@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,12 +20,18 @@ func runUsersAdd(ctx context.Context, args []string, getenv getenvFunc, stdin io
 	password := fs.String("password", "", "the password (read from standard input if empty)")
 	admin := fs.Bool("admin", false, "make the user an administrator")
 	totp := fs.Bool("totp", false, "also add an authenticator app (second factor at sign-in); prints its key once")
+	nino := fs.String("nino", "", "the landlord's National Insurance number (Income Tax calls need it)")
+	vrn := fs.String("vrn", "", "the VAT registration number (VAT calls need it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	e := strings.ToLower(strings.TrimSpace(*email))
 	if !strings.Contains(e, "@") {
 		return errors.New("--email must be an email address")
+	}
+	ids, err := parseIdentifiers(*nino, *vrn)
+	if err != nil {
+		return err
 	}
 	if *password == "" {
 		fmt.Fprint(stderr, "Password: ")
@@ -45,7 +52,7 @@ func runUsersAdd(ctx context.Context, args []string, getenv getenvFunc, stdin io
 	if err != nil {
 		return err
 	}
-	u := &mtdconnect.User{Email: e, PasswordHash: hash, Admin: *admin}
+	u := &mtdconnect.User{Email: e, PasswordHash: hash, Admin: *admin, NINO: ids.NINO, VRN: ids.VRN}
 	if err := a.store.CreateUser(ctx, u); errors.Is(err, mtdconnect.ErrConflict) {
 		return fmt.Errorf("a user with email %s already exists", e)
 	} else if err != nil {
@@ -59,6 +66,67 @@ func runUsersAdd(ctx context.Context, args []string, getenv getenvFunc, stdin io
 			return fmt.Errorf("user %s was added, but without an authenticator app: %w (add one with: mtdconnect users totp --email %s)", e, err, e)
 		}
 	}
+	return nil
+}
+
+// parseIdentifiers checks a NINO and a VRN given on the command line; an
+// empty one stays empty.
+func parseIdentifiers(nino, vrn string) (mtdconnect.User, error) {
+	var u mtdconnect.User
+	var err error
+	if nino != "" {
+		if u.NINO, err = mtdconnect.ParseNINO(nino); err != nil {
+			return u, fmt.Errorf("--nino: %w", err)
+		}
+	}
+	if vrn != "" {
+		if u.VRN, err = mtdconnect.ParseVRN(vrn); err != nil {
+			return u, fmt.Errorf("--vrn: %w", err)
+		}
+	}
+	return u, nil
+}
+
+// runUsersSet sets a landlord's NINO and/or VRN; "" is not a value here,
+// so a flag left out keeps what is stored.
+func runUsersSet(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("users set", &cfg, getenv, stderr)
+	email := fs.String("email", "", "the user's email")
+	nino := fs.String("nino", "", "the landlord's National Insurance number")
+	vrn := fs.String("vrn", "", "the VAT registration number")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *nino == "" && *vrn == "" {
+		return errors.New("give --nino, --vrn or both")
+	}
+	ids, err := parseIdentifiers(*nino, *vrn)
+	if err != nil {
+		return err
+	}
+	a, err := openStore(ctx, cfg, fs, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.userByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	if ids.NINO != "" {
+		u.NINO = ids.NINO
+	}
+	if ids.VRN != "" {
+		u.VRN = ids.VRN
+	}
+	if err := a.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s: NINO %s, VRN %s\n", u.Email, cmp.Or(u.NINO, "none"), cmp.Or(u.VRN, "none"))
 	return nil
 }
 
