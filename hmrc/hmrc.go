@@ -120,6 +120,10 @@ type Config struct {
 	// (BATCH_PROCESS_DIRECT, see BatchOrigin). Generate it once and keep it
 	// (cmd stores it in the data directory); it must not change between runs.
 	DeviceID string
+	// DeviceManufacturer and DeviceModel describe this server in
+	// Gov-Client-User-Agent when the host cannot say (a VM without DMI
+	// data); the host's own values win when it can.
+	DeviceManufacturer, DeviceModel string
 
 	// Rate is HMRC's budget for the whole application, requests/second,
 	// shared by every instance through the store. Default 3.

@@ -1,6 +1,7 @@
 package hmrc
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -33,6 +34,10 @@ func (c *Client) BatchOrigin(userIDs map[string]string) (*Request, error) {
 		return nil, errors.New("hmrc: batch origin: the user the work is for is required (e.g. mtdconnect=<account id>)")
 	}
 	dev, hostErr := HostBatchDevice()
+	if dev != nil {
+		dev.DeviceManufacturer = cmp.Or(dev.DeviceManufacturer, c.cfg.DeviceManufacturer)
+		dev.DeviceModel = cmp.Or(dev.DeviceModel, c.cfg.DeviceModel)
+	}
 	vendor := c.cfg.Vendor
 	vendor.LicenseIDs = maps.Clone(vendor.LicenseIDs) // the caller may change the Request
 	r := &Request{

@@ -57,6 +57,31 @@ func TestBatchOrigin(t *testing.T) {
 	}
 }
 
+// Where the host cannot name its maker and model (a VM without DMI data),
+// the configured ones complete Gov-Client-User-Agent, and HMRC's validator
+// has nothing left to warn about.
+func TestBatchOriginConfiguredDevice(t *testing.T) {
+	e := newEnv(t)
+	c := itsaClient(t, e, e.recorder, func(c *hmrc.Config) {
+		c.DeviceManufacturer, c.DeviceModel = "Acme Cloud", "Standard VM"
+	})
+	r, err := c.BatchOrigin(map[string]string{"mtdconnect": "42"})
+	if err != nil {
+		t.Skipf("this host cannot be described for batch calls: %v", err)
+	}
+	h, err := r.Headers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua := h.Get("Gov-Client-User-Agent")
+	if !strings.Contains(ua, "device-manufacturer=") || !strings.Contains(ua, "device-model=") {
+		t.Fatalf("Gov-Client-User-Agent %q lacks the device", ua)
+	}
+	if v := hmrcsim.ValidateFraudHeaders(h); v.Code != hmrcsim.FraudValid {
+		t.Errorf("verdict %s: %+v %+v", v.Code, v.Errors, v.Warnings)
+	}
+}
+
 func TestBatchOriginRefusals(t *testing.T) {
 	e := newEnv(t)
 	cases := []struct {

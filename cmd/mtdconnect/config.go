@@ -58,6 +58,9 @@ type Config struct {
 	VendorPublicIP string            // the public IP clients connect to; empty: each request's local address
 	LicenceIDs     map[string]string // software name → licence, sent hashed
 	DeviceID       string            // this server's UUID as a batch device; default: DATA_DIR/device-id
+	// The server's maker and model for batch calls, where the host has no
+	// DMI data to read them from (many VMs).
+	DeviceManufacturer, DeviceModel string
 
 	trustedProxies string // as given, parsed by resolve
 	licenceIDs     string
@@ -96,6 +99,8 @@ func (c *Config) bind(fs *flag.FlagSet, getenv getenvFunc) {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs or addresses of the load balancers whose X-Forwarded-For / Forwarded headers give the client's IP, e.g. 10.0.0.0/8 (MTDCONNECT_TRUSTED_PROXIES)")
 	fs.StringVar(&c.VendorPublicIP, "vendor-public-ip", env("VENDOR_PUBLIC_IP", ""), "the public IP landlords' browsers connect to (the load balancer's), for HMRC's Gov-Vendor-Public-IP (MTDCONNECT_VENDOR_PUBLIC_IP; default: the address each request arrived on)")
 	fs.StringVar(&c.licenceIDs, "licence-ids", env("LICENCE_IDS", ""), "comma-separated name=licence pairs, sent hashed in HMRC's Gov-Vendor-License-IDs (MTDCONNECT_LICENCE_IDS)")
+	fs.StringVar(&c.DeviceManufacturer, "device-manufacturer", env("DEVICE_MANUFACTURER", ""), "this server's manufacturer for HMRC's Gov-Client-User-Agent, where the host does not report one (MTDCONNECT_DEVICE_MANUFACTURER)")
+	fs.StringVar(&c.DeviceModel, "device-model", env("DEVICE_MODEL", ""), "this server's model for HMRC's Gov-Client-User-Agent, where the host does not report one (MTDCONNECT_DEVICE_MODEL)")
 	fs.StringVar(&c.DeviceID, "device-id", env("DEVICE_ID", ""), "this server's UUID in HMRC's Gov-Client-Device-ID for calls no landlord started (MTDCONNECT_DEVICE_ID; default: generated once into DATA_DIR/device-id)")
 	c.ClientSecret = getenv("MTDCONNECT_CLIENT_SECRET")
 	c.keysetExplicit = getenv("MTDCONNECT_KEYSET_FILE") != ""

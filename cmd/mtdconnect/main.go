@@ -159,8 +159,8 @@ func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer
 		Store: a.store, Sealer: a.sealer, Logger: a.log,
 		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin,
 		// Fraud prevention data of calls no landlord started (BatchOrigin).
-		DeviceID: deviceID,
-		Vendor:   hmrc.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},
+		DeviceID: deviceID, DeviceManufacturer: a.cfg.DeviceManufacturer, DeviceModel: a.cfg.DeviceModel,
+		Vendor: hmrc.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},
 	})
 	if err != nil {
 		a.store.Close()
