@@ -111,6 +111,10 @@ type Server struct {
 	limiterNow func() time.Time
 	offset     atomic.Int64 // nanoseconds added to opts.Now by /admin/clock
 	mux        *http.ServeMux
+	// itsa and vat hold the API data; their registrars set them in New and
+	// they are never replaced, so SaveState and LoadState can reach them.
+	itsa *itsaState
+	vat  *vatState
 
 	mu            sync.Mutex // guards everything below
 	apps          map[string]Application

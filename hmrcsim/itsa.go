@@ -46,6 +46,7 @@ type cumulativeSummary struct {
 
 func registerITSA(s *Server, mux *http.ServeMux) {
 	st := &itsaState{s: s, summaries: map[itsaKey]*cumulativeSummary{}, received: map[itsaKey]map[string]string{}}
+	s.itsa = st
 	s.handleAPI(mux, "GET /individuals/business/details/{nino}/list", st.listBusinesses)
 	s.handleAPI(mux, "GET /obligations/details/{nino}/income-and-expenditure", st.obligations)
 	s.handleAPI(mux, "PUT /individuals/business/property/uk/{nino}/{businessId}/cumulative/{taxYear}", st.putCumulative)

@@ -74,6 +74,7 @@ type storedReturn struct {
 
 func registerVAT(s *Server, mux *http.ServeMux) {
 	st := &vatState{s: s, returns: map[vatKey]*storedReturn{}}
+	s.vat = st
 	s.handleAPI(mux, "GET /organisations/vat/{vrn}/obligations", st.obligations)
 	s.handleAPI(mux, "POST /organisations/vat/{vrn}/returns", st.submitReturn)
 	s.handleAPI(mux, "GET /organisations/vat/{vrn}/returns/{periodKey}", st.viewReturn)

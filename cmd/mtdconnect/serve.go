@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,10 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 		}
 		simURL = "http://" + ln.Addr().String()
 		sim := newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{})
-		go func() { errc <- serveHTTP(ctx, ln, sim.Handler()) }()
+		// Its grants, tokens and submissions outlive a restart (simstate.go).
+		simState := keepSimulatorState(ctx, sim, filepath.Join(a.cfg.DataDir, simulatorStateFile), a.log)
+		defer simState.close()
+		go func() { errc <- serveHTTP(ctx, ln, simState.handler(sim.Handler())) }()
 		if err := seedDemo(ctx, a); err != nil {
 			return err
 		}
