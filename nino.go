@@ -1,7 +1,6 @@
 package mtdconnect
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"unicode"
@@ -35,15 +34,14 @@ const (
 
 // NINOError says why a National Insurance number was rejected. Problem is a
 // sentence fragment a landlord can read ("must not be empty"); Input is what
-// they typed, unchanged.
+// they typed, unchanged. Error leaves Input out: a mistyped NINO is still
+// personal data, and errors end up in logs.
 type NINOError struct {
 	Input   string
 	Problem string
 }
 
-func (e *NINOError) Error() string {
-	return fmt.Sprintf("National Insurance number %q: %s", e.Input, e.Problem)
-}
+func (e *NINOError) Error() string { return "National Insurance number " + e.Problem }
 
 // ParseNINO normalises and validates a National Insurance number the way
 // HMRC's MTD APIs do: all whitespace is removed, ASCII letters are
@@ -63,7 +61,7 @@ func ParseNINO(s string) (string, error) {
 	}
 	prefix := n[:2]
 	if ninoRejectedPrefixes[prefix] || !ninoPattern.MatchString(prefix+"000000") {
-		return "", &NINOError{Input: s, Problem: "the prefix " + prefix + " is never used in a National Insurance number"}
+		return "", &NINOError{Input: s, Problem: "starts with " + prefix + ", which no National Insurance number does"}
 	}
 	if !ninoPattern.MatchString(n) {
 		// The shape and prefix are right, so only the suffix can be wrong.
@@ -92,15 +90,13 @@ func ninoNormalise(s string) string {
 }
 
 // VRNError says why a VAT registration number was rejected, in the same shape
-// as NINOError.
+// as NINOError (Error leaves Input out too).
 type VRNError struct {
 	Input   string
 	Problem string
 }
 
-func (e *VRNError) Error() string {
-	return fmt.Sprintf("VAT registration number %q: %s", e.Input, e.Problem)
-}
+func (e *VRNError) Error() string { return "VAT registration number " + e.Problem }
 
 // ParseVRN normalises and validates a VAT registration number: whitespace is
 // removed, an optional "GB" prefix (any case) is dropped, and what remains

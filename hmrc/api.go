@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ type Call struct {
 	UserID  int64
 	Purpose mtdconnect.Purpose
 	Method  string
-	Path    string // below the API base URL, e.g. /hello/user
+	Path    string // below the API base URL, e.g. /organisations/vat/{vrn}/obligations
 	Query   url.Values
 	Accept  string // e.g. application/vnd.hmrc.1.0+json
 	Body    any    // sent as JSON when not nil
@@ -87,13 +88,13 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 			if call.Idempotent || sentNothing(err) {
 				continue
 			}
-			return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, call.Path, err)
+			return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, logPath(call.Path), err)
 		}
 		switch {
 		case resp.Status >= 200 && resp.Status < 300:
 			if out != nil && len(resp.Body) > 0 {
 				if err := json.Unmarshal(resp.Body, out); err != nil {
-					return resp, fmt.Errorf("hmrc: decode %s: %w", call.Path, err)
+					return resp, fmt.Errorf("hmrc: decode %s: %w", logPath(call.Path), err)
 				}
 			}
 			return resp, nil
@@ -113,7 +114,24 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 			return resp, c.apiError(resp)
 		}
 	}
-	return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, call.Path, lastErr)
+	return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, logPath(call.Path), lastErr)
+}
+
+// personalSegment matches a path segment that is a NINO (two letters, six
+// digits, an optional letter) or a VRN (nine digits). HMRC's paths carry
+// them, and errors end up in logs: the landlord's identifiers must not.
+var personalSegment = regexp.MustCompile(`(?i)^(?:[A-Z]{2}[0-9]{6}[A-Z]?|[0-9]{9})$`)
+
+// logPath is path as errors and logs may show it, with the NINO or VRN in
+// it replaced by a placeholder.
+func logPath(path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if personalSegment.MatchString(s) {
+			segs[i] = "{id}"
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // fraudHeaders builds the fraud prevention headers of a call before any
@@ -164,6 +182,12 @@ func (c *Client) send(ctx context.Context, call Call, fph http.Header, body []by
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// A *url.Error names the URL, whose path holds the NINO or VRN;
+		// the callers say which call failed.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, ue.Err
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// Tax years and HMRC's dates are UK calendar dates: the zone must be
+	// there even on a host (or container) without a zone database.
+	_ "time/tzdata"
 )
 
 // ValidationError is one HMRC-style validation error.
@@ -95,10 +98,9 @@ func ParseTaxYear(s string) (TaxYear, error) {
 }
 
 // CurrentTaxYear is the UK tax year containing t, judged by the UK calendar
-// date (Europe/London where the zone database is available, else UTC+0): a
-// tax year runs from 6 April to 5 April.
+// date (Europe/London): a tax year runs from 6 April to 5 April.
 func CurrentTaxYear(t time.Time) TaxYear {
-	t = t.In(itsaLondon())
+	t = t.In(london)
 	y := t.Year()
 	if t.Month() < time.April || (t.Month() == time.April && t.Day() < 6) {
 		y--
@@ -106,12 +108,15 @@ func CurrentTaxYear(t time.Time) TaxYear {
 	return TaxYear(y)
 }
 
-func itsaLondon() *time.Location {
-	if loc, err := time.LoadLocation("Europe/London"); err == nil {
-		return loc
+// london is the UK's zone. time/tzdata is linked in, so loading it fails
+// only if the name is wrong.
+var london = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		panic("hmrc: " + err.Error())
 	}
-	return time.UTC
-}
+	return loc
+}()
 
 // String is the HMRC form, "2025-26".
 func (y TaxYear) String() string {
@@ -170,7 +175,7 @@ func Pence(p int64) *Amount {
 // ParseAmount reads a decimal number in JSON number syntax ("1234.56",
 // "-5", "0.5"). It does not check HMRC's rules; Validate does.
 func ParseAmount(s string) (*Amount, error) {
-	if _, ok := itsaParseNumber(s); !ok {
+	if _, ok := parseDecimal(s); !ok {
 		return nil, fmt.Errorf("hmrc: %q is not a number", s)
 	}
 	return &Amount{text: s}, nil
@@ -182,16 +187,16 @@ func (a Amount) String() string { return a.text }
 // Pence returns the amount in pence and true when it is a whole number of
 // pence that fits HMRC's range (|amount| ≤ 99999999999.99).
 func (a Amount) Pence() (int64, bool) {
-	n, ok := itsaParseNumber(a.text)
-	if !ok || n.scale > 2 || !n.fits {
+	n, ok := parseDecimal(a.text)
+	if !ok {
 		return 0, false
 	}
-	return n.pence, true
+	return n.itsaPence()
 }
 
 // MarshalJSON writes the amount as a JSON number.
 func (a Amount) MarshalJSON() ([]byte, error) {
-	if _, ok := itsaParseNumber(a.text); !ok {
+	if _, ok := parseDecimal(a.text); !ok {
 		return nil, fmt.Errorf("hmrc: amount %q is not a number", a.text)
 	}
 	return []byte(a.text), nil
@@ -200,54 +205,61 @@ func (a Amount) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON accepts a JSON number only (not a string), keeping its text.
 func (a *Amount) UnmarshalJSON(b []byte) error {
 	s := string(b)
-	if _, ok := itsaParseNumber(s); !ok {
+	if _, ok := parseDecimal(s); !ok {
 		return fmt.Errorf("hmrc: amount must be a JSON number, not %s", s)
 	}
 	a.text = s
 	return nil
 }
 
-// itsaNumber is a JSON number analysed exactly: scale as Java's BigDecimal
-// reports it (digits after the point minus the exponent, so "1.000" has
-// scale 3 and "1e2" scale -2), and, when the value has a scale of 2 or less
-// and at most 13 significant digits of pence, its value in pence.
-type itsaNumber struct {
-	scale int
-	pence int64
-	fits  bool // pence is set: |value| ≤ 99999999999.99 and scale ≤ 2
-}
-
 const itsaMaxPence = 9999999999999 // 99999999999.99
 
-// itsaParseNumber parses JSON number syntax -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?.
-func itsaParseNumber(s string) (itsaNumber, bool) {
-	i := 0
-	neg := false
+// itsaPence is n in pence when Income Tax takes it as an amount: at most 2
+// decimal places as written ("1.000" is refused, as HMRC's BigDecimal
+// scale refuses it) and |n| ≤ 99999999999.99.
+func (n decimal) itsaPence() (int64, bool) {
+	if n.scale > 2 || !n.inPence || n.pence > itsaMaxPence || n.pence < -itsaMaxPence {
+		return 0, false
+	}
+	return n.pence, true
+}
+
+// decimal is an amount's text analysed exactly, as HMRC's services read it
+// into a Java BigDecimal; the Income Tax and VAT checks share it.
+type decimal struct {
+	scale int   // BigDecimal.scale: digits after the point minus the exponent ("1.000" is 3, "1e2" is −2)
+	whole bool  // the value is an integer
+	pence int64 // the value in pence, when inPence
+	// inPence: the value is a whole number of pence of at most 17 digits.
+	// Anything else is outside every Income Tax and VAT range or below a
+	// penny.
+	inPence bool
+}
+
+// parseDecimal analyses JSON number syntax -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?.
+func parseDecimal(s string) (decimal, bool) {
+	i, neg := 0, false
 	if i < len(s) && s[i] == '-' {
 		neg = true
 		i++
 	}
-	digitsFrom := func() int {
+	run := func() string {
 		j := i
 		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
 			i++
 		}
-		return i - j
+		return s[j:i]
 	}
-	intStart := i
-	nInt := digitsFrom()
-	if nInt == 0 || (nInt > 1 && s[intStart] == '0') {
-		return itsaNumber{}, false
+	intDigits := run()
+	if intDigits == "" || (len(intDigits) > 1 && intDigits[0] == '0') {
+		return decimal{}, false
 	}
-	intDigits := s[intStart:i]
-	fracDigits := ""
+	frac := ""
 	if i < len(s) && s[i] == '.' {
 		i++
-		fs := i
-		if digitsFrom() == 0 {
-			return itsaNumber{}, false
+		if frac = run(); frac == "" {
+			return decimal{}, false
 		}
-		fracDigits = s[fs:i]
 	}
 	exp := 0
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
@@ -257,12 +269,12 @@ func itsaParseNumber(s string) (itsaNumber, bool) {
 			expNeg = s[i] == '-'
 			i++
 		}
-		es := i
-		if digitsFrom() == 0 {
-			return itsaNumber{}, false
+		ds := run()
+		if ds == "" {
+			return decimal{}, false
 		}
-		for _, c := range s[es:i] {
-			if exp < 1e7 { // clamp: beyond this the outcome no longer changes
+		for _, c := range ds {
+			if exp < 10_000_000 { // beyond this the outcome no longer changes
 				exp = exp*10 + int(c-'0')
 			}
 		}
@@ -271,32 +283,38 @@ func itsaParseNumber(s string) (itsaNumber, bool) {
 		}
 	}
 	if i != len(s) {
-		return itsaNumber{}, false
+		return decimal{}, false
 	}
-
-	n := itsaNumber{scale: len(fracDigits) - exp}
-	digits := strings.TrimLeft(intDigits+fracDigits, "0")
+	n := decimal{scale: len(frac) - exp}
+	// value = digits × 10^e, digits without leading or trailing zeros.
+	digits := strings.TrimLeft(intDigits+frac, "0")
+	e := -n.scale
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+		e++
+	}
 	if digits == "" {
-		n.fits = n.scale <= 2
+		n.whole, n.inPence = true, true
 		return n, true
 	}
-	if n.scale > 2 {
+	n.whole = e >= 0
+	if e < -2 || len(digits)+e+2 > maxDigitsOfPence {
 		return n, true
 	}
-	// value in pence = digits × 10^(2-scale)
-	if len(digits)+2-n.scale > 13 {
-		return n, true
-	}
-	p, err := strconv.ParseInt(digits+strings.Repeat("0", 2-n.scale), 10, 64)
-	if err != nil || p > itsaMaxPence {
+	p, err := strconv.ParseInt(digits+strings.Repeat("0", e+2), 10, 64)
+	if err != nil {
 		return n, true
 	}
 	if neg {
 		p = -p
 	}
-	n.pence, n.fits = p, true
+	n.pence, n.inPence = p, true
 	return n, true
 }
+
+// maxDigitsOfPence: beyond this many digits of pence a value is outside
+// every Income Tax and VAT range.
+const maxDigitsOfPence = 17
 
 // UKPropertyCumulative is the body of Property Business v6.0 "Create and
 // Amend a UK Property Cumulative Period Summary"
@@ -472,8 +490,12 @@ func (b UKPropertyCumulative) Validate(taxYear TaxYear) []ValidationError {
 }
 
 func itsaAmountOK(a *Amount, minPence int64) bool {
-	n, ok := itsaParseNumber(a.text)
-	return ok && n.scale <= 2 && n.fits && n.pence >= minPence
+	n, ok := parseDecimal(a.text)
+	if !ok {
+		return false
+	}
+	p, ok := n.itsaPence()
+	return ok && p >= minPence
 }
 
 // itsaValidateDates mirrors DateValidator.validateFromAndToDates and

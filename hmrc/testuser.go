@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -66,6 +67,10 @@ type TestAddress struct {
 func (u TestUser) String() string {
 	return fmt.Sprintf("test user %s (%s) nino=%s vrn=%s", u.UserID, u.UserFullName, u.NINO, u.VRN)
 }
+
+// LogValue is String, for log handlers that would otherwise write the
+// struct field by field, password included.
+func (u TestUser) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
 var testServicePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
 

@@ -2,6 +2,7 @@ package hmrc_test
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,6 +26,13 @@ func TestCreateTestUser(t *testing.T) {
 	}
 	if strings.Contains(u.String(), u.Password) || strings.Contains(strings.ToLower(u.String()), "password") {
 		t.Fatalf("String shows the password: %s", u)
+	}
+	// A JSON log handler does not use String; the user must not reach it
+	// whole either.
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("created", "user", u, "value", *u)
+	if strings.Contains(logged.String(), u.Password) {
+		t.Fatalf("the log shows the password: %s", logged.String())
 	}
 	e.connectVAT(t, u.UserID, u.Password)
 	list, err := e.client.VATObligations(ctx, e.userID, u.VRN, time.Time{}, time.Time{}, hmrc.VATStatusOpen, webOrigin())

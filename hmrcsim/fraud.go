@@ -11,12 +11,10 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"weak"
 )
 
 // Fraud-header verdicts (FraudResult.Code).
@@ -591,39 +589,19 @@ type fraudRecord struct {
 	seq              int
 }
 
-// fraudState is one Server's feedback store.
+// fraudState is one Server's feedback store. It has its own mutex rather
+// than s.mu, which every request takes for token and rate-limit bookkeeping.
 type fraudState struct {
 	mu   sync.Mutex
 	seq  int
 	apis map[string]map[string]*fraudRecord // api -> "METHOD path" -> latest
 }
 
-// fraudStates holds each Server's fraudState. Server (hmrcsim.go) has no
-// extension field and this file may not edit it, so the state lives beside
-// it, keyed by a weak pointer: the entry does not keep the Server alive, and a
-// cleanup removes it once the Server is collected, so the many Servers tests
-// create do not pile up. It has its own mutex rather than s.mu, which the
-// rest of the package holds for token and rate-limit bookkeeping.
-var fraudStates sync.Map // weak.Pointer[Server] -> *fraudState
-
-func init() {
-	apiRouteRegistrars = append(apiRouteRegistrars, func(s *Server, mux *http.ServeMux) {
-		s.fraud() // create the state while New is still single-threaded
-		s.handleAPI(mux, "GET /test/fraud-prevention-headers/validate", s.fraudValidate)
-		s.handleAPI(mux, "GET /test/fraud-prevention-headers/{api}/validation-feedback", s.fraudFeedback)
-	})
-}
-
-func (s *Server) fraud() *fraudState {
-	key := weak.Make(s)
-	if st, ok := fraudStates.Load(key); ok {
-		return st.(*fraudState)
-	}
-	st, loaded := fraudStates.LoadOrStore(key, &fraudState{apis: map[string]map[string]*fraudRecord{}})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { fraudStates.Delete(k) }, key)
-	}
-	return st.(*fraudState)
+// registerFraud adds HMRC's Test Fraud Prevention Headers API.
+func registerFraud(s *Server, mux *http.ServeMux) {
+	s.fraud = &fraudState{apis: map[string]map[string]*fraudRecord{}}
+	s.handleAPI(mux, "GET /test/fraud-prevention-headers/validate", s.fraudValidate)
+	s.handleAPI(mux, "GET /test/fraud-prevention-headers/{api}/validation-feedback", s.fraudFeedback)
 }
 
 // RecordFraudHeaders validates r's fraud prevention headers and keeps the
@@ -634,7 +612,7 @@ func (s *Server) fraud() *fraudState {
 func (s *Server) RecordFraudHeaders(api string, r *http.Request) FraudResult {
 	res := ValidateFraudHeaders(r.Header)
 	cm, _ := fphHeaderValue(r.Header, fhConnectionMethod)
-	st := s.fraud()
+	st := s.fraud
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.seq++
@@ -663,7 +641,7 @@ func fphNonNil(x []FraudIssue) []FraudIssue {
 // LastFraudResult returns the verdict on the most recent request recorded
 // under api (any endpoint), for tests in other packages.
 func (s *Server) LastFraudResult(api string) (FraudResult, bool) {
-	st := s.fraud()
+	st := s.fraud
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var last *fraudRecord
@@ -703,7 +681,7 @@ func (s *Server) fraudFeedback(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_REQUEST", "connectionMethod query parameter is missing or invalid")
 		return
 	}
-	st := s.fraud()
+	st := s.fraud
 	st.mu.Lock()
 	var recs []fraudRecord
 	for _, rec := range st.apis[r.PathValue("api")] {

@@ -111,10 +111,12 @@ type Server struct {
 	limiterNow func() time.Time
 	offset     atomic.Int64 // nanoseconds added to opts.Now by /admin/clock
 	mux        *http.ServeMux
-	// itsa and vat hold the API data; their registrars set them in New and
-	// they are never replaced, so SaveState and LoadState can reach them.
-	itsa *itsaState
-	vat  *vatState
+	// itsa, vat and fraud hold the APIs' data, each with its own locking
+	// (see their types); routes sets them once, in New, and they are never
+	// replaced, so SaveState and LoadState can reach them.
+	itsa  *itsaState
+	vat   *vatState
+	fraud *fraudState
 
 	mu            sync.Mutex // guards everything below
 	apps          map[string]Application
@@ -290,11 +292,6 @@ func tokenError(w http.ResponseWriter, status int, code, description string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
 }
 
-// apiRouteRegistrars lets other files of this package (ITSA, VAT) add API
-// routes from an init function without editing routes(); each registrar
-// should use s.handleAPI so its routes are throttled and fault-injected.
-var apiRouteRegistrars []func(s *Server, mux *http.ServeMux)
-
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 
@@ -318,13 +315,11 @@ func (s *Server) routes() *http.ServeMux {
 	s.handleAPI(mux, "POST /create-test-user/organisations", s.createOrganisation)
 	s.handleAPI(mux, "GET /create-test-user/services", s.testUserServices)
 
-	// ==== More API routes (ITSA, VAT, ...) are registered here. ====
-	// Add them with s.handleAPI(mux, "METHOD /path", handler), or from another
-	// file through apiRouteRegistrars, so they pass the rate limiter and the
-	// fault injection like every other API route.
-	for _, register := range apiRouteRegistrars {
-		register(s, mux)
-	}
+	// Every API route goes through s.handleAPI, so it passes the rate
+	// limiter and the fault injection.
+	registerITSA(s, mux)
+	registerVAT(s, mux)
+	registerFraud(s, mux)
 
 	// Local-only controls for tests and demos; deliberately unauthenticated.
 	mux.HandleFunc("GET /admin/faults", s.adminGetFaults)

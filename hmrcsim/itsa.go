@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // ukTime on hosts without a zone database
 )
 
 // MTD Income Tax Self Assessment for a landlord, written from HMRC's OAS and
@@ -23,10 +24,6 @@ import (
 // Every test user has one UK property business whose businessId is derived
 // from the user's NINO. Submissions are stateful: a cumulative summary fulfils
 // every obligation whose period end it covers.
-
-func init() {
-	apiRouteRegistrars = append(apiRouteRegistrars, registerITSA)
-}
 
 // itsaState is the ITSA data of one Server; its maps are guarded by s.mu.
 type itsaState struct {
@@ -234,10 +231,21 @@ func parseDate(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// dateOf is the UK calendar date of t, as a UTC midnight: HMRC's days
+// (period ends, received dates, tax years) turn at midnight in London.
 func dateOf(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
+	y, m, d := t.In(ukTime).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
+
+// ukTime is HMRC's time zone; time/tzdata makes it available on any host.
+var ukTime = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		panic("hmrcsim: " + err.Error())
+	}
+	return loc
+}()
 
 // taxYearStartOf is the start year of the UK tax year containing t.
 func taxYearStartOf(t time.Time) int {

@@ -53,10 +53,6 @@ import (
 // as HMRC's Test Fraud Prevention Headers API names the VAT (MTD) API.
 const VATFraudAPI = "vat-mtd"
 
-func init() {
-	apiRouteRegistrars = append(apiRouteRegistrars, registerVAT)
-}
-
 // vatState is the VAT data of one Server. It has its own mutex: s.mu guards
 // the token and rate-limit bookkeeping that every request touches.
 type vatState struct {

@@ -293,7 +293,9 @@ func TestVATPeriodNotEnded(t *testing.T) {
 	if r := e.vatCall("POST", "/organisations/vat/"+vatVRN+"/returns", tok, validReturn("26A2", nil), nil); r.status != 403 {
 		t.Fatalf("on the last day: %d %v", r.status, r.body)
 	}
-	e.clock.Advance(24 * time.Hour) // 1 July 2026
+	// 23:30 UTC on 30 June is 00:30 on 1 July in the UK, whose calendar
+	// HMRC's days follow: the period has ended.
+	e.clock.Advance(14*time.Hour + 30*time.Minute)
 	tok = e.vatToken("read:vat", "write:vat")
 	if r := e.vatCall("POST", "/organisations/vat/"+vatVRN+"/returns", tok, validReturn("26A2", nil), nil); r.status != 201 {
 		t.Fatalf("after the period: %d %v", r.status, r.body)

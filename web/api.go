@@ -45,13 +45,26 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 		Message: "A valid API key is required: Authorization: Bearer <key>."})
 }
 
-// apiUser reads {id} and ?purpose= and checks that the user exists.
-func (s *Server) apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
+// apiPathUser returns the user named by the path's {id}: errBadRequest
+// when it is not a positive number, errUnknownUser when there is none.
+func (s *Server) apiPathUser(r *http.Request) (*mtdconnect.User, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, "", errBadRequest
+		return nil, errBadRequest
 	}
 	info(r.Context()).userID = id
+	u, err := s.store.UserByID(r.Context(), id)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, errUnknownUser
+	}
+	if err != nil {
+		return nil, fmt.Errorf("web: api user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// apiUser reads {id} and ?purpose= and checks that the user exists.
+func (s *Server) apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
 	purpose := mtdconnect.PurposeIncomeTax
 	if v := r.URL.Query().Get("purpose"); v != "" {
 		purpose = mtdconnect.Purpose(v)
@@ -59,12 +72,11 @@ func (s *Server) apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
 			return 0, "", errBadRequest
 		}
 	}
-	if _, err := s.store.UserByID(r.Context(), id); errors.Is(err, mtdconnect.ErrNotFound) {
-		return 0, "", errUnknownUser
-	} else if err != nil {
+	u, err := s.apiPathUser(r)
+	if err != nil {
 		return 0, "", err
 	}
-	return id, purpose, nil
+	return u.ID, purpose, nil
 }
 
 // connectionStatus is a connection as the platform sees it: never tokens.
@@ -185,15 +197,7 @@ func (s *Server) handleAPIDisconnect(w http.ResponseWriter, r *http.Request) {
 // apiITSAUser reads {id} and returns the user, who must have a National
 // Insurance number for any Income Tax call.
 func (s *Server) apiITSAUser(r *http.Request) (*mtdconnect.User, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errBadRequest
-	}
-	info(r.Context()).userID = id
-	u, err := s.store.UserByID(r.Context(), id)
-	if errors.Is(err, mtdconnect.ErrNotFound) {
-		return nil, errUnknownUser
-	}
+	u, err := s.apiPathUser(r)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +296,10 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 		s.apiError(w, r, err)
 		return
 	}
-	resp, err := s.hmrc.SubmitUKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, body, origin, testScenario(r)...)
+	// The platform may hang up; the receipt of an update HMRC accepted
+	// must still be kept (see handleVATSubmit).
+	ctx := context.WithoutCancel(r.Context())
+	resp, err := s.hmrc.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin, testScenario(r)...)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -308,7 +315,7 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 	}
 	sub.PeriodStart, _ = time.Parse(time.DateOnly, body.FromDate)
 	sub.PeriodEnd, _ = time.Parse(time.DateOnly, body.ToDate)
-	if err := s.store.SaveSubmission(r.Context(), sub); err != nil {
+	if err := s.store.SaveSubmission(ctx, sub); err != nil {
 		// HMRC has the update: report success with its reference, and
 		// log that the receipt is lost.
 		s.log.LogAttrs(r.Context(), slog.LevelError, "save receipt of an accepted update", requestAttrs(r),

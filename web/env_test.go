@@ -170,7 +170,10 @@ func newTestEnv(t *testing.T) *testEnv {
 		if os.Getenv("MTDCONNECT_TEST_SHOW_LOGS") != "" {
 			t.Logf("logs:\n%s", logs)
 		}
-		secrets := append([]string{env.apiKey, clientSecret, simPassword, landlordPassword, otherPassword}, env.secrets...)
+		// Nor the landlords' identifiers (personal data): the NINOs and
+		// VRNs the tests use.
+		secrets := append([]string{env.apiKey, clientSecret, simPassword, landlordPassword, otherPassword,
+			testNINO, "AB123456C", testVRN, "987654321"}, env.secrets...)
 		for _, secret := range secrets {
 			if strings.Contains(logs, secret) {
 				t.Errorf("logs contain a secret %q", secret)

@@ -6,6 +6,7 @@ package web
 // the receipts of what was sent.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,12 +18,6 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 )
-
-// The quarterly views. templates.go parses the views named in pageNames;
-// these are added here so this file owns its views.
-func init() {
-	pageNames = append(pageNames, "quarterly", "quarterly_receipt")
-}
 
 // amountField is one amount of the UK property cumulative summary, as the
 // form asks for it.
@@ -519,8 +514,13 @@ func (s *Server) receipts(r *http.Request, u *mtdconnect.User) ([]receiptRow, er
 	return out, nil
 }
 
+// periodOf words the period a receipt is for: its dates, or the tax year
+// or VAT period key when they were not recorded (the API may not give them).
 func periodOf(sub *mtdconnect.Submission) string {
 	if sub.PeriodStart.IsZero() || sub.PeriodEnd.IsZero() {
+		if sub.Kind == mtdconnect.SubmissionVATReturn {
+			return "Period " + sub.Period
+		}
 		return "Tax year " + sub.Period
 	}
 	return sub.PeriodStart.Format("2 January 2006") + " to " + sub.PeriodEnd.Format("2 January 2006")
@@ -570,10 +570,13 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest)
 		return
 	}
+	// Once HMRC is asked, its answer must be waited for and the receipt
+	// kept even if the browser goes away (see handleVATSubmit).
+	ctx := context.WithoutCancel(r.Context())
 	origin, err := s.browserOrigin(r, u)
 	var resp *hmrc.Response
 	if err == nil {
-		resp, err = s.hmrc.SubmitUKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, body, origin)
+		resp, err = s.hmrc.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin)
 	}
 	if err != nil {
 		p := s.logProblem(r, err)
@@ -596,7 +599,7 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		Period: taxYear.String(), PeriodStart: fromT, PeriodEnd: toT,
 		Body: raw, Response: resp.Body, CorrelationID: resp.CorrelationID, SubmittedAt: s.now(),
 	}
-	if err := s.store.SaveSubmission(r.Context(), sub); err != nil {
+	if err := s.store.SaveSubmission(ctx, sub); err != nil {
 		// HMRC has the update; only our copy of the receipt is lost. Say
 		// so, with HMRC's reference, rather than inviting a resend.
 		s.logProblem(r, fmt.Errorf("save receipt of an accepted update (HMRC reference %s): %w", resp.CorrelationID, err))

@@ -93,6 +93,24 @@ func (b *browser) signInWithTOTP(email, password string) {
 	}
 }
 
+// cookiesCarry reports whether a cookie set by h holds s, as is or in a
+// base64url-encoded part (the flash cookie is payload.signature).
+func cookiesCarry(h http.Header, s string) bool {
+	for _, c := range h.Values("Set-Cookie") {
+		if strings.Contains(c, s) {
+			return true
+		}
+		value, _, _ := strings.Cut(c, ";")
+		_, value, _ = strings.Cut(value, "=")
+		for part := range strings.SplitSeq(value, ".") {
+			if b, err := base64.RawURLEncoding.DecodeString(part); err == nil && strings.Contains(string(b), s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // setNINO saves a NINO through the settings page.
 func (b *browser) setNINO(nino string) page {
 	b.t.Helper()
@@ -195,8 +213,8 @@ func TestSettingsNINO(t *testing.T) {
 		{"   ", "Your National Insurance number must not be empty."},
 		{"AA12345", "Your National Insurance number must be 2 letters, 6 digits and a letter A–D, like QQ123456C."},
 		{"AA 12 34 56 7", "must be 2 letters, 6 digits and a letter A–D"},
-		{"BG123456A", "Your National Insurance number the prefix BG is never used in a National Insurance number."},
-		{"DA123456A", "the prefix DA is never used"},
+		{"BG123456A", "Your National Insurance number starts with BG, which no National Insurance number does."},
+		{"DA123456A", "starts with DA, which no National Insurance number does"},
 		{"AA123456E", "Your National Insurance number must end with the letter A, B, C or D (or no letter)."},
 		{"ＡＡ123456A", "must be 2 letters, 6 digits"},
 	} {
@@ -219,11 +237,18 @@ func TestSettingsNINO(t *testing.T) {
 		})
 	}
 
-	p = b.setNINO(" aa 12 34 56 a ")
+	// Saving answers with a flash cookie, which is signed, not encrypted:
+	// the number must not be in it.
+	f := b.get("/settings/hmrc").findForm(t, "/settings/nino")
+	f.values.Set("nino", " aa 12 34 56 a ")
+	if saved := b.do(b.noFollow, b.postRequest("/settings/nino", f.values)); cookiesCarry(saved.header, "AA123456A") {
+		t.Errorf("a cookie carries the NINO: %q", saved.header.Values("Set-Cookie"))
+	}
+	p = b.get("/settings/hmrc")
 	if p.status != http.StatusOK || p.url.Path != "/settings/hmrc" {
 		t.Fatalf("status %d at %s", p.status, p.url)
 	}
-	p.mustContain(t, "Your National Insurance number AA123456A is saved.", "Change National Insurance number")
+	p.mustContain(t, "Your National Insurance number is saved.", "Change National Insurance number")
 	if got := p.findForm(t, "/settings/nino").values.Get("nino"); got != "AA123456A" {
 		t.Errorf("field shows %q", got)
 	}
@@ -430,6 +455,44 @@ func TestQuarterlyValidHeaders(t *testing.T) {
 	env.fraudVerdict(t, "property-business-mtd", true)
 }
 
+// TestQuarterlyReceiptKeptWhenBrowserLeaves: the landlord sends an update
+// and closes the page while HMRC is still answering. HMRC accepts it, so
+// the receipt must be kept all the same: an accepted update without one
+// would look unsent.
+func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.browser()
+	b.signIn(landlordEmail, landlordPassword)
+	b.setNINO(testNINO)
+	b.connect()
+	_, pageURL := firstOpen(t, env.clock.Now())
+	form := b.get(pageURL).findForm(t, "/quarterly/submit").values
+	form.Set("income.periodAmount", "1250.50")
+
+	env.sim.SetFaults(hmrcsim.Faults{Latency: time.Second})
+	impatient := &http.Client{Jar: b.client.Jar, Transport: deviceTransport{}, Timeout: 200 * time.Millisecond}
+	if resp, err := impatient.Do(b.postRequest("/quarterly/submit", form)); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the browser did not give up: status %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		subs, err := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(subs) == 1 && subs[0].CorrelationID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no receipt of the update after the browser left: %+v", subs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	env.sim.SetFaults(hmrcsim.Faults{})
+	b.get(pageURL).mustContain(t, "Received")
+}
+
 // TestQuarterlyProblems: what the landlord reads when something stands in
 // the way, and that nothing reaches HMRC without the browser's data.
 func TestQuarterlyProblems(t *testing.T) {
@@ -496,6 +559,21 @@ func TestQuarterlyProblems(t *testing.T) {
 			if p := b.get("/quarterly?taxYear=" + q); p.status != http.StatusNotFound {
 				t.Errorf("%s: status %d", q, p.status)
 			}
+		}
+	})
+
+	t.Run("HMRC down", func(t *testing.T) {
+		// The failure is logged, without the NINO of the call's path
+		// (newTestEnv's clean-up checks the logs).
+		env.sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
+		p := b.get("/quarterly?taxYear=" + hmrc.CurrentTaxYear(env.clock.Now()).String())
+		env.sim.SetFaults(hmrcsim.Faults{})
+		if p.status != http.StatusServiceUnavailable {
+			t.Errorf("status %d", p.status)
+		}
+		p.mustContain(t, "HMRC could not be reached. Try again in a few minutes.")
+		if !strings.Contains(env.logs.String(), "/obligations/details/{id}/income-and-expenditure") {
+			t.Errorf("the failed call is not logged:\n%s", env.logs.String())
 		}
 	})
 

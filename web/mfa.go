@@ -23,10 +23,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/seal"
 )
 
-// The views of this file, declared here so that the list in templates.go
-// stays as it is while other work touches it.
-func init() { pageNames = append(pageNames, "signin_code", "security", "security_totp") }
-
 const (
 	// codeStepCookie carries a half-finished sign-in (password right,
 	// code not yet) from the password page to the code page.

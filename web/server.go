@@ -126,9 +126,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Dates are shown as UK dates; hmrc links the zone database in, so a
+	// failure here is a broken build, not a host without zones.
 	london, err := time.LoadLocation("Europe/London")
 	if err != nil {
-		london = time.UTC
+		return nil, fmt.Errorf("web: load the UK time zone: %w", err)
 	}
 	key := make([]byte, 32)
 	rand.Read(key)

@@ -182,7 +182,9 @@ func (s *Server) handleNINO(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Info("national insurance number saved", "user_id", u.ID)
 	}
-	s.setFlash(w, flash{Kind: "success", Text: "Your National Insurance number " + nino + " is saved."})
+	// The flash cookie is signed, not encrypted: the number stays out of
+	// it (the page shows it in the field).
+	s.setFlash(w, flash{Kind: "success", Text: "Your National Insurance number is saved."})
 	http.Redirect(w, r, settingsURL(mtdconnect.PurposeIncomeTax), http.StatusSeeOther)
 }
 

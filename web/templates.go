@@ -22,7 +22,13 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the views; each is parsed once, with the layout, at start.
-var pageNames = []string{"signin", "settings_hmrc", "disconnect", "message", "admin_hmrc"}
+var pageNames = []string{
+	"signin", "signin_code", "message",
+	"settings_hmrc", "disconnect", "security", "security_totp",
+	"quarterly", "quarterly_receipt",
+	"vat", "vat_receipt", "vat_return",
+	"admin_hmrc",
+}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))

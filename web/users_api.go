@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/mtdconnect/mtdconnect"
 )
@@ -21,21 +20,8 @@ func profileOf(u *mtdconnect.User) apiProfile {
 	return apiProfile{UserID: u.ID, Email: u.Email, NINO: u.NINO, VRN: u.VRN}
 }
 
-func (s *Server) apiProfileUser(r *http.Request) (*mtdconnect.User, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errBadRequest
-	}
-	info(r.Context()).userID = id
-	u, err := s.store.UserByID(r.Context(), id)
-	if errors.Is(err, mtdconnect.ErrNotFound) {
-		return nil, errUnknownUser
-	}
-	return u, err
-}
-
 func (s *Server) handleAPIProfile(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiProfileUser(r)
+	u, err := s.apiPathUser(r)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -48,7 +34,7 @@ func (s *Server) handleAPIProfile(w http.ResponseWriter, r *http.Request) {
 // A field left out is unchanged, "" clears it. Both are validated with
 // HMRC's rules before anything is written: one bad value changes nothing.
 func (s *Server) handleAPIPatchProfile(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiProfileUser(r)
+	u, err := s.apiPathUser(r)
 	if err != nil {
 		s.apiError(w, r, err)
 		return

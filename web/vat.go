@@ -22,11 +22,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
-// The VAT views; see quarterly's init in itsa.go.
-func init() {
-	pageNames = append(pageNames, "vat", "vat_receipt", "vat_return")
-}
-
 // errVRNMissing: a VAT call needs the landlord's VAT registration number,
 // and none is stored.
 var errVRNMissing = hmrc.ErrNoVRN
@@ -579,18 +574,11 @@ func (s *Server) vatReceipts(r *http.Request, u *mtdconnect.User) ([]vatReceiptR
 		var rec hmrc.VATReceipt
 		_ = json.Unmarshal(sub.Response, &rec) // an unreadable answer still lists the receipt
 		out = append(out, vatReceiptRow{
-			Link: "/vat/receipts/" + strconv.FormatInt(sub.ID, 10), PeriodKey: sub.Period, Period: vatPeriodOf(sub),
+			Link: "/vat/receipts/" + strconv.FormatInt(sub.ID, 10), PeriodKey: sub.Period, Period: periodOf(sub),
 			SubmittedAt: s.formatTime(sub.SubmittedAt), FormBundle: rec.FormBundleNumber,
 		})
 	}
 	return out, nil
-}
-
-func vatPeriodOf(sub *mtdconnect.Submission) string {
-	if sub.PeriodStart.IsZero() || sub.PeriodEnd.IsZero() {
-		return "Period " + sub.Period
-	}
-	return sub.PeriodStart.Format("2 January 2006") + " to " + sub.PeriodEnd.Format("2 January 2006")
 }
 
 // handleVATVRN saves the landlord's VAT registration number, normalised
@@ -624,7 +612,9 @@ func (s *Server) handleVATVRN(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Info("vat registration number saved", "user_id", u.ID)
 	}
-	s.setFlash(w, flash{Kind: "success", Text: "Your VAT registration number " + vrn + " is saved."})
+	// Not in the flash cookie, which is signed, not encrypted: the page
+	// shows the number.
+	s.setFlash(w, flash{Kind: "success", Text: "Your VAT registration number is saved."})
 	http.Redirect(w, r, "/vat", http.StatusSeeOther)
 }
 
@@ -788,7 +778,7 @@ func (s *Server) handleVATReceipt(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(sub.Response, &rec)
 	}
 	page := vatReceiptPage{
-		PeriodKey: sub.Period, Period: vatPeriodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt),
+		PeriodKey: sub.Period, Period: periodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt),
 		ProcessingDate: rec.ProcessingDate, FormBundle: rec.FormBundleNumber, Payment: vatPaymentWords(rec.PaymentIndicator),
 		ChargeRef: rec.ChargeRefNumber, ReceiptID: sub.ReceiptID, CorrelationID: sub.CorrelationID,
 		Balance: vatBalance(&ret), ViewLink: vatReturnLink(sub.Period), Lines: vatLines(&ret), Declaration: vatDeclaration,

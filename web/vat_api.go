@@ -23,15 +23,7 @@ import (
 // apiVATUser reads {id} and returns the user, who must have a VAT
 // registration number for any VAT call.
 func (s *Server) apiVATUser(r *http.Request) (*mtdconnect.User, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errBadRequest
-	}
-	info(r.Context()).userID = id
-	u, err := s.store.UserByID(r.Context(), id)
-	if errors.Is(err, mtdconnect.ErrNotFound) {
-		return nil, errUnknownUser
-	}
+	u, err := s.apiPathUser(r)
 	if err != nil {
 		return nil, err
 	}
@@ -251,12 +243,6 @@ const maxAPISubmissions = 100
 // [?purpose=itsa|vat]: the receipts of what HMRC accepted, newest first,
 // of one purpose or both.
 func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		s.apiError(w, r, errBadRequest)
-		return
-	}
-	info(r.Context()).userID = id
 	purposes := []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT}
 	if v := r.URL.Query().Get("purpose"); v != "" {
 		p := mtdconnect.Purpose(v)
@@ -266,13 +252,12 @@ func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) {
 		}
 		purposes = []mtdconnect.Purpose{p}
 	}
-	if _, err := s.store.UserByID(r.Context(), id); err != nil {
-		if errors.Is(err, mtdconnect.ErrNotFound) {
-			err = errUnknownUser
-		}
+	u, err := s.apiPathUser(r)
+	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
+	id := u.ID
 	var subs []*mtdconnect.Submission
 	for _, p := range purposes {
 		list, err := s.store.Submissions(r.Context(), id, p, maxAPISubmissions)

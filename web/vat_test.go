@@ -136,7 +136,7 @@ func TestVATJourney(t *testing.T) {
 	if p.status != http.StatusOK || p.url.Path != "/vat" {
 		t.Fatalf("status %d at %s", p.status, p.url)
 	}
-	p.mustContain(t, "Your VAT registration number 123456789 is saved.", "VAT registration number 123456789.")
+	p.mustContain(t, "Your VAT registration number is saved.", "VAT registration number 123456789.")
 	if u := env.user(env.landlord.ID); u.VRN != testVRN || u.NINO != "" {
 		t.Errorf("stored VRN %q, NINO %q", u.VRN, u.NINO)
 	}
@@ -436,7 +436,12 @@ func TestVATNumber(t *testing.T) {
 			}
 		})
 	}
-	b.setVRN("987654321").mustContain(t, "Your VAT registration number 987654321 is saved.")
+	f := b.get("/vat").findForm(t, "/vat/vrn")
+	f.values.Set("vrn", "987654321")
+	if saved := b.do(b.noFollow, b.postRequest("/vat/vrn", f.values)); cookiesCarry(saved.header, "987654321") {
+		t.Errorf("a cookie carries the VRN: %q", saved.header.Values("Set-Cookie"))
+	}
+	b.get("/vat").mustContain(t, "Your VAT registration number is saved.", "VAT registration number 987654321.")
 	// A bad change leaves the saved one alone.
 	b.setVRN("98765432").mustContain(t, "must be 9 digits")
 	if u := env.user(env.landlord.ID); u.VRN != "987654321" {

@@ -284,8 +284,11 @@ func TestBrowserQuarterlyUpdate(t *testing.T) {
 		chromedp.Click(button("National Insurance number")),
 		chromedp.WaitVisible(chromedp.Search(`//main//*[contains(text(), 'is saved')]`)),
 	)
-	if body := bodyText("NINO saved"); !strings.Contains(body, "Your National Insurance number "+simUserNINO+" is saved.") {
+	if body := bodyText("NINO saved"); !strings.Contains(body, "Your National Insurance number is saved.") {
 		t.Errorf("after saving the NINO:\n%s", body)
+	}
+	if v, _ := chromedp.Run(bctx, chromedp.Value(chromedp.CSS("#nino"))); v != simUserNINO {
+		t.Errorf("the NINO field shows %q after saving, want it normalised to %s", v, simUserNINO)
 	}
 
 	step("connect to HMRC",

@@ -39,7 +39,9 @@ Usage:
   mtdconnect connect --user E --manual    connect by pasting HMRC's code (desktop-style flow)
   mtdconnect status --user E [--json]     show a landlord's connection
   mtdconnect refresh --user E             refresh the access token now
-  mtdconnect test --user E                call HMRC's Hello World user endpoint
+  mtdconnect test --user E [--purpose vat]
+                                          check the connection: HMRC lists the landlord's businesses
+                                          (Income Tax, needs the NINO) or open VAT returns (needs the VRN)
   mtdconnect disconnect --user E          delete the landlord's tokens
   mtdconnect keyset rotate                add a new primary key to the keyset
   mtdconnect sandbox create-user [--services mtd-income-tax,mtd-vat] [--json]

@@ -129,8 +129,7 @@ func parseSandboxServices(s string) ([]string, error) {
 
 // checkSimulatorRunning makes sure something answers at the simulator's
 // addresses. `sandbox create-user` does not start a simulator of its own:
-// the test user must live in the one the service talks to, which keeps its
-// users in memory.
+// the test user must live in the one the service talks to.
 func checkSimulatorRunning(cfg Config) error {
 	var hosts []string
 	for _, raw := range []string{cfg.TokenURL, cfg.APIURL} {
@@ -156,7 +155,7 @@ func checkSimulatorRunning(cfg Config) error {
 			return fmt.Errorf("no HMRC simulator is running at %s (%v). Start one first, then run this again:\n"+
 				"  mtdconnect serve       runs the service with its simulator on %s\n"+
 				"  mtdconnect simulator   runs the simulator alone\n"+
-				"The simulator keeps test users in memory, so create them in the one the service uses", host, err, cfg.SimulatorAddr)
+				"Test users live in the simulator that creates them, so create them in the one the service uses", host, err, cfg.SimulatorAddr)
 		}
 		conn.Close()
 	}
@@ -220,7 +219,8 @@ func printTestUser(w io.Writer, cfg Config, services []string, u *hmrc.TestUser)
 	step("Connect at Settings → HMRC connection, or: mtdconnect connect --user EMAIL --manual [--purpose vat].\n"+
 		"     When %s asks, sign in with the user ID and password above and grant authority.", signIn)
 	if cfg.HMRC == hmrc.EnvSimulator {
-		fmt.Fprintln(w, "\nThe simulator keeps this user in memory: it is gone when the simulator stops.")
+		fmt.Fprintln(w, "\nThe simulator of `mtdconnect serve` keeps this user in its data directory across restarts;\n"+
+			"`mtdconnect simulator` on its own keeps it in memory, until it stops.")
 	} else {
 		fmt.Fprintln(w, "\nKeep these details: HMRC will not show the password again, and deletes test users unused for 3 months.")
 	}

@@ -104,7 +104,7 @@ func TestSandboxCreateUserConnects(t *testing.T) {
 	if v, err := mtdconnect.ParseVRN(vrn); err != nil || v != vrn {
 		t.Errorf("VRN %q: %q, %v", vrn, v, err)
 	}
-	for _, want := range []string{"the HMRC simulator", "Settings → HMRC connection", "mtdconnect connect --user EMAIL --manual", "in memory"} {
+	for _, want := range []string{"the HMRC simulator", "Settings → HMRC connection", "mtdconnect connect --user EMAIL --manual", "across restarts"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("create-user output lacks %q:\n%s", want, out)
 		}
