@@ -271,7 +271,13 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error // sets ID, CreatedAt; ErrConflict if the email is taken
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	UpdateUser(ctx context.Context, u *User) error // every field but ID and CreatedAt
+	// UpdateUser writes email, password hash, NINO, VRN and admin; the
+	// second factor has its own writes, so a settings save racing a sign-in
+	// cannot undo them.
+	UpdateUser(ctx context.Context, u *User) error
+	// SetTOTP enrols (sealed non-empty) or removes (empty) the user's
+	// authenticator app and sets its last accepted step.
+	SetTOTP(ctx context.Context, userID int64, sealed []byte, lastStep int64) error
 	// UseTOTPStep records that the code of step was accepted, only if no
 	// code of that step or a later one was: ErrConflict otherwise, so of
 	// two sign-ins racing with one code only one succeeds.

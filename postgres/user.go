@@ -59,10 +59,9 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User
 // ErrNotFound if the user is gone, ErrConflict if the email is taken.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE users SET email = $2, password_hash = $3, nino = $4, vrn = $5, admin = $6,
-			totp_secret = $7, totp_last_step = $8
+		UPDATE users SET email = $2, password_hash = $3, nino = $4, vrn = $5, admin = $6
 		WHERE id = $1`,
-		u.ID, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep)
+		u.ID, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin)
 	if err != nil {
 		return wrap("update user", err)
 	}
@@ -190,6 +189,20 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: use totp step: %w", mtdconnect.ErrConflict)
+	}
+	return nil
+}
+
+// SetTOTP enrols (sealed non-empty) or removes the user's authenticator
+// app. ErrNotFound if the user is gone.
+func (s *Store) SetTOTP(ctx context.Context, userID int64, sealed []byte, lastStep int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1`,
+		userID, nonNil(sealed), lastStep)
+	if err != nil {
+		return wrap("set totp", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: set totp: %w", mtdconnect.ErrNotFound)
 	}
 	return nil
 }

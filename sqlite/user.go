@@ -57,9 +57,8 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User
 
 // UpdateUser implements mtdconnect.Store.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?,
-		totp_secret = ?, totp_last_step = ? WHERE id = ?`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin,
-		nonNil(u.TOTPSecret), u.TOTPLastStep, u.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?
+		WHERE id = ?`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: update user: email in use: %w", mtdconnect.ErrConflict)
 	}
@@ -167,6 +166,19 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) error {
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: use totp step: %w", err)
+	}
+	return nil
+}
+
+// SetTOTP implements mtdconnect.Store.
+func (s *Store) SetTOTP(ctx context.Context, userID int64, sealed []byte, lastStep int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = ?, totp_last_step = ? WHERE id = ?`,
+		nonNil(sealed), lastStep, userID)
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: set totp: %w", err)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"UserDuplicateEmail", testUserDuplicateEmail},
 		{"UserNotFound", testUserNotFound},
 		{"UserUpdate", testUserUpdate},
+		{"SetTOTP", testSetTOTP},
 		{"UseTOTPStep", testUseTOTPStep},
 		{"RaceUseTOTPStep", testRaceUseTOTPStep},
 		{"Session", testSession},
@@ -207,13 +208,12 @@ func testUserUpdate(t *testing.T, s mtdconnect.Store) {
 	ctx := t.Context()
 	u := mustUser(t, s, "ada@example.com")
 	u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin = "ada@lovelace.example", "h2", "QQ123456C", "987654321", true
-	u.TOTPSecret, u.TOTPLastStep = []byte("sealed totp secret"), 59_000_001
 	noErr(t, "UpdateUser", s.UpdateUser(ctx, u))
 	got, err := s.UserByID(ctx, u.ID)
 	noErr(t, "UserByID", err)
 	deepEqual(t, "updated user", got, u)
 
-	u.NINO, u.VRN, u.Admin, u.TOTPSecret, u.TOTPLastStep = "", "", false, nil, 0
+	u.NINO, u.VRN, u.Admin = "", "", false
 	noErr(t, "UpdateUser clearing", s.UpdateUser(ctx, u))
 	got, err = s.UserByEmail(ctx, u.Email)
 	noErr(t, "UserByEmail", err)
@@ -381,4 +381,36 @@ func testRaceUseTOTPStep(t *testing.T, s mtdconnect.Store) {
 	if won != 1 {
 		t.Fatalf("%d of 8 concurrent uses of one step succeeded, want 1", won)
 	}
+}
+
+// testSetTOTP: the second factor has its own writes, which a stale
+// UpdateUser (a settings save racing a sign-in) does not undo.
+func testSetTOTP(t *testing.T, s mtdconnect.Store) {
+	ctx := t.Context()
+	u := mustUser(t, s, "ada@example.com")
+	stale := *u
+	noErr(t, "SetTOTP", s.SetTOTP(ctx, u.ID, []byte("sealed totp secret"), 59_000_001))
+	got, err := s.UserByID(ctx, u.ID)
+	noErr(t, "UserByID", err)
+	checkBytes(t, "TOTPSecret", got.TOTPSecret, []byte("sealed totp secret"))
+	if got.TOTPLastStep != 59_000_001 {
+		t.Errorf("TOTPLastStep = %d", got.TOTPLastStep)
+	}
+
+	stale.NINO = "QQ123456C"
+	noErr(t, "UpdateUser from a stale copy", s.UpdateUser(ctx, &stale))
+	got, err = s.UserByID(ctx, u.ID)
+	noErr(t, "UserByID", err)
+	if got.NINO != "QQ123456C" || len(got.TOTPSecret) == 0 || got.TOTPLastStep != 59_000_001 {
+		t.Errorf("after a stale UpdateUser: NINO %q, TOTP secret %q, last step %d; want the NINO written and the factor kept",
+			got.NINO, got.TOTPSecret, got.TOTPLastStep)
+	}
+
+	noErr(t, "SetTOTP removing", s.SetTOTP(ctx, u.ID, nil, 0))
+	got, err = s.UserByID(ctx, u.ID)
+	noErr(t, "UserByID", err)
+	if got.TOTPSecret != nil || got.TOTPLastStep != 0 {
+		t.Errorf("after removal: %q %d", got.TOTPSecret, got.TOTPLastStep)
+	}
+	wantErr(t, "SetTOTP unknown user", s.SetTOTP(ctx, u.ID+1000, nil, 0), mtdconnect.ErrNotFound)
 }

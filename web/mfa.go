@@ -406,9 +406,7 @@ func (s *Server) handleTOTPEnrol(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	updated := *u
-	updated.TOTPSecret, updated.TOTPLastStep = sealed, step
-	if err := s.store.UpdateUser(r.Context(), &updated); err != nil {
+	if err := s.store.SetTOTP(r.Context(), u.ID, sealed, step); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -456,9 +454,7 @@ func (s *Server) handleTOTPRemove(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	updated := *u
-	updated.TOTPSecret, updated.TOTPLastStep = nil, 0
-	if err := s.store.UpdateUser(r.Context(), &updated); err != nil {
+	if err := s.store.SetTOTP(r.Context(), u.ID, nil, 0); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

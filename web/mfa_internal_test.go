@@ -24,7 +24,7 @@ func TestMFAHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.store.UpdateUser(t.Context(), u); err != nil {
+	if err := s.store.SetTOTP(t.Context(), u.ID, u.TOTPSecret, 0); err != nil {
 		t.Fatal(err)
 	}
 	mfaAt := time.Date(2026, 5, 1, 9, 30, 15, 0, time.UTC)

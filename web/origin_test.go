@@ -251,7 +251,7 @@ func TestBrowserOriginValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.TOTPSecret = sealed
-	if err := s.store.UpdateUser(t.Context(), u); err != nil {
+	if err := s.store.SetTOTP(t.Context(), u.ID, sealed, 0); err != nil {
 		t.Fatal(err)
 	}
 	mfaAt := time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC)

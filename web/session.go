@@ -113,6 +113,15 @@ func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
+	if ok, err := s.allowSignin(r.Context(), email); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if !ok {
+		s.log.Warn("sign-in refused: too many attempts")
+		s.render(w, r, http.StatusTooManyRequests, "signin", "Sign in",
+			signinPage{Email: email, Error: textTooManySignins})
+		return
+	}
 	u, err := s.store.UserByEmail(r.Context(), email)
 	switch {
 	case errors.Is(err, mtdconnect.ErrNotFound) || email == "":
@@ -231,4 +240,20 @@ func (s *Server) flashMAC(payload string) []byte {
 	m := hmac.New(sha256.New, s.flashKey)
 	m.Write([]byte("flash:" + payload))
 	return m.Sum(nil)
+}
+
+// Sign-in attempts per email: signinBurst at once, then one per
+// signinInterval, counted in the store so every instance shares the count.
+// Guessing a password is bounded; someone who knows a landlord's email can
+// only slow their sign-in to that pace, never lock them out.
+const (
+	signinBurst        = 10
+	signinInterval     = 20 * time.Second
+	textTooManySignins = "Too many attempts to sign in to this account. Wait a minute, then try again."
+)
+
+func (s *Server) allowSignin(ctx context.Context, email string) (bool, error) {
+	_, ok, err := s.store.ReserveSlot(ctx, "signin:"+strings.ToLower(email),
+		signinInterval, (signinBurst-1)*signinInterval, s.now())
+	return ok, err
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -145,7 +146,7 @@ func seedDemo(ctx context.Context, a *app) error {
 
 func printBanner(w io.Writer, a *app, url, simURL string) {
 	fmt.Fprintf(w, "mtdconnect %s is running: %s\n", mtdconnect.Version, url)
-	fmt.Fprintf(w, "  database: %s\n", a.cfg.DatabaseURL)
+	fmt.Fprintf(w, "  database: %s\n", redactedDatabaseURL(a.cfg.DatabaseURL))
 	if a.keysetCreated {
 		fmt.Fprintf(w, "  WARNING: generated a local encryption keyset at %s (for local use only)\n", a.cfg.KeysetFile)
 	}
@@ -282,4 +283,13 @@ func describeFaults(f hmrcsim.Faults) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// redactedDatabaseURL hides a PostgreSQL URL's password; a SQLite path is
+// shown as is.
+func redactedDatabaseURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }

@@ -168,8 +168,7 @@ func runUsersTOTP(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	if len(u.TOTPSecret) == 0 {
 		return fmt.Errorf("%s has no authenticator app; nothing was changed", e)
 	}
-	u.TOTPSecret, u.TOTPLastStep = nil, 0
-	if err := a.store.UpdateUser(ctx, u); err != nil {
+	if err := a.store.SetTOTP(ctx, u.ID, nil, 0); err != nil {
 		return fmt.Errorf("remove the authenticator app of %s: %w", e, err)
 	}
 	a.log.Info("authenticator app removed from the command line", "user_id", u.ID)
@@ -186,7 +185,7 @@ func (a *app) enrolTOTP(ctx context.Context, u *mtdconnect.User, stdout, stderr 
 		return err
 	}
 	u.TOTPSecret, u.TOTPLastStep = sealed, 0
-	if err := a.store.UpdateUser(ctx, u); err != nil {
+	if err := a.store.SetTOTP(ctx, u.ID, sealed, 0); err != nil {
 		return fmt.Errorf("save the authenticator app of %s: %w", u.Email, err)
 	}
 	a.log.Info("authenticator app added from the command line", "user_id", u.ID)

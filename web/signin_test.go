@@ -1,0 +1,37 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+)
+
+// Password guesses are bounded per account, across instances (the count is
+// in the store); the right password waits too, then works.
+func TestSigninThrottled(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.browser()
+	wrong := url.Values{"email": {landlordEmail}, "password": {"not-the-password"}}
+	for i := range 10 {
+		if p := b.post("/signin", wrong); p.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: status %d, want 401", i+1, p.status)
+		}
+	}
+	p := b.post("/signin", url.Values{"email": {landlordEmail}, "password": {landlordPassword}})
+	if p.status != http.StatusTooManyRequests {
+		t.Fatalf("11th attempt: status %d, want 429", p.status)
+	}
+	p.mustContain(t, "Too many attempts to sign in to this account")
+	if b.cookie("mtdconnect_session") != "" {
+		t.Fatal("a session was opened past the limit")
+	}
+	// Another account is not affected.
+	other := env.createUser("neighbour@example.com", "other-password-1")
+	if p := env.browser().post("/signin", url.Values{"email": {other.Email}, "password": {"other-password-1"}}); p.status != http.StatusOK {
+		t.Errorf("another account: status %d", p.status)
+	}
+	// A minute later, one more attempt is allowed.
+	env.clock.Advance(time.Minute)
+	b.signIn(landlordEmail, landlordPassword).mustContain(t, "HMRC connection")
+}
