@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -55,7 +53,6 @@ const (
 	vatMax13Pence       int64 = 999999999999999 // boxes 1–4: ±9,999,999,999,999.99
 	vatMaxNetPence      int64 = 9999999999999   // box 5: 0..99,999,999,999.99
 	vatMaxWholePence    int64 = 999999999999900 // boxes 6–9: ±9,999,999,999,999
-	vatMaxDigitsOfPence       = 17              // beyond this a value is outside every range
 )
 
 // Obligation statuses in the VAT API's query and answer.
@@ -130,93 +127,6 @@ func (r VATReturn) boxes() []vatBox {
 	}
 }
 
-// vatNumber is a decimal analysed exactly, as HMRC's Play JSON reads it into
-// a BigDecimal.
-type vatNumber struct {
-	scale int   // BigDecimal.scale: digits after the point minus the exponent ("1.000" is 3, "1e2" is −2)
-	whole bool  // the value is an integer
-	pence int64 // the value in pence, when inPence
-	// inPence: the value is a whole number of pence of at most 17 digits.
-	// Anything else is outside every VAT range or below a penny.
-	inPence bool
-}
-
-// vatParse analyses JSON number syntax -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?.
-func vatParse(s string) (vatNumber, bool) {
-	i, neg := 0, false
-	if i < len(s) && s[i] == '-' {
-		neg = true
-		i++
-	}
-	run := func() string {
-		j := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		return s[j:i]
-	}
-	intDigits := run()
-	if intDigits == "" || (len(intDigits) > 1 && intDigits[0] == '0') {
-		return vatNumber{}, false
-	}
-	frac := ""
-	if i < len(s) && s[i] == '.' {
-		i++
-		if frac = run(); frac == "" {
-			return vatNumber{}, false
-		}
-	}
-	exp := 0
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		expNeg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			expNeg = s[i] == '-'
-			i++
-		}
-		ds := run()
-		if ds == "" {
-			return vatNumber{}, false
-		}
-		for _, c := range ds {
-			if exp < 10_000_000 { // beyond this the outcome no longer changes
-				exp = exp*10 + int(c-'0')
-			}
-		}
-		if expNeg {
-			exp = -exp
-		}
-	}
-	if i != len(s) {
-		return vatNumber{}, false
-	}
-	n := vatNumber{scale: len(frac) - exp}
-	// value = digits × 10^e, digits without leading or trailing zeros.
-	digits := strings.TrimLeft(intDigits+frac, "0")
-	e := -n.scale
-	for len(digits) > 0 && digits[len(digits)-1] == '0' {
-		digits = digits[:len(digits)-1]
-		e++
-	}
-	if digits == "" {
-		n.whole, n.inPence = true, true
-		return n, true
-	}
-	n.whole = e >= 0
-	if e < -2 || len(digits)+e+2 > vatMaxDigitsOfPence {
-		return n, true
-	}
-	p, err := strconv.ParseInt(digits+strings.Repeat("0", e+2), 10, 64)
-	if err != nil {
-		return n, true
-	}
-	if neg {
-		p = -p
-	}
-	n.pence, n.inPence = p, true
-	return n, true
-}
-
 // vatErr builds a validation error at a JSON pointer.
 func vatErr(code, message, field string) ValidationError {
 	return ValidationError{Code: code, Message: message, Paths: []string{"/" + field}}
@@ -237,9 +147,9 @@ func (r VATReturn) Validate() []ValidationError {
 	if r.PeriodKey == "" {
 		errs = append(errs, vatErr(CodeVATMandatoryFieldMissing, vatMsgMandatory, "periodKey"))
 	}
-	nums := make([]vatNumber, len(boxes))
+	nums := make([]decimal, len(boxes))
 	for i, b := range boxes {
-		n, ok := vatParse(b.a.text)
+		n, ok := parseDecimal(b.a.text)
 		if !ok {
 			errs = append(errs, vatErr(CodeVATMandatoryFieldMissing, vatMsgMandatory, b.name))
 			continue
@@ -271,7 +181,7 @@ func (r VATReturn) Validate() []ValidationError {
 // vatBoxProblem is HMRC's message for an amount its box does not take, ""
 // when it is fine. Boxes 1–5 are judged on their written scale, as HMRC
 // does: "1.000" is refused although it is a whole number of pence.
-func vatBoxProblem(kind vatBoxKind, n vatNumber) string {
+func vatBoxProblem(kind vatBoxKind, n decimal) string {
 	switch kind {
 	case vatBoxPence:
 		if n.scale > 2 || !n.inPence || vatAbs(n.pence) > vatMax13Pence {
@@ -307,7 +217,7 @@ func (r *VATReturn) FillTotals() error {
 		{r.VATDueAcquisitions, "vatDueAcquisitions", vatBoxPence},
 		{r.VATReclaimedCurrPeriod, "vatReclaimedCurrPeriod", vatBoxPence},
 	} {
-		n, ok := vatParse(b.a.text)
+		n, ok := parseDecimal(b.a.text)
 		if !ok {
 			e := vatErr(CodeVATMandatoryFieldMissing, vatMsgMandatory, b.name)
 			return &e
@@ -337,8 +247,8 @@ func (r VATReturn) Payable() bool { return r.compare34() > 0 }
 func (r VATReturn) Repayable() bool { return r.compare34() < 0 }
 
 func (r VATReturn) compare34() int {
-	a, okA := vatParse(r.TotalVATDue.text)
-	b, okB := vatParse(r.VATReclaimedCurrPeriod.text)
+	a, okA := parseDecimal(r.TotalVATDue.text)
+	b, okB := parseDecimal(r.VATReclaimedCurrPeriod.text)
 	if !okA || !okB || !a.inPence || !b.inPence {
 		return 0
 	}
