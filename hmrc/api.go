@@ -83,6 +83,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 			return nil, err
 		}
 		resp, err := c.send(ctx, call, fph, body, token)
+		c.metrics.apiCall(resp, err)
 		if err != nil {
 			lastErr = err
 			if call.Idempotent || sentNothing(err) {

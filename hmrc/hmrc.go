@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -141,6 +142,10 @@ type Config struct {
 	MaxAttempts int
 	// RetryBase is the first backoff; it doubles, with jitter. Default 250ms.
 	RetryBase time.Duration
+
+	// Registerer receives the client's Prometheus metrics (see
+	// metrics.go); nil: none.
+	Registerer prometheus.Registerer
 }
 
 // Client talks to HMRC for every user. It is safe for concurrent use.
@@ -160,6 +165,8 @@ type Client struct {
 	locks map[connKey]*sync.Mutex // one in-process refresher per connection
 
 	businesses businessCache // UK property business IDs, so each costs one call a day
+
+	metrics *metrics // nil: no Config.Registerer
 }
 
 type connKey struct {
@@ -231,6 +238,11 @@ func New(cfg Config) (*Client, error) {
 	// and keying by client ID would split the budget while instances
 	// disagree about a client ID just changed.
 	c.limiter = NewLimiter(cfg.Store, "hmrc:"+cfg.Environment, cfg.Rate)
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	c.metrics, c.limiter.metrics = m, m
 	return c, nil
 }
 

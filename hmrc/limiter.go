@@ -41,6 +41,7 @@ type Limiter struct {
 	store    mtdconnect.Store
 	name     string
 	interval time.Duration
+	metrics  *metrics // nil: none
 }
 
 // NewLimiter returns a limiter of rate calls per second over store.
@@ -61,6 +62,7 @@ func (l *Limiter) maxWait(p Priority) time.Duration {
 
 // Wait blocks until the caller may make one HMRC request.
 func (l *Limiter) Wait(ctx context.Context, p Priority) error {
+	defer l.metrics.waited(p, time.Now())
 	for {
 		at, ok, err := l.store.ReserveSlot(ctx, l.name, l.interval, l.maxWait(p), time.Now())
 		if err != nil {
@@ -83,5 +85,6 @@ func (l *Limiter) Wait(ctx context.Context, p Priority) error {
 
 // Throttled records that HMRC answered 429: every instance pauses.
 func (l *Limiter) Throttled(ctx context.Context) {
+	l.metrics.throttle()
 	_ = l.store.DelaySlots(context.WithoutCancel(ctx), l.name, time.Now().Add(throttlePause))
 }

@@ -47,6 +47,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 func (r *Refresher) Pass(ctx context.Context) (int, error) {
 	r.setDefaults()
 	c := r.Client
+	start := time.Now()
 	now := c.now()
 	due, err := c.store.DueConnections(ctx, mtdconnect.DueQuery{
 		// Include tokens that expired during the last few passes, so a
@@ -87,6 +88,7 @@ func (r *Refresher) Pass(ctx context.Context) (int, error) {
 	}
 	close(work)
 	wg.Wait()
+	c.metrics.refresherPass(start, len(due))
 	return len(due), nil
 }
 

@@ -47,6 +47,18 @@ const pollInterval = 50 * time.Millisecond
 // once, and if HMRC had already applied it, the connection is marked
 // "refresh interrupted" rather than failing silently.
 func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Purpose, prio Priority, rejected string) (string, error) {
+	// Background work takes only a slot of the budget that is free now,
+	// which takes long when the budget is busy. A background refresh
+	// books its slot before it takes the connection (the lock below, then
+	// the lease), so a landlord's call on the same connection never waits
+	// behind it: the landlord's call refreshes at its own priority.
+	slotHeld := false
+	if prio == Background && c.refreshLooksDue(ctx, userID, p, rejected) {
+		if err := c.limiter.Wait(ctx, prio); err != nil {
+			return "", err
+		}
+		slotHeld = true
+	}
 	// Goroutines of this process queue here, so only one of them takes
 	// the lease; the others then find the fresh pair in the store.
 	lock := c.connLock(userID, p)
@@ -54,6 +66,7 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 	defer lock.Unlock()
 
 	waitUntil := time.Now().Add(c.cfg.LeaseDuration + c.cfg.RequestTimeout)
+	leaseWaited := false
 	for {
 		conn, err := c.store.Connection(ctx, userID, p)
 		if errors.Is(err, mtdconnect.ErrNotFound) {
@@ -67,7 +80,10 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 		}
 		now := c.now()
 		if conn.RefreshLeaseOwner != "" && now.Before(conn.RefreshLeaseUntil) {
-			// Another process is refreshing: wait for its answer.
+			// Another process is refreshing: wait for its answer. A slot
+			// booked before is spent by the time it ends.
+			slotHeld = false
+			leaseWaited = c.metrics.leaseWait(leaseWaited)
 			if time.Now().After(waitUntil) {
 				return "", fmt.Errorf("%w: a refresh is still in progress", ErrUnavailable)
 			}
@@ -88,7 +104,11 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 		leased := *conn
 		leased.RefreshLeaseOwner = c.owner
 		leased.RefreshLeaseUntil = now.Add(c.cfg.LeaseDuration)
-		if err := c.store.UpdateConnection(ctx, &leased); errors.Is(err, mtdconnect.ErrConflict) {
+		// Not cancelled with the caller: a lease the database took but
+		// whose answer was abandoned would hold the connection for a
+		// whole lease, then read as a refresh interrupted by a crash.
+		if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &leased); errors.Is(err, mtdconnect.ErrConflict) {
+			slotHeld = false
 			continue // someone else moved first; look again
 		} else if err != nil {
 			return "", fmt.Errorf("hmrc: lease connection for refresh: %w", err)
@@ -98,8 +118,27 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 				"an earlier refresh did not finish (its process stopped); trying the stored refresh token once")
 			c.log.Warn("hmrc refresh interrupted earlier; recovering", "user_id", userID, "purpose", p, "lease_owner", conn.RefreshLeaseOwner)
 		}
-		return c.refreshLeased(ctx, &leased, pair.Refresh, prio, interrupted)
+		return c.refreshLeased(ctx, &leased, pair.Refresh, prio, interrupted, slotHeld)
 	}
+}
+
+// refreshLooksDue reads the connection without taking it and says whether
+// accessToken would refresh it now. Anything unusual answers false:
+// accessToken finds and reports it.
+func (c *Client) refreshLooksDue(ctx context.Context, userID int64, p mtdconnect.Purpose, rejected string) bool {
+	conn, err := c.store.Connection(ctx, userID, p)
+	if err != nil || conn.Status != mtdconnect.StatusConnected {
+		return false
+	}
+	if conn.RefreshLeaseOwner != "" {
+		// Refreshing elsewhere (nothing to book), or interrupted.
+		return !c.now().Before(conn.RefreshLeaseUntil)
+	}
+	pair, err := c.openPair(conn)
+	if err != nil {
+		return false
+	}
+	return pair.Access == rejected || !c.now().Add(c.cfg.RefreshMargin).Before(conn.AccessExpiresAt)
 }
 
 // usable refuses connections that must not be used as they are.
@@ -122,7 +161,8 @@ func (c *Client) usable(ctx context.Context, conn *mtdconnect.Connection) error 
 }
 
 // refreshLeased refreshes a connection this process holds the lease of.
-func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection, refreshToken string, prio Priority, interrupted bool) (string, error) {
+// slotHeld says the first request's slot of the budget is already booked.
+func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection, refreshToken string, prio Priority, interrupted, slotHeld bool) (string, error) {
 	// Detached from the caller: a landlord closing the page must not
 	// abandon a refresh HMRC may already have applied. Bounded well inside
 	// the lease so a live holder never outlives it.
@@ -147,11 +187,14 @@ func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection,
 				break
 			}
 		}
-		if err := c.limiter.Wait(rctx, prio); err != nil {
-			lastErr = err
-			break
+		if attempt > 1 || !slotHeld {
+			if err := c.limiter.Wait(rctx, prio); err != nil {
+				lastErr = err
+				break
+			}
 		}
 		tok, err := conf.TokenSource(c.oauthContext(rctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
+		c.metrics.refreshAttempt(err, interrupted)
 		if err == nil {
 			return c.saveRefreshed(ctx, conn, tok)
 		}
@@ -244,6 +287,7 @@ func (c *Client) markReconnect(ctx context.Context, conn *mtdconnect.Connection,
 		return fmt.Errorf("hmrc: mark needs reconnect: %w", err)
 	}
 	*conn = next
+	c.metrics.reconnect(reason)
 	c.audit(ctx, conn.UserID, conn.Purpose, mtdconnect.AuditNeedsReconnect, reason)
 	c.log.Warn("hmrc connection needs reconnect", "user_id", conn.UserID, "purpose", conn.Purpose, "reason", reason)
 	return nil

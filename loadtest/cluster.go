@@ -276,10 +276,13 @@ var codeRe = regexp.MustCompile(`<title>[^<]*code=([^<\s]+)`)
 // simulator: the manual (out-of-band) flow of `mtdconnect connect`, with
 // hmrcsim.Consent playing the landlord on HMRC's pages.
 func (c *cluster) seed(ctx context.Context, n int) error {
+	if n == 0 {
+		return nil
+	}
 	start := time.Now()
 	c.users = make([]int64, n)
 	for i := range n {
-		u := &mtdconnect.User{Email: fmt.Sprintf("landlord-%d@loadtest.invalid", i+1)}
+		u := &mtdconnect.User{Email: fmt.Sprintf("landlord-%d@loadtest.invalid", i+1), NINO: c.opts.TestUserNINO}
 		if err := c.store.CreateUser(ctx, u); err != nil {
 			return fmt.Errorf("create landlord: %w", err)
 		}
@@ -376,6 +379,9 @@ func (r apiResult) describe() string {
 // "refresh" refreshes the access token now.
 func (c *cluster) call(ctx context.Context, inst int, userID int64, action string) apiResult {
 	p := c.instance(inst)
+	if p.URL() == "" {
+		return apiResult{err: errors.New("instance restarting")}
+	}
 	method, path := http.MethodPost, fmt.Sprintf("/api/v1/users/%d/hmrc/%s", userID, action)
 	if action == "" {
 		method, path = http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc", userID)

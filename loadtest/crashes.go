@@ -192,6 +192,10 @@ func runCrashes(ctx context.Context, opts *Options) (*CrashesReport, error) {
 	opts.progress("  after %d kills: %d connected, needs reconnect %v, %d lost silently, %d unresolved",
 		rep.Kills, rep.Check.Connected, rep.Check.NeedsReconnect, rep.Check.LostSilently, rep.Check.Unresolved)
 	if cfg.LostResponses > 0 {
+		// The next phase counts on the connections still connected.
+		if err := c.keepConnected(ctx); err != nil {
+			return nil, err
+		}
 		if rep.LostResponses, err = c.lostResponses(ctx, cfg); err != nil {
 			return nil, err
 		}
@@ -202,7 +206,7 @@ func runCrashes(ctx context.Context, opts *Options) (*CrashesReport, error) {
 // lostResponses runs load while HMRC loses some answers, then proves every
 // connection again.
 func (c *cluster) lostResponses(ctx context.Context, cfg CrashesConfig) (*LostResponsesReport, error) {
-	c.opts.progress("  HMRC loses %.0f%% of its answers for %v", cfg.LostResponseRate*100, cfg.LostResponses)
+	c.opts.progress("  HMRC loses %.0f%% of its answers for %v, on the %d connections still connected", cfg.LostResponseRate*100, cfg.LostResponses, len(c.users))
 	rep := &LostResponsesReport{Seconds: cfg.LostResponses.Seconds(), Rate: cfg.LostResponseRate}
 	before, err := c.simStats(ctx)
 	if err != nil {
@@ -234,6 +238,22 @@ func (c *cluster) lostResponses(ctx context.Context, cfg CrashesConfig) (*LostRe
 	c.opts.progress("  after lost answers: %d connected, needs reconnect %v, %d lost silently, %d unresolved",
 		rep.Check.Connected, rep.Check.NeedsReconnect, rep.Check.LostSilently, rep.Check.Unresolved)
 	return rep, nil
+}
+
+// keepConnected narrows the landlords a scenario uses to those connected.
+func (c *cluster) keepConnected(ctx context.Context) error {
+	var kept []int64
+	for _, id := range c.users {
+		conn, err := c.store.Connection(ctx, id, mtdconnect.PurposeIncomeTax)
+		if err != nil {
+			return err
+		}
+		if conn.Status == mtdconnect.StatusConnected {
+			kept = append(kept, id)
+		}
+	}
+	c.users = kept
+	return nil
 }
 
 // leasesOf counts the refresh leases held by the process with pid (the

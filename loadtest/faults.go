@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -54,17 +55,20 @@ type FaultsReport struct {
 	Instances int          `json:"instances"`
 	// While the faults ran: calls through the API and those that failed
 	// for good (every retry failed, or the refresh could not be done).
-	Calls          int64            `json:"calls"`
-	FailedForGood  int64            `json:"failed_for_good"`
-	Failures       []Count          `json:"failures,omitempty"`
-	HMRCRequests   int64            `json:"hmrc_requests"` // token + API requests HMRC admitted while faults ran
-	Refreshes      int64            `json:"refreshes"`
-	RefreshReuses  int64            `json:"refresh_reuses"`
-	InProgress     int64            `json:"in_progress_rejections"`
-	HealthySeconds float64          `json:"healthy_seconds"` // after the faults stopped, until every connection answered
-	Unhealthy      int              `json:"unhealthy"`       // connections with no good answer by 3 × Recovery
-	Check          *ConnectionCheck `json:"check"`
-	Children       []string         `json:"children,omitempty"`
+	Calls          int64   `json:"calls"`
+	FailedForGood  int64   `json:"failed_for_good"`
+	Failures       []Count `json:"failures,omitempty"`
+	HMRCRequests   int64   `json:"hmrc_requests"` // token + API requests HMRC admitted while faults ran
+	Refreshes      int64   `json:"refreshes"`
+	RefreshReuses  int64   `json:"refresh_reuses"`
+	InProgress     int64   `json:"in_progress_rejections"`
+	HealthySeconds float64 `json:"healthy_seconds"` // after the faults stopped, until every connection answered
+	Unhealthy      int     `json:"unhealthy"`       // connections with no good answer by 3 × Recovery
+	// Interrupted counts "refresh interrupted" audit events: no process
+	// dies here, so any is a lease left behind.
+	Interrupted int              `json:"interrupted_refreshes"`
+	Check       *ConnectionCheck `json:"check"`
+	Children    []string         `json:"children,omitempty"`
 }
 
 // Violations lists the bounds that did not hold.
@@ -82,6 +86,9 @@ func (r *FaultsReport) Violations() []string {
 	}
 	if r.RefreshReuses != 0 {
 		v = append(v, fmt.Sprintf("%d refresh-token reuse(s) (must be 0: no fault applies a refresh)", r.RefreshReuses))
+	}
+	if r.Interrupted != 0 {
+		v = append(v, fmt.Sprintf("%d refresh(es) found interrupted though no process died (must be 0): a lease was left behind", r.Interrupted))
 	}
 	if r.Refreshes == 0 {
 		v = append(v, "no refresh happened while the faults ran: the scenario proved nothing")
@@ -142,6 +149,9 @@ func runFaults(ctx context.Context, opts *Options) (*FaultsReport, error) {
 	<-loadDone
 	rep.Calls, rep.FailedForGood, rep.Failures = t.calls, t.failed, t.failureList()
 	if rep.Check, err = c.check(ctx); err != nil {
+		return nil, err
+	}
+	if rep.Interrupted, err = c.auditCount(ctx, mtdconnect.AuditRefreshInterrupted); err != nil {
 		return nil, err
 	}
 	after, err := c.simStats(ctx)

@@ -3,7 +3,6 @@ package loadtest
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -97,10 +96,15 @@ func (l Latency) String() string {
 }
 
 func fmtMs(v float64) string {
-	if v >= 1000 {
+	switch {
+	case v >= 1000:
 		return fmt.Sprintf("%.2f s", v/1000)
+	case v >= 10:
+		return fmt.Sprintf("%.0f ms", v)
+	case v >= 1:
+		return fmt.Sprintf("%.1f ms", v)
 	}
-	return fmt.Sprintf("%.0f ms", v)
+	return fmt.Sprintf("%.2f ms", v)
 }
 
 // hammer runs perInstance callers against each instance slot, each calling
@@ -115,8 +119,8 @@ func (c *cluster) hammer(ctx context.Context, perInstance int, action string, t 
 			for ctx.Err() == nil {
 				id := c.users[rng.IntN(len(c.users))]
 				r := c.call(ctx, i%n, id, action)
-				if ctx.Err() != nil && (r.err != nil || errors.Is(r.err, context.Canceled)) {
-					return
+				if ctx.Err() != nil && r.err != nil {
+					return // cut short by the end of the load
 				}
 				t.add(r)
 				if r.err != nil {
@@ -127,32 +131,6 @@ func (c *cluster) hammer(ctx context.Context, perInstance int, action string, t 
 		})
 	}
 	wg.Wait()
-}
-
-// each calls action once on every connection, spread over the instances,
-// with up to workers calls at a time, and returns the results by user.
-func (c *cluster) each(ctx context.Context, action string, workers int) map[int64]apiResult {
-	out := make(map[int64]apiResult, len(c.users))
-	var mu sync.Mutex
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range work {
-				id := c.users[i]
-				r := c.call(ctx, i%c.instanceCount(), id, action)
-				mu.Lock()
-				out[id] = r
-				mu.Unlock()
-			}
-		})
-	}
-	for i := range c.users {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	return out
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

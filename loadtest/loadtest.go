@@ -63,7 +63,10 @@ type Options struct {
 	Keep bool
 	// TestUserID and TestUserPassword are a Government Gateway test user
 	// the simulator knows; seeding signs in as it to grant each connection.
-	TestUserID, TestUserPassword string
+	// TestUserNINO is its National Insurance number, given to every
+	// landlord: the API's connection test reads the landlord's Income Tax
+	// business details from HMRC.
+	TestUserID, TestUserPassword, TestUserNINO string
 	// Progress receives a line per step; nil discards.
 	Progress io.Writer
 
@@ -184,7 +187,7 @@ func Run(ctx context.Context, opts Options, scenarios []string) (*Report, error)
 	if len(opts.Command) == 0 {
 		return nil, errors.New("loadtest: the mtdconnect command to start is required")
 	}
-	if opts.TestUserID == "" || opts.TestUserPassword == "" {
+	if opts.TestUserID == "" || opts.TestUserPassword == "" || opts.TestUserNINO == "" {
 		return nil, errors.New("loadtest: a simulator test user is required")
 	}
 	if opts.DatabaseURL != "" && !isPostgresURL(opts.DatabaseURL) {

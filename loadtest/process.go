@@ -108,7 +108,8 @@ func (p *process) scan(r io.Reader, logf io.Writer) {
 	_, _ = io.Copy(logf, r)
 }
 
-// waitAnnounced waits for the banner, then for url+health to answer 200.
+// waitReady waits for the banner, then for the announced URL + health to
+// answer 200 (health "" skips that).
 func (p *process) waitReady(ctx context.Context, health string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/mtdconnect/mtdconnect"
 )
 
 // RacesConfig sizes the races scenario: many callers on every instance use
@@ -57,19 +59,26 @@ func setFloat(f *float64, v float64) {
 type RacesReport struct {
 	Config    RacesConfig `json:"config"`
 	Instances int         `json:"instances"`
-	// Calls through the API (Hello World user, each with a valid token).
+	// Calls through the API's connection test (HMRC's Income Tax business
+	// details for the landlord, with a valid token).
 	Calls          int64   `json:"calls"`
 	FailedCalls    int64   `json:"failed_calls"`
 	Failures       []Count `json:"failures,omitempty"`
 	CallsPerSecond float64 `json:"calls_per_second"`
 	Latency        Latency `json:"latency"`
-	// At the simulator, during the load.
+	// At the simulator: refreshes during the load; reuses and "in
+	// progress" answers during the load and the check after it.
 	Refreshes            int64   `json:"refreshes"`
 	RefreshesPerSecond   float64 `json:"refreshes_per_second"`
 	RefreshReuses        int64   `json:"refresh_reuses"`
 	InProgressRejections int64   `json:"in_progress_rejections"`
-	Throttled            int64   `json:"throttled"`      // 429s: the budget is far above the load here
+	Throttled            int64   `json:"throttled"`
 	MaxPerSecond         int     `json:"max_per_second"` // most requests HMRC admitted in any 1-s window
+	// Interrupted counts refreshes found interrupted ("refresh interrupted"
+	// audit events): no process dies here, so any is a lease left behind.
+	Interrupted int `json:"interrupted_refreshes"`
+	// InstanceRSS is each instance's resident memory at the end of the load.
+	InstanceRSS []int64 `json:"instance_rss_bytes"`
 	// After the load, every connection proven.
 	Check *ConnectionCheck `json:"check"`
 	// Children is what the processes' logs reported that must never
@@ -88,6 +97,9 @@ func (r *RacesReport) Violations() []string {
 	}
 	if r.FailedCalls != 0 {
 		v = append(v, fmt.Sprintf("%d failed call(s) (must be 0): %v", r.FailedCalls, r.Failures))
+	}
+	if r.Interrupted != 0 {
+		v = append(v, fmt.Sprintf("%d refresh(es) found interrupted though no process died (must be 0): a lease was left behind", r.Interrupted))
 	}
 	if r.Refreshes == 0 {
 		v = append(v, "no refresh happened: the scenario proved nothing")
@@ -126,6 +138,11 @@ func runRaces(ctx context.Context, opts *Options) (*RacesReport, error) {
 	c.hammer(lctx, cfg.CallersPerInstance, "test", t)
 	cancel()
 	elapsed := time.Since(start)
+	for i := range c.instanceCount() {
+		if rss, err := c.instance(i).rss(); err == nil {
+			rep.InstanceRSS = append(rep.InstanceRSS, rss)
+		}
+	}
 	after, err := c.simStats(ctx)
 	if err != nil {
 		return nil, err
@@ -143,5 +160,15 @@ func runRaces(ctx context.Context, opts *Options) (*RacesReport, error) {
 	if rep.Check, err = c.check(ctx); err != nil {
 		return nil, err
 	}
+	if rep.Interrupted, err = c.auditCount(ctx, mtdconnect.AuditRefreshInterrupted); err != nil {
+		return nil, err
+	}
+	// The check's forced refreshes must not reuse a token either.
+	final, err := c.simStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.RefreshReuses = final.RefreshReuses - before.RefreshReuses
+	rep.InProgressRejections = final.InProgressRejections - before.InProgressRejections
 	return rep, nil
 }

@@ -29,6 +29,16 @@ type RateConfig struct {
 	InteractiveRate   float64       // landlords' calls/second; default 1
 	ScheduledRate     float64       // scheduled calls/second; default 0.5
 	BackgroundWorkers int           // callers that take any free slot; default 6
+
+	// RefreshDuration is the third phase: background refreshes (the
+	// refresher's work) saturate the budget while landlords call on the
+	// same connections; default 60s. RefreshConnections have access
+	// tokens of RefreshLifetime, refreshed RefreshMargin before expiry:
+	// defaults 30, 30s and 25s, i.e. 6 refreshes/s wanted of a 3/s budget.
+	RefreshDuration    time.Duration
+	RefreshConnections int
+	RefreshLifetime    time.Duration
+	RefreshMargin      time.Duration
 }
 
 func (c *RateConfig) setDefaults() {
@@ -40,6 +50,10 @@ func (c *RateConfig) setDefaults() {
 	setFloat(&c.InteractiveRate, 1)
 	setFloat(&c.ScheduledRate, 0.5)
 	setInt(&c.BackgroundWorkers, 6)
+	setDuration(&c.RefreshDuration, 60*time.Second)
+	setInt(&c.RefreshConnections, 30)
+	setDuration(&c.RefreshLifetime, 30*time.Second)
+	setDuration(&c.RefreshMargin, 25*time.Second)
 }
 
 // RateReport is what the rate scenario measured.
@@ -61,14 +75,26 @@ type RateReport struct {
 	DemandWait   Latency `json:"demand_latency"`    // of the demand phase's calls: they queue
 	DrainSeconds float64 `json:"drain_seconds"`     // after the demand stopped, until the last call ended
 	// The priority phase.
-	Interactive        Latency  `json:"interactive"` // landlords' calls through the API, end to end
-	InteractiveFailed  int64    `json:"interactive_failed"`
-	Scheduled          Latency  `json:"scheduled"`
-	ScheduledFailed    int64    `json:"scheduled_failed"`
-	BackgroundCalls    int64    `json:"background_calls"`
-	BackgroundPerSec   float64  `json:"background_per_second"`
-	PriorityHMRCPerSec float64  `json:"priority_hmrc_per_second"`
-	Children           []string `json:"children,omitempty"`
+	Interactive       Latency `json:"interactive"` // landlords' calls through the API, end to end
+	InteractiveFailed int64   `json:"interactive_failed"`
+	Scheduled         Latency `json:"scheduled"`
+	ScheduledFailed   int64   `json:"scheduled_failed"`
+	BackgroundCalls   int64   `json:"background_calls"`
+	BackgroundPerSec  float64 `json:"background_per_second"`
+	// InteractiveLimiter is the instances' own account of the landlords'
+	// waits for the budget (from /metrics), when they serve metrics.
+	InteractiveLimiter *WaitShare `json:"interactive_limiter,omitempty"`
+	PriorityHMRCPerSec float64    `json:"priority_hmrc_per_second"`
+	// The refresh phase.
+	RefreshInteractive       Latency  `json:"refresh_interactive"`
+	RefreshInteractiveFailed int64    `json:"refresh_interactive_failed"`
+	RefreshFailures          []Count  `json:"refresh_interactive_failures,omitempty"`
+	RefreshesPerSec          float64  `json:"refreshes_per_second"`
+	RefreshHMRCPerSec        float64  `json:"refresh_hmrc_per_second"`
+	RefreshLeaseWaits        float64  `json:"refresh_lease_waits,omitempty"` // from the instances' /metrics
+	RefreshMaxPerSecond      int      `json:"refresh_max_per_second"`
+	RefreshThrottled         int64    `json:"refresh_throttled"`
+	Children                 []string `json:"children,omitempty"`
 }
 
 // Violations lists the bounds that did not hold. The goals (useful calls
@@ -81,6 +107,12 @@ func (r *RateReport) Violations() []string {
 	if r.Throttled != 0 {
 		v = append(v, fmt.Sprintf("%d 429 answer(s) from HMRC (must be 0)", r.Throttled))
 	}
+	if float64(r.RefreshMaxPerSecond) > r.Config.Limit {
+		v = append(v, fmt.Sprintf("refresh phase: HMRC saw %d requests in one second (must be at most the limit, %s)", r.RefreshMaxPerSecond, formatFloat(r.Config.Limit)))
+	}
+	if r.RefreshThrottled != 0 {
+		v = append(v, fmt.Sprintf("refresh phase: %d 429 answer(s) from HMRC (must be 0)", r.RefreshThrottled))
+	}
 	return append(v, r.Children...)
 }
 
@@ -91,7 +123,12 @@ func runRate(ctx context.Context, opts *Options) (*RateReport, error) {
 		return nil, err
 	}
 	rep := &RateReport{Config: cfg, Instances: opts.Instances}
-	defer func() { rep.Children = c.close() }()
+	closed := false
+	defer func() {
+		if !closed {
+			rep.Children = c.close()
+		}
+	}()
 
 	if err := c.demandPhase(ctx, cfg, rep); err != nil {
 		return nil, err
@@ -104,7 +141,69 @@ func runRate(ctx context.Context, opts *Options) (*RateReport, error) {
 		return nil, err
 	}
 	rep.MaxPerSecond, rep.Throttled = final.MaxPerSecond, final.Throttled
+	rep.Children, closed = c.close(), true
+	if err := refreshPhase(ctx, opts, cfg, rep); err != nil {
+		return nil, err
+	}
 	return rep, nil
+}
+
+// refreshPhase runs on a deployment of its own, whose access tokens last
+// seconds: the refreshers of the instances and of this process (a pass
+// every second, six workers) want more refreshes than the budget allows,
+// at background priority, while landlords call through the API on the
+// same connections.
+func refreshPhase(ctx context.Context, opts *Options, cfg RateConfig, rep *RateReport) error {
+	c, err := newCluster(ctx, opts, clusterSpec{
+		scenario: ScenarioRate, connections: cfg.RefreshConnections, rate: cfg.Limit,
+		accessLifetime: cfg.RefreshLifetime, refreshMargin: cfg.RefreshMargin,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { rep.Children = append(rep.Children, c.close()...) }()
+	opts.progress("  background refreshes want %.1f/s of the %s/s budget for %v; landlords call at %s/s on the same connections",
+		float64(cfg.RefreshConnections)/(cfg.RefreshLifetime-cfg.RefreshMargin).Seconds(), formatFloat(cfg.Limit),
+		cfg.RefreshDuration, formatFloat(cfg.InteractiveRate))
+	s0, err := c.simStats(ctx)
+	if err != nil {
+		return err
+	}
+	m0, err := c.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, cfg.RefreshDuration)
+	defer cancel()
+	var wg sync.WaitGroup
+	refresher := &hmrc.Refresher{Client: c.client, Interval: time.Second, Workers: cfg.BackgroundWorkers}
+	wg.Go(func() { _ = refresher.Run(lctx) })
+	interactive := newTally(false)
+	wg.Go(func() {
+		openLoop(lctx, cfg.InteractiveRate, func(k int) {
+			interactive.add(c.call(ctx, k%c.instanceCount(), c.users[rand.IntN(len(c.users))], "test"))
+		})
+	})
+	<-lctx.Done()
+	elapsed := time.Since(start)
+	s1, err := c.simStats(ctx)
+	if err != nil {
+		return err
+	}
+	wg.Wait()
+	m1, err := c.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	rep.RefreshInteractive, rep.RefreshInteractiveFailed = summarise(interactive.latencies), interactive.failed
+	rep.RefreshFailures = interactive.failureList()
+	rep.RefreshesPerSec = rate(s1.Refreshes-s0.Refreshes, elapsed)
+	rep.RefreshHMRCPerSec = rate(s1.APIRequests+s1.TokenRequests-s0.APIRequests-s0.TokenRequests, elapsed)
+	rep.RefreshLeaseWaits = m1["mtdconnect_hmrc_lease_waits_total"] - m0["mtdconnect_hmrc_lease_waits_total"]
+	rep.RefreshMaxPerSecond, rep.RefreshThrottled = s1.MaxPerSecond, s1.Throttled
+	opts.progress("  %.2f refreshes/s; landlords' calls %s, %d failed", rep.RefreshesPerSec, rep.RefreshInteractive, rep.RefreshInteractiveFailed)
+	return nil
 }
 
 // openLoop starts fn rate times a second until ctx ends, whatever the
@@ -187,6 +286,10 @@ func (c *cluster) priorityPhase(ctx context.Context, cfg RateConfig, rep *RateRe
 	if err != nil {
 		return err
 	}
+	m0, err := c.scrape(ctx)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, cfg.PriorityDuration)
 	defer cancel()
@@ -228,6 +331,13 @@ func (c *cluster) priorityPhase(ctx context.Context, cfg RateConfig, rep *RateRe
 		return err
 	}
 	wg.Wait()
+	m1, err := c.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	if w, ok := waitShare(m0, m1, "interactive"); ok {
+		rep.InteractiveLimiter = &w
+	}
 	rep.Interactive, rep.InteractiveFailed = summarise(interactive.latencies), interactive.failed
 	rep.Scheduled, rep.ScheduledFailed = summarise(scheduled.latencies), scheduled.failed
 	rep.BackgroundCalls = background.Load()

@@ -24,10 +24,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.kv("calls", "%d (%.1f/s), latency %s", s.Calls, s.CallsPerSecond, s.Latency)
 		p.kv("refreshes at HMRC", "%d (%.1f/s)", s.Refreshes, s.RefreshesPerSecond)
 		p.kv("requests at HMRC", "at most %d in any 1-s window (service budget %s/s, no limit at the simulator)", s.MaxPerSecond, formatFloat(c.Rate))
+		p.kv("instances' memory (RSS) under load", "%s", mibList(s.InstanceRSS))
 		p.bound("refresh-token reuses", s.RefreshReuses, 0)
 		p.bound("\"already in progress\" answers", s.InProgressRejections, 0)
 		p.bound("failed calls", s.FailedCalls, 0)
 		p.failures(s.Failures)
+		p.bound("refreshes found interrupted", int64(s.Interrupted), 0)
 		p.check(s.Check, true)
 		p.children(s.Children)
 	}
@@ -44,7 +46,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.check(s.Check, false)
 		if l := s.LostResponses; l != nil {
 			p.line("")
-			p.line("  Then HMRC lost the answer to %.0f%% of the requests it applied, for %.0fs:", l.Rate*100, l.Seconds)
+			p.line("  Then HMRC lost the answer to %.0f%% of the requests it applied, for %.0fs, on the %d connections still connected:", l.Rate*100, l.Seconds, l.Check.Connections)
 			p.kv("calls", "%d, of which %d failed", l.Calls, l.FailedCalls)
 			p.failures(l.Failures)
 			p.kv("refreshes at HMRC", "%d; refresh-token reuses %d", l.Refreshes, l.RefreshReuses)
@@ -64,6 +66,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.kv("all connections healthy", "%.1fs after the faults stopped (bound %v) %s", s.HealthySeconds, c.Recovery, mark)
 		p.bound("refresh-token reuses", s.RefreshReuses, 0)
 		p.kv("\"already in progress\" answers", "%d", s.InProgress)
+		p.bound("refreshes found interrupted", int64(s.Interrupted), 0)
 		p.check(s.Check, true)
 		p.children(s.Children)
 	}
@@ -83,11 +86,22 @@ func (r *Report) WriteText(w io.Writer) error {
 			c.PriorityDuration, c.BackgroundWorkers, formatFloat(c.InteractiveRate), formatFloat(c.ScheduledRate))
 		p.kv("HMRC requests/s", "%.2f (background %.2f calls/s)", s.PriorityHMRCPerSec, s.BackgroundPerSec)
 		p.kv("interactive (landlord) wait", "%s; %d failed; goal p99 ≤ 1 s %s", s.Interactive, s.InteractiveFailed, goal(s.Interactive.P99 <= 1000))
+		if w := s.InteractiveLimiter; w != nil {
+			p.kv("interactive waits for the budget", "%.0f (instances' /metrics): %.0f%% within 0.5 s, %.0f%% within 1 s", w.Waits, w.WithinHalf*100, w.WithinSecond*100)
+		}
 		p.kv("scheduled wait", "%s; %d failed", s.Scheduled, s.ScheduledFailed)
+		p.line("")
+		p.line("  Background refreshes, %v: %d connections whose access tokens last %v, refreshed %v before expiry (%.1f refreshes/s wanted); landlords call at %s/s on them",
+			c.RefreshDuration, c.RefreshConnections, c.RefreshLifetime, c.RefreshMargin,
+			float64(c.RefreshConnections)/(c.RefreshLifetime-c.RefreshMargin).Seconds(), formatFloat(c.InteractiveRate))
+		p.kv("HMRC requests/s", "%.2f (%.2f refreshes/s); at most %d in any 1-s window; %d answered 429", s.RefreshHMRCPerSec, s.RefreshesPerSec, s.RefreshMaxPerSecond, s.RefreshThrottled)
+		p.kv("interactive (landlord) wait", "%s; %d failed; goal p99 ≤ 1 s %s", s.RefreshInteractive, s.RefreshInteractiveFailed, goal(s.RefreshInteractive.P99 <= 1000))
+		p.failures(s.RefreshFailures)
+		p.kv("waits for another instance's refresh", "%.0f", s.RefreshLeaseWaits)
 		p.children(s.Children)
 	}
 	if s := r.Scale; s != nil {
-		p.section("Scale: connections in PostgreSQL, %d due; timings are medians of %d", s.Config.Due, s.Config.Repeat)
+		p.section("Scale: connections in PostgreSQL, %d due; each query timed %d times", s.Config.Due, s.Config.Repeat)
 		for _, pt := range []ScalePoint{s.Small, s.Large} {
 			p.line("  %d connections (%d not due), inserted in %.1fs:", pt.Connections, pt.NotDue, pt.InsertSecs)
 			p.kv("  due query", "%s; found %d", pt.DueQuery, pt.Returned)
@@ -111,9 +125,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Stopped != "" {
 		p.line("The run STOPPED early: %s", r.Stopped)
 	}
-	if len(v) == 0 && r.Stopped == "" {
+	switch {
+	case len(v) == 0 && r.Stopped == "":
 		p.line("Every bound held.")
-	} else {
+	case len(v) > 0:
 		p.line("%d bound(s) did NOT hold:", len(v))
 		for _, s := range v {
 			p.line("  - %s", s)
@@ -214,4 +229,12 @@ func orUnknown(s string) string {
 		return "model unknown"
 	}
 	return s
+}
+
+func mibList(bs []int64) string {
+	var parts []string
+	for _, b := range bs {
+		parts = append(parts, fmt.Sprintf("%.0f MiB", mib(b)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -258,7 +258,7 @@ func insertConnections(ctx context.Context, conn *pgx.Conn, at time.Time, due, n
 				$2::timestamptz + (60 + u.id % 480) * interval '1 second', $2::timestamptz - interval '30 days',
 				'simulator', 'scale', $2::timestamptz - interval '4 hours', $2::timestamptz - interval '1 hour', '', 0, '',
 				nextval('connection_version'), $2, $2
-			FROM users u WHERE u.id > $1 AND u.id <= $1 + $3`,
+			FROM users u WHERE u.id > $1::bigint AND u.id <= $1::bigint + $3::bigint`,
 			[]any{first, at, due}},
 		{`INSERT INTO connections (user_id, purpose, status, reason, scopes, tokens, access_expires_at, granted_at,
 				environment, client_id, last_refresh_at, last_used_at, refresh_lease_owner, refresh_failures, last_error,
@@ -274,7 +274,7 @@ func insertConnections(ctx context.Context, conn *pgx.Conn, at time.Time, due, n
 				CASE WHEN u.id % 5 < 2 THEN $2::timestamptz - interval '1 hour'
 					ELSE $2::timestamptz - (1 + u.id % 365) * interval '1 day' END,
 				'', 0, '', nextval('connection_version'), $2, $2
-			FROM users u WHERE u.id > $1 + $3`,
+			FROM users u WHERE u.id > $1::bigint + $3::bigint`,
 			[]any{first, at, due}},
 		{`ANALYZE users`, nil},
 		{`ANALYZE connections`, nil},

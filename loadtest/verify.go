@@ -43,6 +43,10 @@ func (c *ConnectionCheck) NeedsReconnectTotal() int64 {
 	return n
 }
 
+// leaseWait bounds the wait for a refresh in flight: a lease lasts 60s and
+// the refresher resolves an expired one on its next pass (15 to 45s).
+const leaseWait = 2 * time.Minute
+
 // check proves the state of every connection (see ConnectionCheck). Only
 // ReasonRefreshInterrupted is a truthful reason in these scenarios: no
 // landlord revokes and no grant is 18 months old.
@@ -82,9 +86,21 @@ func (c *cluster) check(ctx context.Context) (*ConnectionCheck, error) {
 
 func (c *cluster) checkOne(ctx context.Context, i int, out *ConnectionCheck, reasons map[string]int64, mu *sync.Mutex, problem func(string, ...any)) error {
 	id := c.users[i]
-	conn, err := c.store.Connection(ctx, id, mtdconnect.PurposeIncomeTax)
-	if err != nil {
-		return fmt.Errorf("read connection of user %d: %w", id, err)
+	// A refresh in flight (the instances' refreshers keep running) is
+	// waited for; a lease still held after that long is not in flight.
+	var conn *mtdconnect.Connection
+	for deadline := time.Now().Add(leaseWait); ; {
+		var err error
+		if conn, err = c.store.Connection(ctx, id, mtdconnect.PurposeIncomeTax); err != nil {
+			return fmt.Errorf("read connection of user %d: %w", id, err)
+		}
+		if conn.RefreshLeaseOwner == "" || time.Now().After(deadline) {
+			break
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
 	if conn.RefreshLeaseOwner != "" {
 		mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect/loadtest"
@@ -28,6 +29,7 @@ Flags:
 // loadtest.Options.
 type loadtestFlags struct {
 	scenario, databaseURL, workDir string
+	jsonFile                       string
 	duration                       time.Duration
 	instances, kills, scaleConns   int
 	asJSON, keep, quiet            bool
@@ -44,6 +46,7 @@ func (f *loadtestFlags) bind(fs *flag.FlagSet, getenv getenvFunc) {
 	fs.StringVar(&f.workDir, "work-dir", "", "directory for keysets and process logs (default: a temporary one, removed afterwards)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the work directory and the scenario databases")
 	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fs.StringVar(&f.jsonFile, "json-file", "", "also write the report as JSON to this file")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on standard error")
 }
 
@@ -63,15 +66,22 @@ func (f *loadtestFlags) options(command []string, progress io.Writer) (loadtest.
 	case f.scaleConns < 10_000:
 		return loadtest.Options{}, nil, errors.New("--scale-connections must be at least 10000")
 	}
+	if f.jsonFile != "" {
+		// Found out now, not after the run.
+		if st, err := os.Stat(filepath.Dir(f.jsonFile)); err != nil || !st.IsDir() {
+			return loadtest.Options{}, nil, fmt.Errorf("--json-file: no directory %s", filepath.Dir(f.jsonFile))
+		}
+	}
 	if f.quiet {
 		progress = nil
 	}
 	opts := loadtest.Options{
 		Command: command, DatabaseURL: f.databaseURL, Instances: f.instances,
 		WorkDir: f.workDir, Keep: f.keep, Progress: progress,
-		TestUserID: simUserID, TestUserPassword: simUserPassword,
+		TestUserID: simUserID, TestUserPassword: simUserPassword, TestUserNINO: simUserNINO,
 	}
-	opts.Races.Duration, opts.Faults.Duration, opts.Rate.Duration, opts.Rate.PriorityDuration = f.duration, f.duration, f.duration, f.duration
+	opts.Races.Duration, opts.Faults.Duration = f.duration, f.duration
+	opts.Rate.Duration, opts.Rate.PriorityDuration, opts.Rate.RefreshDuration = f.duration, f.duration, f.duration
 	opts.Crashes.Kills = f.kills
 	opts.Scale.Connections = f.scaleConns
 	return opts, scenarios, nil
@@ -100,21 +110,24 @@ func runLoadtest(ctx context.Context, args []string, getenv getenvFunc, stdout, 
 	if err != nil {
 		return err
 	}
-	return writeLoadtest(ctx, opts, scenarios, f.asJSON, stdout)
+	return writeLoadtest(ctx, opts, scenarios, f.asJSON, f.jsonFile, stdout)
 }
 
 // writeLoadtest runs the scenarios and prints the report; an error if a
 // bound did not hold.
-func writeLoadtest(ctx context.Context, opts loadtest.Options, scenarios []string, asJSON bool, stdout io.Writer) error {
+func writeLoadtest(ctx context.Context, opts loadtest.Options, scenarios []string, asJSON bool, jsonFile string, stdout io.Writer) error {
 	rep, runErr := loadtest.Run(ctx, opts, scenarios)
 	if rep != nil {
-		var err error
-		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			err = enc.Encode(rep)
-		} else {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		switch {
+		case err != nil:
+		case asJSON:
+			_, err = stdout.Write(append(b, '\n'))
+		default:
 			err = rep.WriteText(stdout)
+		}
+		if err == nil && jsonFile != "" {
+			err = os.WriteFile(jsonFile, append(b, '\n'), 0o644)
 		}
 		if err != nil && runErr == nil {
 			runErr = err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 	return loadtest.Options{
 		Command: []string{exe}, Env: []string{childEnv + "=1"},
 		DatabaseURL: databaseURL, Instances: 3, WorkDir: t.TempDir(),
-		TestUserID: simUserID, TestUserPassword: simUserPassword,
+		TestUserID: simUserID, TestUserPassword: simUserPassword, TestUserNINO: simUserNINO,
 		Progress: testLog{t},
 		Races: loadtest.RacesConfig{
 			Duration: 5 * time.Second, CallersPerInstance: 10, Connections: 40,
@@ -50,6 +51,8 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 		Rate: loadtest.RateConfig{
 			Duration: 4 * time.Second, Connections: 6,
 			PriorityDuration: 4 * time.Second, BackgroundWorkers: 3,
+			RefreshDuration: 4 * time.Second, RefreshConnections: 6,
+			RefreshLifetime: 4 * time.Second, RefreshMargin: 3 * time.Second,
 		},
 	}
 }
@@ -88,6 +91,9 @@ func TestReliability(t *testing.T) {
 					if err := rep.WriteText(&text); err != nil {
 						t.Fatal(err)
 					}
+					if _, err := json.Marshal(rep); err != nil {
+						t.Fatal(err)
+					}
 					t.Log("\n" + text.String())
 					for _, v := range rep.Violations() {
 						t.Error(v)
@@ -115,6 +121,7 @@ func TestLoadtestFlags(t *testing.T) {
 		{[]string{"--scenario", "scale"}, "the scale scenario needs PostgreSQL"},
 		{[]string{"--scenario", "races", "--database-url", "mysql://x"}, "must be a postgres:// URL"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--json-file", "/nonexistent/dir/report.json"}, "--json-file: no directory /nonexistent/dir"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			work := t.TempDir()

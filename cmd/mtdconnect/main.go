@@ -22,6 +22,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/postgres"
 	"github.com/mtdconnect/mtdconnect/seal"
 	"github.com/mtdconnect/mtdconnect/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
@@ -127,6 +128,9 @@ type app struct {
 	hmrc   *hmrc.Client // nil when opened by openStore
 	// keysetCreated is set when a local keyset was generated just now.
 	keysetCreated bool
+	// metrics is the registry of the process's Prometheus metrics;
+	// serve exposes it on MTDCONNECT_METRICS_ADDR.
+	metrics *prometheus.Registry
 }
 
 // newFlagSet returns a flag set with the shared configuration bound.
@@ -154,12 +158,13 @@ func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer
 		a.store.Close()
 		return nil, err
 	}
+	a.metrics = prometheus.NewRegistry()
 	a.hmrc, err = hmrc.New(hmrc.Config{
 		ClientID: creds.clientID, ClientSecret: creds.secret, CredentialsFromStore: creds.fromStore,
 		AuthorizeURL: a.cfg.AuthorizeURL, TokenURL: a.cfg.TokenURL, APIURL: a.cfg.APIURL,
 		RedirectURL: a.cfg.RedirectURL(), Environment: a.cfg.HMRC,
 		Store: a.store, Sealer: a.sealer, Logger: a.log,
-		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin,
+		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin, Registerer: a.metrics,
 		// Fraud prevention data of calls no landlord started (BatchOrigin).
 		DeviceID: deviceID, DeviceManufacturer: a.cfg.DeviceManufacturer, DeviceModel: a.cfg.DeviceModel,
 		Vendor: hmrc.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},

@@ -16,6 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
@@ -25,6 +29,8 @@ import (
 func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg Config
 	fs := newFlagSet("serve", &cfg, getenv, stderr)
+	metricsAddr := fs.String("metrics-addr", getenv("MTDCONNECT_METRICS_ADDR"),
+		"listen address of Prometheus's /metrics, e.g. 127.0.0.1:9100; empty: not served (MTDCONNECT_METRICS_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,7 +42,7 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 
 	var simURL string
 	if builtinSimulator(a.cfg) {
@@ -71,6 +77,16 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	go func() { errc <- serveHTTP(ctx, ln, srv.Handler()) }()
 	refresher := &hmrc.Refresher{Client: a.hmrc}
 	go func() { errc <- refresher.Run(ctx) }()
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen for /metrics: %w", err)
+		}
+		go func() { errc <- serveHTTP(ctx, mln, metricsHandler(a.metrics)) }()
+		// Before the banner's first line, which tells a watcher the
+		// service is up.
+		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
+	}
 
 	printBanner(stdout, a, "http://"+ln.Addr().String(), simURL)
 	select {
@@ -80,6 +96,17 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	case err := <-errc:
 		return err
 	}
+}
+
+// metricsHandler serves reg, with the Go runtime's and the process's own
+// metrics (memory, CPU, file descriptors), on its own listener: the main
+// one faces landlords' browsers, and operational figures are not theirs.
+// Nothing in it is secret: hmrc's labels are fixed sets of words.
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // serveHTTP serves h on ln until ctx ends, then shuts down gracefully.

@@ -1,0 +1,68 @@
+package hmrc_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+)
+
+// TestBackgroundRefreshDoesNotHoldUpLandlords: while other landlords keep
+// the rate budget busy, a background refresh (which only takes a slot free
+// now) waits for the budget without holding the connection, so a landlord's
+// call on that connection refreshes at its own priority and answers at
+// once, instead of waiting for the background refresh's lease.
+func TestBackgroundRefreshDoesNotHoldUpLandlords(t *testing.T) {
+	e := newEnv(t)
+	e.connect(t)
+	c, err := hmrc.New(hmrc.Config{
+		ClientID: clientID, ClientSecret: clientSecret,
+		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
+		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
+		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 10,
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// Two landlords elsewhere book every slot as soon as it is free.
+	var busy sync.WaitGroup
+	for range 2 {
+		busy.Go(func() {
+			l := hmrc.NewLimiter(e.store, "hmrc:simulator", 10)
+			for l.Wait(ctx, hmrc.Interactive) == nil {
+			}
+		})
+	}
+	e.clock.Advance(4*time.Hour - time.Minute) // the access token is due
+
+	passDone := make(chan error, 1)
+	go func() {
+		_, err := (&hmrc.Refresher{Client: c, Workers: 1}).Pass(ctx)
+		passDone <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the pass is waiting for a free slot
+
+	start := time.Now()
+	if _, err := c.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil {
+		t.Fatalf("landlord's call: %v", err)
+	}
+	// A background refresh holding the lease would have held the call
+	// until it found a free slot: never, while the budget stays busy.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the landlord's call took %v behind a background refresh", d)
+	}
+	if conn := e.conn(t); conn.RefreshLeaseOwner != "" {
+		t.Errorf("a lease is held while the background refresh waits for the budget: %s", conn.RefreshLeaseOwner)
+	}
+	cancel()
+	busy.Wait()
+	<-passDone
+}

@@ -1,0 +1,79 @@
+package loadtest
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// scrape reads the instances' /metrics (Prometheus's text format) and sums
+// each series over them, keyed by the series as written, e.g.
+// `mtdconnect_hmrc_limiter_wait_seconds_bucket{priority="interactive",le="1"}`.
+// Instances started without a metrics address are skipped.
+func (c *cluster) scrape(ctx context.Context) (map[string]float64, error) {
+	sums := map[string]float64{}
+	for i := range c.instanceCount() {
+		u := c.instance(i).MetricsURL()
+		if u == "" {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/metrics", nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			i := strings.LastIndexByte(line, ' ')
+			if i < 0 {
+				continue
+			}
+			if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+				sums[line[:i]] += v
+			}
+		}
+		resp.Body.Close()
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return sums, nil
+}
+
+// WaitShare is how many rate-limiter waits of a priority the instances
+// counted, and the share of them within half a second and within one.
+type WaitShare struct {
+	Waits        float64 `json:"waits"`
+	WithinHalf   float64 `json:"within_500ms"`
+	WithinSecond float64 `json:"within_1s"`
+}
+
+// waitShare is the limiter-wait histogram of priority between two scrapes.
+func waitShare(before, after map[string]float64, priority string) (WaitShare, bool) {
+	key := func(suffix, le string) string {
+		if le == "" {
+			return `mtdconnect_hmrc_limiter_wait_seconds_` + suffix + `{priority="` + priority + `"}`
+		}
+		return `mtdconnect_hmrc_limiter_wait_seconds_` + suffix + `{priority="` + priority + `",le="` + le + `"}`
+	}
+	count, ok := after[key("count", "")]
+	if !ok {
+		return WaitShare{}, false
+	}
+	w := WaitShare{Waits: count - before[key("count", "")]}
+	if w.Waits > 0 {
+		w.WithinHalf = (after[key("bucket", "0.5")] - before[key("bucket", "0.5")]) / w.Waits
+		w.WithinSecond = (after[key("bucket", "1")] - before[key("bucket", "1")]) / w.Waits
+	}
+	return w, true
+}
