@@ -26,9 +26,9 @@ func (s *Server) helloUser(w http.ResponseWriter, r *http.Request) {
 	if !requireAccept(w, r, "1.0") {
 		return
 	}
-	// HMRC wants scope "hello"; any user-restricted token will do here, so the
-	// ITSA and VAT journeys can use it as a cheap token check.
-	if _, ok := s.apiUser(w, r, ""); !ok {
+	// As at HMRC, the token must carry scope "hello": an Income Tax or VAT
+	// connection's token is refused (403 INVALID_SCOPE).
+	if _, ok := s.apiUser(w, r, "hello"); !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": "Hello User"})

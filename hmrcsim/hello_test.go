@@ -114,3 +114,14 @@ func TestIndexListsTestUsers(t *testing.T) {
 		t.Errorf("index: %d\n%s", p.status, p.body)
 	}
 }
+
+// HMRC's Hello World user endpoint wants scope hello: a token granted for
+// Income Tax only is refused, as HMRC refuses it.
+func TestHelloUserNeedsHelloScope(t *testing.T) {
+	e := newEnv(t, hmrcsim.Options{})
+	e.conf.Scopes = []string{"read:self-assessment", "write:self-assessment"}
+	tok := e.connect()
+	if status, body := e.api("GET", "/hello/user", tok.AccessToken); status != 403 || body["code"] != "INVALID_SCOPE" {
+		t.Fatalf("hello/user with an Income Tax token: %d %v, want 403 INVALID_SCOPE", status, body)
+	}
+}

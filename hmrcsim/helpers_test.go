@@ -58,7 +58,8 @@ func newEnv(t *testing.T, opts hmrcsim.Options) *env {
 	sim.AddTestUser(hmrcsim.TestUser{UserID: userID, Password: userPassword, NINO: "AA123456A", FullName: "Ida Newton"})
 	return &env{t: t, sim: sim, srv: srv, clock: c, conf: &oauth2.Config{
 		ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURI,
-		Scopes: []string{"read:self-assessment", "write:self-assessment"},
+		// hello too, so that /hello/user can check a token's life.
+		Scopes: []string{"read:self-assessment", "write:self-assessment", "hello"},
 		Endpoint: oauth2.Endpoint{
 			AuthURL: srv.URL + "/oauth/authorize", TokenURL: srv.URL + "/oauth/token",
 			AuthStyle: oauth2.AuthStyleInParams,

@@ -42,7 +42,7 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 	if tok.TokenType != "bearer" || tok.ExpiresIn != 14400 {
 		t.Errorf("token_type %q expires_in %d, want bearer 14400", tok.TokenType, tok.ExpiresIn)
 	}
-	if got := tok.Extra("scope"); got != "read:self-assessment write:self-assessment" {
+	if got := tok.Extra("scope"); got != "read:self-assessment write:self-assessment hello" {
 		t.Errorf("scope = %v", got)
 	}
 	if status, body := e.api("GET", "/hello/user", tok.AccessToken); status != 200 || body["message"] != "Hello User" {

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
@@ -350,16 +349,14 @@ func (c *cluster) priorityPhase(ctx context.Context, cfg RateConfig, rep *RateRe
 
 // batchCall is work no landlord waits for, made by this process as one
 // more participant of the deployment's budget (the limiter is in the
-// store): HMRC's Hello World user endpoint at the given priority, with
-// the fraud-prevention data of a batch process.
+// store): the landlord's Income Tax obligations at the given priority, with
+// the fraud-prevention data of a batch process. The business ID lookup
+// before it is cached, so each call after a user's first is one request.
 func (c *cluster) batchCall(ctx context.Context, userID int64, prio hmrc.Priority) error {
 	origin, err := c.client.BatchOrigin(map[string]string{"mtdconnect": strconv.FormatInt(userID, 10)})
 	if err != nil {
 		return err
 	}
-	_, err = c.client.Do(ctx, hmrc.Call{
-		UserID: userID, Purpose: mtdconnect.PurposeIncomeTax, Method: http.MethodGet, Path: "/hello/user",
-		Accept: "application/vnd.hmrc.1.0+json", Priority: prio, Idempotent: true, Fraud: origin,
-	}, nil)
+	_, err = c.client.Obligations(ctx, userID, c.opts.TestUserNINO, hmrc.CurrentTaxYear(time.Now()), origin, hmrc.WithPriority(prio))
 	return err
 }

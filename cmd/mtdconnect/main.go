@@ -30,7 +30,9 @@ const usage = `mtdconnect connects UK landlords to HMRC Making Tax Digital.
 
 Usage:
   mtdconnect [serve]                      run the service (default)
-  mtdconnect simulator                    run the HMRC simulator on its own
+  mtdconnect simulator                    run the HMRC simulator on its own (fault flags: see --help)
+  mtdconnect loadtest [--scenario S] [--database-url URL]
+                                          the reliability suite with real processes (docs/RELIABILITY.md)
   mtdconnect users add --email E [--password P] [--admin] [--totp] [--nino N] [--vrn V]
   mtdconnect users set --email E [--nino N] [--vrn V]
                                           set a landlord's National Insurance number or VAT registration number
