@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -185,6 +186,9 @@ func classify(err error) problem {
 func (s *Server) logProblem(r *http.Request, err error) problem {
 	p := classify(err)
 	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The browser or platform hung up: nothing went wrong here.
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "client went away", requestAttrs(r))
 	case p.Status >= 500 && p.Code == "internal":
 		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", requestAttrs(r), slog.String("err", err.Error()))
 	case p.Status >= 500:

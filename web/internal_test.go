@@ -1,9 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +115,18 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 	if isLocalHost("mtdconnect.example") || isLocalHost("10.0.0.1") {
 		t.Error("a remote host counts as local")
+	}
+}
+
+// A client that hangs up is not an internal error: logged at info, once.
+func TestClientWentAwayNotAnError(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/quarterly", nil)
+	s.logProblem(r, fmt.Errorf("hmrc: obligations: %w", context.Canceled))
+	if out := logs.String(); strings.Contains(out, "level=ERROR") || !strings.Contains(out, "client went away") {
+		t.Errorf("log:\n%s", out)
 	}
 }
