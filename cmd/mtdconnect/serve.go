@@ -184,7 +184,8 @@ func printBanner(w io.Writer, a *app, url, simURL string) {
 	fmt.Fprintf(w, "  HMRC: built-in simulator at %s\n\n", simURL)
 	fmt.Fprintf(w, "Sign in to mtdconnect as the demo landlord:\n  email:    %s\n  password: %s\n\n", demoEmail, demoPassword)
 	fmt.Fprintf(w, "At the simulated HMRC sign-in (Government Gateway), use the test user:\n  user ID:  %s\n  password: %s\n\n", simUserID, simUserPassword)
-	fmt.Fprintf(w, "Then open %s/settings/hmrc and click Connect to HMRC.\n", url)
+	fmt.Fprintf(w, "Its National Insurance number is %s and its VAT registration number %s.\n\n", simUserNINO, simUserVRN)
+	fmt.Fprintf(w, "Then open %s/settings/hmrc, enter the National Insurance number and click Connect to HMRC.\n", url)
 }
 
 // simulatorFlags are the fault and limit knobs of `mtdconnect simulator`.
