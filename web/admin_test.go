@@ -3,23 +3,16 @@ package web_test
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
-	"github.com/mtdconnect/mtdconnect/seal"
-	"github.com/mtdconnect/mtdconnect/sqlite"
-	"github.com/mtdconnect/mtdconnect/web"
 )
 
 // The sandbox application of the admin tests: registered at the simulator
@@ -36,85 +29,33 @@ const (
 // stored in the service, as `mtdconnect app set` leaves it.
 type adminEnv struct {
 	*testEnv
-	dbPath string
-	apps   *hmrc.Applications
-	admin  *mtdconnect.User
+	apps  *hmrc.Applications
+	admin *mtdconnect.User
 }
 
 func newAdminEnv(t *testing.T) *adminEnv {
 	t.Helper()
-	ctx := t.Context()
-	env := &testEnv{t: t, clock: hmrcsim.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
-	env.logger = slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := &adminEnv{testEnv: env, dbPath: filepath.Join(t.TempDir(), "mtdconnect.db")}
-
-	store, err := sqlite.Open(ctx, e.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	env.store = store
-	env.sim = hmrcsim.New(hmrcsim.Options{Now: env.clock.Now, RateLimit: -1})
-	simSrv := httptest.NewServer(env.sim.Handler())
-	t.Cleanup(simSrv.Close)
-	env.simURL = simSrv.URL
-	webSrv := httptest.NewUnstartedServer(nil)
-	env.url = "http://" + webSrv.Listener.Addr().String()
-	callback := env.url + "/oauth/hmrc/callback"
-	env.sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret1, RedirectURIs: []string{callback}})
-	env.sim.AddTestUser(hmrcsim.TestUser{UserID: simUserID, Password: simPassword, NINO: "AA123456A",
-		AffinityGroup: "Individual", ServiceNames: []string{"mtd-income-tax"}})
-
-	kh, err := seal.NewKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := seal.New(kh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.apps = hmrc.NewApplications(store, sealer, env.clock.Now)
-	if _, err := e.apps.Set(ctx, hmrc.EnvSandbox, sbClientID, sbSecret1, nil, 0); err != nil {
-		t.Fatal(err)
-	}
-	id, secret, err := e.apps.Credentials(ctx, hmrc.EnvSandbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.hmrc, err = hmrc.New(hmrc.Config{
-		ClientID: id, ClientSecret: secret, CredentialsFromStore: true,
-		AuthorizeURL: env.simURL + "/oauth/authorize", TokenURL: env.simURL + "/oauth/token", APIURL: env.simURL,
-		RedirectURL: callback, Environment: hmrc.EnvSandbox,
-		Store: store, Sealer: sealer, Logger: env.logger, Now: env.clock.Now, RetryBase: time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{
-		Store: store, HMRC: env.hmrc, Logger: env.logger, Now: env.clock.Now, PublicURL: env.url,
-		AuthorizeURL: env.simURL + "/oauth/authorize",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	webSrv.Config.Handler = srv.Handler()
-	webSrv.Start()
-	t.Cleanup(webSrv.Close)
-
-	env.landlord = env.createUser(landlordEmail, landlordPassword)
-	e.admin = env.createUser(adminEmail, adminPassword)
-	e.admin.Admin = true
-	if err := store.UpdateUser(ctx, e.admin); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		logs := env.logs.String()
-		for _, s := range append([]string{sbSecret1, sbSecret2, adminPassword, landlordPassword}, env.secrets...) {
-			if strings.Contains(logs, s) {
-				t.Errorf("logs contain a secret ending in %q", s[len(s)-4:])
-			}
+	e := &adminEnv{}
+	e.testEnv = newTestEnv(t, func(env *testEnv, cfg *hmrc.Config) {
+		ctx := env.t.Context()
+		env.sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret1, RedirectURIs: []string{cfg.RedirectURL}})
+		e.apps = hmrc.NewApplications(env.store, env.sealer, env.clock.Now)
+		if _, err := e.apps.Set(ctx, hmrc.EnvSandbox, sbClientID, sbSecret1, nil, 0); err != nil {
+			env.t.Fatal(err)
 		}
+		id, secret, err := e.apps.Credentials(ctx, hmrc.EnvSandbox)
+		if err != nil {
+			env.t.Fatal(err)
+		}
+		cfg.ClientID, cfg.ClientSecret, cfg.CredentialsFromStore, cfg.Environment = id, secret, true, hmrc.EnvSandbox
 	})
+	e.secrets = append(e.secrets, sbSecret1, sbSecret2, adminPassword)
+
+	e.admin = e.createUser(adminEmail, adminPassword)
+	e.admin.Admin = true
+	if err := e.store.UpdateUser(t.Context(), e.admin); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -122,6 +63,19 @@ func (e *adminEnv) adminBrowser() *browser {
 	b := e.browser()
 	b.signIn(adminEmail, adminPassword)
 	return b
+}
+
+// allowAndConnect records the administrator's consent and returns the
+// landlord's browser, signed in and connected.
+func (e *adminEnv) allowAndConnect() *browser {
+	e.t.Helper()
+	if _, err := e.apps.Confirm(e.t.Context(), hmrc.EnvSandbox, e.admin.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	landlord := e.browser()
+	landlord.signIn(landlordEmail, landlordPassword)
+	landlord.connect()
+	return landlord
 }
 
 func (e *adminEnv) app() *mtdconnect.Application {
@@ -221,12 +175,7 @@ func TestAdminConsentGatesConnect(t *testing.T) {
 // service, and never shown, logged or stored in clear.
 func TestAdminRotateSecret(t *testing.T) {
 	e := newAdminEnv(t)
-	if _, err := e.apps.Confirm(t.Context(), hmrc.EnvSandbox, e.admin.ID); err != nil {
-		t.Fatal(err)
-	}
-	landlord := e.browser()
-	landlord.signIn(landlordEmail, landlordPassword)
-	landlord.connect()
+	landlord := e.allowAndConnect()
 
 	admin := e.adminBrowser()
 	page := admin.get("/admin/hmrc")
@@ -296,12 +245,7 @@ func TestAdminRotateSecret(t *testing.T) {
 // ID warns that landlords must reconnect, and their connections say so.
 func TestAdminSetApplication(t *testing.T) {
 	e := newAdminEnv(t)
-	if _, err := e.apps.Confirm(t.Context(), hmrc.EnvSandbox, e.admin.ID); err != nil {
-		t.Fatal(err)
-	}
-	landlord := e.browser()
-	landlord.signIn(landlordEmail, landlordPassword)
-	landlord.connect()
+	landlord := e.allowAndConnect()
 	admin := e.adminBrowser()
 	before := e.app()
 

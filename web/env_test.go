@@ -64,6 +64,8 @@ type testEnv struct {
 	t      *testing.T
 	clock  *hmrcsim.Clock
 	store  *sqlite.Store
+	dbPath string // the store's file
+	sealer *seal.Sealer
 	sim    *hmrcsim.Server
 	simURL string
 	url    string // the web server
@@ -79,7 +81,12 @@ type testEnv struct {
 	other    *mtdconnect.User
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+// envOption varies the deployment newTestEnv builds: it is called with
+// the store, sealer, simulator and URLs in place and may change the HMRC
+// client's configuration before the client is made.
+type envOption func(env *testEnv, cfg *hmrc.Config)
+
+func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := t.Context()
 	// The clock starts at the real time: x/oauth2 computes a token's expiry
@@ -87,7 +94,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	env := &testEnv{t: t, clock: hmrcsim.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mtdconnect.db"))
+	env.dbPath = filepath.Join(t.TempDir(), "mtdconnect.db")
+	store, err := sqlite.Open(ctx, env.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +128,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := hmrc.New(hmrc.Config{
+	env.sealer = sealer
+	cfg := hmrc.Config{
 		ClientID: clientID, ClientSecret: clientSecret,
 		AuthorizeURL: env.simURL + "/oauth/authorize", TokenURL: env.simURL + "/oauth/token", APIURL: env.simURL,
 		RedirectURL: callback, Environment: "simulator",
@@ -131,7 +140,11 @@ func newTestEnv(t *testing.T) *testEnv {
 		// needs HMRC's missing-data process.
 		DeviceID: testServerDeviceID,
 		Vendor:   hmrc.Vendor{LicenseIDs: testLicences},
-	})
+	}
+	for _, o := range opts {
+		o(env, &cfg)
+	}
+	client, err := hmrc.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +189,7 @@ func newTestEnv(t *testing.T) *testEnv {
 			testNINO, "AB123456C", testVRN, "987654321"}, env.secrets...)
 		for _, secret := range secrets {
 			if strings.Contains(logs, secret) {
-				t.Errorf("logs contain a secret %q", secret)
+				t.Errorf("logs contain a secret ending in %q", secret[max(0, len(secret)-4):])
 			}
 		}
 	})

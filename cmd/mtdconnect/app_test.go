@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,18 +24,8 @@ const (
 // client ID or secret in the environment.
 func newSandboxCLIEnv(t *testing.T) *cliEnv {
 	t.Helper()
-	sim := hmrcsim.New(hmrcsim.Options{RateLimit: 1000})
-	sim.AddApplication(hmrcsim.Application{ClientID: appClientID, ClientSecret: appSecret1, RedirectURIs: []string{hmrc.OOBRedirectURI}})
-	sim.AddTestUser(hmrcsim.TestUser{UserID: simUserID, Password: simUserPassword, NINO: simUserNINO})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	e := &cliEnv{sim: sim, vars: map[string]string{
-		"MTDCONNECT_DATA_DIR":           t.TempDir(),
-		"MTDCONNECT_HMRC":               "sandbox",
-		"MTDCONNECT_HMRC_AUTHORIZE_URL": srv.URL + "/oauth/authorize",
-		"MTDCONNECT_HMRC_TOKEN_URL":     srv.URL + "/oauth/token",
-		"MTDCONNECT_HMRC_API_URL":       srv.URL,
-	}}
+	e := newSimCLIEnv(t, "sandbox", hmrcsim.Application{ClientID: appClientID, ClientSecret: appSecret1})
+	e.sim.AddTestUser(hmrcsim.TestUser{UserID: simUserID, Password: simUserPassword, NINO: simUserNINO})
 	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword)
 	return e
 }

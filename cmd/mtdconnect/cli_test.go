@@ -35,26 +35,34 @@ type cliEnv struct {
 	vars map[string]string
 }
 
-func newCLIEnv(t *testing.T) *cliEnv {
+// newSimCLIEnv is a fresh data directory and a simulator holding app (for
+// the out-of-band redirect), which the CLI reaches through the URL
+// overrides as HMRC environment hmrcEnv.
+func newSimCLIEnv(t *testing.T, hmrcEnv string, app hmrcsim.Application) *cliEnv {
 	t.Helper()
 	sim := hmrcsim.New(hmrcsim.Options{RateLimit: 1000})
-	sim.AddApplication(hmrcsim.Application{ClientID: "cli-client", ClientSecret: "cli-secret", Name: "cli test",
-		RedirectURIs: []string{hmrc.OOBRedirectURI}})
-	sim.AddTestUser(hmrcsim.TestUser{UserID: simUserID, Password: simUserPassword, NINO: simUserNINO})
+	app.RedirectURIs = []string{hmrc.OOBRedirectURI}
+	sim.AddApplication(app)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	e := &cliEnv{sim: sim, vars: map[string]string{
+	return &cliEnv{sim: sim, vars: map[string]string{
 		"MTDCONNECT_DATA_DIR":           t.TempDir(),
-		"MTDCONNECT_HMRC":               "simulator",
+		"MTDCONNECT_HMRC":               hmrcEnv,
 		"MTDCONNECT_HMRC_AUTHORIZE_URL": srv.URL + "/oauth/authorize",
 		"MTDCONNECT_HMRC_TOKEN_URL":     srv.URL + "/oauth/token",
 		"MTDCONNECT_HMRC_API_URL":       srv.URL,
-		"MTDCONNECT_CLIENT_ID":          "cli-client",
-		"MTDCONNECT_CLIENT_SECRET":      "cli-secret",
-		// A licence for Gov-Vendor-License-IDs: the commands' calls are
-		// batch ones, and BatchOrigin declares nothing missing.
-		"MTDCONNECT_LICENCE_IDS": "mtdconnect=cli-test-licence",
 	}}
+}
+
+func newCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	e := newSimCLIEnv(t, "simulator", hmrcsim.Application{ClientID: "cli-client", ClientSecret: "cli-secret", Name: "cli test"})
+	e.sim.AddTestUser(hmrcsim.TestUser{UserID: simUserID, Password: simUserPassword, NINO: simUserNINO})
+	e.vars["MTDCONNECT_CLIENT_ID"] = "cli-client"
+	e.vars["MTDCONNECT_CLIENT_SECRET"] = "cli-secret"
+	// A licence for Gov-Vendor-License-IDs: the commands' calls are batch
+	// ones, and BatchOrigin declares nothing missing.
+	e.vars["MTDCONNECT_LICENCE_IDS"] = "mtdconnect=cli-test-licence"
 	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword, "--nino", simUserNINO)
 	return e
 }
@@ -78,12 +86,25 @@ func (e *cliEnv) run(t *testing.T, stdin io.Reader, args ...string) string {
 // simulator with the printed URL, and pastes the code back.
 func (e *cliEnv) connectManually(t *testing.T) string {
 	t.Helper()
+	return e.connectAs(t, simUserID, simUserPassword, "")
+}
+
+// connectAs runs `connect --manual` for the CLI's landlord (for purpose;
+// "" for the command's default), signs in at the simulator as the HMRC test
+// user userID with the printed URL, and pastes the code back. It returns
+// what the command printed.
+func (e *cliEnv) connectAs(t *testing.T, userID, password string, purpose mtdconnect.Purpose) string {
+	t.Helper()
+	args := []string{"connect", "--user", testEmail, "--manual"}
+	if purpose != "" {
+		args = append(args, "--purpose", string(purpose))
+	}
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	var errOut bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(t.Context(), []string{"connect", "--user", testEmail, "--manual"}, e.getenv, inR, outW, &errOut)
+		done <- run(t.Context(), args, e.getenv, inR, outW, &errOut)
 		outW.Close()
 	}()
 	var transcript strings.Builder
@@ -96,16 +117,24 @@ func (e *cliEnv) connectManually(t *testing.T) string {
 			authURL = s
 		}
 	}
+	// On failure, closing stdin lets the command return.
+	if authURL == "" {
+		inW.Close()
+		t.Fatalf("connect printed no authorise URL: %v\n%s", <-done, errOut.String())
+	}
 	if !strings.Contains(authURL, "redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob") {
+		inW.Close()
 		t.Fatalf("authorise URL %q does not use the out-of-band redirect", authURL)
 	}
 	jar, _ := cookiejar.New(nil)
-	_, page, err := hmrcsim.Consent(&http.Client{Jar: jar}, authURL, simUserID, simUserPassword, true)
+	_, page, err := hmrcsim.Consent(&http.Client{Jar: jar}, authURL, userID, password, true)
 	if err != nil {
-		t.Fatal(err)
+		inW.Close()
+		t.Fatalf("the test user could not grant authority: %v", err)
 	}
 	m := regexp.MustCompile(`<title>[^<]*code=([^<\s]+)`).FindStringSubmatch(page)
 	if m == nil {
+		inW.Close()
 		t.Fatalf("no code in the simulator's page title")
 	}
 	go func() {

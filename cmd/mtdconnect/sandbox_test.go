@@ -1,15 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
 	"maps"
-	"net"
-	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,50 +33,6 @@ func sandboxField(t *testing.T, out, label string) string {
 		t.Fatalf("create-user output has no %q:\n%s", label, out)
 	}
 	return m[1]
-}
-
-// connectAs runs `connect --manual` for the CLI's landlord and signs in at
-// the simulator as the HMRC test user userID.
-func (e *cliEnv) connectAs(t *testing.T, userID, password string, purpose mtdconnect.Purpose) {
-	t.Helper()
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	var errOut bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(t.Context(), []string{"connect", "--user", testEmail, "--manual", "--purpose", string(purpose)}, e.getenv, inR, outW, &errOut)
-		outW.Close()
-	}()
-	sc := bufio.NewScanner(outR)
-	var authURL string
-	for authURL == "" && sc.Scan() {
-		if s := strings.TrimSpace(sc.Text()); strings.HasPrefix(s, "http") {
-			authURL = s
-		}
-	}
-	if authURL == "" {
-		inW.Close()
-		t.Fatalf("connect printed no authorise URL: %v\n%s", <-done, errOut.String())
-	}
-	jar, _ := cookiejar.New(nil)
-	_, page, err := hmrcsim.Consent(&http.Client{Jar: jar}, authURL, userID, password, true)
-	if err != nil {
-		inW.Close()
-		t.Fatalf("the test user could not grant authority: %v", err)
-	}
-	m := regexp.MustCompile(`<title>[^<]*code=([^<\s]+)`).FindStringSubmatch(page)
-	if m == nil {
-		inW.Close()
-		t.Fatalf("no code in the simulator's page title")
-	}
-	go func() {
-		io.WriteString(inW, m[1]+"\n")
-		inW.Close()
-	}()
-	io.Copy(io.Discard, outR)
-	if err := <-done; err != nil {
-		t.Fatalf("connect: %v\n%s", err, errOut.String())
-	}
 }
 
 // The test user created at the simulator has valid identifiers, and its
@@ -206,19 +156,14 @@ func TestSandboxCreateUserRefused(t *testing.T) {
 // With MTDCONNECT_HMRC=simulator and no simulator running, the error says
 // to start one, and nothing is created.
 func TestSandboxCreateUserNeedsSimulator(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := freeAddr(t) // nothing listens there now
 	dir := t.TempDir()
 	e := &cliEnv{vars: map[string]string{
 		"MTDCONNECT_DATA_DIR":       dir,
 		"MTDCONNECT_HMRC":           "simulator",
 		"MTDCONNECT_SIMULATOR_ADDR": addr,
 	}}
-	_, _, err = e.runSandbox(t, "sandbox", "create-user")
+	_, _, err := e.runSandbox(t, "sandbox", "create-user")
 	if err == nil {
 		t.Fatal("create-user succeeded with no simulator running")
 	}
@@ -238,18 +183,7 @@ func TestSandboxCreateUserNeedsSimulator(t *testing.T) {
 // then it works.
 func TestSandboxCreateUserNeedsConsent(t *testing.T) {
 	const clientID, secret = "sandboxAppClientId0001", "7a1c2f3e-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
-	sim := hmrcsim.New(hmrcsim.Options{RateLimit: 1000})
-	sim.AddApplication(hmrcsim.Application{ClientID: clientID, ClientSecret: secret, Name: "sandbox test",
-		RedirectURIs: []string{hmrc.OOBRedirectURI}})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	e := &cliEnv{sim: sim, vars: map[string]string{
-		"MTDCONNECT_DATA_DIR":           t.TempDir(),
-		"MTDCONNECT_HMRC":               "sandbox",
-		"MTDCONNECT_HMRC_AUTHORIZE_URL": srv.URL + "/oauth/authorize",
-		"MTDCONNECT_HMRC_TOKEN_URL":     srv.URL + "/oauth/token",
-		"MTDCONNECT_HMRC_API_URL":       srv.URL,
-	}}
+	e := newSimCLIEnv(t, "sandbox", hmrcsim.Application{ClientID: clientID, ClientSecret: secret, Name: "sandbox test"})
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -262,12 +196,12 @@ func TestSandboxCreateUserNeedsConsent(t *testing.T) {
 	}
 	e.run(t, nil, "app", "set", "--env", "sandbox", "--client-id", clientID, "--client-secret-file", secretFile)
 
-	before := sim.Stats()
+	before := e.sim.Stats()
 	_, _, err = e.runSandbox(t, "sandbox", "create-user")
 	if err == nil || !strings.Contains(err.Error(), "mtdconnect app confirm --env sandbox") || !strings.Contains(err.Error(), "Admin → HMRC application") {
 		t.Fatalf("without consent: %v", err)
 	}
-	if after := sim.Stats(); after.TokenRequests != before.TokenRequests || after.APIRequests != before.APIRequests {
+	if after := e.sim.Stats(); after.TokenRequests != before.TokenRequests || after.APIRequests != before.APIRequests {
 		t.Fatal("create-user reached HMRC without the consent")
 	}
 
@@ -281,7 +215,7 @@ func TestSandboxCreateUserNeedsConsent(t *testing.T) {
 	if _, err := mtdconnect.ParseVRN(sandboxField(t, out, "VAT registration number (VRN)")); err != nil {
 		t.Error(err)
 	}
-	if after := sim.Stats(); after.TokenRequests != before.TokenRequests+1 || after.APIRequests != before.APIRequests+1 {
+	if after := e.sim.Stats(); after.TokenRequests != before.TokenRequests+1 || after.APIRequests != before.APIRequests+1 {
 		t.Fatalf("want one token request and one API request, got %+v then %+v", before, after)
 	}
 }

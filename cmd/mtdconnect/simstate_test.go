@@ -29,8 +29,8 @@ type serveEnv struct {
 func newServeEnv(t *testing.T) *serveEnv {
 	t.Helper()
 	return &serveEnv{&cliEnv{vars: map[string]string{
-		"MTDCONNECT_ADDR":           browserFreeAddr(t),
-		"MTDCONNECT_SIMULATOR_ADDR": browserFreeAddr(t),
+		"MTDCONNECT_ADDR":           freeAddr(t),
+		"MTDCONNECT_SIMULATOR_ADDR": freeAddr(t),
 		"MTDCONNECT_DATA_DIR":       t.TempDir(),
 		"MTDCONNECT_HMRC":           "simulator",
 		"MTDCONNECT_LICENCE_IDS":    "mtdconnect=simstate-test-licence",
@@ -72,6 +72,7 @@ func (e *serveEnv) start(t *testing.T) (logs *syncBuffer, stop func()) {
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
 		case err := <-done:
+			done <- err // let stop see it too
 			t.Fatalf("serve returned before serving: %v\n%s", err, logs)
 		default:
 		}
