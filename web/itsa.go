@@ -238,8 +238,12 @@ type updateForm struct {
 	IncomeError, ExpensesError, Err string
 }
 
+// formField is one amount input of the quarterly update or VAT return
+// form (the "amount" template in layout.html).
 type formField struct {
 	Name, ID, Label, Hint, Value, Error string
+	Box                                 int  // the VAT return's box number; 0 elsewhere
+	Whole                               bool // whole pounds only
 }
 
 type summaryItem struct{ Anchor, Text string }

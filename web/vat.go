@@ -260,7 +260,7 @@ type vatReceiptRow struct {
 
 type vatForm struct {
 	PeriodKey, Start, End, Period string
-	Boxes                         []vatField
+	Boxes                         []formField
 	Declaration                   string
 	Declared                      bool
 	DeclarationError              string
@@ -271,17 +271,11 @@ type vatForm struct {
 	worked map[string]bool
 }
 
-type vatField struct {
-	Box                                 int
-	Name, ID, Label, Hint, Value, Error string
-	Whole                               bool
-}
-
 func newVATForm(periodKey, start, end string) *vatForm {
 	f := &vatForm{PeriodKey: periodKey, Start: start, End: end,
 		Period: formatISODate(start) + " to " + formatISODate(end), Declaration: vatDeclaration}
 	for _, d := range vatBoxes {
-		f.Boxes = append(f.Boxes, vatField{Box: d.n, Name: d.name, ID: "box" + strconv.Itoa(d.n), Label: d.label, Hint: d.hint, Whole: d.whole})
+		f.Boxes = append(f.Boxes, formField{Box: d.n, Name: d.name, ID: "box" + strconv.Itoa(d.n), Label: d.label, Hint: d.hint, Whole: d.whole})
 	}
 	return f
 }
