@@ -140,6 +140,8 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		// needs HMRC's missing-data process.
 		DeviceID: testServerDeviceID,
 		Vendor:   hmrc.Vendor{LicenseIDs: testLicences},
+		// For hosts without DMI data, as MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
+		DeviceManufacturer: "Test Cloud", DeviceModel: "Test VM",
 	}
 	for _, o := range opts {
 		o(env, &cfg)

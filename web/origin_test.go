@@ -58,6 +58,8 @@ func originServer(t *testing.T, cfg Config) (*Server, *mtdconnect.User) {
 		AuthorizeURL: "http://hmrc.invalid/oauth/authorize", TokenURL: "http://hmrc.invalid/oauth/token", APIURL: "http://hmrc.invalid",
 		Environment: "simulator", Store: store, Sealer: sealer,
 		DeviceID: serverDeviceID, Vendor: hmrc.Vendor{LicenseIDs: licences},
+		// For hosts without DMI data, as MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
+		DeviceManufacturer: "Test Cloud", DeviceModel: "Test VM",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -486,6 +488,13 @@ func TestAPIOrigin(t *testing.T) {
 			if tt.method == hmrc.ConnectionBatchProcessDirect {
 				if got.Device.DeviceID != serverDeviceID || got.UserIDs["mtdconnect"] != "1" || got.BatchDevice == nil {
 					t.Errorf("batch origin %+v", got)
+				}
+				h, err := got.Headers()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v := hmrcsim.ValidateFraudHeaders(h); v.Code != hmrcsim.FraudValid {
+					t.Errorf("batch verdict %s: %+v %+v", v.Code, v.Errors, v.Warnings)
 				}
 				return
 			}
