@@ -253,6 +253,7 @@ func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	fs := newFlagSet("simulator", &cfg, getenv, stderr)
 	var sf simulatorFlags
 	sf.bind(fs)
+	stateFile := fs.String("state-file", "", "keep the simulator's grants, tokens, test users and submissions in this file across restarts (default: in memory only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -283,7 +284,13 @@ func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	fmt.Fprintf(stdout, "  faults: %s (change them while it runs: PUT http://%s/admin/faults; counters: GET /admin/stats)\n", describeFaults(faults), ln.Addr())
 	fmt.Fprintf(stdout, "  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
 		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
-	return serveHTTP(ctx, ln, sim.Handler())
+	handler := sim.Handler()
+	if *stateFile != "" {
+		st := keepSimulatorState(ctx, sim, *stateFile, log)
+		defer st.close()
+		handler = st.handler(handler)
+	}
+	return serveHTTP(ctx, ln, handler)
 }
 
 // describeFaults says in words what the fault knobs do.

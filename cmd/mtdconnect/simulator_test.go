@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,32 +54,7 @@ func TestSimulatorFlagErrors(t *testing.T) {
 // lifetime flags and checks each takes effect, and that /admin/faults
 // changes the faults while it runs.
 func TestSimulatorFlags(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"simulator", "--simulator-addr", "127.0.0.1:0",
-			"--error-rate", "1", "--seed", "7", "--latency", "5ms", "--rate-limit", "5", "--access-token-lifetime", "2s"},
-			func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
-		outW.Close()
-	}()
-	sc := bufio.NewScanner(outR)
-	var base string
-	for base == "" && sc.Scan() {
-		if m := regexp.MustCompile(`running: (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	go io.Copy(io.Discard, outR)
-	if base == "" {
-		t.Fatal("no address in the banner")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("simulator: %v", err)
-		}
-	})
+	base := startSimulatorCommand(t, "--error-rate", "1", "--seed", "7", "--latency", "5ms", "--rate-limit", "5", "--access-token-lifetime", "2s")
 
 	var f hmrcsim.Faults
 	getJSON(t, base+"/admin/faults", &f)
@@ -117,6 +94,92 @@ func TestSimulatorFlags(t *testing.T) {
 	}
 	if statuses[http.StatusOK] == 0 || statuses[http.StatusTooManyRequests] == 0 || len(statuses) != 2 {
 		t.Errorf("after clearing the faults, 10 token requests answered %v; want 200s, then 429s (--rate-limit 5)", statuses)
+	}
+}
+
+// startSimulatorCommand runs `mtdconnect simulator` with args on a free
+// port until the test ends (or stop is called) and returns its base URL.
+func startSimulatorCommand(t *testing.T, args ...string) (base string) {
+	base, _ = startSimulatorStoppable(t, args...)
+	return base
+}
+
+func startSimulatorStoppable(t *testing.T, args ...string) (base string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"simulator", "--simulator-addr", "127.0.0.1:0"}, args...),
+			func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
+		outW.Close()
+	}()
+	sc := bufio.NewScanner(outR)
+	for base == "" && sc.Scan() {
+		if m := regexp.MustCompile(`running: (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	go io.Copy(io.Discard, outR)
+	if base == "" {
+		cancel()
+		t.Fatalf("no address in the banner (%v)", <-done)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("simulator: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return base, stop
+}
+
+// With --state-file, what the standalone simulator issued outlives a
+// restart: an application token granted before still works after.
+func TestSimulatorStateFile(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "simulator-state.json")
+	base, stop := startSimulatorStoppable(t, "--state-file", state)
+	resp, err := http.PostForm(base+"/oauth/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {simClientID}, "client_secret": {simClientSecret}, "scope": {"hello"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %v %+v", err, tok)
+	}
+	hello := func(base string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/hello/application", nil)
+		req.Header.Set("Accept", "application/vnd.hmrc.1.0+json")
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := hello(base); got != http.StatusOK {
+		t.Fatalf("hello/application before the restart: %d", got)
+	}
+	stop()
+
+	again := startSimulatorCommand(t, "--state-file", state)
+	if got := hello(again); got != http.StatusOK {
+		t.Errorf("hello/application after a restart with --state-file: %d, want 200", got)
+	}
+	// Without the file, the token is unknown: the test above can fail.
+	if got := hello(startSimulatorCommand(t)); got != http.StatusUnauthorized {
+		t.Errorf("hello/application at a fresh simulator: %d, want 401", got)
 	}
 }
 
