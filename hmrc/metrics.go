@@ -34,7 +34,7 @@ var (
 	}
 	reconnectReasons = map[string]string{
 		mtdconnect.ReasonRevoked: "revoked", mtdconnect.ReasonGrantExpired: "grant_expired",
-		mtdconnect.ReasonRefreshInterrupted: "refresh_interrupted",
+		mtdconnect.ReasonRefreshInterrupted: "refresh_interrupted", mtdconnect.ReasonOtherApplication: "other_application",
 	}
 	priorityNames = map[Priority]string{Background: "background", Scheduled: "scheduled", Interactive: "interactive"}
 	apiClasses    = []string{"2xx", "4xx", "5xx", "transport_error"}
@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		leaseWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "lease_waits_total",
 			Help: "Token requests that waited for a refresh another instance was running (the refresh lease), instead of refreshing themselves."}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "needs_reconnect_total",
-			Help: "Connections marked needs reconnect, by reason: revoked, grant_expired, refresh_interrupted."},
+			Help: "Connections marked needs reconnect, by reason: revoked, grant_expired, refresh_interrupted, other_application (the service now uses another HMRC application)."},
 			[]string{"reason"}),
 		passSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "refresher_pass_seconds",
 			Help:    "Duration of one background refresher pass: finding what is due and refreshing it.",

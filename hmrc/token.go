@@ -62,7 +62,12 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 	// Goroutines of this process queue here, so only one of them takes
 	// the lease; the others then find the fresh pair in the store.
 	lock := c.connLock(userID, p)
-	lock.Lock()
+	if !lock.TryLock() {
+		// The slot is in the past once the holder is done: sending on it
+		// would go over the budget.
+		slotHeld = false
+		lock.Lock()
+	}
 	defer lock.Unlock()
 
 	waitUntil := time.Now().Add(c.cfg.LeaseDuration + c.cfg.RequestTimeout)
@@ -171,7 +176,7 @@ func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection,
 
 	// Checked again with the credentials the refresh is sent with: the
 	// application may have changed since usable looked.
-	conf, err := c.checkApplication(ctx, conn)
+	conf, err := c.checkApplication(rctx, conn)
 	if err != nil {
 		var gone *ReconnectError
 		if !errors.As(err, &gone) {

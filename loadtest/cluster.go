@@ -446,12 +446,14 @@ func (c *cluster) setFaults(ctx context.Context, f hmrcsim.Faults) error {
 // returns what the children's logs say must never happen (data races,
 // panics).
 func (c *cluster) close() []string {
+	// Every process ever started, not only the slots' current ones, so
+	// none can outlive the run; stopping one already gone costs nothing.
 	c.mu.Lock()
-	instances := slices.Clone(c.instances)
+	all := slices.Clone(c.all)
 	c.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range instances {
-		if p != nil {
+	for _, p := range all {
+		if p != c.sim {
 			wg.Go(func() { p.stop(15 * time.Second) })
 		}
 	}
@@ -466,7 +468,7 @@ func (c *cluster) close() []string {
 		c.db.close()
 	}
 	var problems []string
-	for _, p := range c.all {
+	for _, p := range all {
 		problems = append(problems, p.problems()...)
 	}
 	return problems

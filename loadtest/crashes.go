@@ -149,6 +149,7 @@ func runCrashes(ctx context.Context, opts *Options) (*CrashesReport, error) {
 		orphaned, err := c.leasesOf(ctx, pid)
 		if err != nil {
 			stopLoad()
+			load.Wait()
 			return nil, err
 		}
 		rep.Kills++
@@ -159,6 +160,7 @@ func runCrashes(ctx context.Context, opts *Options) (*CrashesReport, error) {
 		d, err := c.startInstance(ctx, slot)
 		if err != nil {
 			stopLoad()
+			load.Wait()
 			return nil, fmt.Errorf("restart after kill %d: %w", k, err)
 		}
 		restarts = append(restarts, d)

@@ -123,6 +123,7 @@ func runFaults(ctx context.Context, opts *Options) (*FaultsReport, error) {
 	lctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	loadDone := make(chan struct{})
+	defer func() { <-loadDone }() // on an error too: no call may outlive the cluster
 	go func() {
 		defer close(loadDone)
 		// Calls started while the faults ran are waited for below: they

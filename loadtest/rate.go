@@ -187,10 +187,10 @@ func refreshPhase(ctx context.Context, opts *Options, cfg RateConfig, rep *RateR
 	<-lctx.Done()
 	elapsed := time.Since(start)
 	s1, err := c.simStats(ctx)
+	wg.Wait() // even on an error: no call may outlive the cluster
 	if err != nil {
 		return err
 	}
-	wg.Wait()
 	m1, err := c.scrape(ctx)
 	if err != nil {
 		return err
@@ -326,10 +326,10 @@ func (c *cluster) priorityPhase(ctx context.Context, cfg RateConfig, rep *RateRe
 	<-lctx.Done()
 	elapsed := time.Since(start)
 	s1, err := c.simStats(ctx)
+	wg.Wait() // even on an error: no call may outlive the cluster
 	if err != nil {
 		return err
 	}
-	wg.Wait()
 	m1, err := c.scrape(ctx)
 	if err != nil {
 		return err
