@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,14 +20,17 @@ import (
 
 // metricsClient is another instance of the service over e's store that
 // registers its metrics on reg.
-func (e *env) metricsClient(t *testing.T, reg prometheus.Registerer) *hmrc.Client {
+func (e *env) metricsClient(t *testing.T, reg prometheus.Registerer, rt http.RoundTripper) *hmrc.Client {
 	t.Helper()
+	if rt == nil {
+		rt = e.recorder
+	}
 	c, err := hmrc.New(hmrc.Config{
 		ClientID: clientID, ClientSecret: clientSecret,
 		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
 		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
 		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 1000,
-		HTTPClient: &http.Client{Transport: e.recorder, Timeout: 5 * time.Second},
+		HTTPClient: &http.Client{Transport: rt, Timeout: 5 * time.Second},
 		Logger:     slog.New(slog.DiscardHandler), RequestTimeout: 2 * time.Second, RetryBase: 10 * time.Millisecond,
 		Registerer: reg,
 	})
@@ -43,7 +47,10 @@ func TestMetrics(t *testing.T) {
 	e := newEnv(t)
 	e.connect(t)
 	reg := prometheus.NewPedanticRegistry()
-	c := e.metricsClient(t, reg)
+	// HMRC's faults clear once it has answered one 500, whatever the
+	// timing: the refresh below fails once, then succeeds.
+	healing := &healAfter500{next: e.recorder, sim: e.sim}
+	c := e.metricsClient(t, reg, healing)
 	ctx := t.Context()
 	p := mtdconnect.PurposeIncomeTax
 
@@ -55,10 +62,6 @@ func TestMetrics(t *testing.T) {
 	}
 	// One 500 then success, on the token endpoint and the API alike.
 	e.sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		e.sim.SetFaults(hmrcsim.Faults{})
-	}()
 	if err := c.Refresh(ctx, e.userID, p); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +71,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("after revocation: %v", err)
 	}
 	// A second client on the same registry shares the collectors.
-	e.metricsClient(t, reg)
+	e.metricsClient(t, reg, nil)
 
 	refreshes := func(outcome string) float64 {
 		return value(t, reg, "mtdconnect_hmrc_refresh_attempts_total", "outcome", outcome)
@@ -141,4 +144,19 @@ func value(t *testing.T, reg *prometheus.Registry, name, label, value string) fl
 	}
 	t.Fatalf("no %s{%s=%q}", name, label, value)
 	return 0
+}
+
+// healAfter500 clears the simulator's faults once HMRC has answered 500.
+type healAfter500 struct {
+	next http.RoundTripper
+	sim  *hmrcsim.Server
+	once sync.Once
+}
+
+func (h *healAfter500) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusInternalServerError {
+		h.once.Do(func() { h.sim.SetFaults(hmrcsim.Faults{}) })
+	}
+	return resp, err
 }
