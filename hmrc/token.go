@@ -193,7 +193,14 @@ func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection,
 			}
 		}
 		if attempt > 1 || !slotHeld {
-			if err := c.limiter.Wait(rctx, prio); err != nil {
+			// This process holds the lease now, and landlords may be
+			// waiting on it: background work books its retries as
+			// scheduled work, not as "only a slot free now".
+			waitAs := prio
+			if attempt > 1 && waitAs == Background {
+				waitAs = Scheduled
+			}
+			if err := c.limiter.Wait(rctx, waitAs); err != nil {
 				lastErr = err
 				break
 			}
