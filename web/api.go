@@ -202,7 +202,7 @@ func (s *Server) apiITSAUser(r *http.Request) (*mtdconnect.User, error) {
 		return nil, err
 	}
 	if u.NINO == "" {
-		return nil, errNINOMissing
+		return nil, hmrc.ErrNoNINO
 	}
 	return u, nil
 }

@@ -17,9 +17,6 @@ var (
 	errUnknownUser  = errors.New("web: no such user")
 	errBadRequest   = errors.New("web: bad request")
 	errMissingState = errors.New("web: callback without state")
-	// errNINOMissing: an Income Tax call needs the landlord's National
-	// Insurance number, and none is stored.
-	errNINOMissing = hmrc.ErrNoNINO
 )
 
 // jsonBodyError is an API body that is not the JSON expected; Problem says
@@ -100,7 +97,7 @@ func classify(err error) problem {
 			p.Errors = append(p.Errors, fieldError{Header: h.Header, Message: h.Header + " " + h.Problem})
 		}
 		return p
-	case errors.Is(err, errNINOMissing):
+	case errors.Is(err, hmrc.ErrNoNINO):
 		return problem{Status: http.StatusConflict, Code: "nino_required", Title: "Add your National Insurance number",
 			Message: "Your National Insurance number is needed before mtdconnect can read or send your Income Tax updates. Add it in your settings.",
 			Action:  actionSettings}

@@ -568,7 +568,7 @@ func TestClassifyIncomeTax(t *testing.T) {
 		{errNoDeviceData, 400, "device_data_missing", "", "Your browser must allow scripts for HMRC's fraud-prevention rules", 0},
 		{fmt.Errorf("%w: x", errBadDeviceData), 400, "device_data_invalid", "", "Reload the page", 0},
 		{headerErrors{{Header: "Mtd-Client-Device", Problem: "is required"}}, 400, "invalid_device_headers", "", "Mtd-Client-Device is required", 1},
-		{errNINOMissing, 409, "nino_required", actionSettings, "Add it in your settings", 0},
+		{hmrc.ErrNoNINO, 409, "nino_required", actionSettings, "Add it in your settings", 0},
 		{&mtdconnect.NINOError{Input: "x", Problem: "must not be empty"}, 409, "nino_invalid", actionSettings, "must not be empty", 0},
 		{&jsonBodyError{Problem: "it is empty"}, 400, "invalid_json", "", "it is empty", 0},
 		{hmrc.ValidationErrors([]hmrc.ValidationError{{Code: "FORMAT_VALUE", Message: "m", Paths: []string{"/a", "/b"}}, {Code: "RULE_BOTH_EXPENSES_SUPPLIED", Message: "n"}}),

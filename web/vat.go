@@ -22,10 +22,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
-// errVRNMissing: a VAT call needs the landlord's VAT registration number,
-// and none is stored.
-var errVRNMissing = hmrc.ErrNoVRN
-
 // vatCallError is the error of a VAT call, with what classify needs to
 // word it for VAT: HMRC uses some codes on both the VAT and the Income Tax
 // APIs (CLIENT_OR_AGENT_NOT_AUTHORISED, RULE_INSOLVENT_TRADER), and the
@@ -55,7 +51,7 @@ func vatCall(err error) error {
 func classifyVAT(err error) (problem, bool) {
 	var vrnErr *mtdconnect.VRNError
 	switch {
-	case errors.Is(err, errVRNMissing):
+	case errors.Is(err, hmrc.ErrNoVRN):
 		return problem{Status: http.StatusConflict, Code: "vrn_required", Title: "Add your VAT registration number",
 			Message: "Your VAT registration number is needed before mtdconnect can read or send your VAT returns. Add it on the VAT returns page.",
 			Action:  actionSettings}, true

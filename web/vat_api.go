@@ -28,7 +28,7 @@ func (s *Server) apiVATUser(r *http.Request) (*mtdconnect.User, error) {
 		return nil, err
 	}
 	if u.VRN == "" {
-		return nil, errVRNMissing
+		return nil, hmrc.ErrNoVRN
 	}
 	return u, nil
 }
