@@ -166,7 +166,7 @@ func TestComputeTax(t *testing.T) {
 			// 17,000; taxable 4,430; tax 886.00. Finance costs 1,234.56 ×
 			// 20% = 246.912, relief 246.91; due 639.09.
 			name: "pence: profit rounded down, relief to the penny", year: 2026,
-			in:   propertyYear{Rents: gbp(20000, 99), Expenses: gbp(3000, 50), ResidentialFinanceCosts: gbp(1234, 56)},
+			in: propertyYear{Rents: gbp(20000, 99), Expenses: gbp(3000, 50), ResidentialFinanceCosts: gbp(1234, 56)},
 			want: want{taxable: 17000, allowance: 12570, taxableIncome: 4430, bands: []pence{gbp(886, 0)},
 				charged: gbp(886, 0), relief: gbp(246, 91), due: gbp(639, 9), balance: gbp(639, 9)},
 		},
@@ -174,7 +174,7 @@ func TestComputeTax(t *testing.T) {
 			// Profit 20,000; taxable 7,430; tax 1,486.00; 2,000.00 already
 			// deducted from the rents: 514.00 to be repaid.
 			name: "tax deducted at source exceeds the tax", year: 2026,
-			in:   propertyYear{Rents: gbp(20000, 0), TaxDeducted: gbp(2000, 0)},
+			in: propertyYear{Rents: gbp(20000, 0), TaxDeducted: gbp(2000, 0)},
 			want: want{taxable: 20000, allowance: 12570, taxableIncome: 7430, bands: []pence{gbp(1486, 0)},
 				charged: gbp(1486, 0), due: gbp(1486, 0), balance: -gbp(514, 0)},
 		},
