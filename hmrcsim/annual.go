@@ -124,7 +124,7 @@ func (y *yearState) putAnnual(w http.ResponseWriter, r *http.Request) {
 	}
 	key := itsaKey{ninoKey(u.NINO), businessID, taxYearString(start)}
 	y.mu.Lock()
-	y.annual[key] = &annualSubmission{body: body, submittedOn: now}
+	y.annual[key] = &annualSubmission{body: knownAnnualFields(body), submittedOn: now}
 	y.annualChanged[key] = now
 	y.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
@@ -456,6 +456,51 @@ func buildingRules(entry map[string]any, path string) []mtdError {
 		errs = append(errs, pbErrBuildingNameNumber.withPaths(path+"/building"))
 	}
 	return errs
+}
+
+// knownAnnualFields keeps the fields of HMRC's model: HMRC stores a
+// submission typed, so a field it does not know never comes back.
+func knownAnnualFields(body map[string]any) map[string]any {
+	pick := func(obj map[string]any, names ...string) map[string]any {
+		out := map[string]any{}
+		for _, n := range names {
+			if v, ok := obj[n]; ok && v != nil {
+				out[n] = v
+			}
+		}
+		return out
+	}
+	uk := body["ukProperty"].(map[string]any)
+	keptUK := map[string]any{}
+	if adj, ok := uk["adjustments"].(map[string]any); ok {
+		kept := pick(adj, append(slices.Clone(adjustmentAmounts), "nonResidentLandlord")...)
+		if rar, ok := adj["rentARoom"].(map[string]any); ok {
+			kept["rentARoom"] = pick(rar, "jointlyLet")
+		}
+		keptUK["adjustments"] = kept
+	}
+	if alw, ok := uk["allowances"].(map[string]any); ok {
+		kept := pick(alw, append(slices.Clone(allowanceAmounts), "propertyIncomeAllowance")...)
+		for _, f := range buildingAllowances {
+			items, ok := alw[f].([]any)
+			if !ok {
+				continue
+			}
+			var keptItems []any
+			for _, item := range items {
+				entry := item.(map[string]any)
+				k := pick(entry, "amount")
+				if fy, ok := entry["firstYear"].(map[string]any); ok {
+					k["firstYear"] = pick(fy, "qualifyingDate", "qualifyingAmountExpenditure")
+				}
+				k["building"] = pick(entry["building"].(map[string]any), "name", "number", "postcode")
+				keptItems = append(keptItems, k)
+			}
+			kept[f] = keptItems
+		}
+		keptUK["allowances"] = kept
+	}
+	return map[string]any{"ukProperty": keptUK}
 }
 
 // hasField reports whether the nested field is present and not null.

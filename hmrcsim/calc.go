@@ -771,7 +771,7 @@ func calculate(in calcInput) calcResult {
 			if _, ok := in.received[end.Format(isoDate)]; !ok {
 				msgs.Errors = append(msgs.Errors, calcMessage{msgMissingUpdate, fmt.Sprintf(
 					"The quarterly update for the UK property business for the period %s to %s has not been received. Send it before you finalise the year.",
-					longDate(yearStart), longDate(end.AddDate(0, 0, -1)))})
+					longDate(yearStart), longDate(end))})
 			}
 		}
 	}
