@@ -122,7 +122,7 @@ func (y *yearState) putAnnual(w http.ResponseWriter, r *http.Request) {
 		writeMTDErrors(w, http.StatusBadRequest, pbErrPropertyAllowance)
 		return
 	}
-	key := itsaKey{ninoKey(u.NINO), businessID, taxYearString(start)}
+	key := annualKey{ninoKey(u.NINO), businessID, taxYearString(start)}
 	y.mu.Lock()
 	y.annual[key] = &annualSubmission{body: knownAnnualFields(body), submittedOn: now}
 	y.annualChanged[key] = now
@@ -165,7 +165,7 @@ func (y *yearState) getAnnual(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	key := itsaKey{ninoKey(u.NINO), businessID, taxYearString(start)}
+	key := annualKey{ninoKey(u.NINO), businessID, taxYearString(start)}
 	y.mu.Lock()
 	sub := y.annual[key]
 	y.mu.Unlock()
@@ -214,7 +214,7 @@ func (y *yearState) deleteAnnual(w http.ResponseWriter, r *http.Request) {
 		writeMTDErrors(w, http.StatusBadRequest, pbErrOutsideAmendment)
 		return
 	}
-	key := itsaKey{ninoKey(u.NINO), businessID, taxYearString(start)}
+	key := annualKey{ninoKey(u.NINO), businessID, taxYearString(start)}
 	y.mu.Lock()
 	_, found := y.annual[key]
 	if found {

@@ -197,7 +197,7 @@ func (y *yearState) trigger(w http.ResponseWriter, r *http.Request) {
 	ty := taxYearString(start)
 	sum, received := y.s.itsa.yearData(u.NINO, businessID, ty)
 	key := yearKey{ninoKey(u.NINO), ty}
-	akey := itsaKey{key.nino, businessID, ty}
+	akey := annualKey{key.nino, businessID, ty}
 
 	y.mu.Lock()
 	defer y.mu.Unlock()
@@ -242,7 +242,8 @@ func (y *yearState) trigger(w http.ResponseWriter, r *http.Request) {
 func (st *itsaState) yearData(nino, businessID, taxYear string) (*cumulativeSummary, map[string]string) {
 	st.s.mu.Lock()
 	defer st.s.mu.Unlock()
-	k := itsaKey{ninoKey(nino), businessID, taxYear}
+	// Keyed, not positional: the demo's data, whatever else keys it.
+	k := itsaKey{nino: ninoKey(nino), businessID: businessID, taxYear: taxYear}
 	var sum *cumulativeSummary
 	if s := st.summaries[k]; s != nil {
 		copied := *s // the body is never mutated after storing
@@ -492,7 +493,7 @@ func (y *yearState) submitFinalDeclaration(w http.ResponseWriter, r *http.Reques
 	if kind == "confirm-amendment" {
 		want = "intent-to-amend"
 	}
-	if e, status := y.declarationRefusal(c, want, key, itsaKey{key.nino, businessID, ty}, sum, start, now); e != nil {
+	if e, status := y.declarationRefusal(c, want, key, annualKey{key.nino, businessID, ty}, sum, start, now); e != nil {
 		writeMTDErrors(w, status, *e)
 		return
 	}
@@ -507,7 +508,7 @@ func (y *yearState) submitFinalDeclaration(w http.ResponseWriter, r *http.Reques
 
 // declarationRefusal is HMRC's reason to refuse declaring with c (nil if
 // none); the caller holds y.mu.
-func (y *yearState) declarationRefusal(c *calculation, want string, key yearKey, akey itsaKey, sum *cumulativeSummary, start int, now time.Time) (*mtdError, int) {
+func (y *yearState) declarationRefusal(c *calculation, want string, key yearKey, akey annualKey, sum *cumulativeSummary, start int, now time.Time) (*mtdError, int) {
 	refuse := func(e mtdError) (*mtdError, int) { return &e, http.StatusBadRequest }
 	switch {
 	case c == nil || c.calcType != want:

@@ -32,8 +32,8 @@ type yearState struct {
 	// annual holds the UK property annual submissions by (nino, businessId,
 	// taxYear); annualChanged is when each was last created, amended or
 	// deleted, which makes older calculations out of date.
-	annual        map[itsaKey]*annualSubmission
-	annualChanged map[itsaKey]time.Time
+	annual        map[annualKey]*annualSubmission
+	annualChanged map[annualKey]time.Time
 	// calcs are each (nino, taxYear)'s calculations, oldest first.
 	calcs map[yearKey][]*calculation
 	// obligationLag is how long after a final declaration its obligation
@@ -46,7 +46,12 @@ type yearState struct {
 	sandboxFaithful bool
 }
 
-type yearKey struct{ nino, taxYear string }
+// yearKey names a landlord's tax year; annualKey one business's tax year.
+// Both hold the NINO without its suffix letter.
+type (
+	yearKey   struct{ nino, taxYear string }
+	annualKey struct{ nino, businessID, taxYear string }
+)
 
 type annualSubmission struct {
 	body        map[string]any // as submitted, amounts as json.Number
@@ -56,7 +61,7 @@ type annualSubmission struct {
 func registerYearEnd(s *Server, mux *http.ServeMux) {
 	y := &yearState{
 		s:      s,
-		annual: map[itsaKey]*annualSubmission{}, annualChanged: map[itsaKey]time.Time{},
+		annual: map[annualKey]*annualSubmission{}, annualChanged: map[annualKey]time.Time{},
 		calcs: map[yearKey][]*calculation{},
 	}
 	s.year = y

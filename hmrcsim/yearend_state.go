@@ -49,7 +49,7 @@ func (y *yearState) snapshot() (*stateYearEnd, error) {
 	defer y.mu.Unlock()
 	var out stateYearEnd
 	keys := slices.Collect(maps.Keys(y.annualChanged))
-	slices.SortFunc(keys, compareITSAKeys)
+	slices.SortFunc(keys, compareAnnualKeys)
 	for _, k := range keys {
 		e := stateAnnual{NINO: k.nino, BusinessID: k.businessID, TaxYear: k.taxYear, ChangedAt: y.annualChanged[k]}
 		if sub := y.annual[k]; sub != nil {
@@ -78,15 +78,15 @@ func (y *yearState) snapshot() (*stateYearEnd, error) {
 	return &out, nil
 }
 
-func compareITSAKeys(a, b itsaKey) int {
+func compareAnnualKeys(a, b annualKey) int {
 	return cmp.Or(cmp.Compare(a.nino, b.nino), cmp.Compare(a.businessID, b.businessID), cmp.Compare(a.taxYear, b.taxYear))
 }
 
 // restoredYearEnd is a checked snapshot of the year end, built before
 // anything is replaced.
 type restoredYearEnd struct {
-	annual        map[itsaKey]*annualSubmission
-	annualChanged map[itsaKey]time.Time
+	annual        map[annualKey]*annualSubmission
+	annualChanged map[annualKey]time.Time
 	calcs         map[yearKey][]*calculation
 }
 
@@ -95,7 +95,7 @@ type restoredYearEnd struct {
 // validation, calculations with unique IDs, a known type and at most one
 // final declaration a year.
 func restoreYearEnd(snap *stateYearEnd) (*restoredYearEnd, error) {
-	st := &restoredYearEnd{annual: map[itsaKey]*annualSubmission{}, annualChanged: map[itsaKey]time.Time{}, calcs: map[yearKey][]*calculation{}}
+	st := &restoredYearEnd{annual: map[annualKey]*annualSubmission{}, annualChanged: map[annualKey]time.Time{}, calcs: map[yearKey][]*calculation{}}
 	if snap == nil {
 		return st, nil
 	}
@@ -110,7 +110,7 @@ func restoreYearEnd(snap *stateYearEnd) (*restoredYearEnd, error) {
 		return nil
 	}
 	for i, e := range snap.AnnualSubmissions {
-		k := itsaKey{e.NINO, e.BusinessID, e.TaxYear}
+		k := annualKey{e.NINO, e.BusinessID, e.TaxYear}
 		if err := checkOwner(e.NINO, e.TaxYear); err != nil {
 			return nil, fmt.Errorf("annual submission %d: %w", i, err)
 		}
