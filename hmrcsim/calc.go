@@ -197,44 +197,47 @@ func (y *yearState) trigger(w http.ResponseWriter, r *http.Request) {
 	ty := taxYearString(start)
 	sum, received := y.s.itsa.yearData(u.NINO, businessID, ty)
 	key := yearKey{ninoKey(u.NINO), ty}
-	akey := annualKey{key.nino, businessID, ty}
+	c, refusal := y.newCalculation(key, annualKey{key.nino, businessID, ty}, calcInput{
+		nino: u.NINO, businessID: businessID, start: start, calcType: calcType, summary: sum, received: received,
+	}, now)
+	if refusal != nil {
+		writeMTDErrors(w, http.StatusBadRequest, *refusal)
+		return
+	}
+	y.s.log.Info("hmrcsim: calculation triggered", "type", calcType, "tax_year", ty)
+	writeJSON(w, http.StatusAccepted, map[string]string{"calculationId": c.id})
+}
 
+// newCalculation refuses a trigger as HMRC would, or works out and keeps the
+// calculation; in.annual is read here, under y.mu.
+func (y *yearState) newCalculation(key yearKey, akey annualKey, in calcInput, now time.Time) (*calculation, *mtdError) {
 	y.mu.Lock()
 	defer y.mu.Unlock()
+	refuse := func(e mtdError) (*calculation, *mtdError) { return nil, &e }
 	if calcs := y.calcs[key]; len(calcs) > 0 && !calcs[len(calcs)-1].ready(now) {
-		writeMTDErrors(w, http.StatusBadRequest, calcErrInProgress)
-		return
+		return refuse(calcErrInProgress)
 	}
 	declared := y.declarationLocked(key) != nil
 	switch {
-	case calcType != "intent-to-amend" && declared:
-		writeMTDErrors(w, http.StatusBadRequest, calcErrDeclared)
-		return
-	case calcType == "intent-to-amend" && !declared:
-		writeMTDErrors(w, http.StatusBadRequest, calcErrDeclarationNotReceived)
-		return
-	case calcType == "intent-to-amend" && dateOf(now).After(amendmentWindowEnd(start)):
-		writeMTDErrors(w, http.StatusBadRequest, calcErrOutsideAmendment)
-		return
-	case calcType == "intent-to-finalise" && dateOf(now).Before(taxYearEnd(start)):
-		writeMTDErrors(w, http.StatusBadRequest, calcErrPremature)
-		return
+	case in.calcType != "intent-to-amend" && declared:
+		return refuse(calcErrDeclared)
+	case in.calcType == "intent-to-amend" && !declared:
+		return refuse(calcErrDeclarationNotReceived)
+	case in.calcType == "intent-to-amend" && dateOf(now).After(amendmentWindowEnd(in.start)):
+		return refuse(calcErrOutsideAmendment)
+	case in.calcType == "intent-to-finalise" && dateOf(now).Before(taxYearEnd(in.start)):
+		return refuse(calcErrPremature)
 	}
-	annual := y.annual[akey]
-	if sum == nil && annual == nil {
-		writeMTDErrors(w, http.StatusBadRequest, calcErrNoSubmissions)
-		return
+	in.annual = y.annual[akey]
+	if in.summary == nil && in.annual == nil {
+		return refuse(calcErrNoSubmissions)
 	}
 	c := &calculation{
-		id: newCalculationID(), calcType: calcType, requestedAt: now, readyAt: now.Add(calculationTime),
-		result: calculate(calcInput{
-			nino: u.NINO, businessID: businessID, start: start, calcType: calcType,
-			summary: sum, received: received, annual: annual,
-		}),
+		id: newCalculationID(), calcType: in.calcType, requestedAt: now, readyAt: now.Add(calculationTime),
+		result: calculate(in),
 	}
 	y.calcs[key] = append(y.calcs[key], c)
-	y.s.log.Info("hmrcsim: calculation triggered", "type", calcType, "tax_year", ty)
-	writeJSON(w, http.StatusAccepted, map[string]string{"calculationId": c.id})
+	return c, nil
 }
 
 // yearData copies what a calculation reads of the ITSA data: the cumulative
@@ -486,21 +489,24 @@ func (y *yearState) submitFinalDeclaration(w http.ResponseWriter, r *http.Reques
 	sum, _ := y.s.itsa.yearData(u.NINO, businessID, ty)
 	key := yearKey{ninoKey(u.NINO), ty}
 
-	y.mu.Lock()
-	defer y.mu.Unlock()
-	c := y.calculationLocked(key, id)
 	want := "intent-to-finalise"
 	if kind == "confirm-amendment" {
 		want = "intent-to-amend"
 	}
-	if e, status := y.declarationRefusal(c, want, key, annualKey{key.nino, businessID, ty}, sum, start, now); e != nil {
+	y.mu.Lock()
+	c := y.calculationLocked(key, id)
+	e, status := y.declarationRefusal(c, want, key, annualKey{key.nino, businessID, ty}, sum, start, now)
+	if e == nil {
+		if kind == "final-declaration" {
+			c.finalisedAt = now
+		} else {
+			c.confirmedAt = now
+		}
+	}
+	y.mu.Unlock()
+	if e != nil {
 		writeMTDErrors(w, status, *e)
 		return
-	}
-	if kind == "final-declaration" {
-		c.finalisedAt = now
-	} else {
-		c.confirmedAt = now
 	}
 	y.s.log.Info("hmrcsim: calculation confirmed", "type", kind, "tax_year", ty)
 	w.WriteHeader(http.StatusNoContent)
