@@ -791,8 +791,8 @@ func calculate(in calcInput) calcResult {
 			limit /= 2
 		}
 		if fig.RentARoomClaimed > min(limit, fig.RentARoomRents) {
-			problem(msgRentARoomLimit, fmt.Sprintf("The rent-a-room relief claimed, £%s, is more than the rents received or the limit of £%s; £%s has been allowed.",
-				fig.RentARoomClaimed.number(), limit.number(), min(limit, fig.RentARoomRents).number()))
+			problem(msgRentARoomLimit, fmt.Sprintf("The rent-a-room relief claimed, %s, is more than the rents received or the limit of %s; %s has been allowed.",
+				fig.RentARoomClaimed.text(), limit.text(), min(limit, fig.RentARoomRents).text()))
 		}
 	}
 	if len(msgs.Errors) > 0 {
@@ -817,12 +817,12 @@ func calculate(in calcInput) calcResult {
 	res.Calculation = &detail
 	if tax.Profit.Loss > 0 {
 		msgs.Info = append(msgs.Info, calcMessage{msgLoss, fmt.Sprintf(
-			"Your UK property business made a loss of £%d. You can carry it forward against future property profits with the Individual Losses API or your HMRC online account.",
-			tax.Profit.Loss)})
+			"Your UK property business made a loss of %s. You can carry it forward against future property profits with the Individual Losses API or your HMRC online account.",
+			tax.Profit.Loss.pence().text())})
 	}
 	if cf := tax.FinanceCosts.CarriedForward; cf > 0 {
 		msgs.Info = append(msgs.Info, calcMessage{msgFinanceCarried, fmt.Sprintf(
-			"Residential finance costs of £%s could not be relieved this year and are carried forward.", cf.number())})
+			"Residential finance costs of %s could not be relieved this year and are carried forward.", cf.text())})
 	}
 	if len(msgs.Info)+len(msgs.Warnings) > 0 {
 		res.Messages = &msgs

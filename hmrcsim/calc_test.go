@@ -348,3 +348,44 @@ func TestYearEndRecordsFraudHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestCalculationMessages covers the calculation's other messages: a
+// rent-a-room claim over the limit, a loss, and a year without rates.
+func TestCalculationMessages(t *testing.T) {
+	y := afterYear(t)
+	// Rent-a-room rents 9,000 with 8,000 claimed, jointly let: the limit is
+	// 3,750. Rents 1,000 with expenses 6,000. Profit 1,000 + 9,000 -
+	// 6,000 - 3,750 = 250 in year (a warning), an error in the final one.
+	y.putCumulative("2026-27", `{"fromDate":"2026-04-06","toDate":"2027-04-05","ukProperty":{"income":{"periodAmount":1000,"rentARoom":{"rentsReceived":9000}},"expenses":{"other":6000,"rentARoom":{"amountClaimed":8000}}}}`)
+	if r := y.call("PUT", annualPath(itsaNINO, y.bid, "2026-27"), acceptProp, "", `{"ukProperty":{"adjustments":{"nonResidentLandlord":false,"rentARoom":{"jointlyLet":true}}}}`); r.status != http.StatusOK {
+		t.Fatalf("annual: %d %v", r.status, r.body)
+	}
+	calc := y.calculation("2026-27", y.trigger("2026-27", "in-year"))
+	if got := messageIDs(calc, "warnings"); !slices.Equal(got, []string{"C99003"}) || !strings.Contains(get(t, calc, "messages/warnings/0/text"), "£3,750.00") {
+		t.Errorf("rent-a-room warning: %v %s", got, get(t, calc, "messages"))
+	}
+	wantFields(t, calc, map[string]string{"calculation/businessProfitAndLoss/0/taxableProfit": "250", "calculation/businessProfitAndLoss/0/totalExpenses": "9750.00"})
+	calc = y.calculation("2026-27", y.trigger("2026-27", "intent-to-finalise"))
+	if got := messageIDs(calc, "errors"); !slices.Equal(got, []string{"C99003"}) {
+		t.Errorf("rent-a-room error: %v", got)
+	}
+
+	// A loss: 1,000 - 6,000 = -5,000.
+	y.putCumulative("2025-26", `{"fromDate":"2025-04-06","toDate":"2026-04-05","ukProperty":{"income":{"periodAmount":1000},"expenses":{"other":6000}}}`)
+	calc = y.calculation("2025-26", y.trigger("2025-26", "intent-to-finalise"))
+	wantFields(t, calc, map[string]string{
+		"calculation/businessProfitAndLoss/0/netLoss": "5000.00", "calculation/businessProfitAndLoss/0/adjustedIncomeTaxLoss": "5000",
+		"calculation/businessProfitAndLoss/0/taxableProfit": "0", "calculation/taxCalculation/totalIncomeTaxAndNicsDue": "0",
+	})
+	if got := messageIDs(calc, "info"); !slices.Equal(got, []string{"C99101"}) {
+		t.Errorf("loss message: %v", got)
+	}
+
+	// 2027-28 has no rates in the simulator: an error, no results.
+	y.at(time.Date(2027, 7, 1, 9, 0, 0, 0, time.UTC))
+	y.putCumulative("2027-28", `{"fromDate":"2027-04-06","toDate":"2027-07-05","ukProperty":{"income":{"periodAmount":1000}}}`)
+	calc = y.calculation("2027-28", y.trigger("2027-28", "in-year"))
+	if got := messageIDs(calc, "errors"); !slices.Equal(got, []string{"C99004"}) || get(t, calc, "calculation") != "" {
+		t.Errorf("2027-28: %v %s", got, get(t, calc, "calculation"))
+	}
+}

@@ -3,6 +3,7 @@ package hmrcsim
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // The simulator's own Income Tax calculation for a landlord whose only income
@@ -31,6 +32,20 @@ func (p pence) number() json.Number {
 		sign, v = "-", -v
 	}
 	return json.Number(fmt.Sprintf("%s%d.%02d", sign, v/100, v%100))
+}
+
+// text writes p for people: £1,234.50, -£514.00.
+func (p pence) text() string {
+	n := p.number().String()
+	sign := ""
+	if n[0] == '-' {
+		sign, n = "-", n[1:]
+	}
+	whole, frac, _ := strings.Cut(n, ".")
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return sign + "£" + whole + "." + frac
 }
 
 // taxRates are one tax year's Income Tax figures for England and Northern

@@ -229,6 +229,14 @@ func TestTaxYearsCovered(t *testing.T) {
 	}
 }
 
+func TestPenceText(t *testing.T) {
+	for p, want := range map[pence]string{0: "£0.00", 99: "£0.99", 100000: "£1,000.00", 12345678: "£123,456.78", 123456789012: "£1,234,567,890.12", -51400: "-£514.00"} {
+		if got := p.text(); got != want {
+			t.Errorf("%d: %s, want %s", p, got, want)
+		}
+	}
+}
+
 func TestPenceNumber(t *testing.T) {
 	for p, want := range map[pence]string{0: "0.00", 5: "0.05", 123456: "1234.56", -51400: "-514.00", -7: "-0.07"} {
 		if got := p.number().String(); got != want {
