@@ -368,8 +368,9 @@ func TestYearEndWholeYear(t *testing.T) {
 
 	// The amendment window closes 12 months after 31 January 2028.
 	y.at(time.Date(2029, 1, 31, 23, 0, 0, 0, time.UTC))
-	y.trigger(ty, "intent-to-amend")
+	late := y.trigger(ty, "intent-to-amend")
 	y.at(time.Date(2029, 2, 1, 9, 0, 0, 0, time.UTC))
+	wantError(t, y.call("POST", declarePath(itsaNINO, ty, late, "confirm-amendment"), acceptCalc, "", ""), http.StatusBadRequest, "RULE_OUTSIDE_AMENDMENT_WINDOW")
 	wantMessage(t, y.call("POST", triggerPath(itsaNINO, ty, "intent-to-amend"), acceptCalc, "", ""),
 		http.StatusBadRequest, "RULE_OUTSIDE_AMENDMENT_WINDOW", "You are outside the amendment window")
 	wantMessage(t, y.call("PUT", annualPath(itsaNINO, y.bid, ty), acceptProp, "", amended),
