@@ -117,6 +117,7 @@ type Server struct {
 	itsa  *itsaState
 	vat   *vatState
 	fraud *fraudState
+	year  *yearState // the Income Tax year end (yearend.go)
 
 	mu            sync.Mutex // guards everything below
 	apps          map[string]Application
@@ -320,6 +321,7 @@ func (s *Server) routes() *http.ServeMux {
 	registerITSA(s, mux)
 	registerVAT(s, mux)
 	registerFraud(s, mux)
+	registerYearEnd(s, mux)
 
 	// Local-only controls for tests and demos; deliberately unauthenticated.
 	mux.HandleFunc("GET /admin/faults", s.adminGetFaults)

@@ -28,6 +28,8 @@ import (
 //   - ITSA cumulative summaries and the received dates that fulfil the
 //     obligations; VAT returns, which fulfil obligations and make a second
 //     return for the same period a duplicate;
+//   - the year end: UK property annual submissions, calculations and the
+//     final declarations and amendments made with them (yearend_state.go);
 //   - the /admin/clock offset: the stored timestamps were written on the
 //     advanced clock, and dropping the offset would move the clock back,
 //     reviving access tokens (and grants) that had already expired.
@@ -53,6 +55,7 @@ type stateSnapshot struct {
 	AppTokens    []stateAppToken    `json:"applicationTokens,omitempty"`
 	ITSA         []stateITSA        `json:"itsa,omitempty"`
 	VATReturns   []stateVATReturn   `json:"vatReturns,omitempty"`
+	YearEnd      *stateYearEnd      `json:"yearEnd,omitempty"` // yearend_state.go
 }
 
 // stateApplication is Application with JSON names. It has Application's
@@ -193,6 +196,9 @@ func (s *Server) snapshot() (stateSnapshot, error) {
 	}
 	snap.ITSA = itsa
 	snap.VATReturns = s.vat.snapshot()
+	if snap.YearEnd, err = s.year.snapshot(); err != nil {
+		return stateSnapshot{}, err
+	}
 
 	slices.SortFunc(snap.Applications, func(a, b stateApplication) int { return cmp.Compare(a.ClientID, b.ClientID) })
 	slices.SortFunc(snap.Users, func(a, b stateUser) int { return cmp.Compare(a.UserID, b.UserID) })
@@ -296,6 +302,10 @@ func (s *Server) LoadState(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("hmrcsim: state: %w", err)
 	}
+	year, err := restoreYearEnd(snap.YearEnd)
+	if err != nil {
+		return fmt.Errorf("hmrcsim: state: %w", err)
+	}
 
 	s.mu.Lock()
 	for id, a := range s.apps {
@@ -311,6 +321,7 @@ func (s *Server) LoadState(r io.Reader) error {
 	s.vat.mu.Lock()
 	s.vat.returns = st.vatReturns
 	s.vat.mu.Unlock()
+	s.year.load(year)
 	s.offset.Store(int64(st.offset))
 	s.log.Info("hmrcsim: state loaded", "applications", len(st.apps), "users", len(st.users),
 		"grants", len(st.grants), "itsa", len(st.itsaSummaries), "vat_returns", len(st.vatReturns))
