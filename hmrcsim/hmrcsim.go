@@ -45,6 +45,21 @@ type Options struct {
 	RateLimit float64
 	// Logger receives one line per notable event; nil discards.
 	Logger *slog.Logger
+
+	// Mode is ModeDemo (the zero value: kind and stateful) or ModeSandbox
+	// (HMRC's sandbox test data); see mode.go.
+	Mode Mode
+	// Strict turns on, in ModeDemo, HMRC behaviours the client does not
+	// handle yet; ModeSandbox has them all.
+	Strict Strict
+	// FulfilmentDelay is how long after a quarterly update the demo's
+	// obligation shows as fulfilled. HMRC: "it may take up to an hour for
+	// the obligation to be marked as fulfilled" (E2E
+	// make-updates-during-tax-year). 0 (the default) marks it at once. The
+	// sandbox's obligations are fixtures that no submission changes.
+	FulfilmentDelay time.Duration
+	// Controls says whether /admin/* is served (see Controls).
+	Controls Controls
 }
 
 // Application is a registered developer application.
@@ -102,6 +117,9 @@ type Faults struct {
 	Timeout          time.Duration
 	// Seed makes the fault draws reproducible; SetFaults reseeds.
 	Seed int64
+	// Deprecated APIs answer with Deprecation, Sunset and Link headers,
+	// whatever else happens to the request.
+	Deprecated []Deprecation
 }
 
 // Server is the simulator. Create it with New; it is safe for concurrent use.
@@ -320,13 +338,15 @@ func (s *Server) routes() *http.ServeMux {
 	registerITSA(s, mux)
 	registerVAT(s, mux)
 	registerFraud(s, mux)
+	registerTestSupport(s, mux)
 
-	// Local-only controls for tests and demos; deliberately unauthenticated.
-	mux.HandleFunc("GET /admin/faults", s.adminGetFaults)
-	mux.HandleFunc("PUT /admin/faults", s.adminPutFaults)
-	mux.HandleFunc("GET /admin/stats", s.adminStats)
-	mux.HandleFunc("GET /admin/clock", s.adminGetClock)
-	mux.HandleFunc("POST /admin/clock", s.adminAdvanceClock)
+	// Controls for tests and loadtest: unauthenticated, so served only when
+	// Options.Controls asks and only to same-origin callers (admin.go).
+	mux.HandleFunc("GET /admin/faults", s.controls(s.adminGetFaults))
+	mux.HandleFunc("PUT /admin/faults", s.controls(s.adminPutFaults))
+	mux.HandleFunc("GET /admin/stats", s.controls(s.adminStats))
+	mux.HandleFunc("GET /admin/clock", s.controls(s.adminGetClock))
+	mux.HandleFunc("POST /admin/clock", s.controls(s.adminAdvanceClock))
 
 	// Anything else looks like an unknown API resource, as on HMRC's gateway.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
