@@ -186,7 +186,9 @@ func TestFulfilmentDelay(t *testing.T) {
 	if r := e.itsa("PUT", cumulativePath(itsaNINO, bid, taxYear), tok, acceptProp, "", q1Body); r.status != 204 {
 		t.Fatalf("PUT: %d %v", r.status, r.body)
 	}
-	status := func() map[string]any { return details(t, e.itsa("GET", obligationsPath(""), tok, acceptOBL, "", ""))[0] }
+	status := func() map[string]any {
+		return details(t, e.itsa("GET", obligationsPath(""), tok, acceptOBL, "", ""))[0]
+	}
 	e.clock.Advance(59 * time.Minute)
 	if d := status(); d["status"] != "open" || d["receivedDate"] != nil {
 		t.Errorf("after 59 minutes: %v", d)

@@ -24,7 +24,7 @@ func TestObligationsQueryRules(t *testing.T) {
 		errors []string // for INVALID_REQUEST
 	}{
 		{"?fromDate=2026-04-06&toDate=2027-04-05", "", nil},
-		{"?fromDate=2026-04-06&toDate=2027-04-06", "", nil}, // 365 days later: < from + 366
+		{"?fromDate=2026-04-06&toDate=2027-04-06", "", nil},                        // 365 days later: < from + 366
 		{"?fromDate=2027-04-05&toDate=2028-04-05", "RULE_DATE_RANGE_INVALID", nil}, // 366 days (2028 is a leap year)
 		{"?fromDate=2026-04-06&toDate=2026-04-06", "RULE_DATE_RANGE_INVALID", nil}, // to == from
 		{"?fromDate=2018-04-05&toDate=2018-07-05", "RULE_FROM_DATE_NOT_SUPPORTED", nil},
