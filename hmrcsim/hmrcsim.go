@@ -8,8 +8,16 @@
 // behaviour, including the unpleasant parts (single-use rotating refresh
 // tokens, concurrent-refresh rejection, 18-month grants, 3 requests/second).
 //
+// The Income Tax and VAT APIs answer in one of two modes (mode.go): ModeDemo,
+// a kind and stateful stand-in for a newcomer's demo, or ModeSandbox, which
+// follows HMRC's sandbox test data (canned DEFAULT answers, every documented
+// Gov-Test-Scenario, STATEFUL only with a test business made through the
+// Self Assessment Test Support API). Both apply HMRC's validators.
+//
 // The simulator is for local use only: /admin/* (faults, stats, clock) has no
-// authentication, and nothing here is hardened for exposure to a network.
+// authentication, so it is served only when Options.Controls asks for it and
+// only to same-origin callers, and nothing here is hardened for exposure to a
+// network.
 package hmrcsim
 
 import (

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"math/big"
 	"mime"
 	"net/http"
@@ -873,7 +874,7 @@ func (st *itsaState) putCumulative(w http.ResponseWriter, r *http.Request) {
 		writeMTDErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
-	known := append(slices.Collect(mapKeys(putCumulativeScenarios)), "STATEFUL", "NOT_FOUND")
+	known := append(slices.Collect(maps.Keys(putCumulativeScenarios)), "STATEFUL", "NOT_FOUND")
 	sc, ok := scenario(w, r, known...)
 	if !ok {
 		return
@@ -901,7 +902,7 @@ func (st *itsaState) putCumulative(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := st.periodsLocked(key)
-	sub, e := st.submissionPeriod(key, biz, p, start, body, now)
+	sub, e := st.submissionPeriod(key, p, start, body, now)
 	if e != nil {
 		writeMTDErrors(w, http.StatusBadRequest, *e)
 		return
@@ -933,12 +934,12 @@ type submission struct {
 // submissionPeriod applies the business rules HMRC's downstream checks
 // (CreateAmendUkPropertyCumulativeSummaryService's error map). The caller
 // holds s.mu.
-func (st *itsaState) submissionPeriod(key itsaKey, biz businessEntry, p periods, start int, body map[string]any, now time.Time) (submission, *mtdError) {
+func (st *itsaState) submissionPeriod(key itsaKey, p periods, start int, body map[string]any, now time.Time) (submission, *mtdError) {
 	fromS, hasDates := body["fromDate"].(string)
 	toS, _ := body["toDate"].(string)
 	from, _ := parseDate(fromS)
 	to, _ := parseDate(toS)
-	switch annual := st.annualLocked(key, biz, start); {
+	switch annual := st.annualLocked(key, start); {
 	case annual && hasDates:
 		return submission{}, &errDatesNotAllowed
 	case annual:
@@ -949,7 +950,7 @@ func (st *itsaState) submissionPeriod(key itsaKey, biz businessEntry, p periods,
 		return submission{}, &errMissingDates
 	}
 	today := dateOf(now)
-	if e := checkSubmissionDates(p, st.commencementLocked(key, biz, start), from, to, today.AddDate(0, 0, 10), today); e != nil {
+	if e := checkSubmissionDates(p, st.commencementLocked(key, start), from, to, today.AddDate(0, 0, 10), today); e != nil {
 		return submission{}, e
 	}
 	if prev := st.summaries[key]; prev != nil && prev.toDate > toS {
@@ -985,16 +986,6 @@ func checkSubmissionDates(p periods, commenced time.Time, from, to, latest, toda
 		return &errAdvanceNeedsPeriodEnd
 	}
 	return nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func (st *itsaState) getCumulative(w http.ResponseWriter, r *http.Request) {

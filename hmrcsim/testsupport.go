@@ -357,7 +357,7 @@ func (st *itsaState) businessByKeyLocked(key itsaKey) *testBusiness {
 // indicator "A". Such a business submits without dates (the cumulative
 // PUT's fromDate and toDate: "For users with ITSA status of 'annual' or a
 // latent income source, these dates are not required").
-func (st *itsaState) annualLocked(key itsaKey, _ businessEntry, year int) bool {
+func (st *itsaState) annualLocked(key itsaKey, year int) bool {
 	b := st.businessByKeyLocked(key)
 	if b == nil || b.LatencyDetails == nil {
 		return false
@@ -370,7 +370,7 @@ func (st *itsaState) annualLocked(key itsaKey, _ businessEntry, year int) bool {
 // commencementLocked is the test business's commencement date when it
 // falls inside the tax year starting in year (the submission then starts
 // on it), zero otherwise.
-func (st *itsaState) commencementLocked(key itsaKey, _ businessEntry, year int) time.Time {
+func (st *itsaState) commencementLocked(key itsaKey, year int) time.Time {
 	b := st.businessByKeyLocked(key)
 	if b == nil {
 		return time.Time{}

@@ -33,20 +33,25 @@ import (
 //   - the return is validated level by level, stopping at the first level
 //     with errors (Validator.run): VRN, JSON, fields, arithmetic, finalised.
 //
-// Every test user with a VRN has calendar-quarter obligations (January to
-// March is quarter 1) from the quarter of its VAT registration date (or one
-// year back when it has none, at most four years back) to the quarter that
-// contains the simulator's clock; period keys are "YYAq", e.g. "26A1" for
-// January to March 2026. A submitted return fulfils the obligation with its
+// In ModeDemo every test user with a VRN has calendar-quarter obligations
+// (January to March is quarter 1) from the quarter of its VAT registration
+// date (or one year back when it has none, at most four years back) to the
+// quarter that contains the simulator's clock; period keys are "YYAq", e.g.
+// "26A1" for January to March 2026. A submitted return fulfils the obligation with its
 // period key. As in HMRC's sandbox, a return for a period key that is not an
 // obligation is stored too. A return for one of the simulator's quarters is
 // refused with TAX_PERIOD_NOT_ENDED until the day after the quarter's last
 // day, by the simulator's clock.
 //
+// In ModeSandbox the obligations are the sandbox's canned answers (DEFAULT
+// is QUARTERLY_ONE_MET), dates and status changing nothing, and a return
+// for any period key is stored; View Return shows what was stored.
+//
 // Choices where HMRC's behaviour is not documented: the VRN's format is
 // checked before its owner (HMRC's authorisation runs first and may answer
-// 403 to a malformed VRN), and an unknown Gov-Test-Scenario is refused with
-// RULE_INCORRECT_GOV_TEST_SCENARIO as on the Income Tax APIs.
+// 403 to a malformed VRN); an unknown Gov-Test-Scenario is refused with the
+// service's RULE_INCORRECT_GOV_TEST_SCENARIO ("The Gov-Test-Scenario was not
+// found", the stubs' TEST_ONLY_UNMATCHED_STUB_ERROR).
 
 // VATFraudAPI is the {api} name the VAT handlers record fraud prevention
 // headers under (RecordFraudHeaders, LastFraudResult, validation-feedback),
