@@ -4,11 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
 // /admin/* drives the simulator from tests and demos: fault knobs, counters
-// and the clock. It is unauthenticated because the simulator is local-only.
+// and the clock. It has no authentication, so it is served only when
+// Options.Controls asks for it, and only to same-origin callers: a page on
+// another site must not be able to move the demo's clock or inject faults
+// with a cross-origin "simple" request (a form POST needs no CORS preflight).
 
 // faultsJSON is Faults on the wire, with durations as Go duration strings
 // ("250ms", "30s") so they can be typed by hand.
@@ -21,6 +26,14 @@ type faultsJSON struct {
 	LostResponseRate float64 `json:"lostResponseRate"`
 	Timeout          string  `json:"timeout,omitempty"`
 	Seed             int64   `json:"seed"`
+	// Deprecated: e.g. [{"api":"obligations-mtd","on":"2026-06-01T23:59:59Z"}].
+	Deprecated []deprecationJSON `json:"deprecated,omitempty"`
+}
+
+type deprecationJSON struct {
+	API    string    `json:"api"`
+	On     time.Time `json:"on"`
+	Sunset time.Time `json:"sunset,omitzero"`
 }
 
 // MarshalJSON writes durations as strings.
@@ -34,6 +47,9 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	}
 	if f.Timeout != 0 {
 		j.Timeout = f.Timeout.String()
+	}
+	for _, d := range f.Deprecated {
+		j.Deprecated = append(j.Deprecated, deprecationJSON(d))
 	}
 	return json.Marshal(j)
 }
@@ -64,8 +80,62 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("rates must be between 0 and 1")
 		}
 	}
+	for _, d := range j.Deprecated {
+		if _, ok := deprecationDocs[d.API]; !ok || d.On.IsZero() {
+			return fmt.Errorf("deprecated: api must be one of the simulator's APIs (e.g. %q) and on a date-time", fraudAPIObligations)
+		}
+		if !d.Sunset.IsZero() && !d.Sunset.After(d.On) {
+			return fmt.Errorf("deprecated: sunset must be later than on")
+		}
+		out.Deprecated = append(out.Deprecated, Deprecation(d))
+	}
 	*f = out
 	return nil
+}
+
+// controls guards every /admin/* route: 404 unless Options.Controls serves
+// them (as any unknown resource), 403 for a cross-origin request.
+func (s *Server) controls(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.controlsServed() {
+			writeAPIError(w, http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND", "A resource with the name in the request can not be found in the API")
+			return
+		}
+		if crossOrigin(r) {
+			s.log.Warn("hmrcsim: cross-origin request to a control endpoint refused", "path", r.URL.Path)
+			writeAPIError(w, http.StatusForbidden, "CROSS_ORIGIN_REQUEST", "The simulator's controls accept same-origin requests only")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) controlsServed() bool {
+	switch s.opts.Controls {
+	case ControlsOn:
+		return true
+	case ControlsOff:
+		return false
+	}
+	return s.opts.Mode == ModeDemo // ControlsDefault, for now
+}
+
+// crossOrigin reports a request that a browser sent on behalf of another
+// site: Sec-Fetch-Site says so (every current browser sends it), or the
+// Origin header names another host than the one asked. Tools (curl, Go's
+// client, loadtest) send neither and pass.
+func crossOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host)
 }
 
 func (s *Server) adminGetFaults(w http.ResponseWriter, r *http.Request) {

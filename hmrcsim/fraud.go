@@ -5,6 +5,22 @@ package hmrcsim
 // written from the published spec on its own, deliberately sharing nothing
 // with the connector's header builder, so a misreading of the spec on one side
 // shows up as a test failure rather than two bugs agreeing.
+//
+// The Test API's code is not public. Its paths, version, application-
+// restricted access and answers are from its OAS as developers quote it:
+//
+//   - GET /test/fraud-prevention-headers/validate: 200 {specVersion, code
+//     (VALID_HEADERS, INVALID_HEADERS, POTENTIALLY_INVALID_HEADERS), message,
+//     errors[], warnings[]}, each item {code, message, headers[]}, with the
+//     OAS's messages for a valid set and for no headers at all;
+//   - GET /test/fraud-prevention-headers/{api}/validation-feedback
+//     [?connectionMethod=]: the most recent request to each endpoint of the
+//     API, each {path, method, requestTimestamp, code, headers[{header,
+//     value, code, errors[], warnings[]}], crossValidation[{headers, code,
+//     errors[]}]}.
+//
+// Which check is an error and which a warning is the simulator's reading of
+// the spec; the real validator's severities are not published.
 
 import (
 	"net/http"
@@ -158,7 +174,7 @@ func ValidateFraudHeaders(h http.Header) FraudResult {
 	}
 	if !sent {
 		res.Code = FraudInvalid
-		res.Message = "No fraud prevention headers submitted. Please refer to the fraud prevention headers specification."
+		res.Message = "No fraud prevention headers submitted. These are required by law. Check the specification."
 		return res
 	}
 
@@ -210,7 +226,7 @@ func ValidateFraudHeaders(h http.Header) FraudResult {
 		}
 		checkFraudHeader(c, method, name, v)
 	}
-	checkForwardedFirstHop(c, h)
+	checkForwardedPair(c, h)
 
 	res.Errors, res.Warnings = c.errors, c.warnings
 	switch {
@@ -219,7 +235,7 @@ func ValidateFraudHeaders(h http.Header) FraudResult {
 	case len(res.Warnings) > 0:
 		res.Code, res.Message = FraudPotentiallyInvalid, "At least 1 header is potentially invalid"
 	default:
-		res.Code, res.Message = FraudValid, "All headers appear to be valid"
+		res.Code, res.Message = FraudValid, "All headers required for your connection method have been supplied and all appear to be valid. Validation is based on a single request. We have access to all requests and can draw additional conclusions."
 	}
 	return res
 }
@@ -407,10 +423,10 @@ func checkFraudHeader(c *fraudChecker, method, name, v string) {
 				c.invalid(name, "width and height must be positive integers")
 			}
 			if f, err := strconv.ParseFloat(kv["scaling-factor"], 64); !fphNumberRE.MatchString(kv["scaling-factor"]) || err != nil || f <= 0 {
-				c.invalid(name, "scaling-factor must be a positive number")
+				c.invalid(name, "At least 1 screen is missing a value for scaling factor")
 			}
 			if !fphPositiveIntRE.MatchString(kv["colour-depth"]) {
-				c.invalid(name, "colour-depth must be a positive integer")
+				c.invalid(name, "At least 1 screen is missing a value for colour depth")
 			}
 		}
 	case fhWindowSize:
@@ -421,13 +437,13 @@ func checkFraudHeader(c *fraudChecker, method, name, v string) {
 	case fhTimezone:
 		m := fphTimezoneRE.FindStringSubmatch(v)
 		if m == nil {
-			c.invalid(name, "Value must be in the format UTC±hh:mm")
+			c.invalid(name, fphTimezoneMsg)
 			return
 		}
 		hh, _ := strconv.Atoi(m[1])
 		mm, _ := strconv.Atoi(m[2])
 		if hh > 14 || mm > 59 {
-			c.invalid(name, "Value must be in the format UTC±hh:mm")
+			c.invalid(name, fphTimezoneMsg)
 		}
 	case fhUserIDs:
 		kv, ok := fphParseKV(v)
@@ -437,7 +453,7 @@ func checkFraudHeader(c *fraudChecker, method, name, v string) {
 		case fphAnyPlaceholder(kv):
 			c.invalid(name, "Value must not be a placeholder such as null or undefined")
 		case strings.HasPrefix(method, "WEB_APP") && fphHasKey(kv, "os"):
-			c.invalid(name, "Web applications must not send an os user ID")
+			c.potentially(name, "Check you are using the correct Gov-Client-Connection-Method. Web applications do not usually provide the os field as browsers do not expose this information.")
 		case (method == "BATCH_PROCESS_DIRECT" || method == "DESKTOP_APP_DIRECT") && !fphHasKey(kv, "os"):
 			c.potentially(name, "Value should include the os user ID")
 		case len(kv) == 1 && fphHasKey(kv, "os"):
@@ -518,11 +534,21 @@ func checkFraudHeader(c *fraudChecker, method, name, v string) {
 	}
 }
 
-// checkForwardedFirstHop cross-checks Gov-Vendor-Forwarded against the IP
-// headers: the first hop is by=Gov-Vendor-Public-IP&for=Gov-Client-Public-IP
-// (corrected in v3.3). A mismatch is a warning; malformed values were already
+// fphTimezoneMsg is the Test API's message for a malformed timezone.
+const fphTimezoneMsg = "Value must be a recognised timezone in UTC format, submitted as UTC±<hh>:<mm>"
+
+// fphForwardedMsg is the Test API's cross-validation error.
+const fphForwardedMsg = "At least 1 pair of IPs in Gov-Vendor-Forwarded must include Gov-Client-Public-IP in the 'for' field and Gov-Vendor-Public-IP in the 'by' field. Check all 3 headers are consistent."
+
+// IssueCrossHeader is the code of an error between several headers.
+const IssueCrossHeader = "INVALID_HEADERS"
+
+// checkForwardedPair cross-checks Gov-Vendor-Forwarded against the IP
+// headers: at least one hop must be by=Gov-Vendor-Public-IP and
+// for=Gov-Client-Public-IP (for the first hop, the spec says, these are the
+// vendor's and the client's addresses). Malformed values were already
 // reported by their own checks, so this stays quiet about them.
-func checkForwardedFirstHop(c *fraudChecker, h http.Header) {
+func checkForwardedPair(c *fraudChecker, h http.Header) {
 	fwd, ok1 := fphHeaderValue(h, fhVendorForwarded)
 	client, ok2 := fphHeaderValue(h, fhPublicIP)
 	vendor, ok3 := fphHeaderValue(h, fhVendorPublicIP)
@@ -535,13 +561,18 @@ func checkForwardedFirstHop(c *fraudChecker, h http.Header) {
 	if !ok || err1 != nil || err2 != nil || len(items) == 0 {
 		return
 	}
-	by, err3 := netip.ParseAddr(items[0]["by"])
-	fr, err4 := netip.ParseAddr(items[0]["for"])
-	if err3 != nil || err4 != nil {
-		return
+	for _, kv := range items {
+		by, err3 := netip.ParseAddr(kv["by"])
+		fr, err4 := netip.ParseAddr(kv["for"])
+		if err3 != nil || err4 != nil {
+			return
+		}
+		if by.Unmap() == va.Unmap() && fr.Unmap() == ca.Unmap() {
+			return
+		}
 	}
-	if by.Unmap() != va.Unmap() || fr.Unmap() != ca.Unmap() {
-		c.potentially(fhVendorForwarded, "The first hop should be by=<Gov-Vendor-Public-IP>&for=<Gov-Client-Public-IP>")
+	for _, name := range []string{fhPublicIP, fhVendorForwarded, fhVendorPublicIP} {
+		c.add(false, IssueCrossHeader, name, fphForwardedMsg)
 	}
 }
 
@@ -575,18 +606,84 @@ func fphParseMAC(s string) ([]byte, error) {
 
 // ---- Per-server feedback state ----
 
-// fraudRecord is the verdict on the most recent request to one endpoint.
+// fraudRecord is the verdict on the most recent request to one endpoint,
+// as validation-feedback shows it.
 type fraudRecord struct {
-	Path             string       `json:"path"`
-	Method           string       `json:"method"`
-	RequestTimestamp string       `json:"requestTimestamp"`
-	Code             string       `json:"code"`
-	Errors           []FraudIssue `json:"errors"`
-	Warnings         []FraudIssue `json:"warnings"`
+	Path             string             `json:"path"`
+	Method           string             `json:"method"`
+	RequestTimestamp string             `json:"requestTimestamp"`
+	Code             string             `json:"code"`
+	Headers          []fraudHeaderCheck `json:"headers"`
+	CrossValidation  []fraudCrossCheck  `json:"crossValidation"`
 
 	connectionMethod string
 	result           FraudResult
 	seq              int
+}
+
+// fraudHeaderCheck is one header's verdict: VALID_HEADER, INVALID_HEADER,
+// MISSING_HEADER, EMPTY_HEADER or POTENTIALLY_INVALID_HEADER.
+type fraudHeaderCheck struct {
+	Header   string   `json:"header"`
+	Value    string   `json:"value,omitempty"`
+	Code     string   `json:"code"`
+	Errors   []string `json:"errors"`
+	Warnings []string `json:"warnings"`
+}
+
+// fraudCrossCheck is a check between headers (Gov-Vendor-Forwarded against
+// the two public IPs).
+type fraudCrossCheck struct {
+	Headers []string `json:"headers"`
+	Code    string   `json:"code"`
+	Errors  []string `json:"errors"`
+}
+
+// feedbackFor breaks a verdict down by header: every header the method
+// requires or the request sent, in the spec's order.
+func feedbackFor(h http.Header, res FraudResult, method string) ([]fraudHeaderCheck, []fraudCrossCheck) {
+	var names []string
+	for _, name := range allFraudHeaders() {
+		_, sent := fphHeaderValue(h, name)
+		if sent || slices.Contains(fraudRequired[method], name) || name == fhConnectionMethod {
+			names = append(names, name)
+		}
+	}
+	cross := fraudCrossCheck{Headers: []string{"gov-client-public-ip", "gov-vendor-forwarded", "gov-vendor-public-ip"}, Code: FraudValid, Errors: []string{}}
+	var out []fraudHeaderCheck
+	for _, name := range names {
+		lower := strings.ToLower(name)
+		v, _ := fphHeaderValue(h, name)
+		hc := fraudHeaderCheck{Header: lower, Value: v, Code: "VALID_HEADER", Errors: []string{}, Warnings: []string{}}
+		for _, is := range res.Errors {
+			if !slices.Contains(is.Headers, lower) {
+				continue
+			}
+			if is.Code == IssueCrossHeader {
+				cross.Code = FraudInvalid
+				if !slices.Contains(cross.Errors, is.Message) {
+					cross.Errors = append(cross.Errors, is.Message)
+				}
+				continue
+			}
+			hc.Errors = append(hc.Errors, is.Message)
+			hc.Code = is.Code
+		}
+		for _, is := range res.Warnings {
+			if slices.Contains(is.Headers, lower) {
+				hc.Warnings = append(hc.Warnings, is.Message)
+				if len(hc.Errors) == 0 {
+					hc.Code = is.Code
+				}
+			}
+		}
+		out = append(out, hc)
+	}
+	var crosses []fraudCrossCheck
+	if method == "WEB_APP_VIA_SERVER" || cross.Code != FraudValid {
+		crosses = append(crosses, cross)
+	}
+	return out, crosses
 }
 
 // fraudState is one Server's feedback store. It has its own mutex rather
@@ -621,21 +718,21 @@ func (s *Server) RecordFraudHeaders(api string, r *http.Request) FraudResult {
 		byEndpoint = map[string]*fraudRecord{}
 		st.apis[api] = byEndpoint
 	}
+	headers, cross := feedbackFor(r.Header, res, cm)
 	byEndpoint[r.Method+" "+r.URL.Path] = &fraudRecord{
 		Path: r.URL.Path, Method: r.Method,
 		RequestTimestamp: s.now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		Code:             res.Code,
-		Errors:           fphNonNil(res.Errors), Warnings: fphNonNil(res.Warnings),
+		Code:             res.Code, Headers: headers, CrossValidation: fphNonNilCross(cross),
 		connectionMethod: cm, result: res, seq: st.seq,
 	}
 	return res
 }
 
-func fphNonNil(x []FraudIssue) []FraudIssue {
+func fphNonNilCross(x []fraudCrossCheck) []fraudCrossCheck {
 	if x == nil {
-		return []FraudIssue{}
+		return []fraudCrossCheck{}
 	}
-	return slices.Clone(x)
+	return x
 }
 
 // LastFraudResult returns the verdict on the most recent request recorded
@@ -668,7 +765,9 @@ func (s *Server) fraudValidate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ValidateFraudHeaders(r.Header))
 }
 
-// fraudFeedback is GET /test/fraud-prevention-headers/{api}/validation-feedback.
+// fraudFeedback is GET /test/fraud-prevention-headers/{api}/validation-feedback:
+// the latest request to each endpoint of the API, those sent with
+// connectionMethod only when the query names one (it is optional).
 func (s *Server) fraudFeedback(w http.ResponseWriter, r *http.Request) {
 	if !requireAccept(w, r, "1.0") {
 		return
@@ -676,22 +775,23 @@ func (s *Server) fraudFeedback(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.apiApplication(w, r); !ok {
 		return
 	}
-	cm := r.URL.Query().Get("connectionMethod")
-	if !slices.Contains(fraudKnownMethods, cm) {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_REQUEST", "connectionMethod query parameter is missing or invalid")
+	q := r.URL.Query()
+	cm, filtered := q.Get("connectionMethod"), q.Has("connectionMethod")
+	if filtered && !slices.Contains(fraudKnownMethods, cm) {
+		writeAPIError(w, http.StatusBadRequest, "INVALID_REQUEST", "connectionMethod query parameter is invalid")
 		return
 	}
 	st := s.fraud
 	st.mu.Lock()
 	var recs []fraudRecord
 	for _, rec := range st.apis[r.PathValue("api")] {
-		if rec.connectionMethod == cm {
+		if !filtered || rec.connectionMethod == cm {
 			recs = append(recs, *rec)
 		}
 	}
 	st.mu.Unlock()
 	if len(recs) == 0 {
-		writeAPIError(w, http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND", "No requests found for the API and connection method")
+		writeAPIError(w, http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND", "No requests found for the API (and connection method)")
 		return
 	}
 	slices.SortFunc(recs, func(a, b fraudRecord) int { return b.seq - a.seq })

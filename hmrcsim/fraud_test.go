@@ -125,60 +125,66 @@ func TestFraudMalformed(t *testing.T) {
 		batch               bool
 		code                string // issue code expected
 		warn                bool   // expected among warnings (overall POTENTIALLY_INVALID)
+		forwarded           string // Gov-Vendor-Forwarded to keep consistent, if any
 	}{
-		{"unknown method", "Gov-Client-Connection-Method", "WEB_APP", false, hmrcsim.IssueInvalid, false},
-		{"unsupported method", "Gov-Client-Connection-Method", "OTHER_DIRECT", false, hmrcsim.IssueInvalid, false},
-		{"device id not uuid", "Gov-Client-Device-ID", "device-123", false, hmrcsim.IssueInvalid, false},
-		{"public ip garbage", "Gov-Client-Public-IP", "198.51.100", false, hmrcsim.IssueInvalid, false},
-		{"public ip loopback", "Gov-Client-Public-IP", "127.0.0.1", false, hmrcsim.IssuePotentiallyInvalid, true},
-		{"public ip private", "Gov-Client-Public-IP", "10.0.0.5", false, hmrcsim.IssuePotentiallyInvalid, true},
-		{"public ip v6 loopback encoded", "Gov-Client-Public-IP", "%3A%3A1", false, hmrcsim.IssuePotentiallyInvalid, true},
-		{"timestamp no ms", "Gov-Client-Public-IP-Timestamp", "2020-09-21T14:30:05Z", false, hmrcsim.IssueInvalid, false},
-		{"timestamp offset", "Gov-Client-Public-IP-Timestamp", "2020-09-21T14:30:05.123+01:00", false, hmrcsim.IssueInvalid, false},
-		{"timestamp month 13", "Gov-Client-Public-IP-Timestamp", "2020-13-21T14:30:05.123Z", false, hmrcsim.IssueInvalid, false},
-		{"local ips timestamp", "Gov-Client-Local-IPs-Timestamp", "2020-09-21 14:30:05.123", true, hmrcsim.IssueInvalid, false},
-		{"port zero", "Gov-Client-Public-Port", "0", false, hmrcsim.IssueInvalid, false},
-		{"port too big", "Gov-Client-Public-Port", "65536", false, hmrcsim.IssueInvalid, false},
-		{"port text", "Gov-Client-Public-Port", "abc", false, hmrcsim.IssueInvalid, false},
-		{"port 443", "Gov-Client-Public-Port", "443", false, hmrcsim.IssuePotentiallyInvalid, true},
-		{"screens no depth", "Gov-Client-Screens", "width=1920&height=1080&scaling-factor=1", false, hmrcsim.IssueInvalid, false},
-		{"screens zero width", "Gov-Client-Screens", "width=0&height=1080&scaling-factor=1&colour-depth=16", false, hmrcsim.IssueInvalid, false},
-		{"screens bad scaling", "Gov-Client-Screens", "width=1&height=1&scaling-factor=big&colour-depth=16", false, hmrcsim.IssueInvalid, false},
-		{"screens not kv", "Gov-Client-Screens", "1920x1080", false, hmrcsim.IssueInvalid, false},
-		{"window no height", "Gov-Client-Window-Size", "width=1256", false, hmrcsim.IssueInvalid, false},
-		{"window negative", "Gov-Client-Window-Size", "width=-1&height=803", false, hmrcsim.IssueInvalid, false},
-		{"timezone GMT", "Gov-Client-Timezone", "GMT", false, hmrcsim.IssueInvalid, false},
-		{"timezone no colon", "Gov-Client-Timezone", "UTC+0100", false, hmrcsim.IssueInvalid, false},
-		{"user ids web with os", "Gov-Client-User-IDs", "os=alice&my-application=alice123", false, hmrcsim.IssueInvalid, false},
-		{"user ids not kv", "Gov-Client-User-IDs", "alice123", false, hmrcsim.IssueInvalid, false},
-		{"user ids batch without os", "Gov-Client-User-IDs", "my-application=alice123", true, hmrcsim.IssuePotentiallyInvalid, true},
-		{"vendor version not kv", "Gov-Vendor-Version", "2.2.2", false, hmrcsim.IssueInvalid, false},
-		{"vendor version empty value", "Gov-Vendor-Version", "my-web-app=", false, hmrcsim.IssueInvalid, false},
-		{"product name raw space", "Gov-Vendor-Product-Name", "Product Name", false, hmrcsim.IssueInvalid, false},
-		{"product name bad escape", "Gov-Vendor-Product-Name", "Product%2", false, hmrcsim.IssueInvalid, false},
-		{"product name bad hex", "Gov-Vendor-Product-Name", "Product%zzName", false, hmrcsim.IssueInvalid, false},
-		{"forwarded no for", "Gov-Vendor-Forwarded", "by=203.0.113.6", false, hmrcsim.IssueInvalid, false},
-		{"forwarded not ip", "Gov-Vendor-Forwarded", "by=proxy&for=198.51.100.0", false, hmrcsim.IssueInvalid, false},
-		{"forwarded private hop", "Gov-Vendor-Forwarded", "by=10.0.0.1&for=198.51.100.0", false, hmrcsim.IssuePotentiallyInvalid, true},
-		{"forwarded first hop mismatch", "Gov-Vendor-Forwarded", "by=203.0.113.7&for=198.51.100.0", false, hmrcsim.IssuePotentiallyInvalid, true},
-		{"forwarded ipv6 encoded mismatch", "Gov-Vendor-Forwarded", "by=2001%3Adb8%3A%3A1&for=198.51.100.0", false, hmrcsim.IssuePotentiallyInvalid, true},
-		{"vendor public ip bad", "Gov-Vendor-Public-IP", "not-an-ip", false, hmrcsim.IssueInvalid, false},
-		{"mfa bad type", "Gov-Client-Multi-Factor", "type=SMS&timestamp=2021-11-21T13%3A23Z&unique-reference=abc", false, hmrcsim.IssueInvalid, false},
-		{"mfa bad timestamp", "Gov-Client-Multi-Factor", "type=TOTP&timestamp=21-11-2021&unique-reference=abc", false, hmrcsim.IssueInvalid, false},
-		{"mfa no reference", "Gov-Client-Multi-Factor", "type=TOTP&timestamp=2021-11-21T13%3A23Z", false, hmrcsim.IssueInvalid, false},
-		{"mfa second item bad", "Gov-Client-Multi-Factor", "type=TOTP&timestamp=2021-11-21T13%3A23%3A10.123Z&unique-reference=a,type=X&timestamp=2021-11-21T13%3A23Z&unique-reference=b", false, hmrcsim.IssueInvalid, false},
-		{"non ascii", "Gov-Client-User-IDs", "my-application=alïce", false, hmrcsim.IssueInvalid, false},
-		{"empty required", "Gov-Client-Timezone", "", false, hmrcsim.IssueEmpty, false},
-		{"local ips bad", "Gov-Client-Local-IPs", "10.1.2.3,nope", true, hmrcsim.IssueInvalid, false},
-		{"mac bad", "Gov-Client-MAC-Addresses", "ea:43:1a", true, hmrcsim.IssueInvalid, false},
-		{"user agent missing keys", "Gov-Client-User-Agent", "os-family=Windows", true, hmrcsim.IssuePotentiallyInvalid, true},
+		{"unknown method", "Gov-Client-Connection-Method", "WEB_APP", false, hmrcsim.IssueInvalid, false, ""},
+		{"unsupported method", "Gov-Client-Connection-Method", "OTHER_DIRECT", false, hmrcsim.IssueInvalid, false, ""},
+		{"device id not uuid", "Gov-Client-Device-ID", "device-123", false, hmrcsim.IssueInvalid, false, ""},
+		{"public ip garbage", "Gov-Client-Public-IP", "198.51.100", false, hmrcsim.IssueInvalid, false, ""},
+		{"public ip loopback", "Gov-Client-Public-IP", "127.0.0.1", false, hmrcsim.IssuePotentiallyInvalid, true, "by=203.0.113.6&for=127.0.0.1"},
+		{"public ip private", "Gov-Client-Public-IP", "10.0.0.5", false, hmrcsim.IssuePotentiallyInvalid, true, "by=203.0.113.6&for=10.0.0.5"},
+		{"public ip v6 loopback encoded", "Gov-Client-Public-IP", "%3A%3A1", false, hmrcsim.IssuePotentiallyInvalid, true, "by=203.0.113.6&for=%3A%3A1"},
+		{"timestamp no ms", "Gov-Client-Public-IP-Timestamp", "2020-09-21T14:30:05Z", false, hmrcsim.IssueInvalid, false, ""},
+		{"timestamp offset", "Gov-Client-Public-IP-Timestamp", "2020-09-21T14:30:05.123+01:00", false, hmrcsim.IssueInvalid, false, ""},
+		{"timestamp month 13", "Gov-Client-Public-IP-Timestamp", "2020-13-21T14:30:05.123Z", false, hmrcsim.IssueInvalid, false, ""},
+		{"local ips timestamp", "Gov-Client-Local-IPs-Timestamp", "2020-09-21 14:30:05.123", true, hmrcsim.IssueInvalid, false, ""},
+		{"port zero", "Gov-Client-Public-Port", "0", false, hmrcsim.IssueInvalid, false, ""},
+		{"port too big", "Gov-Client-Public-Port", "65536", false, hmrcsim.IssueInvalid, false, ""},
+		{"port text", "Gov-Client-Public-Port", "abc", false, hmrcsim.IssueInvalid, false, ""},
+		{"port 443", "Gov-Client-Public-Port", "443", false, hmrcsim.IssuePotentiallyInvalid, true, ""},
+		{"screens no depth", "Gov-Client-Screens", "width=1920&height=1080&scaling-factor=1", false, hmrcsim.IssueInvalid, false, ""},
+		{"screens zero width", "Gov-Client-Screens", "width=0&height=1080&scaling-factor=1&colour-depth=16", false, hmrcsim.IssueInvalid, false, ""},
+		{"screens bad scaling", "Gov-Client-Screens", "width=1&height=1&scaling-factor=big&colour-depth=16", false, hmrcsim.IssueInvalid, false, ""},
+		{"screens not kv", "Gov-Client-Screens", "1920x1080", false, hmrcsim.IssueInvalid, false, ""},
+		{"window no height", "Gov-Client-Window-Size", "width=1256", false, hmrcsim.IssueInvalid, false, ""},
+		{"window negative", "Gov-Client-Window-Size", "width=-1&height=803", false, hmrcsim.IssueInvalid, false, ""},
+		{"timezone GMT", "Gov-Client-Timezone", "GMT", false, hmrcsim.IssueInvalid, false, ""},
+		{"timezone no colon", "Gov-Client-Timezone", "UTC+0100", false, hmrcsim.IssueInvalid, false, ""},
+		// HMRC's warning: "Web applications do not usually provide the os field".
+		{"user ids web with os", "Gov-Client-User-IDs", "os=alice&my-application=alice123", false, hmrcsim.IssuePotentiallyInvalid, true, ""},
+		{"user ids not kv", "Gov-Client-User-IDs", "alice123", false, hmrcsim.IssueInvalid, false, ""},
+		{"user ids batch without os", "Gov-Client-User-IDs", "my-application=alice123", true, hmrcsim.IssuePotentiallyInvalid, true, ""},
+		{"vendor version not kv", "Gov-Vendor-Version", "2.2.2", false, hmrcsim.IssueInvalid, false, ""},
+		{"vendor version empty value", "Gov-Vendor-Version", "my-web-app=", false, hmrcsim.IssueInvalid, false, ""},
+		{"product name raw space", "Gov-Vendor-Product-Name", "Product Name", false, hmrcsim.IssueInvalid, false, ""},
+		{"product name bad escape", "Gov-Vendor-Product-Name", "Product%2", false, hmrcsim.IssueInvalid, false, ""},
+		{"product name bad hex", "Gov-Vendor-Product-Name", "Product%zzName", false, hmrcsim.IssueInvalid, false, ""},
+		{"forwarded no for", "Gov-Vendor-Forwarded", "by=203.0.113.6", false, hmrcsim.IssueInvalid, false, ""},
+		{"forwarded not ip", "Gov-Vendor-Forwarded", "by=proxy&for=198.51.100.0", false, hmrcsim.IssueInvalid, false, ""},
+		{"forwarded private hop", "Gov-Vendor-Forwarded", "by=203.0.113.6&for=198.51.100.0,by=10.0.0.1&for=203.0.113.6", false, hmrcsim.IssuePotentiallyInvalid, true, ""},
+		// No pair by=Gov-Vendor-Public-IP&for=Gov-Client-Public-IP: HMRC's
+		// cross-validation error, on all three headers.
+		{"forwarded pair mismatch", "Gov-Vendor-Forwarded", "by=203.0.113.7&for=198.51.100.0", false, hmrcsim.IssueCrossHeader, false, ""},
+		{"forwarded ipv6 encoded mismatch", "Gov-Vendor-Forwarded", "by=2001%3Adb8%3A%3A1&for=198.51.100.0", false, hmrcsim.IssueCrossHeader, false, ""},
+		{"forwarded client mismatch", "Gov-Client-Public-IP", "198.51.100.1", false, hmrcsim.IssueCrossHeader, false, ""},
+		{"forwarded pair on a later hop", "Gov-Vendor-Forwarded", "by=2001%3Adb8%3A%3A1&for=198.51.100.7,by=203.0.113.6&for=198.51.100.0", false, "", false, ""},
+		{"vendor public ip bad", "Gov-Vendor-Public-IP", "not-an-ip", false, hmrcsim.IssueInvalid, false, ""},
+		{"mfa bad type", "Gov-Client-Multi-Factor", "type=SMS&timestamp=2021-11-21T13%3A23Z&unique-reference=abc", false, hmrcsim.IssueInvalid, false, ""},
+		{"mfa bad timestamp", "Gov-Client-Multi-Factor", "type=TOTP&timestamp=21-11-2021&unique-reference=abc", false, hmrcsim.IssueInvalid, false, ""},
+		{"mfa no reference", "Gov-Client-Multi-Factor", "type=TOTP&timestamp=2021-11-21T13%3A23Z", false, hmrcsim.IssueInvalid, false, ""},
+		{"mfa second item bad", "Gov-Client-Multi-Factor", "type=TOTP&timestamp=2021-11-21T13%3A23%3A10.123Z&unique-reference=a,type=X&timestamp=2021-11-21T13%3A23Z&unique-reference=b", false, hmrcsim.IssueInvalid, false, ""},
+		{"non ascii", "Gov-Client-User-IDs", "my-application=alïce", false, hmrcsim.IssueInvalid, false, ""},
+		{"empty required", "Gov-Client-Timezone", "", false, hmrcsim.IssueEmpty, false, ""},
+		{"local ips bad", "Gov-Client-Local-IPs", "10.1.2.3,nope", true, hmrcsim.IssueInvalid, false, ""},
+		{"mac bad", "Gov-Client-MAC-Addresses", "ea:43:1a", true, hmrcsim.IssueInvalid, false, ""},
+		{"user agent missing keys", "Gov-Client-User-Agent", "os-family=Windows", true, hmrcsim.IssuePotentiallyInvalid, true, ""},
 		// Placeholders: never send null/undefined.
-		{"placeholder null", "Gov-Client-Browser-JS-User-Agent", "null", false, hmrcsim.IssueInvalid, false},
-		{"placeholder undefined", "Gov-Client-Device-ID", "undefined", false, hmrcsim.IssueInvalid, false},
-		{"placeholder multi-factor", "Gov-Client-Multi-Factor", "undefined", false, hmrcsim.IssueInvalid, false},
-		{"placeholder license", "Gov-Vendor-License-IDs", "NULL", false, hmrcsim.IssueInvalid, false},
-		{"placeholder in kv value", "Gov-Client-User-IDs", "my-application=undefined", false, hmrcsim.IssueInvalid, false},
-		{"placeholder license value", "Gov-Vendor-License-IDs", "sw=null", false, hmrcsim.IssueInvalid, false},
+		{"placeholder null", "Gov-Client-Browser-JS-User-Agent", "null", false, hmrcsim.IssueInvalid, false, ""},
+		{"placeholder undefined", "Gov-Client-Device-ID", "undefined", false, hmrcsim.IssueInvalid, false, ""},
+		{"placeholder multi-factor", "Gov-Client-Multi-Factor", "undefined", false, hmrcsim.IssueInvalid, false, ""},
+		{"placeholder license", "Gov-Vendor-License-IDs", "NULL", false, hmrcsim.IssueInvalid, false, ""},
+		{"placeholder in kv value", "Gov-Client-User-IDs", "my-application=undefined", false, hmrcsim.IssueInvalid, false, ""},
+		{"placeholder license value", "Gov-Vendor-License-IDs", "sw=null", false, hmrcsim.IssueInvalid, false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,7 +193,16 @@ func TestFraudMalformed(t *testing.T) {
 				h = batchHeaders()
 			}
 			h.Set(tc.header, tc.value)
+			if tc.forwarded != "" {
+				h.Set("Gov-Vendor-Forwarded", tc.forwarded)
+			}
 			res := hmrcsim.ValidateFraudHeaders(h)
+			if tc.code == "" {
+				if res.Code != hmrcsim.FraudValid {
+					t.Errorf("%s=%q: want valid, got %+v", tc.header, tc.value, res)
+				}
+				return
+			}
 			want, list := hmrcsim.FraudInvalid, res.Errors
 			if tc.warn {
 				want, list = hmrcsim.FraudPotentiallyInvalid, res.Warnings
@@ -269,6 +284,7 @@ func TestFraudValidateEndpoint(t *testing.T) {
 	// The simulator's own address: a real client on 127.0.0.1 gets a warning.
 	h := webHeaders()
 	h.Set("Gov-Client-Public-IP", "127.0.0.1")
+	h.Set("Gov-Vendor-Forwarded", "by=203.0.113.6&for=127.0.0.1")
 	if status, body := call(app, h, v1); status != 200 || body["code"] != "POTENTIALLY_INVALID_HEADERS" {
 		t.Errorf("loopback: %d %v", status, body)
 	}
@@ -348,6 +364,59 @@ func TestFraudFeedback(t *testing.T) {
 	}
 	if status, body := feedback("vat-mtd", "NOPE"); status != 400 {
 		t.Errorf("bad connection method: %d %v", status, body)
+	}
+
+	// Each request is broken down by header, as HMRC's feedback is: the
+	// missing header named, the others valid with the value sent, and the
+	// IP cross-validation of a web request.
+	var post map[string]any
+	for _, r := range reqs {
+		if m := r.(map[string]any); m["method"] == "POST" {
+			post = m
+		}
+	}
+	headers := map[string]map[string]any{}
+	for _, h := range asSlice(post["headers"]) {
+		m := h.(map[string]any)
+		headers[m["header"].(string)] = m
+	}
+	if len(headers) != len(webRequired) {
+		t.Errorf("feedback names %d headers, want the %d required: %v", len(headers), len(webRequired), post["headers"])
+	}
+	if m := headers["gov-client-screens"]; m["code"] != "MISSING_HEADER" || !slices.Equal(strs(m["errors"]), []string{"Header required"}) {
+		t.Errorf("missing header in feedback: %v", m)
+	}
+	if m := headers["gov-client-timezone"]; m["code"] != "VALID_HEADER" || m["value"] != "UTC+00:00" || len(asSlice(m["errors"])) != 0 {
+		t.Errorf("valid header in feedback: %v", m)
+	}
+	cross := asSlice(post["crossValidation"])
+	if len(cross) != 1 || cross[0].(map[string]any)["code"] != "VALID_HEADERS" {
+		t.Errorf("crossValidation: %v", post["crossValidation"])
+	}
+	// connectionMethod is optional: without it every method's requests.
+	batch := batchHeaders()
+	record("GET", "/organisations/vat/123456789/returns/26A1", batch)
+	if status, body := e.api("GET", "/test/fraud-prevention-headers/vat-mtd/validation-feedback", app); status != 200 || len(asSlice(body["requests"])) != 3 {
+		t.Errorf("without connectionMethod: %d %v", status, body)
+	}
+	if status, body := feedback("vat-mtd", "BATCH_PROCESS_DIRECT"); status != 200 || len(asSlice(body["requests"])) != 1 {
+		t.Errorf("batch only: %d %v", status, body)
+	}
+	// An inconsistent Gov-Vendor-Forwarded is a cross-validation error.
+	h := webHeaders()
+	h.Set("Gov-Vendor-Forwarded", "by=203.0.113.7&for=198.51.100.0")
+	record("DELETE", "/organisations/vat/123456789/x", h)
+	status, body = feedback("vat-mtd", "WEB_APP_VIA_SERVER")
+	for _, r := range asSlice(body["requests"]) {
+		m := r.(map[string]any)
+		if m["method"] != "DELETE" {
+			continue
+		}
+		c := asSlice(m["crossValidation"])
+		if m["code"] != "INVALID_HEADERS" || len(c) != 1 || c[0].(map[string]any)["code"] != "INVALID_HEADERS" ||
+			!strings.Contains(strings.Join(strs(c[0].(map[string]any)["errors"]), " "), "Gov-Vendor-Forwarded must include Gov-Client-Public-IP") {
+			t.Errorf("cross-validation error: %d %v", status, m)
+		}
 	}
 	if status, _ := e.api("GET", "/test/fraud-prevention-headers/vat-mtd/validation-feedback?connectionMethod=WEB_APP_VIA_SERVER", ""); status != 401 {
 		t.Errorf("no token: %d", status)

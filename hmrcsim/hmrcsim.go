@@ -8,8 +8,16 @@
 // behaviour, including the unpleasant parts (single-use rotating refresh
 // tokens, concurrent-refresh rejection, 18-month grants, 3 requests/second).
 //
+// The Income Tax and VAT APIs answer in one of two modes (mode.go): ModeDemo,
+// a kind and stateful stand-in for a newcomer's demo, or ModeSandbox, which
+// follows HMRC's sandbox test data (canned DEFAULT answers, every documented
+// Gov-Test-Scenario, STATEFUL only with a test business made through the
+// Self Assessment Test Support API). Both apply HMRC's validators.
+//
 // The simulator is for local use only: /admin/* (faults, stats, clock) has no
-// authentication, and nothing here is hardened for exposure to a network.
+// authentication, so it is served only when Options.Controls asks for it and
+// only to same-origin callers, and nothing here is hardened for exposure to a
+// network.
 package hmrcsim
 
 import (
@@ -45,6 +53,21 @@ type Options struct {
 	RateLimit float64
 	// Logger receives one line per notable event; nil discards.
 	Logger *slog.Logger
+
+	// Mode is ModeDemo (the zero value: kind and stateful) or ModeSandbox
+	// (HMRC's sandbox test data); see mode.go.
+	Mode Mode
+	// Strict turns on, in ModeDemo, HMRC behaviours the client does not
+	// handle yet; ModeSandbox has them all.
+	Strict Strict
+	// FulfilmentDelay is how long after a quarterly update the demo's
+	// obligation shows as fulfilled. HMRC: "it may take up to an hour for
+	// the obligation to be marked as fulfilled" (E2E
+	// make-updates-during-tax-year). 0 (the default) marks it at once. The
+	// sandbox's obligations are fixtures that no submission changes.
+	FulfilmentDelay time.Duration
+	// Controls says whether /admin/* is served (see Controls).
+	Controls Controls
 }
 
 // Application is a registered developer application.
@@ -102,6 +125,9 @@ type Faults struct {
 	Timeout          time.Duration
 	// Seed makes the fault draws reproducible; SetFaults reseeds.
 	Seed int64
+	// Deprecated APIs answer with Deprecation, Sunset and Link headers,
+	// whatever else happens to the request.
+	Deprecated []Deprecation
 }
 
 // Server is the simulator. Create it with New; it is safe for concurrent use.
@@ -322,13 +348,15 @@ func (s *Server) routes() *http.ServeMux {
 	registerVAT(s, mux)
 	registerFraud(s, mux)
 	registerYearEnd(s, mux)
+	registerTestSupport(s, mux)
 
-	// Local-only controls for tests and demos; deliberately unauthenticated.
-	mux.HandleFunc("GET /admin/faults", s.adminGetFaults)
-	mux.HandleFunc("PUT /admin/faults", s.adminPutFaults)
-	mux.HandleFunc("GET /admin/stats", s.adminStats)
-	mux.HandleFunc("GET /admin/clock", s.adminGetClock)
-	mux.HandleFunc("POST /admin/clock", s.adminAdvanceClock)
+	// Controls for tests and loadtest: unauthenticated, so served only when
+	// Options.Controls asks and only to same-origin callers (admin.go).
+	mux.HandleFunc("GET /admin/faults", s.controls(s.adminGetFaults))
+	mux.HandleFunc("PUT /admin/faults", s.controls(s.adminPutFaults))
+	mux.HandleFunc("GET /admin/stats", s.controls(s.adminStats))
+	mux.HandleFunc("GET /admin/clock", s.controls(s.adminGetClock))
+	mux.HandleFunc("POST /admin/clock", s.controls(s.adminAdvanceClock))
 
 	// Anything else looks like an unknown API resource, as on HMRC's gateway.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

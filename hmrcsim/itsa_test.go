@@ -212,18 +212,21 @@ func TestITSACumulativeRoundTripAndAmend(t *testing.T) {
 	}
 
 	e.clock.Advance(time.Hour)
-	amended := `{"ukProperty":{"income":{"periodAmount":3100},"expenses":{"consolidatedExpenses":50.01,"residentialFinancialCost":1}}}`
+	// A quarterly landlord's update needs its dates
+	// (RULE_MISSING_SUBMISSION_DATES); it is refused and changes nothing.
+	dateless := `{"ukProperty":{"income":{"periodAmount":3100}}}`
+	wantError(t, e.itsa("PUT", path, tok, acceptProp, "", dateless), http.StatusBadRequest, "RULE_MISSING_SUBMISSION_DATES")
+	amended := `{"fromDate":"2026-04-06","toDate":"2026-07-05","ukProperty":{"income":{"periodAmount":3100},"expenses":{"consolidatedExpenses":50.01,"residentialFinancialCost":1}}}`
 	if r := e.itsa("PUT", path, tok, acceptProp, "", amended); r.status != http.StatusNoContent {
 		t.Fatalf("amend: %d %v", r.status, r.body)
 	}
 	r = e.itsa("GET", path, tok, acceptProp, "", "")
 	_ = json.Unmarshal([]byte(amended), &want)
-	want = map[string]any{"ukProperty": want["ukProperty"], "submittedOn": "2026-07-05T10:00:00.000Z"}
+	want["submittedOn"] = "2026-07-05T10:00:00.000Z"
 	if r.status != http.StatusOK || !reflect.DeepEqual(r.body, want) {
 		t.Errorf("GET after amend: %d\n got %v\nwant %v", r.status, r.body, want)
 	}
-	// A dateless submission covers the periods already reportable, and the
-	// first received date is kept.
+	// The first received date is kept.
 	ds := details(t, e.itsa("GET", obligationsPath(""), tok, acceptOBL, "", ""))
 	if ds[0]["status"] != "fulfilled" || ds[0]["receivedDate"] != "2026-07-05" || ds[1]["status"] != "open" {
 		t.Errorf("obligations after amend: %v", ds)
@@ -252,12 +255,20 @@ func TestITSACumulativeValidation(t *testing.T) {
 		{name: "tax year range", ty: "2026-28", body: q1Body, status: 400, code: "RULE_TAX_YEAR_RANGE_INVALID"},
 		{name: "tax year not supported", ty: "2024-25", body: q1Body, status: 400, code: "RULE_TAX_YEAR_NOT_SUPPORTED"},
 		{name: "business id", bid: "XPIS1234", body: q1Body, status: 400, code: "FORMAT_BUSINESS_ID"},
-		{name: "empty body", body: "", status: 400, code: "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"},
+		// Play's parse.json: no JSON content type is 415, a body that is
+		// not JSON 400 INVALID_REQUEST, before anything else.
+		{name: "no body", body: "", status: 415, code: "INVALID_BODY_TYPE"},
 		{name: "empty object", body: "{}", status: 400, code: "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"},
-		{name: "broken json", body: `{"ukProperty":`, status: 400, code: "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"},
+		{name: "broken json", body: `{"ukProperty":`, status: 400, code: "INVALID_REQUEST"},
+		{name: "broken json and bad tax year", ty: "2026-28", body: `{"ukProperty":`, status: 400, code: "INVALID_REQUEST"},
+		{name: "not an object", body: `[1]`, status: 400, code: "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"},
 		{name: "no ukProperty", body: `{"fromDate":"2026-04-06","toDate":"2026-07-05"}`, status: 400, code: "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED", paths: []string{"/ukProperty"}},
 		{name: "string amount", body: `{"ukProperty":{"income":{"periodAmount":"12"}}}`, status: 400, code: "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED", paths: []string{"/ukProperty/income/periodAmount"}},
 		{name: "three decimals", body: `{"ukProperty":{"income":{"periodAmount":1.005}}}`, status: 400, code: "FORMAT_VALUE", paths: []string{"/ukProperty/income/periodAmount"}},
+		// ResolveParsedNumber: BigDecimal scale at most 2, so a trailing
+		// zero counts; an exponent that leaves 2 decimals is fine.
+		{name: "three decimals trailing zero", body: `{"fromDate":"2026-04-06","toDate":"2026-07-05","ukProperty":{"income":{"periodAmount":1.500}}}`, status: 400, code: "FORMAT_VALUE", paths: []string{"/ukProperty/income/periodAmount"}},
+		{name: "exponent", body: `{"fromDate":"2026-04-06","toDate":"2026-07-05","ukProperty":{"income":{"periodAmount":1.5e1}}}`, status: 204},
 		{name: "negative income", body: `{"ukProperty":{"income":{"periodAmount":-1}}}`, status: 400, code: "FORMAT_VALUE", paths: []string{"/ukProperty/income/periodAmount"}},
 		{name: "too large", body: `{"ukProperty":{"expenses":{"repairsAndMaintenance":100000000000}}}`, status: 400, code: "FORMAT_VALUE", paths: []string{"/ukProperty/expenses/repairsAndMaintenance"}},
 		{name: "same code merged", body: `{"ukProperty":{"income":{"periodAmount":-1,"otherIncome":0.001,"rentARoom":{"rentsReceived":-2}}}}`, status: 400, code: "FORMAT_VALUE",
@@ -266,12 +277,18 @@ func TestITSACumulativeValidation(t *testing.T) {
 		{name: "from date format", body: `{"fromDate":"2026-4-6","toDate":"2026-07-05","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "FORMAT_FROM_DATE"},
 		{name: "to date format", body: `{"fromDate":"2026-04-06","toDate":"2026-07-32","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "FORMAT_TO_DATE"},
 		{name: "to before from", body: `{"fromDate":"2026-04-06","toDate":"2026-04-05","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "RULE_TO_DATE_BEFORE_FROM_DATE"},
-		{name: "early submission", body: `{"fromDate":"2026-04-06","toDate":"2026-07-16","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED"},
-		{name: "ten days ahead is fine", body: `{"fromDate":"2026-04-06","toDate":"2026-07-15","ukProperty":{"income":{"periodAmount":1}}}`, status: 204},
-		{name: "several errors", ty: "2026-28", bid: "bad", body: "{}", status: 400, code: "INVALID_REQUEST",
-			errors: []sub{{"RULE_TAX_YEAR_RANGE_INVALID", nil}, {"FORMAT_BUSINESS_ID", nil}, {"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED", nil}}},
+		{name: "from date before 1900", body: `{"fromDate":"1899-12-31","toDate":"2026-07-05","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "FORMAT_FROM_DATE"},
+		{name: "only from date", body: `{"fromDate":"2026-04-06","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "RULE_MISSING_SUBMISSION_DATES"},
+		{name: "only a bad to date", body: `{"toDate":"2026-7-5","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "INVALID_REQUEST",
+			errors: []sub{{"FORMAT_TO_DATE", nil}, {"RULE_MISSING_SUBMISSION_DATES", nil}}},
+		{name: "early submission", body: `{"fromDate":"2026-04-06","toDate":"2026-10-05","ukProperty":{"income":{"periodAmount":1}}}`, status: 400, code: "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED"},
+		// A bad tax year is the only error reported (schemaFor).
+		{name: "bad tax year hides the rest", ty: "2026-28", bid: "bad", body: "{}", status: 400, code: "RULE_TAX_YEAR_RANGE_INVALID"},
+		{name: "several errors", bid: "bad", body: "{}", status: 400, code: "INVALID_REQUEST",
+			errors: []sub{{"FORMAT_BUSINESS_ID", nil}, {"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED", nil}}},
+		// Sorted by code; the two FORMAT_VALUE ranges are two errors.
 		{name: "several body errors", body: `{"fromDate":"x","toDate":"2026-07-05","ukProperty":{"income":{"periodAmount":-1},"expenses":{"consolidatedExpenses":1,"other":0.001}}}`, status: 400, code: "INVALID_REQUEST",
-			errors: []sub{{"FORMAT_VALUE", []string{"/ukProperty/income/periodAmount"}}, {"FORMAT_VALUE", []string{"/ukProperty/expenses/other"}}, {"RULE_BOTH_EXPENSES_SUPPLIED", []string{"/ukProperty/expenses"}}, {"FORMAT_FROM_DATE", nil}}},
+			errors: []sub{{"FORMAT_FROM_DATE", nil}, {"FORMAT_VALUE", []string{"/ukProperty/expenses/other"}}, {"FORMAT_VALUE", []string{"/ukProperty/income/periodAmount"}}, {"RULE_BOTH_EXPENSES_SUPPLIED", []string{"/ukProperty/expenses"}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

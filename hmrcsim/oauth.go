@@ -510,17 +510,24 @@ func (s *Server) lookupToken(w http.ResponseWriter, r *http.Request) (accessToke
 // apiUser authorises a user-restricted API call. scope "" accepts any
 // user-restricted token. It returns a copy of the token's test user.
 func (s *Server) apiUser(w http.ResponseWriter, r *http.Request, scope string) (*TestUser, bool) {
+	u, _, ok := s.apiCaller(w, r, scope)
+	return u, ok
+}
+
+// apiCaller is apiUser that also names the calling application (its
+// client_id): HMRC keeps sandbox test data per vendor.
+func (s *Server) apiCaller(w http.ResponseWriter, r *http.Request, scope string) (*TestUser, string, bool) {
 	at, ok := s.lookupToken(w, r)
 	if !ok {
-		return nil, false
+		return nil, "", false
 	}
 	if at.grant == nil {
 		writeAPIError(w, http.StatusUnauthorized, "INCORRECT_ACCESS_TOKEN_TYPE", "The access token type used is not supported when invoking the API")
-		return nil, false
+		return nil, "", false
 	}
 	if scope != "" && !slices.Contains(at.scopes, scope) {
 		writeAPIError(w, http.StatusForbidden, "INVALID_SCOPE", "Cannot access the required resource. Ensure this token has all the required scopes.")
-		return nil, false
+		return nil, "", false
 	}
 	s.mu.Lock()
 	u := s.users[at.grant.userID]
@@ -532,9 +539,9 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request, scope string) (
 	s.mu.Unlock()
 	if u == nil { // the user was replaced or removed since the grant
 		writeAPIError(w, http.StatusUnauthorized, "INVALID_CREDENTIALS", "Invalid Authentication information provided")
-		return nil, false
+		return nil, "", false
 	}
-	return &copied, true
+	return &copied, at.clientID, true
 }
 
 // apiApplication authorises an application-restricted call and returns the

@@ -25,8 +25,9 @@ import (
 //     current refresh token, the refresh tokens already used (so a replayed
 //     one is still detected as reuse) and their access token with its
 //     expiry; application-restricted tokens;
-//   - ITSA cumulative summaries and the received dates that fulfil the
-//     obligations; VAT returns, which fulfil obligations and make a second
+//   - ITSA cumulative summaries and the times they arrived, which fulfil
+//     the obligations; quarterly period type elections; the sandbox's test
+//     businesses; VAT returns, which fulfil obligations and make a second
 //     return for the same period a duplicate;
 //   - the year end: UK property annual submissions, calculations and the
 //     final declarations and amendments made with them (yearend_state.go);
@@ -54,6 +55,8 @@ type stateSnapshot struct {
 	Grants       []stateGrant       `json:"grants,omitempty"`
 	AppTokens    []stateAppToken    `json:"applicationTokens,omitempty"`
 	ITSA         []stateITSA        `json:"itsa,omitempty"`
+	PeriodTypes  []statePeriodType  `json:"periodTypes,omitempty"`
+	Businesses   []stateBusinesses  `json:"testBusinesses,omitempty"`
 	VATReturns   []stateVATReturn   `json:"vatReturns,omitempty"`
 	YearEnd      *stateYearEnd      `json:"yearEnd,omitempty"` // yearend_state.go
 }
@@ -112,15 +115,37 @@ type stateAppToken struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// stateITSA is one (NINO, business, tax year): the cumulative summary last
-// submitted and the obligations it fulfilled (period end -> received date).
+// stateITSA is one (vendor, NINO, business, tax year): the cumulative
+// summary last submitted and the obligations it fulfilled (period end ->
+// when the update arrived, RFC 3339, or a date in older snapshots). Vendor
+// is empty for the demo's data, the application's client ID for the
+// sandbox's stateful data.
 type stateITSA struct {
+	Vendor      string            `json:"vendor,omitempty"`
 	NINO        string            `json:"nino"`
 	BusinessID  string            `json:"businessId"`
 	TaxYear     string            `json:"taxYear"`
 	Summary     json.RawMessage   `json:"summary,omitempty"`
 	SubmittedOn time.Time         `json:"submittedOn,omitzero"`
+	FromDate    string            `json:"fromDate,omitempty"`
+	ToDate      string            `json:"toDate,omitempty"`
 	Received    map[string]string `json:"received,omitempty"`
+}
+
+// statePeriodType is a quarterly period type election.
+type statePeriodType struct {
+	Vendor     string `json:"vendor,omitempty"`
+	NINO       string `json:"nino"`
+	BusinessID string `json:"businessId"`
+	TaxYear    string `json:"taxYear"`
+	Type       string `json:"type"`
+}
+
+// stateBusinesses are one vendor's test businesses for one NINO.
+type stateBusinesses struct {
+	Vendor     string          `json:"vendor"`
+	NINO       string          `json:"nino"`
+	Businesses []*testBusiness `json:"businesses"`
 }
 
 type stateVATReturn struct {
@@ -190,6 +215,7 @@ func (s *Server) snapshot() (stateSnapshot, error) {
 		}
 	}
 	itsa, err := s.itsa.snapshotLocked()
+	snap.PeriodTypes, snap.Businesses = s.itsa.snapshotChoicesLocked()
 	s.mu.Unlock()
 	if err != nil {
 		return stateSnapshot{}, err
@@ -214,22 +240,52 @@ func (st *itsaState) snapshotLocked() ([]stateITSA, error) {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b itsaKey) int {
-		return cmp.Or(cmp.Compare(a.nino, b.nino), cmp.Compare(a.businessID, b.businessID), cmp.Compare(a.taxYear, b.taxYear))
-	})
+	slices.SortFunc(keys, compareKeys)
 	out := make([]stateITSA, 0, len(keys))
 	for _, k := range keys {
-		e := stateITSA{NINO: k.nino, BusinessID: k.businessID, TaxYear: k.taxYear, Received: maps.Clone(st.received[k])}
+		e := stateITSA{Vendor: k.vendor, NINO: k.nino, BusinessID: k.businessID, TaxYear: k.taxYear, Received: maps.Clone(st.received[k])}
 		if sum := st.summaries[k]; sum != nil {
 			body, err := json.Marshal(sum.body)
 			if err != nil {
 				return nil, fmt.Errorf("hmrcsim: write state: ITSA summary %s %s: %w", k.businessID, k.taxYear, err)
 			}
 			e.Summary, e.SubmittedOn = body, sum.submittedOn
+			e.FromDate, e.ToDate = sum.fromDate, sum.toDate
 		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+func compareKeys(a, b itsaKey) int {
+	return cmp.Or(cmp.Compare(a.vendor, b.vendor), cmp.Compare(a.nino, b.nino),
+		cmp.Compare(a.businessID, b.businessID), cmp.Compare(a.taxYear, b.taxYear))
+}
+
+// snapshotChoicesLocked copies the period type elections and the test
+// businesses, in a stable order; the caller holds s.mu.
+func (st *itsaState) snapshotChoicesLocked() ([]statePeriodType, []stateBusinesses) {
+	keys := slices.SortedFunc(maps.Keys(st.periodTypes), compareKeys)
+	var types []statePeriodType
+	for _, k := range keys {
+		types = append(types, statePeriodType{Vendor: k.vendor, NINO: k.nino, BusinessID: k.businessID, TaxYear: k.taxYear, Type: st.periodTypes[k]})
+	}
+	var bs []stateBusinesses
+	for k, list := range st.businesses {
+		if len(list) == 0 {
+			continue
+		}
+		cp := make([]*testBusiness, len(list))
+		for i, b := range list {
+			c := *b
+			cp[i] = &c
+		}
+		bs = append(bs, stateBusinesses{Vendor: k.vendor, NINO: k.nino, Businesses: cp})
+	}
+	slices.SortFunc(bs, func(a, b stateBusinesses) int {
+		return cmp.Or(cmp.Compare(a.Vendor, b.Vendor), cmp.Compare(a.NINO, b.NINO))
+	})
+	return types, bs
 }
 
 // snapshot copies the VAT returns under the VAT data's own mutex.
@@ -258,6 +314,8 @@ type restoredState struct {
 	accessTokens  map[string]*accessToken
 	itsaSummaries map[itsaKey]*cumulativeSummary
 	itsaReceived  map[itsaKey]map[string]string
+	periodTypes   map[itsaKey]string
+	businesses    map[vendorNINO][]*testBusiness
 	vatReturns    map[vatKey]*storedReturn
 }
 
@@ -317,6 +375,7 @@ func (s *Server) LoadState(r io.Reader) error {
 	s.apps, s.users, s.grants = st.apps, st.users, st.grants
 	s.refreshTokens, s.usedRefresh, s.accessTokens = st.refreshTokens, st.usedRefresh, st.accessTokens
 	s.itsa.summaries, s.itsa.received = st.itsaSummaries, st.itsaReceived
+	s.itsa.periodTypes, s.itsa.businesses = st.periodTypes, st.businesses
 	s.mu.Unlock()
 	s.vat.mu.Lock()
 	s.vat.returns = st.vatReturns
@@ -338,6 +397,8 @@ func restore(snap stateSnapshot) (*restoredState, error) {
 		accessTokens:  map[string]*accessToken{},
 		itsaSummaries: map[itsaKey]*cumulativeSummary{},
 		itsaReceived:  map[itsaKey]map[string]string{},
+		periodTypes:   map[itsaKey]string{},
+		businesses:    map[vendorNINO][]*testBusiness{},
 		vatReturns:    map[vatKey]*storedReturn{},
 	}
 	if snap.ClockOffset != "" {
@@ -370,6 +431,9 @@ func restore(snap stateSnapshot) (*restoredState, error) {
 		return nil, err
 	}
 	if err := st.restoreITSA(snap.ITSA); err != nil {
+		return nil, err
+	}
+	if err := st.restoreChoices(snap.PeriodTypes, snap.Businesses); err != nil {
 		return nil, err
 	}
 	if err := st.restoreVAT(snap.VATReturns); err != nil {
@@ -447,7 +511,7 @@ func knownScopeList(scopes []string) bool {
 
 func (st *restoredState) restoreITSA(entries []stateITSA) error {
 	for _, e := range entries {
-		k := itsaKey{e.NINO, e.BusinessID, e.TaxYear}
+		k := itsaKey{e.Vendor, e.NINO, e.BusinessID, e.TaxYear}
 		name := strings.Join([]string{e.NINO, e.BusinessID, e.TaxYear}, " ")
 		_, yearErrs := checkTaxYear(e.TaxYear, 0)
 		switch {
@@ -468,15 +532,19 @@ func (st *restoredState) restoreITSA(entries []stateITSA) error {
 			if err := dec.Decode(&body); err != nil || body == nil || e.SubmittedOn.IsZero() {
 				return fmt.Errorf("ITSA %s: summary must be an object with submittedOn", name)
 			}
-			st.itsaSummaries[k] = &cumulativeSummary{body: body, submittedOn: e.SubmittedOn}
+			sum := &cumulativeSummary{body: body, submittedOn: e.SubmittedOn, fromDate: e.FromDate, toDate: e.ToDate}
+			if sum.fromDate == "" { // snapshots from before the GET showed the period
+				sum.fromDate, sum.toDate = summaryPeriod(body, e.TaxYear, e.Received)
+			}
+			st.itsaSummaries[k] = sum
 		}
 		if len(e.Received) > 0 {
 			for end, received := range e.Received {
 				if _, ok := parseDate(end); !ok {
 					return fmt.Errorf("ITSA %s: received period end %q is not a date", name, end)
 				}
-				if _, ok := parseDate(received); !ok {
-					return fmt.Errorf("ITSA %s: received date %q is not a date", name, received)
+				if _, ok := receivedAt(received); !ok {
+					return fmt.Errorf("ITSA %s: received date %q is not a date or time", name, received)
 				}
 			}
 			st.itsaReceived[k] = e.Received
@@ -503,6 +571,56 @@ func (st *restoredState) restoreVAT(entries []stateVATReturn) error {
 			return fmt.Errorf("VAT return %s %s: all nine boxes are required", e.VRN, v.PeriodKey)
 		}
 		st.vatReturns[k] = &storedReturn{view: v, received: e.Received}
+	}
+	return nil
+}
+
+// summaryPeriod is the period of a summary stored before the simulator
+// kept it: the body's dates, or the tax year's start to the latest period
+// end it fulfilled.
+func summaryPeriod(body map[string]any, taxYear string, received map[string]string) (from, to string) {
+	from, _ = body["fromDate"].(string)
+	to, _ = body["toDate"].(string)
+	if from != "" && to != "" {
+		return from, to
+	}
+	year, _ := checkTaxYear(taxYear, 0)
+	p := quarterlyPeriods(year, periodStandard, false)
+	to = p.ends[0].Format(isoDate)
+	for end := range received {
+		to = max(to, end)
+	}
+	return p.start.Format(isoDate), to
+}
+
+func (st *restoredState) restoreChoices(types []statePeriodType, businesses []stateBusinesses) error {
+	for _, t := range types {
+		k := itsaKey{t.Vendor, t.NINO, t.BusinessID, t.TaxYear}
+		_, yearErrs := checkTaxYear(t.TaxYear, 0)
+		switch {
+		case !validNINO(t.NINO) || !businessIDRE.MatchString(t.BusinessID) || len(yearErrs) > 0:
+			return fmt.Errorf("period type %q %q %q: invalid NINO, business ID or tax year", t.NINO, t.BusinessID, t.TaxYear)
+		case t.Type != periodStandard && t.Type != periodCalendar:
+			return fmt.Errorf("period type %q: not standard or calendar", t.Type)
+		case st.periodTypes[k] != "":
+			return fmt.Errorf("period type %s %s %s appears twice", t.NINO, t.BusinessID, t.TaxYear)
+		}
+		st.periodTypes[k] = t.Type
+	}
+	for _, e := range businesses {
+		k := vendorNINO{e.Vendor, e.NINO}
+		switch {
+		case e.Vendor == "" || !validNINO(e.NINO):
+			return fmt.Errorf("test businesses of %q %q: vendor and NINO are required", e.Vendor, e.NINO)
+		case st.businesses[k] != nil:
+			return fmt.Errorf("test businesses of %s %s appear twice", e.Vendor, e.NINO)
+		}
+		for _, b := range e.Businesses {
+			if b == nil || !businessIDRE.MatchString(b.BusinessID) || b.TypeOfBusiness == "" || b.Created.IsZero() {
+				return fmt.Errorf("test businesses of %s %s: business ID, type and creation time are required", e.Vendor, e.NINO)
+			}
+		}
+		st.businesses[k] = e.Businesses
 	}
 	return nil
 }

@@ -33,20 +33,25 @@ import (
 //   - the return is validated level by level, stopping at the first level
 //     with errors (Validator.run): VRN, JSON, fields, arithmetic, finalised.
 //
-// Every test user with a VRN has calendar-quarter obligations (January to
-// March is quarter 1) from the quarter of its VAT registration date (or one
-// year back when it has none, at most four years back) to the quarter that
-// contains the simulator's clock; period keys are "YYAq", e.g. "26A1" for
-// January to March 2026. A submitted return fulfils the obligation with its
+// In ModeDemo every test user with a VRN has calendar-quarter obligations
+// (January to March is quarter 1) from the quarter of its VAT registration
+// date (or one year back when it has none, at most four years back) to the
+// quarter that contains the simulator's clock; period keys are "YYAq", e.g.
+// "26A1" for January to March 2026. A submitted return fulfils the obligation with its
 // period key. As in HMRC's sandbox, a return for a period key that is not an
 // obligation is stored too. A return for one of the simulator's quarters is
 // refused with TAX_PERIOD_NOT_ENDED until the day after the quarter's last
 // day, by the simulator's clock.
 //
+// In ModeSandbox the obligations are the sandbox's canned answers (DEFAULT
+// is QUARTERLY_ONE_MET), dates and status changing nothing, and a return
+// for any period key is stored; View Return shows what was stored.
+//
 // Choices where HMRC's behaviour is not documented: the VRN's format is
 // checked before its owner (HMRC's authorisation runs first and may answer
-// 403 to a malformed VRN), and an unknown Gov-Test-Scenario is refused with
-// RULE_INCORRECT_GOV_TEST_SCENARIO as on the Income Tax APIs.
+// 403 to a malformed VRN); an unknown Gov-Test-Scenario is refused with the
+// service's RULE_INCORRECT_GOV_TEST_SCENARIO ("The Gov-Test-Scenario was not
+// found", the stubs' TEST_ONLY_UNMATCHED_STUB_ERROR).
 
 // VATFraudAPI is the {api} name the VAT handlers record fraud prevention
 // headers under (RecordFraudHeaders, LastFraudResult, validation-feedback),
@@ -105,13 +110,20 @@ const (
 )
 
 var (
-	vatErrVRN          = vatErr{item: vatErrItem{Code: "VRN_INVALID", Message: "The provided Vrn is invalid"}}
-	vatErrPeriodKey    = vatErr{item: vatErrItem{Code: "PERIOD_KEY_INVALID", Message: "Invalid period key"}}
-	vatErrBodyPeriod   = vatErr{item: vatErrItem{Code: "PERIOD_KEY_INVALID", Message: "period key should be a 4 character string", Path: "/periodKey"}, wrap: vatInvalidRequest}
-	vatErrInvalidJSON  = vatErr{item: vatErrItem{Code: vatInvalidRequest, Message: "Invalid request"}}
-	vatErrNotAuth      = vatErr{item: vatErrItem{Code: "CLIENT_OR_AGENT_NOT_AUTHORISED", Message: "The client and/or agent is not authorised"}}
-	vatErrInsolvent    = vatErr{item: vatErrItem{Code: "RULE_INSOLVENT_TRADER", Message: "The remote endpoint has indicated that the Trader is insolvent"}}
-	vatErrNotFound     = vatErr{item: vatErrItem{Code: "NOT_FOUND", Message: "The requested resource could not be found"}}
+	vatErrVRN       = vatErr{item: vatErrItem{Code: "VRN_INVALID", Message: "The provided VRN is invalid"}}
+	vatErrPeriodKey = vatErr{item: vatErrItem{Code: "PERIOD_KEY_INVALID", Message: "Invalid period key"}}
+	// vatErrViewPeriodKey: View Return's own check wraps it
+	// (viewReturnErrors.scala PeriodKeyFormatError).
+	vatErrViewPeriodKey = vatErr{item: vatErrItem{Code: "PERIOD_KEY_INVALID", Message: "Invalid period key"}, wrap: vatInvalidRequest}
+	vatErrBodyPeriod    = vatErr{item: vatErrItem{Code: "PERIOD_KEY_INVALID", Message: "period key should be a 4 character string", Path: "/periodKey"}, wrap: vatInvalidRequest}
+	vatErrInvalidJSON   = vatErr{item: vatErrItem{Code: vatInvalidRequest, Message: "Invalid request"}}
+	vatErrNotAuth       = vatErr{item: vatErrItem{Code: "CLIENT_OR_AGENT_NOT_AUTHORISED", Message: "The client and/or agent is not authorised"}}
+	vatErrInsolvent     = vatErr{item: vatErrItem{Code: "RULE_INSOLVENT_TRADER", Message: "The remote endpoint has indicated that the Trader is insolvent"}}
+	vatErrNotFound      = vatErr{item: vatErrItem{Code: "NOT_FOUND", Message: "The requested resource could not be found"}}
+	// vatErrOblNotFound is what obligations answer when there are none
+	// (ObligationsService maps NOT_FOUND to LegacyNotFoundError).
+	vatErrOblNotFound  = vatErr{item: vatErrItem{Code: "NOT_FOUND", Message: "The remote endpoint has indicated that no data can be found"}}
+	vatErrScenario     = vatErr{item: vatErrItem{Code: "RULE_INCORRECT_GOV_TEST_SCENARIO", Message: "The Gov-Test-Scenario was not found"}}
 	vatErrTotal        = vatErr{item: vatErrItem{Code: "VAT_TOTAL_VALUE", Message: "totalVatDue should be equal to vatDueSales + vatDueAcquisitions", Path: "/totalVatDue"}, wrap: vatInvalidRequest}
 	vatErrNet          = vatErr{item: vatErrItem{Code: "VAT_NET_VALUE", Message: "netVatDue should be the difference between the largest and the smallest values among totalVatDue and vatReclaimedCurrPeriod", Path: "/netVatDue"}, wrap: vatInvalidRequest}
 	vatErrNotFinalised = vatErr{item: vatErrItem{Code: "NOT_FINALISED", Message: "The return cannot be accepted without a declaration it is finalised.", Path: "/finalised"}, wrap: vatBusinessError}
@@ -188,7 +200,23 @@ func (st *vatState) vatUser(w http.ResponseWriter, r *http.Request, scope string
 		writeVATErrors(w, http.StatusForbidden, vatErrNotAuth)
 		return nil, "", false
 	}
+	st.s.deprecationHeaders(w, VATFraudAPI)
 	return u, vrn, true
+}
+
+// vatScenario is scenario with the VAT API's own answer to an unknown
+// value (vat-api RuleIncorrectGovTestScenarioError, a flat body).
+func vatScenario(w http.ResponseWriter, r *http.Request, known func(string) bool) (string, bool) {
+	v := strings.TrimSpace(r.Header.Get("Gov-Test-Scenario"))
+	if v == "" || v == "DEFAULT" || known(v) {
+		return v, true
+	}
+	writeVATErrors(w, http.StatusBadRequest, vatErrScenario)
+	return "", false
+}
+
+func knownOf(names ...string) func(string) bool {
+	return func(v string) bool { return slices.Contains(names, v) }
 }
 
 // ---- periods ----
@@ -253,20 +281,56 @@ type vatObligation struct {
 	Received  string `json:"received,omitempty"`
 }
 
-// vatObligationScenarios maps the sandbox's canned obligation scenarios to
-// (monthly, number fulfilled).
-var vatObligationScenarios = map[string]struct {
-	monthly bool
-	met     int
-}{
-	"QUARTERLY_NONE_MET": {false, 0}, "QUARTERLY_ONE_MET": {false, 1}, "QUARTERLY_TWO_MET": {false, 2},
-	"QUARTERLY_THREE_MET": {false, 3}, "QUARTERLY_FOUR_MET": {false, 4},
-	"MONTHLY_NONE_MET": {true, 0}, "MONTHLY_ONE_MET": {true, 1}, "MONTHLY_TWO_MET": {true, 2},
-	"MONTHLY_THREE_MET": {true, 3},
+// vatCanned is one canned obligations scenario: how many periods of a
+// year (months or quarters), how many of them fulfilled, and the year
+// HMRC's sandbox uses for it (0: the *_MET ones, whose dates are 2017's in
+// the OAS example and in the sandbox, vat-api issue 525).
+type vatCanned struct {
+	monthly    bool
+	n, met     int
+	sandboxYr  int
+	spansYears bool
 }
 
-// checkObligationsQuery mirrors ObligationParameterFormatValidation and
-// DateRangeValidation: the first problem only, as HMRC reports it.
+// vatObligationScenario parses a canned scenario name (application.yaml,
+// Retrieve VAT obligations, test data).
+func vatObligationScenario(sc string) (vatCanned, bool) {
+	switch sc {
+	case "QUARTERLY_NONE_MET", "QUARTERLY_ONE_MET", "QUARTERLY_TWO_MET", "QUARTERLY_THREE_MET", "QUARTERLY_FOUR_MET":
+		met := slices.Index([]string{"NONE", "ONE", "TWO", "THREE", "FOUR"}, strings.TrimSuffix(strings.TrimPrefix(sc, "QUARTERLY_"), "_MET"))
+		return vatCanned{n: 4, met: met, sandboxYr: 2017}, true
+	case "MONTHLY_NONE_MET", "MONTHLY_ONE_MET", "MONTHLY_TWO_MET", "MONTHLY_THREE_MET":
+		met := slices.Index([]string{"NONE", "ONE", "TWO", "THREE"}, strings.TrimSuffix(strings.TrimPrefix(sc, "MONTHLY_"), "_MET"))
+		return vatCanned{monthly: true, n: 12, met: met, sandboxYr: 2017}, true
+	case "MONTHLY_OBS_12_FULFILLED":
+		return vatCanned{monthly: true, n: 12, met: 12, sandboxYr: 2018}, true
+	case "QUARTERLY_OBS_04_FULFILLED":
+		return vatCanned{n: 4, met: 4, sandboxYr: 2018}, true
+	case "MULTIPLE_OPEN_MONTHLY": // "monthly obligations for 2018 and two are open"
+		return vatCanned{monthly: true, n: 12, met: 10, sandboxYr: 2018}, true
+	case "MULTIPLE_OPEN_QUARTERLY":
+		return vatCanned{n: 4, met: 2, sandboxYr: 2018}, true
+	case "OBS_SPANS_MULTIPLE_YEARS": // one obligation over 2018 and 2019
+		return vatCanned{n: 1, sandboxYr: 2018, spansYears: true}, true
+	}
+	// MONTHLY_OBS_##_OPEN (01 to 12), QUARTERLY_OBS_##_OPEN (01 to 04): the
+	// ##th period open, "all previous obligations for same year" fulfilled.
+	if m := obsOpenRE.FindStringSubmatch(sc); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		monthly := m[1] == "MONTHLY"
+		if n >= 1 && (monthly && n <= 12 || !monthly && n <= 4) {
+			return vatCanned{monthly: monthly, n: n, met: n - 1, sandboxYr: 2018}, true
+		}
+	}
+	return vatCanned{}, false
+}
+
+var obsOpenRE = regexp.MustCompile(`^(MONTHLY|QUARTERLY)_OBS_([0-9]{2})_OPEN$`)
+
+// checkObligationsQuery mirrors ObligationsValidator: VRN (checked before),
+// ObligationParameterFormatValidation, then DateRangeValidation; the first
+// level with a problem answers. The range is HMRC's: from before to, and to
+// no later than from plus one year (so 367 days across a 29 February).
 func checkObligationsQuery(q map[string][]string) (from, to time.Time, code string) {
 	get := func(k string) (string, bool) {
 		v, ok := q[k]
@@ -280,10 +344,13 @@ func checkObligationsQuery(q map[string][]string) (from, to time.Time, code stri
 	status, hasStatus := get("status")
 	switch {
 	case !hasFrom && !hasTo && hasStatus:
-		if status != "O" {
-			return from, to, "INVALID_STATUS"
+		switch status {
+		case "O":
+			return from, to, ""
+		case "F":
+			return from, to, "MISSING_DATE_RANGE"
 		}
-		return from, to, ""
+		return from, to, "INVALID_STATUS"
 	case !hasFrom:
 		return from, to, "INVALID_DATE_FROM"
 	case !hasTo:
@@ -299,11 +366,20 @@ func checkObligationsQuery(q map[string][]string) (from, to time.Time, code stri
 	if hasStatus && status != "O" && status != "F" {
 		return from, to, "INVALID_STATUS"
 	}
-	// Both dates count: 366 days at most, and at least one.
-	if days := int(to.Sub(from).Hours()/24) + 1; days > 366 || days < 1 {
+	if !from.Before(to) || plusYear(from).Before(to) {
 		return from, to, "INVALID_DATE_RANGE"
 	}
 	return from, to, ""
+}
+
+// plusYear is Java's LocalDate.plusYears(1): 29 February goes to 28
+// February (Go's AddDate would go on to 1 March).
+func plusYear(t time.Time) time.Time {
+	next := t.AddDate(1, 0, 0)
+	if next.Day() != t.Day() {
+		next = next.AddDate(0, 0, -next.Day())
+	}
+	return next
 }
 
 func (st *vatState) obligations(w http.ResponseWriter, r *http.Request) {
@@ -317,30 +393,40 @@ func (st *vatState) obligations(w http.ResponseWriter, r *http.Request) {
 		writeObligationsQueryError(w, code)
 		return
 	}
-	known := []string{"INSOLVENT_TRADER", "NOT_FOUND"}
-	for k := range vatObligationScenarios {
-		known = append(known, k)
-	}
-	sc, ok := scenario(w, r, known...)
+	sc, ok := vatScenario(w, r, func(v string) bool {
+		_, canned := vatObligationScenario(v)
+		return canned || v == "INSOLVENT_TRADER" || v == "NOT_FOUND"
+	})
 	if !ok {
 		return
 	}
 	status, dated := q.Get("status"), q.Has("from")
 	now := st.s.now()
 	var list []vatObligation
-	switch canned, isCanned := vatObligationScenarios[sc]; {
+	canned, isCanned := vatObligationScenario(sc)
+	if st.s.sandbox() && sc == "" {
+		// "Simulates the scenario where the client has quarterly
+		// obligations and one is fulfilled."
+		canned, isCanned = vatObligationScenario("QUARTERLY_ONE_MET")
+	}
+	switch {
 	case sc == "INSOLVENT_TRADER":
 		writeVATErrors(w, http.StatusForbidden, vatErrInsolvent)
 		return
 	case sc == "NOT_FOUND":
-		writeVATErrors(w, http.StatusNotFound, vatErrNotFound)
+		writeVATErrors(w, http.StatusNotFound, vatErrOblNotFound)
+		return
+	case isCanned && st.s.sandbox():
+		// The sandbox's answers are canned: dates and status change
+		// nothing (vat-api issues 196, 525, 890).
+		writeJSON(w, http.StatusOK, map[string]any{"obligations": canned.obligations(canned.sandboxYr)})
 		return
 	case isCanned:
 		year := now.Year()
 		if dated {
 			year = from.Year()
 		}
-		list = cannedObligations(year, canned.monthly, canned.met)
+		list = canned.obligations(year)
 	default:
 		list = st.userObligations(u, vrn, now)
 	}
@@ -358,7 +444,7 @@ func (st *vatState) obligations(w http.ResponseWriter, r *http.Request) {
 		out = append(out, o)
 	}
 	if len(out) == 0 {
-		writeVATErrors(w, http.StatusNotFound, vatErrNotFound)
+		writeVATErrors(w, http.StatusNotFound, vatErrOblNotFound)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"obligations": out})
@@ -379,21 +465,23 @@ func (st *vatState) userObligations(u *TestUser, vrn string, now time.Time) []va
 	return out
 }
 
-// cannedObligations are the sandbox's fixed answers: a year of quarters or
-// months keyed #001, #002, …, the first met of them fulfilled the day
-// before they were due.
-func cannedObligations(year int, monthly bool, met int) []vatObligation {
-	n, months := 4, 3
-	if monthly {
-		n, months = 12, 1
+// obligations are the canned periods of a year, keyed #001, #002, …, the
+// first met of them fulfilled the day before they were due.
+func (c vatCanned) obligations(year int) []vatObligation {
+	months := 3
+	if c.monthly {
+		months = 1
 	}
 	var out []vatObligation
-	for i := range n {
+	for i := range c.n {
 		start := time.Date(year, time.Month(i*months+1), 1, 0, 0, 0, 0, time.UTC)
+		if c.spansYears {
+			start = time.Date(year, time.November, 1, 0, 0, 0, 0, time.UTC)
+		}
 		end := start.AddDate(0, months, -1)
 		o := vatObligation{Start: start.Format(isoDate), End: end.Format(isoDate), Due: vatDue(end).Format(isoDate),
 			Status: "O", PeriodKey: fmt.Sprintf("#%03d", i+1)}
-		if i < met {
+		if i < c.met {
 			o.Status, o.Received = "F", vatDue(end).AddDate(0, 0, -1).Format(isoDate)
 		}
 		out = append(out, o)
@@ -414,15 +502,15 @@ var (
 	maxWhole = big.NewRat(9999999999999, 1)     // 9,999,999,999,999
 )
 
-// vatNumber is a JSON number analysed as Play reads it into a BigDecimal.
-type vatNumber struct {
+// decimal is a JSON number analysed as Play reads it into a BigDecimal.
+type decimal struct {
 	rat   *big.Rat
 	scale int // digits after the point minus the exponent, as BigDecimal.scale
 }
 
-// parseVATNumber analyses a JSON number. Exponents beyond ±400 are not
+// parseDecimal analyses a JSON number. Exponents beyond ±400 are not
 // expanded: such a value is outside every range (or below a penny) anyway.
-func parseVATNumber(n json.Number) vatNumber {
+func parseDecimal(n json.Number) decimal {
 	s := string(n)
 	mant, exp := s, 0
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
@@ -441,7 +529,7 @@ func parseVATNumber(n json.Number) vatNumber {
 	if i := strings.IndexByte(mant, '.'); i >= 0 {
 		frac = len(mant) - i - 1
 	}
-	v := vatNumber{scale: frac - exp}
+	v := decimal{scale: frac - exp}
 	neg := strings.HasPrefix(s, "-")
 	switch {
 	case strings.Trim(mant, "-0.") == "":
@@ -486,17 +574,17 @@ func decodeReturn(raw []byte) (map[string]any, bool) {
 
 // returnFieldErrors is SubmitReturnValidator's field level, in its order:
 // missing fields, monetary formats, JSON types, the period key, ranges.
-func returnFieldErrors(body map[string]any) ([]vatErr, map[string]vatNumber) {
+func returnFieldErrors(body map[string]any) ([]vatErr, map[string]decimal) {
 	var errs []vatErr
 	for _, f := range vatFields {
 		if _, ok := body[f]; !ok {
 			errs = append(errs, vatFieldErr("MANDATORY_FIELD_MISSING", "a mandatory field is missing", f))
 		}
 	}
-	nums := map[string]vatNumber{}
+	nums := map[string]decimal{}
 	for _, f := range vatMoney {
 		if n, ok := body[f].(json.Number); ok {
-			nums[f] = parseVATNumber(n)
+			nums[f] = parseDecimal(n)
 		}
 	}
 	for _, f := range vatMoney {
@@ -547,7 +635,7 @@ func returnFieldErrors(body map[string]any) ([]vatErr, map[string]vatNumber) {
 }
 
 // returnArithmeticErrors: box 5 = |box 3 − box 4|, box 3 = box 1 + box 2.
-func returnArithmeticErrors(n map[string]vatNumber) []vatErr {
+func returnArithmeticErrors(n map[string]decimal) []vatErr {
 	var errs []vatErr
 	diff := new(big.Rat).Sub(n["totalVatDue"].rat, n["vatReclaimedCurrPeriod"].rat)
 	if diff.Abs(diff).Cmp(n["netVatDue"].rat) != 0 {
@@ -616,7 +704,7 @@ func (st *vatState) submitReturn(w http.ResponseWriter, r *http.Request) {
 		writeVATErrors(w, http.StatusForbidden, vatErrNotFinalised)
 		return
 	}
-	sc, ok := scenario(w, r, "INVALID_VRN", "INVALID_PERIODKEY", "INVALID_PAYLOAD", "DUPLICATE_SUBMISSION", "TAX_PERIOD_NOT_ENDED", "INSOLVENT_TRADER")
+	sc, ok := vatScenario(w, r, knownOf("INVALID_VRN", "INVALID_PERIODKEY", "INVALID_PAYLOAD", "DUPLICATE_SUBMISSION", "TAX_PERIOD_NOT_ENDED", "INSOLVENT_TRADER"))
 	if !ok {
 		return
 	}
@@ -643,8 +731,9 @@ func (st *vatState) submitReturn(w http.ResponseWriter, r *http.Request) {
 	view := viewOf(body)
 	now := st.s.now()
 	// A return may be made once the period has ended: from the day after
-	// its last day.
-	if p, ok := periodOfKey(view.PeriodKey); ok && !dateOf(now).After(p.end) {
+	// its last day. The sandbox stores whatever is sent ("There is no
+	// requirement to use the periodKeys in the obligation response").
+	if p, ok := periodOfKey(view.PeriodKey); ok && !st.s.sandbox() && !dateOf(now).After(p.end) {
 		writeVATErrors(w, http.StatusForbidden, vatErrNotEnded)
 		return
 	}
@@ -693,10 +782,10 @@ func (st *vatState) viewReturn(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("periodKey")
 	if !periodKeyRE.MatchString(key) {
-		writeVATErrors(w, http.StatusBadRequest, vatErrPeriodKey)
+		writeVATErrors(w, http.StatusBadRequest, vatErrViewPeriodKey)
 		return
 	}
-	sc, ok := scenario(w, r, "DATE_RANGE_TOO_LARGE", "INSOLVENT_TRADER")
+	sc, ok := vatScenario(w, r, knownOf("DATE_RANGE_TOO_LARGE", "INSOLVENT_TRADER"))
 	if !ok {
 		return
 	}
@@ -713,6 +802,13 @@ func (st *vatState) viewReturn(w http.ResponseWriter, r *http.Request) {
 	ret := st.returns[vatKey{vrn, key}]
 	st.mu.Unlock()
 	if ret == nil {
+		if st.s.strict().EmptyViewReturn404 {
+			// The service answers NOT_FOUND with no body at all
+			// (ViewReturnService: EmptyNotFoundError; ViewReturnController:
+			// NotFound), although its OAS shows a NOT_FOUND body.
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
 		writeVATErrors(w, http.StatusNotFound, vatErrNotFound)
 		return
 	}

@@ -145,7 +145,7 @@ func TestVATObligationsQueryErrors(t *testing.T) {
 	}{
 		{"NoParameters", "", "INVALID_DATE_FROM"},
 		{"OpenOnly", "?status=O", ""},
-		{"FulfilledWithoutDates", "?status=F", "INVALID_STATUS"},
+		{"FulfilledWithoutDates", "?status=F", "MISSING_DATE_RANGE"}, // ObligationParameterFormatValidation
 		{"UnknownStatusWithoutDates", "?status=X", "INVALID_STATUS"},
 		{"FromOnly", "?from=2025-04-01", "INVALID_DATE_TO"},
 		{"FromOnlyOpen", "?from=2025-04-01&status=O", "INVALID_DATE_TO"},
@@ -155,13 +155,25 @@ func TestVATObligationsQueryErrors(t *testing.T) {
 		{"BadTo", "?from=2025-01-01&to=31-12-2025", "INVALID_DATE_TO"},
 		{"BadStatusWithDates", "?from=2025-01-01&to=2025-12-31&status=A", "INVALID_STATUS"},
 		{"ToBeforeFrom", "?from=2025-06-01&to=2025-05-31", "INVALID_DATE_RANGE"},
-		{"OneDay", "?from=2025-06-01&to=2025-06-01", ""},
-		{"366Days", "?from=2025-04-06&to=2026-04-06", ""},
-		{"367Days", "?from=2025-04-05&to=2026-04-06", "INVALID_DATE_RANGE"},
+		// DateRangeValidation: from must be before to, and to no later
+		// than from plus one year.
+		{"SameDay", "?from=2025-06-01&to=2025-06-01", "INVALID_DATE_RANGE"},
+		{"TwoDays", "?from=2025-06-01&to=2025-06-02", ""},
+		{"OneYear", "?from=2025-04-06&to=2026-04-06", ""},
+		{"OneYearAndADay", "?from=2025-04-05&to=2026-04-06", "INVALID_DATE_RANGE"},
+		{"LeapYear367Days", "?from=2023-03-01&to=2024-03-01", "none"}, // valid, before the user's registration
+		{"LeapDayPlusAYear", "?from=2024-02-29&to=2025-02-28", ""},
+		{"LeapDayPlusAYearAndADay", "?from=2024-02-29&to=2025-03-01", "INVALID_DATE_RANGE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.vatCall("GET", base+tt.query, tok, "", nil)
+			if tt.want == "none" {
+				if r.status != http.StatusNotFound || r.body["code"] != "NOT_FOUND" {
+					t.Fatalf("%d %v, want 404 NOT_FOUND", r.status, r.body)
+				}
+				return
+			}
 			if tt.want == "" {
 				if r.status != http.StatusOK {
 					t.Fatalf("%d %v, want 200", r.status, r.body)
@@ -381,8 +393,11 @@ func TestVATReturnNumberForms(t *testing.T) {
 	if v.status != 200 || v.body["periodKey"] != "#001" || v.body["totalValuePurchasesExVAT"] != 300.0 {
 		t.Fatalf("view: %d %v", v.status, v.body)
 	}
-	if r := e.vatCall("GET", "/organisations/vat/"+vatVRN+"/returns/001", tok, "", nil); r.status != 400 || r.body["code"] != "PERIOD_KEY_INVALID" {
+	// View Return wraps its period key error (PeriodKeyFormatError).
+	if r := e.vatCall("GET", "/organisations/vat/"+vatVRN+"/returns/001", tok, "", nil); r.status != 400 || r.body["code"] != "INVALID_REQUEST" {
 		t.Errorf("short key: %d %v", r.status, r.body)
+	} else if codes, _ := items(r.body); !slices.Equal(codes, []string{"PERIOD_KEY_INVALID"}) {
+		t.Errorf("short key: %v", r.body)
 	}
 	// More than four years back.
 	if r := e.vatCall("GET", "/organisations/vat/"+vatVRN+"/returns/21A4", tok, "", nil); r.status != 403 || r.body["code"] != "BUSINESS_ERROR" {
