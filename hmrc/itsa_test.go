@@ -2,7 +2,6 @@ package hmrc_test
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,11 +14,12 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
 // itsaDeviceID is the server's own device ID in these tests.
-const itsaDeviceID = "3f1c9a52-8d0e-4b7a-9c61-2e5d7f4a8b10"
+const itsaDeviceID = hmrctest.DeviceID
 
 // fphAudit validates the fraud prevention headers of every API request the
 // client sends (token requests excepted: HMRC wants none there), with the
@@ -56,7 +56,7 @@ func (a *fphAudit) all() []fphSeen {
 func newITSAEnv(t *testing.T) (*env, *fphAudit) {
 	t.Helper()
 	e := newEnv(t)
-	audit := &fphAudit{next: e.recorder}
+	audit := &fphAudit{next: e.Tokens}
 	e.client = itsaClient(t, e, audit)
 	e.connect(t)
 	return e, audit
@@ -64,31 +64,8 @@ func newITSAEnv(t *testing.T) (*env, *fphAudit) {
 
 func itsaClient(t *testing.T, e *env, rt http.RoundTripper, mod ...func(*hmrc.Config)) *hmrc.Client {
 	t.Helper()
-	cfg := hmrc.Config{
-		ClientID: clientID, ClientSecret: clientSecret,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
-		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 1000,
-		HTTPClient:     &http.Client{Transport: rt, Timeout: 5 * time.Second},
-		Logger:         slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RequestTimeout: 2 * time.Second, RetryBase: 10 * time.Millisecond,
-		Vendor: hmrc.Vendor{
-			ProductName: "mtdconnect", Version: "0.1.0",
-			LicenseIDs: map[string]string{"mtdconnect": "demo"},
-		},
-		DeviceID: itsaDeviceID,
-		// Used only where the host has no DMI data (many VMs), as a
-		// deployment would set MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
-		DeviceManufacturer: "Test Cloud", DeviceModel: "Test VM",
-	}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	c, err := hmrc.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	transport := func(c *hmrc.Config) { c.HTTPClient = &http.Client{Transport: rt, Timeout: 5 * time.Second} }
+	return e.NewClient(t, append([]func(*hmrc.Config){transport}, mod...)...)
 }
 
 // signedInOrigin is webOrigin for a landlord who signed in with a second
@@ -160,7 +137,7 @@ func wantFraudChecked(t *testing.T, e *env, audit *fphAudit, o itsaOrigin, from 
 		o.want(t, s.what, s.res)
 	}
 	for _, api := range []string{"business-details-mtd", "obligations-mtd", "property-business-mtd"} {
-		if res, ok := e.sim.LastFraudResult(api); ok {
+		if res, ok := e.Sim.LastFraudResult(api); ok {
 			o.want(t, "simulator "+api, res)
 		}
 	}
@@ -206,7 +183,7 @@ func TestITSAFlow(t *testing.T) {
 			e, audit := newITSAEnv(t)
 			ctx := t.Context()
 			origin := func() *hmrc.Request { return o.new(t, e) }
-			apiCalls := func() int64 { return e.sim.Stats().APIRequests }
+			apiCalls := func() int64 { return e.Sim.Stats().APIRequests }
 
 			// The business ID costs one call, then none, whatever the NINO's spelling.
 			id, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, origin())
@@ -252,7 +229,7 @@ func TestITSAFlow(t *testing.T) {
 			}
 
 			// A later update amends it (PUT, the same path) and fulfils Q2.
-			e.clock.Advance(time.Hour)
+			e.Clock.Advance(time.Hour)
 			if _, err := e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q2Summary(), origin()); err != nil {
 				t.Fatal(err)
 			}
@@ -391,13 +368,13 @@ func TestITSALocalValidationSendsNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := e.sim.Stats()
+			before := e.Sim.Stats()
 			err := c.call()
 			codes, nino := validationCodes(err)
 			if err == nil || !slices.Equal(codes, c.codes) || nino != c.nino {
 				t.Fatalf("err = %v; codes %v nino %v, want %v %v", err, codes, nino, c.codes, c.nino)
 			}
-			if after := e.sim.Stats(); after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
+			if after := e.Sim.Stats(); after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
 				t.Fatalf("HMRC was asked: %d API and %d token requests", after.APIRequests-before.APIRequests, after.TokenRequests-before.TokenRequests)
 			}
 		})
@@ -419,7 +396,7 @@ func TestITSALocalValidationSendsNothing(t *testing.T) {
 	if _, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, nil); err == nil || !strings.Contains(err.Error(), "fraud prevention") {
 		t.Errorf("Obligations without origin = %v", err)
 	}
-	if n := len(audit.all()); n != 0 || e.sim.Stats().APIRequests != 0 {
+	if n := len(audit.all()); n != 0 || e.Sim.Stats().APIRequests != 0 {
 		t.Fatalf("%d requests reached the simulator", n)
 	}
 }
@@ -457,12 +434,12 @@ func TestITSATestScenario(t *testing.T) {
 	// The scenario goes on the call itself, not on the business lookup it
 	// needs first (which would refuse NO_OBLIGATIONS_FOUND), and the
 	// scenarios above left nothing in the cache: two calls.
-	before := e.sim.Stats().APIRequests
+	before := e.Sim.Stats().APIRequests
 	obs, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("NO_OBLIGATIONS_FOUND"))
 	if err != nil || obs == nil || len(obs) != 0 {
 		t.Errorf("NO_OBLIGATIONS_FOUND: %v, %v; want an empty list", obs, err)
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 2 {
+	if n := e.Sim.Stats().APIRequests - before; n != 2 {
 		t.Errorf("obligations after scenario lookups made %d API calls, want 2", n)
 	}
 	_, err = e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q1Summary(), o, scenario("EARLY_DATA_SUBMISSION_NOT_ACCEPTED"))
@@ -489,19 +466,19 @@ func TestITSATestScenario(t *testing.T) {
 	}
 
 	// Refused without a request: a malformed name, or production.
-	before = e.sim.Stats().APIRequests
+	before = e.Sim.Stats().APIRequests
 	if _, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("open\r\nX-Evil: 1")); err == nil {
 		t.Error("a malformed scenario name was accepted")
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 0 {
+	if n := e.Sim.Stats().APIRequests - before; n != 0 {
 		t.Errorf("%d calls with a malformed scenario reached HMRC", n)
 	}
 	// Refused first, before the connection is even looked at.
-	prod := itsaClient(t, e, e.recorder, func(c *hmrc.Config) { c.Environment = "production" })
+	prod := itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" })
 	if _, err := prod.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("OPEN")); err == nil || !strings.Contains(err.Error(), "sandbox only") {
 		t.Errorf("production with a scenario: %v", err)
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 0 {
+	if n := e.Sim.Stats().APIRequests - before; n != 0 {
 		t.Errorf("%d calls with a scenario reached HMRC", n)
 	}
 }
@@ -524,7 +501,7 @@ func TestITSABusinessIDFetchedOnce(t *testing.T) {
 			t.Fatalf("lookup %d = %q, %v", i, ids[i], errs[i])
 		}
 	}
-	if n := e.sim.Stats().APIRequests; n != 1 {
+	if n := e.Sim.Stats().APIRequests; n != 1 {
 		t.Fatalf("%d API calls for 8 concurrent lookups, want 1", n)
 	}
 }
@@ -548,13 +525,13 @@ func TestITSAExpiredTokenAndCacheAge(t *testing.T) {
 		{time.Hour, 2, 2, 5},      // 24h01m: looked up again; the token is 1h old
 	}
 	for i, s := range steps {
-		e.clock.Advance(s.advance)
-		before := e.sim.Stats().APIRequests
+		e.Clock.Advance(s.advance)
+		before := e.Sim.Stats().APIRequests
 		obs, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, signedInOrigin())
 		if err != nil || len(obs) != 4 {
 			t.Fatalf("step %d: %d obligations, %v", i, len(obs), err)
 		}
-		st := e.sim.Stats()
+		st := e.Sim.Stats()
 		if st.APIRequests-before != s.apiCalls || st.Refreshes != s.refreshes || st.APIRequests != s.totalAPICalls {
 			t.Errorf("step %d: %d API calls (total %d), %d refreshes; want %d (%d), %d",
 				i, st.APIRequests-before, st.APIRequests, st.Refreshes, s.apiCalls, s.totalAPICalls, s.refreshes)
@@ -568,7 +545,7 @@ func TestITSAVATConnectionNeverUsed(t *testing.T) {
 	e, _ := newITSAEnv(t)
 	ctx := t.Context()
 	u := &mtdconnect.User{Email: "vat-only@example.com", PasswordHash: "x"}
-	if err := e.store.CreateUser(ctx, u); err != nil {
+	if err := e.Store.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	authURL, state, err := e.client.StartAuthorization(ctx, u.ID, mtdconnect.PurposeVAT, "")
@@ -584,12 +561,12 @@ func TestITSAVATConnectionNeverUsed(t *testing.T) {
 	if _, err := e.client.CompleteAuthorization(ctx, u.ID, state, cb.Query().Get("code")); err != nil {
 		t.Fatal(err)
 	}
-	vatBefore, err := e.store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
+	vatBefore, err := e.Store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(2 * time.Minute) // a use would now be recorded
-	before := e.sim.Stats()
+	e.Clock.Advance(2 * time.Minute) // a use would now be recorded
+	before := e.Sim.Stats()
 	o := signedInOrigin()
 	calls := map[string]func() error{
 		"UKPropertyBusinessID": func() error {
@@ -608,11 +585,11 @@ func TestITSAVATConnectionNeverUsed(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrNotConnected", name, err)
 		}
 	}
-	after := e.sim.Stats()
+	after := e.Sim.Stats()
 	if after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
 		t.Errorf("HMRC was asked: %d API, %d token requests", after.APIRequests-before.APIRequests, after.TokenRequests-before.TokenRequests)
 	}
-	vatAfter, err := e.store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
+	vatAfter, err := e.Store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
 	if err != nil {
 		t.Fatal(err)
 	}

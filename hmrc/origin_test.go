@@ -16,7 +16,7 @@ import (
 
 func TestBatchOrigin(t *testing.T) {
 	e := newEnv(t)
-	c := itsaClient(t, e, e.recorder)
+	c := itsaClient(t, e, e.Tokens)
 	start := time.Now()
 	r, err := c.BatchOrigin(map[string]string{"mtdconnect": "42"})
 	if err != nil {
@@ -62,7 +62,7 @@ func TestBatchOrigin(t *testing.T) {
 // has nothing left to warn about.
 func TestBatchOriginConfiguredDevice(t *testing.T) {
 	e := newEnv(t)
-	c := itsaClient(t, e, e.recorder, func(c *hmrc.Config) {
+	c := itsaClient(t, e, e.Tokens, func(c *hmrc.Config) {
 		c.DeviceManufacturer, c.DeviceModel = "Acme Cloud", "Standard VM"
 	})
 	r, err := c.BatchOrigin(map[string]string{"mtdconnect": "42"})
@@ -103,7 +103,7 @@ func TestBatchOriginRefusals(t *testing.T) {
 			if tc.mod != nil {
 				mods = append(mods, tc.mod)
 			}
-			c := itsaClient(t, e, e.recorder, mods...)
+			c := itsaClient(t, e, e.Tokens, mods...)
 			ids := tc.userIDs
 			if ids == nil {
 				ids = map[string]string{"mtdconnect": "1"}
@@ -120,7 +120,7 @@ func TestBatchOriginRefusals(t *testing.T) {
 // missing, as the web origin does; everything else is still described.
 func TestBatchOriginNoLicence(t *testing.T) {
 	e := newEnv(t)
-	c := itsaClient(t, e, e.recorder, func(c *hmrc.Config) { c.Vendor.LicenseIDs = nil })
+	c := itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Vendor.LicenseIDs = nil })
 	r, err := c.BatchOrigin(map[string]string{"mtdconnect": "1"})
 	if err != nil {
 		t.Skipf("this host cannot be described for batch calls: %v", err)

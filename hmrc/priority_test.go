@@ -2,7 +2,6 @@ package hmrc_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -20,28 +19,22 @@ import (
 func TestBackgroundRefreshDoesNotHoldUpLandlords(t *testing.T) {
 	e := newEnv(t)
 	e.connect(t)
-	c, err := hmrc.New(hmrc.Config{
-		ClientID: clientID, ClientSecret: clientSecret,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
-		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 10,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+	c := e.NewClient(t, func(c *hmrc.Config) {
+		c.Rate, c.HTTPClient = 10, &http.Client{Timeout: 5 * time.Second}
+		c.RequestTimeout, c.RetryBase = 0, 0 // the defaults
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// Two landlords elsewhere book every slot as soon as it is free.
 	var busy sync.WaitGroup
 	for range 2 {
 		busy.Go(func() {
-			l := hmrc.NewLimiter(e.store, "hmrc:simulator", 10)
+			l := hmrc.NewLimiter(e.Store, "hmrc:simulator", 10)
 			for l.Wait(ctx, hmrc.Interactive) == nil {
 			}
 		})
 	}
-	e.clock.Advance(4*time.Hour - time.Minute) // the access token is due
+	e.Clock.Advance(4*time.Hour - time.Minute) // the access token is due
 
 	passDone := make(chan error, 1)
 	go func() {

@@ -24,7 +24,7 @@ func TestFailedCallErrorsNameNoIdentifier(t *testing.T) {
 	} {
 		t.Run(fault.name, func(t *testing.T) {
 			itsa, _ := newITSAEnv(t)
-			itsa.sim.SetFaults(fault.faults)
+			itsa.Sim.SetFaults(fault.faults)
 			_, err := itsa.client.Obligations(t.Context(), itsa.userID, itsaNINO, 2025, signedInOrigin())
 			if !errors.Is(err, hmrc.ErrUnavailable) {
 				t.Fatalf("obligations: %v, want ErrUnavailable", err)
@@ -34,7 +34,7 @@ func TestFailedCallErrorsNameNoIdentifier(t *testing.T) {
 			}
 
 			vat := vatEnv(t)
-			vat.sim.SetFaults(fault.faults)
+			vat.Sim.SetFaults(fault.faults)
 			_, err = vat.client.VATObligations(t.Context(), vat.userID, testVRN, time.Time{}, time.Time{}, hmrc.VATStatusOpen, webOrigin())
 			if !errors.Is(err, hmrc.ErrUnavailable) {
 				t.Fatalf("VAT obligations: %v, want ErrUnavailable", err)

@@ -54,19 +54,19 @@ func TestCreateTestUser(t *testing.T) {
 
 func TestCreateTestUserRefusedLocally(t *testing.T) {
 	e := newEnv(t)
-	before := e.sim.Stats()
+	before := e.Sim.Stats()
 	for _, services := range [][]string{{""}, {"MTD-VAT"}, {"mtd-vat", "mtd-vat"}, {"mtd vat"}} {
 		if _, err := e.client.CreateTestUser(t.Context(), services); err == nil {
 			t.Errorf("%q accepted", services)
 		}
 	}
-	if after := e.sim.Stats(); after.TokenRequests != before.TokenRequests || after.APIRequests != before.APIRequests {
+	if after := e.Sim.Stats(); after.TokenRequests != before.TokenRequests || after.APIRequests != before.APIRequests {
 		t.Fatal("a refused request reached HMRC")
 	}
 	prod, err := hmrc.New(hmrc.Config{
 		ClientID: clientID, ClientSecret: clientSecret, Environment: hmrc.EnvProduction,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		Store: e.store, Sealer: e.sealer,
+		AuthorizeURL: e.SimURL + "/oauth/authorize", TokenURL: e.SimURL + "/oauth/token", APIURL: e.SimURL,
+		Store: e.Store, Sealer: e.Sealer,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestCreateTestUserRefusedLocally(t *testing.T) {
 	if _, err := prod.CreateTestUser(t.Context(), []string{hmrc.TestServiceMTDVAT}); err == nil || !strings.Contains(err.Error(), "sandbox") {
 		t.Fatalf("production: %v", err)
 	}
-	if after := e.sim.Stats(); after.TokenRequests != before.TokenRequests {
+	if after := e.Sim.Stats(); after.TokenRequests != before.TokenRequests {
 		t.Fatal("production client asked for a token")
 	}
 }

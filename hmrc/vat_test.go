@@ -22,7 +22,7 @@ const testVRN = "123456789"
 func vatEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
-	e.sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: "TC663795B",
+	e.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: "TC663795B",
 		VRN: testVRN, VATRegistrationDate: "2025-01-15"})
 	if c := e.connectVAT(t, simUser, simPassword); c.Scopes != "read:vat write:vat" {
 		t.Fatalf("VAT connection scopes %q", c.Scopes)
@@ -62,7 +62,7 @@ func aReturn(t *testing.T, periodKey string) hmrc.VATReturn {
 // prevention headers valid.
 func (e *env) validHeaders(t *testing.T, what string) {
 	t.Helper()
-	res, ok := e.sim.LastFraudResult(hmrcsim.VATFraudAPI)
+	res, ok := e.Sim.LastFraudResult(hmrcsim.VATFraudAPI)
 	if !ok || res.Code != "VALID_HEADERS" {
 		t.Errorf("%s: fraud headers %v %+v", what, ok, res)
 	}
@@ -111,7 +111,7 @@ func TestVATJourney(t *testing.T) {
 	e.validHeaders(t, "submit")
 	if len(rec.FormBundleNumber) != 12 || len(rec.ReceiptID) != 36 || len(rec.CorrelationID) != 36 ||
 		rec.ReceiptTimestamp != "2026-05-01T09:00:00Z" || rec.ProcessingDate != "2026-05-01T09:00:00.000Z" ||
-		rec.PaymentIndicator != "BANK" || rec.ChargeRefNumber != "" || rec.PeriodKey != "26A1" || !rec.SubmittedAt.Equal(e.clock.Now()) {
+		rec.PaymentIndicator != "BANK" || rec.ChargeRefNumber != "" || rec.PeriodKey != "26A1" || !rec.SubmittedAt.Equal(e.Clock.Now()) {
 		t.Fatalf("receipt %+v", rec)
 	}
 	var sent map[string]any
@@ -124,10 +124,10 @@ func TestVATJourney(t *testing.T) {
 
 	// The receipt is kept in the store as a Submission.
 	sub := rec.Submission(e.userID)
-	if err := e.store.SaveSubmission(ctx, sub); err != nil {
+	if err := e.Store.SaveSubmission(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := e.store.Submissions(ctx, e.userID, mtdconnect.PurposeVAT, 10)
+	saved, err := e.Store.Submissions(ctx, e.userID, mtdconnect.PurposeVAT, 10)
 	if err != nil || len(saved) != 1 || saved[0].Kind != mtdconnect.SubmissionVATReturn || saved[0].Period != "26A1" ||
 		saved[0].ReceiptID != rec.ReceiptID || saved[0].CorrelationID != rec.CorrelationID || string(saved[0].Response) != string(rec.Body) {
 		t.Fatalf("saved submissions %+v, %v", saved, err)
@@ -160,14 +160,14 @@ func TestVATDuplicateSubmission(t *testing.T) {
 	if _, err := e.client.SubmitVATReturn(t.Context(), e.userID, testVRN, aReturn(t, "25A4"), webOrigin()); err != nil {
 		t.Fatal(err)
 	}
-	before := e.sim.Stats().APIRequests
+	before := e.Sim.Stats().APIRequests
 	_, err := e.client.SubmitVATReturn(t.Context(), e.userID, testVRN, aReturn(t, "25A4"), webOrigin())
 	var ae *hmrc.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusForbidden || ae.Code != hmrc.CodeVATBusinessError ||
 		!hmrc.HasErrorCode(err, hmrc.CodeVATDuplicateSubmission) {
 		t.Fatalf("second submission: %v", err)
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 1 {
+	if n := e.Sim.Stats().APIRequests - before; n != 1 {
 		t.Fatalf("a refused submission was sent %d times", n)
 	}
 }
@@ -210,7 +210,7 @@ func TestVATInvalidRequestsNotSent(t *testing.T) {
 		{"MissingBox", testVRN, bad(func(r *hmrc.VATReturn) { r.TotalAcquisitionsExVAT = hmrc.Amount{} }), hmrc.CodeVATMandatoryFieldMissing},
 		{"VRN", "12345678", aReturn(t, "25A4"), ""},
 	}
-	stats := e.sim.Stats()
+	stats := e.Sim.Stats()
 	for _, tt := range submits {
 		t.Run("Submit"+tt.name, func(t *testing.T) {
 			_, err := e.client.SubmitVATReturn(ctx, e.userID, tt.vrn, tt.ret, webOrigin())
@@ -246,7 +246,7 @@ func TestVATInvalidRequestsNotSent(t *testing.T) {
 	if _, err := e.client.VATReturn(ctx, e.userID, testVRN, "26-1", webOrigin()); !hmrc.HasErrorCode(err, hmrc.CodeVATPeriodKeyInvalid) {
 		t.Fatalf("view with a bad period key: %v", err)
 	}
-	if after := e.sim.Stats(); after.APIRequests != stats.APIRequests || after.TokenRequests != stats.TokenRequests {
+	if after := e.Sim.Stats(); after.APIRequests != stats.APIRequests || after.TokenRequests != stats.TokenRequests {
 		t.Fatalf("refused requests reached HMRC: api %d→%d, token %d→%d", stats.APIRequests, after.APIRequests, stats.TokenRequests, after.TokenRequests)
 	}
 }
@@ -256,14 +256,14 @@ func TestVATInvalidRequestsNotSent(t *testing.T) {
 func TestVATAndIncomeTaxConnectionsApart(t *testing.T) {
 	e := newEnv(t)
 	e.connect(t) // Income Tax only
-	before := e.sim.Stats()
+	before := e.Sim.Stats()
 	if _, err := e.client.VATObligations(t.Context(), e.userID, testVRN, time.Time{}, time.Time{}, hmrc.VATStatusOpen, webOrigin()); !errors.Is(err, hmrc.ErrNotConnected) {
 		t.Fatalf("VAT obligations with an Income Tax connection: %v", err)
 	}
 	if _, err := e.client.SubmitVATReturn(t.Context(), e.userID, testVRN, aReturn(t, "25A4"), webOrigin()); !errors.Is(err, hmrc.ErrNotConnected) {
 		t.Fatalf("VAT return with an Income Tax connection: %v", err)
 	}
-	if after := e.sim.Stats(); after.APIRequests != before.APIRequests {
+	if after := e.Sim.Stats(); after.APIRequests != before.APIRequests {
 		t.Fatal("a VAT call went out without a VAT connection")
 	}
 
@@ -315,28 +315,28 @@ func TestVATTestScenarios(t *testing.T) {
 func TestVATSubmitNotRetried(t *testing.T) {
 	e := vatEnv(t)
 	ctx := t.Context()
-	e.sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
-	before := e.sim.Stats().APIRequests
+	e.Sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
+	before := e.Sim.Stats().APIRequests
 	if _, err := e.client.SubmitVATReturn(ctx, e.userID, testVRN, aReturn(t, "25A4"), webOrigin()); !errors.Is(err, hmrc.ErrUnavailable) {
 		t.Fatalf("submit during 500s: %v", err)
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 1 {
+	if n := e.Sim.Stats().APIRequests - before; n != 1 {
 		t.Fatalf("the return was sent %d times", n)
 	}
-	before = e.sim.Stats().APIRequests
+	before = e.Sim.Stats().APIRequests
 	if _, err := e.client.VATObligations(ctx, e.userID, testVRN, time.Time{}, time.Time{}, hmrc.VATStatusOpen, webOrigin()); !errors.Is(err, hmrc.ErrUnavailable) {
 		t.Fatalf("obligations during 500s: %v", err)
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 4 {
+	if n := e.Sim.Stats().APIRequests - before; n != 4 {
 		t.Fatalf("the obligations GET was tried %d times, want 4 (MaxAttempts)", n)
 	}
 
-	e.sim.SetFaults(hmrcsim.Faults{LostResponseRate: 1})
+	e.Sim.SetFaults(hmrcsim.Faults{LostResponseRate: 1})
 	_, err := e.client.SubmitVATReturn(ctx, e.userID, testVRN, aReturn(t, "25A4"), webOrigin())
 	if !errors.Is(err, hmrc.ErrUnavailable) {
 		t.Fatalf("submit with the answer lost: %v", err)
 	}
-	e.sim.SetFaults(hmrcsim.Faults{})
+	e.Sim.SetFaults(hmrcsim.Faults{})
 	if _, err := e.client.SubmitVATReturn(ctx, e.userID, testVRN, aReturn(t, "25A4"), webOrigin()); !hmrc.HasErrorCode(err, hmrc.CodeVATDuplicateSubmission) {
 		t.Fatalf("second try after a lost answer: %v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +18,8 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
-	"github.com/mtdconnect/mtdconnect/seal"
-	"github.com/mtdconnect/mtdconnect/sqlite"
 )
 
 // deviceJSON is what fph.js collects in a browser, as it sends it.
@@ -40,40 +38,15 @@ var licences = map[string]string{"mtdconnect": "LICENCE-TEST-0001"}
 // 192.0.2.60, behind a load balancer at 203.0.113.6.
 func originServer(t *testing.T, cfg Config) (*Server, *mtdconnect.User) {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mtdconnect.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kh, err := seal.NewKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := seal.New(kh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := hmrc.New(hmrc.Config{
-		ClientID: "id", ClientSecret: "secret",
-		AuthorizeURL: "http://hmrc.invalid/oauth/authorize", TokenURL: "http://hmrc.invalid/oauth/token", APIURL: "http://hmrc.invalid",
-		Environment: "simulator", Store: store, Sealer: sealer,
-		DeviceID: serverDeviceID, Vendor: hmrc.Vendor{LicenseIDs: licences},
-		// For hosts without DMI data, as MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
-		DeviceManufacturer: "Test Cloud", DeviceModel: "Test VM",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Store, cfg.HMRC, cfg.PublicURL, cfg.Sealer = store, client, "http://127.0.0.1:8080", sealer
+	h := hmrctest.New(t, hmrctest.Options{Configure: func(_ *hmrctest.Env, c *hmrc.Config) {
+		c.DeviceID, c.Vendor.LicenseIDs = serverDeviceID, licences
+	}})
+	cfg.Store, cfg.HMRC, cfg.PublicURL, cfg.Sealer = h.Store, h.Client, "http://127.0.0.1:8080", h.Sealer
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &mtdconnect.User{Email: "landlord@example.com", PasswordHash: "x"}
-	if err := store.CreateUser(t.Context(), u); err != nil {
-		t.Fatal(err)
-	}
-	return s, u
+	return s, h.CreateUser(t, "landlord@example.com", "", "")
 }
 
 func defaultOriginConfig() Config {
