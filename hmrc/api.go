@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 )
 
 // Call is one user-restricted HMRC API request.
@@ -35,7 +36,7 @@ type Call struct {
 	// Fraud describes who and what originated the call, for HMRC's fraud
 	// prevention headers, which the law requires on every MTD call. Its
 	// Vendor, where empty, is the client's (Config.Vendor). Required.
-	Fraud *Request
+	Fraud *fraud.Origin
 }
 
 // Response is HMRC's answer to a successful Call.
@@ -137,24 +138,11 @@ func logPath(path string) string {
 
 // fraudHeaders builds the fraud prevention headers of a call before any
 // budget is spent on it: a call HMRC would flag is never sent.
-func (c *Client) fraudHeaders(r *Request) (http.Header, error) {
-	if r == nil {
+func (c *Client) fraudHeaders(o *fraud.Origin) (http.Header, error) {
+	if o == nil {
 		return nil, errors.New("hmrc: fraud prevention data is required on every call")
 	}
-	req := *r
-	// Field by field: a caller may know where the request came in (the
-	// public IP) while the product, version and licences are the client's.
-	v, def := &req.Vendor, c.cfg.Vendor
-	if v.ProductName == "" {
-		v.ProductName, v.Version = def.ProductName, def.Version
-	}
-	if v.PublicIP == "" {
-		v.PublicIP = def.PublicIP
-	}
-	if v.LicenseIDs == nil {
-		v.LicenseIDs = def.LicenseIDs
-	}
-	return req.Headers()
+	return o.WithVendor(c.cfg.Vendor).Headers()
 }
 
 func (c *Client) send(ctx context.Context, call Call, fph http.Header, body []byte, token string) (*Response, error) {
@@ -229,7 +217,7 @@ func (c *Client) apiError(resp *Response) *APIError {
 // the landlord's businesses (Business Details), for VAT their open
 // obligations. It needs the landlord's NINO (ErrNoNINO) or VRN (ErrNoVRN),
 // and returns what HMRC said, in words.
-func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.Purpose, origin *Request) (string, error) {
+func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.Purpose, origin *fraud.Origin) (string, error) {
 	u, err := c.store.UserByID(ctx, userID)
 	if err != nil {
 		return "", fmt.Errorf("hmrc: test connection: %w", err)

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
 
@@ -115,7 +116,7 @@ type Config struct {
 	// Vendor is this software in the fraud prevention headers: product
 	// name, version, licences and the public IP it is reached on.
 	// ProductName defaults to "mtdconnect", Version to mtdconnect.Version.
-	Vendor Vendor
+	Vendor fraud.Vendor
 	// DeviceID is this server's own persistent UUID, its
 	// Gov-Client-Device-ID when it is the originating device
 	// (BATCH_PROCESS_DIRECT, see BatchOrigin). Generate it once and keep it
@@ -262,6 +263,17 @@ func (c *Client) connLock(user int64, p mtdconnect.Purpose) *sync.Mutex {
 		c.locks[k] = m
 	}
 	return m
+}
+
+// BatchOrigin describes this server, as configured (DeviceID, Vendor,
+// DeviceManufacturer, DeviceModel), as the origin of a call no user
+// initiated, for the landlord userIDs names (see fraud.Batch.Origin). Call
+// it for each HMRC call: it reads the host afresh.
+func (c *Client) BatchOrigin(userIDs map[string]string) (*fraud.Origin, error) {
+	return fraud.Batch{
+		DeviceID: c.cfg.DeviceID, Vendor: c.cfg.Vendor,
+		DeviceManufacturer: c.cfg.DeviceManufacturer, DeviceModel: c.cfg.DeviceModel,
+	}.Origin(userIDs)
 }
 
 func randomHex(n int) string {

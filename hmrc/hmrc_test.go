@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/seal"
@@ -414,13 +416,13 @@ func TestRefresherResolvesInterruptedRefresh(t *testing.T) {
 
 // webOrigin is a landlord's browser as fph.js and the web server describe
 // it: the fraud prevention data every call carries.
-func webOrigin() *hmrc.Request {
-	return &hmrc.Request{
-		Method: hmrc.ConnectionWebAppViaServer,
-		Device: hmrc.Device{
+func webOrigin() *fraud.Origin {
+	return &fraud.Origin{
+		Method: fraud.WebAppViaServer,
+		Device: fraud.Device{
 			DeviceID:              "beec798b-b366-47fa-b1f8-92cede14a1ce",
 			JSUserAgent:           "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-			Screens:               []hmrc.Screen{{Width: 1920, Height: 1080, ScalingFactor: 1, ColourDepth: 24}},
+			Screens:               []fraud.Screen{{Width: 1920, Height: 1080, ScalingFactor: 1, ColourDepth: 24}},
 			WindowWidth:           1256,
 			WindowHeight:          803,
 			TimezoneOffsetMinutes: 0,
@@ -429,7 +431,7 @@ func webOrigin() *hmrc.Request {
 		ClientPort: 51234,
 		ReceivedAt: time.Now(),
 		UserIDs:    map[string]string{"mtdconnect": "1"},
-		Vendor: hmrc.Vendor{
+		Vendor: fraud.Vendor{
 			ProductName: "mtdconnect",
 			Version:     "0.1.0",
 			PublicIP:    "203.0.113.6",
@@ -444,4 +446,28 @@ func webOrigin() *hmrc.Request {
 func (e *env) connectVAT(t *testing.T, userID, password string) *mtdconnect.Connection {
 	t.Helper()
 	return e.Connect(t, e.client, e.userID, mtdconnect.PurposeVAT, userID, password)
+}
+
+// The client describes this server as configured: its device ID, licence,
+// and the maker and model a host without DMI data cannot say.
+func TestBatchOriginAsConfigured(t *testing.T) {
+	e := newEnv(t)
+	r, err := e.client.BatchOrigin(map[string]string{"mtdconnect": "42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Method != fraud.BatchProcessDirect || r.Device.DeviceID != hmrctest.DeviceID || r.BatchDevice == nil ||
+		!reflect.DeepEqual(r.Vendor.LicenseIDs, hmrctest.Licences) || r.Vendor.ProductName != "mtdconnect" {
+		t.Fatalf("origin %+v", r)
+	}
+	if r.BatchDevice.DeviceManufacturer == "" || r.BatchDevice.DeviceModel == "" {
+		t.Errorf("no device maker or model: %+v", r.BatchDevice)
+	}
+	h, err := r.Headers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := hmrcsim.ValidateFraudHeaders(h); v.Code != hmrcsim.FraudValid {
+		t.Errorf("verdict %s: %+v %+v", v.Code, v.Errors, v.Warnings)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 )
 
 // HMRC's Accept header of each API (shared reference §6).
@@ -209,7 +210,7 @@ func (b *businessCache) store(k businessKey, id string, now time.Time) {
 // day per user and NINO, so the pages that need it spend HMRC's rate budget
 // once; ErrNoUKProperty (not cached) when HMRC lists no UK property business.
 // A malformed NINO is a *mtdconnect.NINOError and nothing is sent.
-func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino string, origin *Request, opts ...ITSAOption) (string, error) {
+func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino string, origin *fraud.Origin, opts ...ITSAOption) (string, error) {
 	n, err := mtdconnect.ParseNINO(nino)
 	if err != nil {
 		return "", err
@@ -245,7 +246,7 @@ func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino st
 	return id, nil
 }
 
-func (c *Client) fetchUKPropertyBusinessID(ctx context.Context, o itsaOptions, userID int64, nino string, origin *Request) (string, error) {
+func (c *Client) fetchUKPropertyBusinessID(ctx context.Context, o itsaOptions, userID int64, nino string, origin *fraud.Origin) (string, error) {
 	var out struct {
 		ListOfBusinesses []struct {
 			TypeOfBusiness string `json:"typeOfBusiness"`
@@ -297,7 +298,7 @@ func (o Obligation) Fulfilled() bool { return o.Status == ObligationFulfilled }
 // landlord's UK property business whose period ends in taxYear, open and
 // fulfilled, sorted by period start then end. None (HMRC's
 // NO_OBLIGATIONS_FOUND) is an empty list, not an error.
-func (c *Client) Obligations(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *Request, opts ...ITSAOption) ([]Obligation, error) {
+func (c *Client) Obligations(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *fraud.Origin, opts ...ITSAOption) ([]Obligation, error) {
 	n, err := mtdconnect.ParseNINO(nino)
 	if !taxYear.Valid() {
 		err = errors.Join(err, itsaErr(itsaErrTaxYearFormat))
@@ -383,7 +384,7 @@ func checkCumulativeTarget(nino string, taxYear TaxYear) (string, error) {
 // ValidationError values (HMRC's codes, messages and paths). HMRC's own
 // refusals are *APIError. On success HMRC answers 204; the Response carries
 // its X-CorrelationId, the reference to keep.
-func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, body UKPropertyCumulative, origin *Request, opts ...ITSAOption) (*Response, error) {
+func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, body UKPropertyCumulative, origin *fraud.Origin, opts ...ITSAOption) (*Response, error) {
 	n, err := checkCumulativeTarget(nino, taxYear)
 	if taxYear.Valid() && taxYear >= CumulativeFirstTaxYear {
 		// Validate would only repeat a tax year error.
@@ -418,7 +419,7 @@ func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, n
 // UKPropertyCumulative returns the UK property summary HMRC holds for
 // taxYear (2025-26 onwards), as last submitted; ErrNoSubmission when there is
 // none. Local checks are as for SubmitUKPropertyCumulative.
-func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *Request, opts ...ITSAOption) (*UKPropertyCumulative, error) {
+func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *fraud.Origin, opts ...ITSAOption) (*UKPropertyCumulative, error) {
 	n, err := checkCumulativeTarget(nino, taxYear)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
@@ -72,10 +73,10 @@ func itsaClient(t *testing.T, e *env, rt http.RoundTripper, mod ...func(*hmrc.Co
 // factor. webOrigin declares Gov-Client-Multi-Factor missing, which HMRC's
 // validator (and the simulator's) grades POTENTIALLY_INVALID_HEADERS: only
 // a landlord with MFA can get VALID_HEADERS.
-func signedInOrigin() *hmrc.Request {
+func signedInOrigin() *fraud.Origin {
 	r := webOrigin()
 	r.MissingData = nil
-	r.MultiFactor = []hmrc.MultiFactor{{
+	r.MultiFactor = []fraud.MultiFactor{{
 		Type: "TOTP", At: time.Now().Add(-10 * time.Minute),
 		UniqueReference: "c6f1b0a4e1d9f7a35b0e5c9a0f2d8e7b41c3a9d6e2f0b7c8a1d4e6f9b2c5a8d3",
 	}}
@@ -86,7 +87,7 @@ func signedInOrigin() *hmrc.Request {
 // this server (batch).
 type itsaOrigin struct {
 	name string
-	new  func(t *testing.T, e *env) *hmrc.Request
+	new  func(t *testing.T, e *env) *fraud.Origin
 	// want checks the verdict on a call's headers.
 	want func(t *testing.T, what string, res hmrcsim.FraudResult)
 }
@@ -95,7 +96,7 @@ func itsaOrigins() []itsaOrigin {
 	return []itsaOrigin{
 		{
 			name: "Web",
-			new:  func(*testing.T, *env) *hmrc.Request { return signedInOrigin() },
+			new:  func(*testing.T, *env) *fraud.Origin { return signedInOrigin() },
 			want: func(t *testing.T, what string, res hmrcsim.FraudResult) {
 				t.Helper()
 				if res.Code != hmrcsim.FraudValid {
@@ -105,7 +106,7 @@ func itsaOrigins() []itsaOrigin {
 		},
 		{
 			name: "Batch",
-			new: func(t *testing.T, e *env) *hmrc.Request {
+			new: func(t *testing.T, e *env) *fraud.Origin {
 				t.Helper()
 				r, err := e.client.BatchOrigin(map[string]string{"mtdconnect": "1"})
 				if err != nil {
@@ -182,7 +183,7 @@ func TestITSAFlow(t *testing.T) {
 		t.Run(o.name, func(t *testing.T) {
 			e, audit := newITSAEnv(t)
 			ctx := t.Context()
-			origin := func() *hmrc.Request { return o.new(t, e) }
+			origin := func() *fraud.Origin { return o.new(t, e) }
 			apiCalls := func() int64 { return e.Sim.Stats().APIRequests }
 
 			// The business ID costs one call, then none, whatever the NINO's spelling.

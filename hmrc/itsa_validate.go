@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
 	// Tax years and HMRC's dates are UK calendar dates: the zone must be
 	// there even on a host (or container) without a zone database.
 	_ "time/tzdata"

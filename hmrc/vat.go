@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 )
 
 const acceptVAT = "application/vnd.hmrc.1.0+json"
@@ -183,7 +184,7 @@ func vatNotFound(err error) bool {
 // HMRC's refusals are *APIError (e.g. 403 CLIENT_OR_AGENT_NOT_AUTHORISED for
 // a VRN the landlord's authority does not cover); ErrNotConnected when the
 // user has no VAT connection.
-func (c *Client) VATObligations(ctx context.Context, userID int64, vrn string, from, to time.Time, status string, origin *Request, opts ...VATOption) ([]VATObligation, error) {
+func (c *Client) VATObligations(ctx context.Context, userID int64, vrn string, from, to time.Time, status string, origin *fraud.Origin, opts ...VATOption) ([]VATObligation, error) {
 	v, vrnErr := mtdconnect.ParseVRN(vrn)
 	q, qErr := vatObligationsQuery(from, to, status)
 	if err := errors.Join(vrnErr, qErr); err != nil {
@@ -233,7 +234,7 @@ func (c *Client) VATObligations(ctx context.Context, userID int64, vrn string, f
 // then ErrUnavailable and the return may or may not have been filed, so
 // look at the obligations (or VATReturn) before trying again; a second
 // submission of a filed period is refused as a duplicate, never filed twice.
-func (c *Client) SubmitVATReturn(ctx context.Context, userID int64, vrn string, ret VATReturn, origin *Request, opts ...VATOption) (*VATReceipt, error) {
+func (c *Client) SubmitVATReturn(ctx context.Context, userID int64, vrn string, ret VATReturn, origin *fraud.Origin, opts ...VATOption) (*VATReceipt, error) {
 	v, err := mtdconnect.ParseVRN(vrn)
 	if err = errors.Join(err, ValidationErrors(ret.Validate())); err != nil {
 		return nil, err
@@ -274,7 +275,7 @@ func (c *Client) SubmitVATReturn(ctx context.Context, userID int64, vrn string, 
 // field back); ErrNoVATReturn when none was filed. A malformed VRN or
 // period key is refused locally (*mtdconnect.VRNError, *ValidationError
 // PERIOD_KEY_INVALID). A "#" in the period key is sent URL-encoded.
-func (c *Client) VATReturn(ctx context.Context, userID int64, vrn, periodKey string, origin *Request, opts ...VATOption) (*VATReturn, error) {
+func (c *Client) VATReturn(ctx context.Context, userID int64, vrn, periodKey string, origin *fraud.Origin, opts ...VATOption) (*VATReturn, error) {
 	v, err := mtdconnect.ParseVRN(vrn)
 	if !ValidVATPeriodKey(periodKey) {
 		err = errors.Join(err, &ValidationError{Code: CodeVATPeriodKeyInvalid, Message: "Invalid period key: four characters of A–Z, 0–9 and #"})

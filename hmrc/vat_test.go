@@ -11,6 +11,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -70,10 +71,10 @@ func (e *env) validHeaders(t *testing.T, what string) {
 
 // landlordOrigin is webOrigin for a landlord who signed in with a second
 // factor, so HMRC's validator has nothing to flag.
-func landlordOrigin() *hmrc.Request {
+func landlordOrigin() *fraud.Origin {
 	r := webOrigin()
 	r.MissingData = nil
-	r.MultiFactor = []hmrc.MultiFactor{{Type: "TOTP", At: time.Now().Add(-time.Minute),
+	r.MultiFactor = []fraud.MultiFactor{{Type: "TOTP", At: time.Now().Add(-time.Minute),
 		UniqueReference: "fc4b5fd6816f75a7c81fc8eaa9499d6a299bd803397166e8c4cf9280b801d62c"}}
 	return r
 }

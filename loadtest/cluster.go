@@ -23,6 +23,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
@@ -130,7 +131,7 @@ func newCluster(ctx context.Context, opts *Options, spec clusterSpec) (c *cluste
 		Store: c.store, Sealer: c.sealer, Rate: spec.rate, RefreshMargin: spec.refreshMargin,
 		Logger: slog.New(slog.DiscardHandler), DeviceID: newUUID(),
 		// This process is a batch job of the deployment (rate scenario).
-		Vendor: hmrc.Vendor{LicenseIDs: map[string]string{"mtdconnect-loadtest": "local"}},
+		Vendor: fraud.Vendor{LicenseIDs: map[string]string{"mtdconnect-loadtest": "local"}},
 	})
 	if err != nil {
 		return c, err

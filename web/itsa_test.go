@@ -15,6 +15,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/web"
 )
@@ -47,7 +48,7 @@ func seedDeviceCookie(t *testing.T, jar http.CookieJar, server string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jar.SetCookies(u, []*http.Cookie{{Name: hmrc.FPHCookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(testDeviceJSON)), Path: "/"}})
+	jar.SetCookies(u, []*http.Cookie{{Name: fraud.CookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(testDeviceJSON)), Path: "/"}})
 }
 
 // deviceTransport adds what the load balancer in front of the service
@@ -422,7 +423,7 @@ func TestQuarterlyJourney(t *testing.T) {
 }
 
 // mustBatch is a batch origin for checks the test makes itself.
-func mustBatch(t *testing.T, env *testEnv) *hmrc.Request {
+func mustBatch(t *testing.T, env *testEnv) *fraud.Origin {
 	t.Helper()
 	o, err := env.Client.BatchOrigin(map[string]string{"mtdconnect-test": "1"})
 	if err != nil {
@@ -505,7 +506,7 @@ func TestQuarterlyProblems(t *testing.T) {
 	t.Run("scripts off", func(t *testing.T) {
 		nojs := env.browser()
 		srv, _ := url.Parse(env.url)
-		nojs.client.Jar.SetCookies(srv, []*http.Cookie{{Name: hmrc.FPHCookieName, Value: "", MaxAge: -1, Path: "/"}})
+		nojs.client.Jar.SetCookies(srv, []*http.Cookie{{Name: fraud.CookieName, Value: "", MaxAge: -1, Path: "/"}})
 		nojs.signIn(landlordEmail, landlordPassword)
 		p := nojs.get("/quarterly")
 		if p.status != http.StatusBadRequest {

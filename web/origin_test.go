@@ -18,6 +18,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
@@ -59,9 +60,9 @@ func defaultOriginConfig() Config {
 
 // originOf runs r through the device middleware, as the browser routes
 // are, and returns browserOrigin's answer and the response's cookies.
-func originOf(s *Server, u *mtdconnect.User, r *http.Request) (*hmrc.Request, []*http.Cookie, error) {
+func originOf(s *Server, u *mtdconnect.User, r *http.Request) (*fraud.Origin, []*http.Cookie, error) {
 	var (
-		got *hmrc.Request
+		got *fraud.Origin
 		err error
 	)
 	rec := httptest.NewRecorder()
@@ -72,7 +73,7 @@ func originOf(s *Server, u *mtdconnect.User, r *http.Request) (*hmrc.Request, []
 }
 
 func fphCookie(j string) *http.Cookie {
-	return &http.Cookie{Name: hmrc.FPHCookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(j))}
+	return &http.Cookie{Name: fraud.CookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(j))}
 }
 
 func TestBrowserOrigin(t *testing.T) {
@@ -86,7 +87,7 @@ func TestBrowserOrigin(t *testing.T) {
 		cookie  *http.Cookie
 		wantIP  string
 		port    int
-		hops    []hmrc.Hop
+		hops    []fraud.Hop
 		wantErr error // errors.Is target; nil for success
 		errText string
 	}{
@@ -114,7 +115,7 @@ func TestBrowserOrigin(t *testing.T) {
 		{name: "two internet hops", remote: "10.0.0.5:40000",
 			header: http.Header{"Forwarded": {`for="198.51.100.7:51234";by=203.0.113.6, for=192.0.2.60;by=203.0.113.43`}}, cookie: fphCookie(deviceJSON),
 			wantIP: "198.51.100.7", port: 51234,
-			hops: []hmrc.Hop{{By: vendorIP, For: "198.51.100.7"}, {By: "203.0.113.43", For: "192.0.2.60"}}},
+			hops: []fraud.Hop{{By: vendorIP, For: "198.51.100.7"}, {By: "203.0.113.43", For: "192.0.2.60"}}},
 		{name: "trusted proxy that forwarded nothing is the client", remote: "10.0.0.5:40000", cookie: fphCookie(deviceJSON),
 			wantIP: "10.0.0.5", port: 40000},
 		{name: "trusted proxy with a malformed X-Forwarded-For", remote: "10.0.0.5:40000",
@@ -132,7 +133,7 @@ func TestBrowserOrigin(t *testing.T) {
 		{name: "device JSON with a placeholder", remote: "198.51.100.7:51234",
 			cookie:  fphCookie(strings.Replace(deviceJSON, `"tzOffset":-60`, `"tzOffset":null`, 1)),
 			wantErr: errBadDeviceData, errText: "tzOffset is missing"},
-		{name: "cookie not base64url", remote: "198.51.100.7:51234", cookie: &http.Cookie{Name: hmrc.FPHCookieName, Value: "{not base64}"},
+		{name: "cookie not base64url", remote: "198.51.100.7:51234", cookie: &http.Cookie{Name: fraud.CookieName, Value: "{not base64}"},
 			wantErr: errBadDeviceData},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,7 +166,7 @@ func TestBrowserOrigin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Method != hmrc.ConnectionWebAppViaServer || got.ClientIP != tt.wantIP || got.ClientPort != tt.port {
+			if got.Method != fraud.WebAppViaServer || got.ClientIP != tt.wantIP || got.ClientPort != tt.port {
 				t.Errorf("method %s client %s port %d, want WEB_APP_VIA_SERVER %s %d", got.Method, got.ClientIP, got.ClientPort, tt.wantIP, tt.port)
 			}
 			if !slices.Equal(got.Forwarded, tt.hops) {
@@ -360,23 +361,23 @@ func TestAPIOrigin(t *testing.T) {
 		name        string
 		remote      string
 		header      http.Header
-		method      hmrc.ConnectionMethod
+		method      fraud.ConnectionMethod
 		badHeaders  []string // expected in the error, sorted
 		wantVerdict string
 	}{
 		{name: "no device headers: batch", remote: "198.51.100.99:40000", header: http.Header{"X-Other": {"1"}},
-			method: hmrc.ConnectionBatchProcessDirect},
+			method: fraud.BatchProcessDirect},
 		{name: "device headers: web via server", remote: "198.51.100.99:40000", header: apiDeviceHeaders(),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudValid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudValid},
 		{name: "platform behind our trusted proxy", remote: "10.0.0.5:40000",
 			header: with(func(h http.Header) { h.Set("X-Forwarded-For", "198.51.100.99") }),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudValid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudValid},
 		{name: "no multi-factor at the platform: declared missing", remote: "198.51.100.99:40000",
 			header: with(func(h http.Header) { h.Del("Mtd-Client-Multi-Factor") }),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudPotentiallyInvalid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudPotentiallyInvalid},
 		{name: "IPv6 client", remote: "198.51.100.99:40000",
 			header: with(func(h http.Header) { h.Set("Mtd-Client-Public-IP", "2001:db8:cafe::17") }),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudValid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudValid},
 		{name: "only some headers", remote: "198.51.100.99:40000",
 			header:     http.Header{"Mtd-Client-Public-Ip": {"198.51.100.7"}},
 			badHeaders: []string{"Mtd-Client-Device", "Mtd-Client-Device-ID", "Mtd-Client-Request-Time", "Mtd-Client-User-IDs", "Mtd-Client-Vendor-Public-IP"}},
@@ -458,7 +459,7 @@ func TestAPIOrigin(t *testing.T) {
 			if got.Method != tt.method {
 				t.Fatalf("method %s, want %s", got.Method, tt.method)
 			}
-			if tt.method == hmrc.ConnectionBatchProcessDirect {
+			if tt.method == fraud.BatchProcessDirect {
 				if got.Device.DeviceID != serverDeviceID || got.UserIDs["mtdconnect"] != "1" || got.BatchDevice == nil {
 					t.Errorf("batch origin %+v", got)
 				}
@@ -475,7 +476,7 @@ func TestAPIOrigin(t *testing.T) {
 				t.Errorf("origin %+v", got)
 			}
 			// The landlord reached the platform, the platform reached us.
-			wantHops := []hmrc.Hop{{By: "203.0.113.50", For: got.ClientIP}, {By: vendorIP, For: "198.51.100.99"}}
+			wantHops := []fraud.Hop{{By: "203.0.113.50", For: got.ClientIP}, {By: vendorIP, For: "198.51.100.99"}}
 			if !slices.Equal(got.Forwarded, wantHops) {
 				t.Errorf("hops %v, want %v", got.Forwarded, wantHops)
 			}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 )
 
 // vatCallError is the error of a VAT call, with what classify needs to
@@ -453,7 +454,7 @@ func vatRecentFrom(today time.Time) time.Time { return today.AddDate(0, 0, -365)
 // vatObligations returns the obligations the VAT page shows: those of the
 // last 12 months up to today, and every open one (an overdue return from
 // longer ago, the current period), in period order.
-func (s *Server) vatObligations(ctx context.Context, u *mtdconnect.User, origin *hmrc.Request) ([]hmrc.VATObligation, error) {
+func (s *Server) vatObligations(ctx context.Context, u *mtdconnect.User, origin *fraud.Origin) ([]hmrc.VATObligation, error) {
 	today := s.vatToday()
 	recent, err := s.hmrc.VATObligations(ctx, u.ID, u.VRN, vatRecentFrom(today), today, "", origin)
 	if err != nil {

@@ -17,13 +17,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/postgres"
 	"github.com/mtdconnect/mtdconnect/seal"
 	"github.com/mtdconnect/mtdconnect/sqlite"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
 const usage = `mtdconnect connects UK landlords to HMRC Making Tax Digital.
@@ -169,7 +171,7 @@ func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer
 		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin, Registerer: a.metrics,
 		// Fraud prevention data of calls no landlord started (BatchOrigin).
 		DeviceID: deviceID, DeviceManufacturer: a.cfg.DeviceManufacturer, DeviceModel: a.cfg.DeviceModel,
-		Vendor: hmrc.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},
+		Vendor: fraud.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},
 	})
 	if err != nil {
 		a.store.Close()

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/seal"
 	"github.com/mtdconnect/mtdconnect/sqlite"
@@ -240,7 +241,7 @@ func (e *Env) Config(t testing.TB) hmrc.Config {
 		HTTPClient:     &http.Client{Transport: e.Tokens, Timeout: 5 * time.Second},
 		Logger:         e.Logger,
 		RequestTimeout: 2 * time.Second, RetryBase: 10 * time.Millisecond,
-		Vendor:   hmrc.Vendor{LicenseIDs: Licences},
+		Vendor:   fraud.Vendor{LicenseIDs: Licences},
 		DeviceID: DeviceID,
 		// Used only where the host has no DMI data (many VMs), as a
 		// deployment sets MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
