@@ -11,6 +11,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -314,8 +315,8 @@ func TestCredentialRotationUsedWithoutRestart(t *testing.T) {
 	if err := e.client.Refresh(ctx, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
 		t.Fatalf("refresh after removing the old secret: %v", err)
 	}
-	if msg, err := e.client.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is") {
-		t.Fatalf("TestConnection = %q, %v", msg, err)
+	if msg, err := useConnection(ctx, e.client, e.userID); err != nil || !itsa.ValidBusinessID(msg) {
+		t.Fatalf("Business Details = %q, %v", msg, err)
 	}
 	if c := e.conn(t); c.Status != mtdconnect.StatusConnected || c.ClientID != sbClientID {
 		t.Fatalf("after the rotation: %s %q client %s", c.Status, c.Reason, c.ClientID)
@@ -404,10 +405,10 @@ func TestCredentialOtherApplicationRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := e.Sim.Stats()
-			_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
+			_, err := useConnection(t.Context(), e.client, e.userID)
 			var re *hmrc.ReconnectError
 			if !errors.As(err, &re) || re.Reason != mtdconnect.ReasonOtherApplication {
-				t.Fatalf("TestConnection err = %v, want needs reconnect: %s", err, mtdconnect.ReasonOtherApplication)
+				t.Fatalf("Business Details err = %v, want needs reconnect: %s", err, mtdconnect.ReasonOtherApplication)
 			}
 			if after := e.Sim.Stats(); after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
 				t.Fatalf("a request reached HMRC: before %+v after %+v", before, after)
@@ -466,7 +467,7 @@ func TestCredentialClientIDChange(t *testing.T) {
 	if id := stale.Identity(ctx); id.ClientID != sbClientID {
 		t.Fatalf("stale instance already on %s", id.ClientID)
 	}
-	if msg, err := stale.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is") {
+	if msg, err := useConnection(ctx, stale, e.userID); err != nil || !itsa.ValidBusinessID(msg) {
 		t.Fatalf("stale instance: %q, %v", msg, err)
 	}
 	if c := e.conn(t); c.Status != mtdconnect.StatusConnected {

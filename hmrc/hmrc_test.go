@@ -19,6 +19,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
@@ -78,9 +79,9 @@ func TestConnect(t *testing.T) {
 	if want := e.Clock.Now().AddDate(0, 18, 0); !conn.GrantEndsAt().Equal(want) {
 		t.Errorf("authority ends %v, want %v", conn.GrantEndsAt(), want)
 	}
-	msg, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
-	if err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is X") {
-		t.Fatalf("TestConnection = %q, %v", msg, err)
+	msg, err := useConnection(t.Context(), e.client, e.userID)
+	if err != nil || !strings.HasPrefix(msg, "X") {
+		t.Fatalf("Business Details = %q, %v", msg, err)
 	}
 	if got := e.Sim.Stats().Refreshes; got != 0 {
 		t.Errorf("refreshes = %d, want 0 for a fresh token", got)
@@ -103,7 +104,7 @@ func TestExpiredTokenRefreshedOnce(t *testing.T) {
 			c = other
 		}
 		wg.Go(func() {
-			if _, err := c.TestConnection(context.Background(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil {
+			if _, err := useConnection(context.Background(), c, e.userID); err != nil {
 				errs <- err
 			}
 		})
@@ -130,10 +131,10 @@ func TestRevokedAtHMRC(t *testing.T) {
 	e := newEnv(t)
 	e.connect(t)
 	e.Sim.Revoke(simUser, clientID)
-	_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
+	_, err := useConnection(t.Context(), e.client, e.userID)
 	var re *hmrc.ReconnectError
 	if !errors.As(err, &re) || re.Reason != mtdconnect.ReasonRevoked {
-		t.Fatalf("TestConnection err = %v, want needs reconnect: %s", err, mtdconnect.ReasonRevoked)
+		t.Fatalf("Business Details err = %v, want needs reconnect: %s", err, mtdconnect.ReasonRevoked)
 	}
 	c := e.conn(t)
 	if c.Status != mtdconnect.StatusNeedsReconnect || c.Reason != mtdconnect.ReasonRevoked || c.Tokens != nil {
@@ -234,7 +235,7 @@ func TestCrashWindowRecovery(t *testing.T) {
 			if err := e.Store.UpdateConnection(t.Context(), c); err != nil {
 				t.Fatal(err)
 			}
-			_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
+			_, err := useConnection(t.Context(), e.client, e.userID)
 			got := e.conn(t)
 			if applied {
 				var re *hmrc.ReconnectError
@@ -293,8 +294,8 @@ func TestDisconnectDeletesTokens(t *testing.T) {
 	if _, err := e.Store.Connection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax); !errors.Is(err, mtdconnect.ErrNotFound) {
 		t.Fatalf("after disconnect: %v", err)
 	}
-	if _, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); !errors.Is(err, hmrc.ErrNotConnected) {
-		t.Fatalf("TestConnection after disconnect = %v", err)
+	if _, err := useConnection(t.Context(), e.client, e.userID); !errors.Is(err, hmrc.ErrNotConnected) {
+		t.Fatalf("Business Details after disconnect = %v", err)
 	}
 }
 
@@ -369,7 +370,7 @@ func TestNoPlaintextTokenAtRest(t *testing.T) {
 	e.connect(t)
 	for range 3 {
 		e.Clock.Advance(4 * time.Hour)
-		if _, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil {
+		if _, err := useConnection(t.Context(), e.client, e.userID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -414,31 +415,15 @@ func TestRefresherResolvesInterruptedRefresh(t *testing.T) {
 	}
 }
 
-// webOrigin is a landlord's browser as fph.js and the web server describe
-// it: the fraud prevention data every call carries.
-func webOrigin() *fraud.Origin {
-	return &fraud.Origin{
-		Method: fraud.WebAppViaServer,
-		Device: fraud.Device{
-			DeviceID:              "beec798b-b366-47fa-b1f8-92cede14a1ce",
-			JSUserAgent:           "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-			Screens:               []fraud.Screen{{Width: 1920, Height: 1080, ScalingFactor: 1, ColourDepth: 24}},
-			WindowWidth:           1256,
-			WindowHeight:          803,
-			TimezoneOffsetMinutes: 0,
-		},
-		ClientIP:   "198.51.100.7",
-		ClientPort: 51234,
-		ReceivedAt: time.Now(),
-		UserIDs:    map[string]string{"mtdconnect": "1"},
-		Vendor: fraud.Vendor{
-			ProductName: "mtdconnect",
-			Version:     "0.1.0",
-			PublicIP:    "203.0.113.6",
-			LicenseIDs:  map[string]string{"mtdconnect": "demo"},
-		},
-		MissingData: []string{"Gov-Client-Multi-Factor"},
-	}
+// webOrigin is a landlord's browser: the fraud prevention data every call
+// carries.
+func webOrigin() *fraud.Origin { return hmrctest.BrowserOrigin() }
+
+// useConnection makes the cheapest Income Tax call with c, Business
+// Details (not cached), as a landlord's page would: the connection's token
+// is used, refreshed first when due. It returns the UK property business ID.
+func useConnection(ctx context.Context, c *hmrc.Client, userID int64) (string, error) {
+	return itsa.New(c).UKPropertyBusinessID(ctx, userID, "TC663795B", webOrigin(), itsa.WithoutCache())
 }
 
 // connectVAT runs the VAT authorisation (read:vat write:vat) for e.userID,

@@ -45,7 +45,7 @@ func TestMetrics(t *testing.T) {
 	ctx := t.Context()
 	p := mtdconnect.PurposeIncomeTax
 
-	if _, err := c.TestConnection(ctx, e.userID, p, webOrigin()); err != nil {
+	if _, err := useConnection(ctx, c, e.userID); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Refresh(ctx, e.userID, p); err != nil {
@@ -58,7 +58,7 @@ func TestMetrics(t *testing.T) {
 	}
 	e.Sim.Revoke(simUser, clientID)
 	var re *hmrc.ReconnectError
-	if _, err := c.TestConnection(ctx, e.userID, p, webOrigin()); !errors.As(err, &re) {
+	if _, err := useConnection(ctx, c, e.userID); !errors.As(err, &re) {
 		t.Fatalf("after revocation: %v", err)
 	}
 	// A second client on the same registry shares the collectors.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
@@ -44,7 +43,7 @@ func TestBackgroundRefreshDoesNotHoldUpLandlords(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the pass is waiting for a free slot
 
 	start := time.Now()
-	if _, err := c.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil {
+	if _, err := useConnection(t.Context(), c, e.userID); err != nil {
 		t.Fatalf("landlord's call: %v", err)
 	}
 	// A background refresh holding the lease would have held the call

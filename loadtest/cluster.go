@@ -24,6 +24,7 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
@@ -64,6 +65,7 @@ type cluster struct {
 	store   mtdconnect.Store
 	sealer  *seal.Sealer
 	client  *hmrc.Client
+	itsa    *itsa.Client // over client; keeps the business IDs
 	sim     *process
 	simURL  string
 	baseEnv []string
@@ -136,6 +138,7 @@ func newCluster(ctx context.Context, opts *Options, spec clusterSpec) (c *cluste
 	if err != nil {
 		return c, err
 	}
+	c.itsa = itsa.New(c.client)
 	if c.apiKey, err = c.createAPIKey(ctx); err != nil {
 		return c, err
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // requireAPIKey admits requests bearing a known API key
@@ -166,7 +168,7 @@ func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	msg, err := s.hmrc.TestConnection(r.Context(), id, purpose, origin)
+	msg, err := s.landlord.Test(r.Context(), id, purpose, origin)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -202,18 +204,16 @@ func (s *Server) apiITSAUser(r *http.Request) (*mtdconnect.User, error) {
 		return nil, err
 	}
 	if u.NINO == "" {
-		return nil, hmrc.ErrNoNINO
+		return nil, landlord.ErrNoNINO
 	}
 	return u, nil
 }
 
-// testScenario passes the platform's Gov-Test-Scenario header on to HMRC's
-// sandbox (the client refuses it when it calls production).
-func testScenario(r *http.Request) []hmrc.ITSAOption {
-	if v := strings.TrimSpace(r.Header.Get("Gov-Test-Scenario")); v != "" {
-		return []hmrc.ITSAOption{hmrc.WithTestScenario(v)}
-	}
-	return nil
+// testScenario is the platform's Gov-Test-Scenario header, passed on to
+// HMRC's sandbox ("" for none; the client refuses one when it calls
+// production).
+func testScenario(r *http.Request) string {
+	return strings.TrimSpace(r.Header.Get("Gov-Test-Scenario"))
 }
 
 type apiObligation struct {
@@ -233,9 +233,9 @@ func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	taxYear := hmrc.CurrentTaxYear(s.now())
+	taxYear := itsa.CurrentTaxYear(s.now())
 	if v := r.URL.Query().Get("taxYear"); v != "" {
-		if taxYear, err = hmrc.ParseTaxYear(v); err != nil {
+		if taxYear, err = itsa.ParseTaxYear(v); err != nil {
 			s.apiError(w, r, err)
 			return
 		}
@@ -245,7 +245,7 @@ func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	obligations, err := s.hmrc.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin, testScenario(r)...)
+	obligations, err := s.itsa.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin, itsa.WithTestScenario(testScenario(r)))
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -277,7 +277,7 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 		s.apiError(w, r, err)
 		return
 	}
-	taxYear, err := hmrc.ParseTaxYear(r.PathValue("taxYear"))
+	taxYear, err := itsa.ParseTaxYear(r.PathValue("taxYear"))
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -288,7 +288,7 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	if verrs := body.Validate(taxYear); len(verrs) > 0 {
-		s.apiError(w, r, hmrc.ValidationErrors(verrs))
+		s.apiError(w, r, hmrc.JoinValidationErrors(verrs))
 		return
 	}
 	origin, err := s.apiOrigin(r, u.ID)
@@ -299,7 +299,7 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 	// The platform may hang up; the receipt of an update HMRC accepted
 	// must still be kept (see handleVATSubmit).
 	ctx := context.WithoutCancel(r.Context())
-	resp, err := s.hmrc.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin, testScenario(r)...)
+	resp, err := s.itsa.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin, itsa.WithTestScenario(testScenario(r)))
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -346,7 +346,7 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
 		case errors.As(err, &tooBig):
 			return &jsonBodyError{Problem: fmt.Sprintf("it is larger than %d bytes", maxAPIBody)}
 		}
-		return &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "hmrc: ")}
+		return &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "mtdconnect: ")}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &jsonBodyError{Problem: "there is data after the JSON object"}
@@ -356,8 +356,8 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
 
 // decodeCumulative reads the JSON body strictly: one object, no unknown
 // fields, amounts as JSON numbers.
-func decodeCumulative(w http.ResponseWriter, r *http.Request) (hmrc.UKPropertyCumulative, error) {
-	var body hmrc.UKPropertyCumulative
+func decodeCumulative(w http.ResponseWriter, r *http.Request) (itsa.UKPropertyCumulative, error) {
+	var body itsa.UKPropertyCumulative
 	err := decodeJSONBody(w, r, &body)
 	return body, err
 }
@@ -370,7 +370,7 @@ func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) 
 		s.apiError(w, r, err)
 		return
 	}
-	taxYear, err := hmrc.ParseTaxYear(r.PathValue("taxYear"))
+	taxYear, err := itsa.ParseTaxYear(r.PathValue("taxYear"))
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -380,7 +380,7 @@ func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) 
 		s.apiError(w, r, err)
 		return
 	}
-	summary, err := s.hmrc.UKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, origin, testScenario(r)...)
+	summary, err := s.itsa.UKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, origin, itsa.WithTestScenario(testScenario(r)))
 	if err != nil {
 		s.apiError(w, r, err)
 		return

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 )
 
 func decode(t *testing.T, body string) map[string]any {
@@ -321,7 +321,7 @@ func TestAPIIncomeTax(t *testing.T) {
 		// The current tax year by default, without device data too (then
 		// the call is a batch one from this server).
 		status, m = env.apiCall(t, http.MethodGet, obligations, "", nil)
-		if status != http.StatusOK || m["tax_year"] != hmrc.CurrentTaxYear(now).String() {
+		if status != http.StatusOK || m["tax_year"] != itsa.CurrentTaxYear(now).String() {
 			t.Errorf("default: %d %v", status, m)
 		}
 	})

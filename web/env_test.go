@@ -18,7 +18,10 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
@@ -39,9 +42,12 @@ const (
 // and the web server, on httptest.
 type testEnv struct {
 	*hmrctest.Env
-	t      *testing.T
-	url    string // the web server
-	apiKey string
+	itsa    *itsa.Client
+	vat     *vat.Client
+	service *landlord.Service
+	t       *testing.T
+	url     string // the web server
+	apiKey  string
 	// secrets are values seen in the test that must never be logged:
 	// authorisation codes, session cookies.
 	secrets []string
@@ -82,18 +88,14 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		UserID: simUserID, Password: simPassword, NINO: "AA123456A", FullName: "Test Landlord",
 		AffinityGroup: "Individual", ServiceNames: []string{"mtd-income-tax"},
 	})
-	srv, err := web.New(web.Config{
-		Store: env.Store, HMRC: env.Client, Logger: env.Logger, Now: env.Clock.Now,
-		Sealer:             env.Sealer, // authenticator-app secrets (mfa.go)
-		PublicURL:          env.url,
-		ManageAuthorityURL: env.SimURL + "/applications-manage-authority",
-		AuthorizeURL:       env.SimURL + "/oauth/authorize",
-		// The test browsers connect from loopback, which stands in for a
-		// load balancer at testVendorIP (see deviceTransport).
-		TrustedProxies: testTrustedProxies,
-		VendorPublicIP: testVendorIP,
-		LicenceIDs:     testLicences,
-	})
+	env.itsa, env.vat = itsa.New(env.Client), vat.New(env.Client)
+	var err error
+	env.service, err = landlord.New(landlord.Config{Store: env.Store, HMRC: env.Client, ITSA: env.itsa, VAT: env.vat,
+		Logger: env.Logger, Now: env.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(env.config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +126,22 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		}
 	})
 	return env
+}
+
+// config is the web server's configuration in the deployment.
+func (env *testEnv) config() web.Config {
+	return web.Config{
+		Store: env.Store, HMRC: env.Client, Landlord: env.service, Logger: env.Logger, Now: env.Clock.Now,
+		Sealer:             env.Sealer, // authenticator-app secrets (mfa.go)
+		PublicURL:          env.url,
+		ManageAuthorityURL: env.SimURL + "/applications-manage-authority",
+		AuthorizeURL:       env.SimURL + "/oauth/authorize",
+		// The test browsers connect from loopback, which stands in for a
+		// load balancer at testVendorIP (see deviceTransport).
+		TrustedProxies: testTrustedProxies,
+		VendorPublicIP: testVendorIP,
+		LicenceIDs:     testLicences,
+	}
 }
 
 func (env *testEnv) createUser(email, password string) *mtdconnect.User {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 )
 
 // amountField is one amount of the UK property cumulative summary, as the
@@ -62,17 +63,17 @@ func fieldOfPath(path string) string {
 // amountSlot returns where a field's amount lives in b, creating the
 // objects on the way when create is set (nil when they are missing and
 // create is not).
-func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.Amount {
+func amountSlot(b *itsa.UKPropertyCumulative, name string, create bool) **mtdconnect.Amount {
 	p := &b.UKProperty
-	income := func() *hmrc.UKPropertyIncome {
+	income := func() *itsa.UKPropertyIncome {
 		if p.Income == nil && create {
-			p.Income = &hmrc.UKPropertyIncome{}
+			p.Income = &itsa.UKPropertyIncome{}
 		}
 		return p.Income
 	}
-	expenses := func() *hmrc.UKPropertyExpenses {
+	expenses := func() *itsa.UKPropertyExpenses {
 		if p.Expenses == nil && create {
-			p.Expenses = &hmrc.UKPropertyExpenses{}
+			p.Expenses = &itsa.UKPropertyExpenses{}
 		}
 		return p.Expenses
 	}
@@ -98,7 +99,7 @@ func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.A
 				if !create {
 					return nil
 				}
-				in.RentARoom = &hmrc.UKPropertyRentARoom{}
+				in.RentARoom = &itsa.UKPropertyRentARoom{}
 			}
 			return &in.RentARoom.RentsReceived
 		}
@@ -134,7 +135,7 @@ func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.A
 			if !create {
 				return nil
 			}
-			ex.RentARoom = &hmrc.UKPropertyRentARoomExpenses{}
+			ex.RentARoom = &itsa.UKPropertyRentARoomExpenses{}
 		}
 		return &ex.RentARoom.AmountClaimed
 	}
@@ -143,7 +144,7 @@ func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.A
 
 // parseFormAmount reads an amount as a landlord types it: "1,250.50",
 // "£1250.5", "-£20". It returns nil for an empty field.
-func parseFormAmount(s string) (*hmrc.Amount, error) {
+func parseFormAmount(s string) (*mtdconnect.Amount, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
@@ -163,11 +164,11 @@ func parseFormAmount(s string) (*hmrc.Amount, error) {
 	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "-.") {
 		s = strings.Replace(s, ".", "0.", 1)
 	}
-	return hmrc.ParseAmount(s)
+	return mtdconnect.ParseAmount(s)
 }
 
 // formatAmount shows an amount in pounds, e.g. £1,234.50.
-func formatAmount(a *hmrc.Amount) string {
+func formatAmount(a *mtdconnect.Amount) string {
 	p, ok := a.Pence()
 	if !ok {
 		return a.String()
@@ -253,7 +254,7 @@ type receiptRow struct {
 }
 
 // newUpdateForm is the empty form for the period from..to of taxYear.
-func newUpdateForm(taxYear hmrc.TaxYear, from, to string) *updateForm {
+func newUpdateForm(taxYear itsa.TaxYear, from, to string) *updateForm {
 	f := &updateForm{TaxYear: taxYear.String(), From: from, To: to,
 		Period: formatISODate(from) + " to " + formatISODate(to)}
 	for _, af := range amountFields {
@@ -318,8 +319,8 @@ func (f *updateForm) fail(name, message string) {
 
 // bind reads the form's amounts into a body for the period, failing each
 // field that is not an amount.
-func (f *updateForm) bind(r *http.Request) hmrc.UKPropertyCumulative {
-	body := hmrc.UKPropertyCumulative{FromDate: f.From, ToDate: f.To}
+func (f *updateForm) bind(r *http.Request) itsa.UKPropertyCumulative {
+	body := itsa.UKPropertyCumulative{FromDate: f.From, ToDate: f.To}
 	f.fields(func(ff *formField) {
 		ff.Value = r.PostFormValue(ff.Name)
 		a, err := parseFormAmount(ff.Value)
@@ -357,16 +358,16 @@ func (f *updateForm) failAll(errs []fieldError) {
 // validationMessage turns an HMRC validation error into words.
 func validationMessage(code, message string) string {
 	switch {
-	case code == hmrc.CodeFormatValue && strings.Contains(message, "-99999999999.99"):
+	case code == itsa.CodeFormatValue && strings.Contains(message, "-99999999999.99"):
 		return "Enter an amount between −£99,999,999,999.99 and £99,999,999,999.99, in pounds and pence (no more than 2 decimal places)"
-	case code == hmrc.CodeFormatValue:
+	case code == itsa.CodeFormatValue:
 		return "Enter an amount of £0 or more, up to £99,999,999,999.99, in pounds and pence (no more than 2 decimal places)"
-	case code == hmrc.CodeRuleBothExpenses:
+	case code == itsa.CodeRuleBothExpenses:
 		return "Give either the itemised expenses or one consolidated total, not both: clear one of them"
-	case code == hmrc.CodeRuleIncorrectOrEmptyBody:
+	case code == itsa.CodeRuleIncorrectOrEmptyBody:
 		return "Enter at least one amount"
-	case code == hmrc.CodeFormatFromDate || code == hmrc.CodeFormatToDate || code == hmrc.CodeRuleToDateBeforeFromDate ||
-		code == hmrc.CodeRuleMissingSubmission || strings.Contains(code, "DATE"):
+	case code == itsa.CodeFormatFromDate || code == itsa.CodeFormatToDate || code == itsa.CodeRuleToDateBeforeFromDate ||
+		code == itsa.CodeRuleMissingSubmission || strings.Contains(code, "DATE"):
 		return "The period of this update is not one HMRC accepts. Go back to your quarterly updates and choose the period again"
 	}
 	return message
@@ -408,11 +409,11 @@ func pageProblemOf(p problem) *pageProblem {
 func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r.Context())
 	now := s.now()
-	current := hmrc.CurrentTaxYear(now)
+	current := itsa.CurrentTaxYear(now)
 	taxYear := current
 	if v := r.URL.Query().Get("taxYear"); v != "" {
-		y, err := hmrc.ParseTaxYear(v)
-		if err != nil || y > current || y < hmrc.CumulativeFirstTaxYear {
+		y, err := itsa.ParseTaxYear(v)
+		if err != nil || y > current || y < itsa.CumulativeFirstTaxYear {
 			s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such tax year",
 				Text: "Quarterly updates can be shown for the tax years from 2025-26 to the current one."})
 			return
@@ -422,7 +423,7 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	page := quarterlyPage{TaxYear: taxYear.String()}
 	// The other tax years with cumulative updates: in April and May the
 	// last update of the previous year is still due.
-	for y := max(current-1, hmrc.CumulativeFirstTaxYear); y <= current; y++ {
+	for y := max(current-1, itsa.CumulativeFirstTaxYear); y <= current; y++ {
 		if y != taxYear {
 			page.OtherYears = append(page.OtherYears, yearLink{Label: y.String(), Link: "/quarterly?taxYear=" + y.String()})
 		}
@@ -444,16 +445,16 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "quarterly", "Quarterly updates", page)
 		return
 	}
-	if taxYear < hmrc.CumulativeFirstTaxYear {
+	if taxYear < itsa.CumulativeFirstTaxYear {
 		page.Problem = &pageProblem{Title: "Nothing to send yet",
 			Message: "Quarterly updates through Making Tax Digital start with the 2025-26 tax year."}
 		s.render(w, r, status, "quarterly", "Quarterly updates", page)
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var obligations []hmrc.Obligation
+	var obligations []itsa.Obligation
 	if err == nil {
-		obligations, err = s.hmrc.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin)
+		obligations, err = s.itsa.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin)
 	}
 	if err != nil {
 		p := s.logProblem(r, err)
@@ -463,7 +464,7 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	}
 
 	selected := r.URL.Query().Get("period")
-	var chosen *hmrc.Obligation
+	var chosen *itsa.Obligation
 	for i, ob := range obligations {
 		if !ob.Fulfilled() && chosen == nil && (selected == "" || selected == ob.End) {
 			chosen = &obligations[i]
@@ -535,7 +536,7 @@ func periodOf(sub *mtdconnect.Submission) string {
 // update is recorded and its receipt shown (Post/Redirect/Get).
 func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r.Context())
-	taxYear, err := hmrc.ParseTaxYear(r.PostFormValue("taxYear"))
+	taxYear, err := itsa.ParseTaxYear(r.PostFormValue("taxYear"))
 	if err != nil {
 		s.serverError(w, r, errBadRequest)
 		return
@@ -570,7 +571,7 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if verrs := body.Validate(taxYear); len(verrs) > 0 {
-		form.failAll(classify(hmrc.ValidationErrors(verrs)).Errors)
+		form.failAll(classify(hmrc.JoinValidationErrors(verrs)).Errors)
 		again(http.StatusBadRequest)
 		return
 	}
@@ -580,7 +581,7 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 	origin, err := s.browserOrigin(r, u)
 	var resp *hmrc.Response
 	if err == nil {
-		resp, err = s.hmrc.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin)
+		resp, err = s.itsa.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin)
 	}
 	if err != nil {
 		p := s.logProblem(r, err)
@@ -642,7 +643,7 @@ func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	var body hmrc.UKPropertyCumulative
+	var body itsa.UKPropertyCumulative
 	if err := json.Unmarshal(sub.Body, &body); err != nil {
 		s.serverError(w, r, fmt.Errorf("receipt %d: %w", sub.ID, err))
 		return

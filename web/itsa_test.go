@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/web"
 )
@@ -151,7 +151,7 @@ func (env *testEnv) fraudVerdict(t *testing.T, api string, mfa bool) {
 
 // period is a cumulative obligation as the simulator sets them.
 type period struct {
-	taxYear        hmrc.TaxYear
+	taxYear        itsa.TaxYear
 	start, end     time.Time
 	due            time.Time
 	startS, endS   string
@@ -162,7 +162,7 @@ type period struct {
 
 // periods are the four cumulative periods of y (all start on 6 April;
 // due the 5th of the next month in 2025-26, the 7th after).
-func periods(y hmrc.TaxYear, now time.Time) []period {
+func periods(y itsa.TaxYear, now time.Time) []period {
 	dueDay := 7
 	if y <= 2025 {
 		dueDay = 5
@@ -190,11 +190,11 @@ func periods(y hmrc.TaxYear, now time.Time) []period {
 // previous one early in a tax year. It returns the page to open too.
 func firstOpen(t *testing.T, now time.Time) (period, string) {
 	t.Helper()
-	y := hmrc.CurrentTaxYear(now)
+	y := itsa.CurrentTaxYear(now)
 	if p := periods(y, now)[0]; p.submittableNow {
 		return p, "/quarterly"
 	}
-	if y-1 < hmrc.CumulativeFirstTaxYear {
+	if y-1 < itsa.CumulativeFirstTaxYear {
 		t.Skip("no cumulative period HMRC accepts an update for yet")
 	}
 	return periods(y-1, now)[0], "/quarterly?taxYear=" + (y - 1).String()
@@ -396,7 +396,7 @@ func TestQuarterlyJourney(t *testing.T) {
 	env.fraudVerdict(t, "property-business-mtd", false)
 
 	// HMRC holds exactly what was sent.
-	if got, err := env.Client.UKPropertyCumulative(t.Context(), env.landlord.ID, testNINO, target.taxYear, mustBatch(t, env)); err != nil ||
+	if got, err := env.itsa.UKPropertyCumulative(t.Context(), env.landlord.ID, testNINO, target.taxYear, mustBatch(t, env)); err != nil ||
 		got.UKProperty.Income.PeriodAmount.String() != "12500.00" || got.ToDate != target.endS {
 		t.Errorf("HMRC holds %+v, %v", got, err)
 	}
@@ -533,7 +533,7 @@ func TestQuarterlyProblems(t *testing.T) {
 
 	t.Run("too early", func(t *testing.T) {
 		now := env.Clock.Now()
-		y := hmrc.CurrentTaxYear(now)
+		y := itsa.CurrentTaxYear(now)
 		var late *period
 		for _, p := range periods(y, now) {
 			if !p.submittableNow {
@@ -556,7 +556,7 @@ func TestQuarterlyProblems(t *testing.T) {
 	})
 
 	t.Run("tax year", func(t *testing.T) {
-		for _, q := range []string{"2024-25", "2025-27", "20x5-26", hmrc.CurrentTaxYear(env.Clock.Now()).String()[:4] + "-99"} {
+		for _, q := range []string{"2024-25", "2025-27", "20x5-26", itsa.CurrentTaxYear(env.Clock.Now()).String()[:4] + "-99"} {
 			if p := b.get("/quarterly?taxYear=" + q); p.status != http.StatusNotFound {
 				t.Errorf("%s: status %d", q, p.status)
 			}
@@ -567,7 +567,7 @@ func TestQuarterlyProblems(t *testing.T) {
 		// The failure is logged, without the NINO of the call's path
 		// (newTestEnv's clean-up checks the logs).
 		env.Sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
-		p := b.get("/quarterly?taxYear=" + hmrc.CurrentTaxYear(env.Clock.Now()).String())
+		p := b.get("/quarterly?taxYear=" + itsa.CurrentTaxYear(env.Clock.Now()).String())
 		env.Sim.SetFaults(hmrcsim.Faults{})
 		if p.status != http.StatusServiceUnavailable {
 			t.Errorf("status %d", p.status)

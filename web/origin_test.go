@@ -20,7 +20,10 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // deviceJSON is what fph.js collects in a browser, as it sends it.
@@ -42,7 +45,11 @@ func originServer(t *testing.T, cfg Config) (*Server, *mtdconnect.User) {
 	h := hmrctest.New(t, hmrctest.Options{Configure: func(_ *hmrctest.Env, c *hmrc.Config) {
 		c.DeviceID, c.Vendor.LicenseIDs = serverDeviceID, licences
 	}})
-	cfg.Store, cfg.HMRC, cfg.PublicURL, cfg.Sealer = h.Store, h.Client, "http://127.0.0.1:8080", h.Sealer
+	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client), VAT: vat.New(h.Client)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store, cfg.HMRC, cfg.Landlord, cfg.PublicURL, cfg.Sealer = h.Store, h.Client, svc, "http://127.0.0.1:8080", h.Sealer
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -542,14 +549,14 @@ func TestClassifyIncomeTax(t *testing.T) {
 		{errNoDeviceData, 400, "device_data_missing", "", "Your browser must allow scripts for HMRC's fraud-prevention rules", 0},
 		{fmt.Errorf("%w: x", errBadDeviceData), 400, "device_data_invalid", "", "Reload the page", 0},
 		{headerErrors{{Header: "Mtd-Client-Device", Problem: "is required"}}, 400, "invalid_device_headers", "", "Mtd-Client-Device is required", 1},
-		{hmrc.ErrNoNINO, 409, "nino_required", actionSettings, "Add it in your settings", 0},
+		{landlord.ErrNoNINO, 409, "nino_required", actionSettings, "Add it in your settings", 0},
 		{&mtdconnect.NINOError{Input: "x", Problem: "must not be empty"}, 409, "nino_invalid", actionSettings, "must not be empty", 0},
 		{&jsonBodyError{Problem: "it is empty"}, 400, "invalid_json", "", "it is empty", 0},
-		{hmrc.ValidationErrors([]hmrc.ValidationError{{Code: "FORMAT_VALUE", Message: "m", Paths: []string{"/a", "/b"}}, {Code: "RULE_BOTH_EXPENSES_SUPPLIED", Message: "n"}}),
+		{hmrc.JoinValidationErrors([]*hmrc.ValidationError{{Code: "FORMAT_VALUE", Message: "m", Paths: []string{"/a", "/b"}}, {Code: "RULE_BOTH_EXPENSES_SUPPLIED", Message: "n"}}),
 			400, "invalid_request", "", "nothing was sent", 2},
-		{func() error { _, err := hmrc.ParseTaxYear("2025"); return err }(), 400, "invalid_request", "", "", 1},
-		{fmt.Errorf("x: %w", hmrc.ErrNoUKProperty), 404, "no_uk_property_business", actionSettings, "sign up your property income", 0},
-		{fmt.Errorf("x: %w", hmrc.ErrNoSubmission), 404, "no_submission", "", "", 0},
+		{func() error { _, err := itsa.ParseTaxYear("2025"); return err }(), 400, "invalid_request", "", "", 1},
+		{fmt.Errorf("x: %w", itsa.ErrNoUKProperty), 404, "no_uk_property_business", actionSettings, "sign up your property income", 0},
+		{fmt.Errorf("x: %w", itsa.ErrNoSubmission), 404, "no_submission", "", "", 0},
 		{&hmrc.APIError{Status: 401, Code: "INVALID_CREDENTIALS"}, 409, "INVALID_CREDENTIALS", actionReconnect, "Connect to HMRC again", 0},
 		{&hmrc.APIError{Status: 403, Code: "INVALID_SCOPE"}, 409, "INVALID_SCOPE", actionReconnect, "", 0},
 		{&hmrc.APIError{Status: 403, Code: "CLIENT_OR_AGENT_NOT_AUTHORISED"}, 403, "CLIENT_OR_AGENT_NOT_AUTHORISED", actionSettings, "cannot act for the National Insurance number", 0},

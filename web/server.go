@@ -22,15 +22,20 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
 
 // Config configures a Server.
 type Config struct {
-	Store  mtdconnect.Store
-	HMRC   *hmrc.Client
-	Logger *slog.Logger     // nil: slog.Default()
-	Now    func() time.Time // nil: time.Now
+	Store mtdconnect.Store
+	HMRC  *hmrc.Client
+	// Landlord runs the actions on landlords' connections and filings.
+	Landlord *landlord.Service
+	Logger   *slog.Logger     // nil: slog.Default()
+	Now      func() time.Time // nil: time.Now
 	// Sealer seals landlords' authenticator-app secrets (the optional
 	// second factor at sign-in, mfa.go). nil: no second factor can be
 	// added, and a landlord who has one cannot sign in on this server.
@@ -67,13 +72,16 @@ type Config struct {
 
 // Server serves the pages and the API. Build it with New.
 type Server struct {
-	store  mtdconnect.Store
-	hmrc   *hmrc.Client
-	sealer *seal.Sealer // nil: no second factor (mfa.go)
-	log    *slog.Logger
-	now    func() time.Time
-	pages  map[string]*template.Template
-	london *time.Location
+	store    mtdconnect.Store
+	hmrc     *hmrc.Client
+	landlord *landlord.Service
+	itsa     *itsa.Client
+	vat      *vat.Client
+	sealer   *seal.Sealer // nil: no second factor (mfa.go)
+	log      *slog.Logger
+	now      func() time.Time
+	pages    map[string]*template.Template
+	london   *time.Location
 
 	manageAuthorityURL string
 	secureCookies      bool
@@ -98,8 +106,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("web: store is required")
 	}
-	if cfg.HMRC == nil {
-		return nil, errors.New("web: hmrc client is required")
+	if cfg.HMRC == nil || cfg.Landlord == nil {
+		return nil, errors.New("web: hmrc client and landlord service are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -150,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		store:              cfg.Store,
 		hmrc:               cfg.HMRC,
+		landlord:           cfg.Landlord,
+		itsa:               cfg.Landlord.ITSA(),
+		vat:                cfg.Landlord.VAT(),
 		sealer:             cfg.Sealer,
 		log:                cfg.Logger,
 		now:                cfg.Now,

@@ -18,6 +18,8 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // apiVATUser reads {id} and returns the user, who must have a VAT
@@ -28,7 +30,7 @@ func (s *Server) apiVATUser(r *http.Request) (*mtdconnect.User, error) {
 		return nil, err
 	}
 	if u.VRN == "" {
-		return nil, hmrc.ErrNoVRN
+		return nil, landlord.ErrNoVRN
 	}
 	return u, nil
 }
@@ -43,7 +45,7 @@ type apiVATObligation struct {
 }
 
 // apiVATStatuses are the statuses the API takes and gives, and HMRC's.
-var apiVATStatuses = map[string]string{"open": hmrc.VATStatusOpen, "fulfilled": hmrc.VATStatusFulfilled}
+var apiVATStatuses = map[string]string{"open": vat.StatusOpen, "fulfilled": vat.StatusFulfilled}
 
 // vatObligationsQuery reads ?from=&to=&status=. Without dates the range
 // is the last 12 months to today, as on the VAT page, except with
@@ -61,19 +63,19 @@ func (s *Server) vatObligationsQuery(q url.Values) (from, to time.Time, status s
 		}
 		return t
 	}
-	from = date("from", hmrc.CodeVATInvalidDateFrom)
-	to = date("to", hmrc.CodeVATInvalidDateTo)
+	from = date("from", vat.CodeInvalidDateFrom)
+	to = date("to", vat.CodeInvalidDateTo)
 	if v := q.Get("status"); v != "" {
 		var ok bool
 		if status, ok = apiVATStatuses[v]; !ok {
-			errs = append(errs, &hmrc.ValidationError{Code: hmrc.CodeVATInvalidStatus,
+			errs = append(errs, &hmrc.ValidationError{Code: vat.CodeInvalidStatus,
 				Message: "status must be open or fulfilled, or left out for both, not " + strconv.Quote(v)})
 		}
 	}
 	if len(errs) > 0 {
 		return from, to, status, errors.Join(errs...)
 	}
-	if !q.Has("from") && !q.Has("to") && status != hmrc.VATStatusOpen {
+	if !q.Has("from") && !q.Has("to") && status != vat.StatusOpen {
 		to = s.vatToday()
 		from = vatRecentFrom(to)
 	}
@@ -98,7 +100,7 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 		s.apiError(w, r, err)
 		return
 	}
-	obligations, err := s.hmrc.VATObligations(r.Context(), u.ID, u.VRN, from, to, status, origin, testScenario(r)...)
+	obligations, err := s.vat.Obligations(r.Context(), u.ID, u.VRN, from, to, status, origin, vat.WithTestScenario(testScenario(r)))
 	if err != nil {
 		s.apiError(w, r, vatCall(err))
 		return
@@ -153,13 +155,13 @@ func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	var ret hmrc.VATReturn
+	var ret vat.Return
 	if err := decodeJSONBody(w, r, &ret); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	if verrs := ret.Validate(); len(verrs) > 0 {
-		s.apiError(w, r, hmrc.ValidationErrors(verrs))
+		s.apiError(w, r, hmrc.JoinValidationErrors(verrs))
 		return
 	}
 	origin, err := s.apiOrigin(r, u.ID)
@@ -170,7 +172,7 @@ func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) {
 	// The platform may hang up; the receipt of a return HMRC filed must
 	// still be kept (see handleVATSubmit).
 	ctx := context.WithoutCancel(r.Context())
-	rec, err := s.hmrc.SubmitVATReturn(ctx, u.ID, u.VRN, ret, origin, testScenario(r)...)
+	rec, err := s.vat.SubmitReturn(ctx, u.ID, u.VRN, ret, origin, vat.WithTestScenario(testScenario(r)))
 	if err != nil {
 		s.apiError(w, r, &vatCallError{err: err, submit: true})
 		return
@@ -202,8 +204,8 @@ func (s *Server) handleAPIVATReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.PathValue("periodKey")
-	if !hmrc.ValidVATPeriodKey(key) {
-		s.apiError(w, r, &hmrc.ValidationError{Code: hmrc.CodeVATPeriodKeyInvalid,
+	if !vat.ValidPeriodKey(key) {
+		s.apiError(w, r, &hmrc.ValidationError{Code: vat.CodePeriodKeyInvalid,
 			Message: "the period key must be four characters of A–Z, 0–9 and # (sent as %23), like 18A1 or #001"})
 		return
 	}
@@ -212,7 +214,7 @@ func (s *Server) handleAPIVATReturn(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	ret, err := s.hmrc.VATReturn(r.Context(), u.ID, u.VRN, key, origin, testScenario(r)...)
+	ret, err := s.vat.Return(r.Context(), u.ID, u.VRN, key, origin, vat.WithTestScenario(testScenario(r)))
 	if err != nil {
 		s.apiError(w, r, vatCall(err))
 		return

@@ -469,8 +469,9 @@ func TestSecurityHeaders(t *testing.T) {
 // URL: Secure cookies and HSTS over https.
 func TestSecureCookiesOverHTTPS(t *testing.T) {
 	env := newTestEnv(t)
-	srv, err := web.New(web.Config{Store: env.Store, HMRC: env.Client, Logger: env.Logger, Now: env.Clock.Now,
-		PublicURL: "https://mtdconnect.example"})
+	cfg := env.config()
+	cfg.PublicURL = "https://mtdconnect.example"
+	srv, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func runUserCommand(ctx context.Context, cmd string, args []string, getenv geten
 		if err != nil {
 			return fmt.Errorf("describe this server for HMRC's fraud prevention headers: %w", err)
 		}
-		msg, err := a.hmrc.TestConnection(ctx, u.ID, purpose, origin)
+		msg, err := a.landlord.Test(ctx, u.ID, purpose, origin)
 		if err != nil {
 			return explain(err)
 		}

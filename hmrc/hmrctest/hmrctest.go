@@ -307,3 +307,34 @@ func (e *Env) Connect(t testing.TB, c *hmrc.Client, userID int64, purpose mtdcon
 	}
 	return conn
 }
+
+// BrowserOrigin is a landlord's browser as fph.js and the web server
+// describe it, signed in with a second factor: the fraud prevention data of
+// a call HMRC's validator (and the simulator's) grades VALID_HEADERS.
+func BrowserOrigin() *fraud.Origin {
+	return &fraud.Origin{
+		Method: fraud.WebAppViaServer,
+		Device: fraud.Device{
+			DeviceID:              "beec798b-b366-47fa-b1f8-92cede14a1ce",
+			JSUserAgent:           "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+			Screens:               []fraud.Screen{{Width: 1920, Height: 1080, ScalingFactor: 1, ColourDepth: 24}},
+			WindowWidth:           1256,
+			WindowHeight:          803,
+			TimezoneOffsetMinutes: 0,
+		},
+		ClientIP:   "198.51.100.7",
+		ClientPort: 51234,
+		ReceivedAt: time.Now(),
+		UserIDs:    map[string]string{"mtdconnect": "1"},
+		Vendor: fraud.Vendor{
+			ProductName: "mtdconnect",
+			Version:     "0.1.0",
+			PublicIP:    "203.0.113.6",
+			LicenseIDs:  map[string]string{"mtdconnect": "demo"},
+		},
+		MultiFactor: []fraud.MultiFactor{{
+			Type: "TOTP", At: time.Now().Add(-10 * time.Minute),
+			UniqueReference: "c6f1b0a4e1d9f7a35b0e5c9a0f2d8e7b41c3a9d6e2f0b7c8a1d4e6f9b2c5a8d3",
+		}},
+	}
+}

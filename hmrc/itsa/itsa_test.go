@@ -1,4 +1,4 @@
-package hmrc_test
+package itsa_test
 
 import (
 	"errors"
@@ -16,11 +16,26 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
-// itsaDeviceID is the server's own device ID in these tests.
-const itsaDeviceID = hmrctest.DeviceID
+// The test user at the simulator, and the landlord's NINO (the test
+// user's).
+const (
+	simUser     = "100000000001"
+	simPassword = "sim-password"
+	itsaNINO    = "TC663795B"
+)
+
+// env is the shared test deployment (clock at 1 May 2026) with a landlord
+// whose HMRC client's requests pass through a fraud audit.
+type env struct {
+	*hmrctest.Env
+	hmrc   *hmrc.Client
+	client *itsa.Client
+	userID int64
+}
 
 // fphAudit validates the fraud prevention headers of every API request the
 // client sends (token requests excepted: HMRC wants none there), with the
@@ -52,36 +67,29 @@ func (a *fphAudit) all() []fphSeen {
 	return slices.Clone(a.seen)
 }
 
-// newITSAEnv is newEnv with a client that has this server's device ID and a
-// vendor with a licence (BatchOrigin needs both), connected for Income Tax.
+// newITSAEnv is the deployment connected for Income Tax.
 func newITSAEnv(t *testing.T) (*env, *fphAudit) {
 	t.Helper()
-	e := newEnv(t)
-	audit := &fphAudit{next: e.Tokens}
-	e.client = itsaClient(t, e, audit)
-	e.connect(t)
+	h := hmrctest.New(t, hmrctest.Options{Start: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)})
+	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: itsaNINO})
+	e := &env{Env: h, userID: h.CreateUser(t, "landlord@example.com", itsaNINO, "").ID}
+	audit := &fphAudit{next: h.Tokens}
+	e.hmrc = itsaClient(t, e, audit)
+	e.client = itsa.New(e.hmrc)
+	h.Connect(t, e.hmrc, e.userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
 	return e, audit
 }
 
+// itsaClient is an HMRC client of the deployment sending through rt.
 func itsaClient(t *testing.T, e *env, rt http.RoundTripper, mod ...func(*hmrc.Config)) *hmrc.Client {
 	t.Helper()
 	transport := func(c *hmrc.Config) { c.HTTPClient = &http.Client{Transport: rt, Timeout: 5 * time.Second} }
 	return e.NewClient(t, append([]func(*hmrc.Config){transport}, mod...)...)
 }
 
-// signedInOrigin is webOrigin for a landlord who signed in with a second
-// factor. webOrigin declares Gov-Client-Multi-Factor missing, which HMRC's
-// validator (and the simulator's) grades POTENTIALLY_INVALID_HEADERS: only
-// a landlord with MFA can get VALID_HEADERS.
-func signedInOrigin() *fraud.Origin {
-	r := webOrigin()
-	r.MissingData = nil
-	r.MultiFactor = []fraud.MultiFactor{{
-		Type: "TOTP", At: time.Now().Add(-10 * time.Minute),
-		UniqueReference: "c6f1b0a4e1d9f7a35b0e5c9a0f2d8e7b41c3a9d6e2f0b7c8a1d4e6f9b2c5a8d3",
-	}}
-	return r
-}
+// signedInOrigin is a landlord's browser, signed in with a second factor:
+// only a landlord with MFA can get VALID_HEADERS.
+func signedInOrigin() *fraud.Origin { return hmrctest.BrowserOrigin() }
 
 // itsaOrigin is one way of originating calls: the landlord's browser or
 // this server (batch).
@@ -108,7 +116,7 @@ func itsaOrigins() []itsaOrigin {
 			name: "Batch",
 			new: func(t *testing.T, e *env) *fraud.Origin {
 				t.Helper()
-				r, err := e.client.BatchOrigin(map[string]string{"mtdconnect": "1"})
+				r, err := e.hmrc.BatchOrigin(map[string]string{"mtdconnect": "1"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -145,32 +153,30 @@ func wantFraudChecked(t *testing.T, e *env, audit *fphAudit, o itsaOrigin, from 
 	return len(seen)
 }
 
-const itsaNINO = "TC663795B" // newEnv's test user
-
-func q1Summary() hmrc.UKPropertyCumulative {
-	return hmrc.UKPropertyCumulative{
+func q1Summary() itsa.UKPropertyCumulative {
+	return itsa.UKPropertyCumulative{
 		FromDate: "2025-04-06", ToDate: "2025-07-05",
-		UKProperty: hmrc.UKProperty{
-			Income: &hmrc.UKPropertyIncome{
-				PeriodAmount: hmrc.Pence(300050),
-				RentARoom:    &hmrc.UKPropertyRentARoom{RentsReceived: hmrc.Pence(1000)},
+		UKProperty: itsa.UKProperty{
+			Income: &itsa.UKPropertyIncome{
+				PeriodAmount: mtdconnect.Pence(300050),
+				RentARoom:    &itsa.UKPropertyRentARoom{RentsReceived: mtdconnect.Pence(1000)},
 			},
-			Expenses: &hmrc.UKPropertyExpenses{
-				PremisesRunningCosts:     hmrc.Pence(-1225),
-				ResidentialFinancialCost: hmrc.Pence(10000),
+			Expenses: &itsa.UKPropertyExpenses{
+				PremisesRunningCosts:     mtdconnect.Pence(-1225),
+				ResidentialFinancialCost: mtdconnect.Pence(10000),
 			},
 		},
 	}
 }
 
-func q2Summary() hmrc.UKPropertyCumulative {
-	return hmrc.UKPropertyCumulative{
+func q2Summary() itsa.UKPropertyCumulative {
+	return itsa.UKPropertyCumulative{
 		FromDate: "2025-04-06", ToDate: "2025-10-05",
-		UKProperty: hmrc.UKProperty{
-			Income: &hmrc.UKPropertyIncome{PeriodAmount: hmrc.Pence(610000)},
-			Expenses: &hmrc.UKPropertyExpenses{
-				ConsolidatedExpenses:     hmrc.Pence(5001),
-				ResidentialFinancialCost: hmrc.Pence(100),
+		UKProperty: itsa.UKProperty{
+			Income: &itsa.UKPropertyIncome{PeriodAmount: mtdconnect.Pence(610000)},
+			Expenses: &itsa.UKPropertyExpenses{
+				ConsolidatedExpenses:     mtdconnect.Pence(5001),
+				ResidentialFinancialCost: mtdconnect.Pence(100),
 			},
 		},
 	}
@@ -188,7 +194,7 @@ func TestITSAFlow(t *testing.T) {
 
 			// The business ID costs one call, then none, whatever the NINO's spelling.
 			id, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, origin())
-			if err != nil || !hmrc.ValidBusinessID(id) || !strings.HasPrefix(id, "XPIS") {
+			if err != nil || !itsa.ValidBusinessID(id) || !strings.HasPrefix(id, "XPIS") {
 				t.Fatalf("UKPropertyBusinessID = %q, %v", id, err)
 			}
 			if n := apiCalls(); n != 1 {
@@ -245,7 +251,7 @@ func TestITSAFlow(t *testing.T) {
 			wantObligations(t, obs, id, []string{"fulfilled", "fulfilled", "open", "open"}, []string{"2026-05-01", "2026-05-01"})
 
 			// Another tax year has nothing submitted.
-			if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2026, origin()); !errors.Is(err, hmrc.ErrNoSubmission) {
+			if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2026, origin()); !errors.Is(err, itsa.ErrNoSubmission) {
 				t.Errorf("GET 2026-27 = %v, want ErrNoSubmission", err)
 			}
 			if n := apiCalls(); n != 9 {
@@ -258,7 +264,7 @@ func TestITSAFlow(t *testing.T) {
 	}
 }
 
-func wantObligations(t *testing.T, obs []hmrc.Obligation, id string, status, received []string) {
+func wantObligations(t *testing.T, obs []itsa.Obligation, id string, status, received []string) {
 	t.Helper()
 	ends := []string{"2025-07-05", "2025-10-05", "2026-01-05", "2026-04-05"}
 	dues := []string{"2025-08-05", "2025-11-05", "2026-02-05", "2026-05-05"}
@@ -266,14 +272,14 @@ func wantObligations(t *testing.T, obs []hmrc.Obligation, id string, status, rec
 		t.Fatalf("obligations %+v, want %d", obs, len(ends))
 	}
 	for i, ob := range obs {
-		want := hmrc.Obligation{BusinessID: id, TypeOfBusiness: hmrc.TypeUKProperty, Start: "2025-04-06", End: ends[i], Due: dues[i], Status: status[i]}
+		want := itsa.Obligation{BusinessID: id, TypeOfBusiness: itsa.TypeUKProperty, Start: "2025-04-06", End: ends[i], Due: dues[i], Status: status[i]}
 		if i < len(received) {
 			want.Received = received[i]
 		}
 		if ob != want {
 			t.Errorf("obligation %d = %+v, want %+v", i, ob, want)
 		}
-		if ob.Fulfilled() != (status[i] == hmrc.ObligationFulfilled) {
+		if ob.Fulfilled() != (status[i] == itsa.ObligationFulfilled) {
 			t.Errorf("obligation %d: Fulfilled() = %v", i, ob.Fulfilled())
 		}
 	}
@@ -290,7 +296,7 @@ func validationCodes(err error) (codes []string, nino bool) {
 			for _, e := range x.Unwrap() {
 				walk(e)
 			}
-		case hmrc.ValidationError:
+		case *hmrc.ValidationError:
 			codes = append(codes, x.Code)
 		case *mtdconnect.NINOError:
 			nino = true
@@ -307,16 +313,16 @@ func validationCodes(err error) (codes []string, nino bool) {
 func TestITSALocalValidationSendsNothing(t *testing.T) {
 	e, audit := newITSAEnv(t)
 	ctx := t.Context()
-	threeDecimals, err := hmrc.ParseAmount("10.005")
+	threeDecimals, err := mtdconnect.ParseAmount("10.005")
 	if err != nil {
 		t.Fatal(err)
 	}
-	with := func(f func(*hmrc.UKPropertyCumulative)) hmrc.UKPropertyCumulative {
+	with := func(f func(*itsa.UKPropertyCumulative)) itsa.UKPropertyCumulative {
 		b := q1Summary()
 		f(&b)
 		return b
 	}
-	submit := func(nino string, ty hmrc.TaxYear, b hmrc.UKPropertyCumulative) func() error {
+	submit := func(nino string, ty itsa.TaxYear, b itsa.UKPropertyCumulative) func() error {
 		return func() error {
 			_, err := e.client.SubmitUKPropertyCumulative(ctx, e.userID, nino, ty, b, signedInOrigin())
 			return err
@@ -333,17 +339,17 @@ func TestITSALocalValidationSendsNothing(t *testing.T) {
 		{"TaxYear2024", submit(itsaNINO, 2024, q1Summary()), []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}, false},
 		{"TaxYearOutOfRange", submit(itsaNINO, 1999, q1Summary()), []string{"FORMAT_TAX_YEAR"}, false},
 		{"NINOAndTaxYear", submit("nope", 2024, q1Summary()), []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}, true},
-		{"BothExpenses", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
-			b.UKProperty.Expenses.ConsolidatedExpenses = hmrc.Pence(100)
+		{"BothExpenses", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
+			b.UKProperty.Expenses.ConsolidatedExpenses = mtdconnect.Pence(100)
 		})), []string{"RULE_BOTH_EXPENSES_SUPPLIED"}, false},
-		{"ThreeDecimals", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
+		{"ThreeDecimals", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
 			b.UKProperty.Income.PeriodAmount = threeDecimals
 		})), []string{"FORMAT_VALUE"}, false},
-		{"NegativeIncome", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
-			b.UKProperty.Income.PeriodAmount = hmrc.Pence(-1)
+		{"NegativeIncome", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
+			b.UKProperty.Income.PeriodAmount = mtdconnect.Pence(-1)
 		})), []string{"FORMAT_VALUE"}, false},
-		{"EmptyBody", submit(itsaNINO, 2025, hmrc.UKPropertyCumulative{}), []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"}, false},
-		{"ToBeforeFrom", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
+		{"EmptyBody", submit(itsaNINO, 2025, itsa.UKPropertyCumulative{}), []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"}, false},
+		{"ToBeforeFrom", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
 			b.ToDate = "2025-04-05"
 		})), []string{"RULE_TO_DATE_BEFORE_FROM_DATE"}, false},
 		{"GetTaxYear2024", func() error {
@@ -381,12 +387,12 @@ func TestITSALocalValidationSendsNothing(t *testing.T) {
 		})
 	}
 	// The paths say which field, as HMRC's would.
-	_, err = e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
+	_, err = e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
 		b.UKProperty.Income.PeriodAmount = threeDecimals
-		b.UKProperty.Expenses.RepairsAndMaintenance = hmrc.Pence(1)
-		b.UKProperty.Expenses.ConsolidatedExpenses = hmrc.Pence(1)
+		b.UKProperty.Expenses.RepairsAndMaintenance = mtdconnect.Pence(1)
+		b.UKProperty.Expenses.ConsolidatedExpenses = mtdconnect.Pence(1)
 	}), signedInOrigin())
-	var ve hmrc.ValidationError
+	var ve *hmrc.ValidationError
 	if !errors.As(err, &ve) || ve.Code != "FORMAT_VALUE" || !slices.Equal(ve.Paths, []string{"/ukProperty/income/periodAmount"}) {
 		t.Errorf("first validation error = %+v (all: %v)", ve, err)
 	}
@@ -419,11 +425,11 @@ func TestITSATestScenario(t *testing.T) {
 	e, audit := newITSAEnv(t)
 	ctx := t.Context()
 	o := signedInOrigin()
-	scenario := hmrc.WithTestScenario
+	scenario := itsa.WithTestScenario
 
 	// No UK property business: a clear error, and nothing cached.
 	for _, sc := range []string{"FOREIGN_PROPERTY", "NOT_FOUND"} {
-		if _, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario(sc)); !errors.Is(err, hmrc.ErrNoUKProperty) {
+		if _, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario(sc)); !errors.Is(err, itsa.ErrNoUKProperty) {
 			t.Errorf("%s: err = %v, want ErrNoUKProperty", sc, err)
 		}
 	}
@@ -447,13 +453,13 @@ func TestITSATestScenario(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED" {
 		t.Errorf("early submission: %v", err)
 	}
-	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o); !errors.Is(err, hmrc.ErrNoSubmission) {
+	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o); !errors.Is(err, itsa.ErrNoSubmission) {
 		t.Errorf("the refused submission was stored: %v", err)
 	}
 	if _, err := e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q1Summary(), o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o, scenario("NOT_FOUND")); !errors.Is(err, hmrc.ErrNoSubmission) {
+	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o, scenario("NOT_FOUND")); !errors.Is(err, itsa.ErrNoSubmission) {
 		t.Errorf("GET NOT_FOUND = %v, want ErrNoSubmission", err)
 	}
 	_, err = e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("NO_SUCH_SCENARIO"))
@@ -475,7 +481,7 @@ func TestITSATestScenario(t *testing.T) {
 		t.Errorf("%d calls with a malformed scenario reached HMRC", n)
 	}
 	// Refused first, before the connection is even looked at.
-	prod := itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" })
+	prod := itsa.New(itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" }))
 	if _, err := prod.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("OPEN")); err == nil || !strings.Contains(err.Error(), "sandbox only") {
 		t.Errorf("production with a scenario: %v", err)
 	}
@@ -549,7 +555,7 @@ func TestITSAVATConnectionNeverUsed(t *testing.T) {
 	if err := e.Store.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	authURL, state, err := e.client.StartAuthorization(ctx, u.ID, mtdconnect.PurposeVAT, "")
+	authURL, state, err := e.hmrc.StartAuthorization(ctx, u.ID, mtdconnect.PurposeVAT, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +565,7 @@ func TestITSAVATConnectionNeverUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	cb, _ := url.Parse(loc)
-	if _, err := e.client.CompleteAuthorization(ctx, u.ID, state, cb.Query().Get("code")); err != nil {
+	if _, err := e.hmrc.CompleteAuthorization(ctx, u.ID, state, cb.Query().Get("code")); err != nil {
 		t.Fatal(err)
 	}
 	vatBefore, err := e.Store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
