@@ -1,9 +1,18 @@
-// Package landlord is the one place of each action a landlord's HMRC
-// connection and filings go through, whoever asks: the landlord on the
-// pages, the platform through the JSON API, an administrator on the command
-// line. An action validates, calls HMRC (on a detached context where the
-// outcome must be kept), keeps the receipt and logs one line; the pages and
-// the API only decode, call and render.
+// Package landlord is the one place of each action on a landlord's HMRC
+// connections and filings, whoever asks for it: the landlord on the pages,
+// the platform through the JSON API, an administrator on the command line.
+// The pages and the API only decode, call and render.
+//
+// An action checks what it is given, calls HMRC (on a context detached from
+// the caller's where the outcome must be kept: a submission HMRC accepted
+// is recorded even if the browser went away), keeps the receipt and logs one
+// line saying who did what (Actor). That line is written in one place per
+// action, record, which is where the events for webhooks will be written.
+//
+// Errors are typed, never HTTP statuses: ErrUnknownUser, ErrNoNINO,
+// ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, and what hmrc, hmrc/itsa and
+// hmrc/vat return (*hmrc.ValidationError for a request refused before it
+// was sent, *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
 package landlord
 
 import (
@@ -11,42 +20,107 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
-	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 )
 
 // Errors callers branch on.
 var (
+	// ErrUnknownUser means no landlord has the user ID given.
+	ErrUnknownUser = errors.New("landlord: no such user")
 	// ErrNoNINO and ErrNoVRN: the landlord's identifier the call needs is
 	// not stored yet.
 	ErrNoNINO = errors.New("landlord: no National Insurance number for the landlord")
 	ErrNoVRN  = errors.New("landlord: no VAT registration number for the landlord")
+	// ErrPeriodNotEnded means a VAT return was not filed because its period
+	// has not ended: HMRC would refuse it (TAX_PERIOD_NOT_ENDED).
+	ErrPeriodNotEnded = errors.New("landlord: the VAT period has not ended")
 )
+
+// ReceiptError means HMRC accepted a submission but its receipt could not
+// be stored. The submission must not be sent again: Submission holds what
+// HMRC answered (its references); its ID is 0.
+type ReceiptError struct {
+	Submission *mtdconnect.Submission
+	Err        error
+}
+
+func (e *ReceiptError) Error() string {
+	return "landlord: HMRC accepted the submission, but its receipt was not stored: " + e.Err.Error()
+}
+
+func (e *ReceiptError) Unwrap() error { return e.Err }
+
+// ActorKind is who asked for an action.
+type ActorKind string
+
+// The actors.
+const (
+	ActorLandlord      ActorKind = "landlord"      // the landlord, on the pages
+	ActorPlatform      ActorKind = "platform"      // the platform's backend, with an API key
+	ActorAdministrator ActorKind = "administrator" // an administrator, on the command line
+)
+
+// Actor says who asked for an action: it is logged with it, and will say
+// in an event whether a connection was, say, disconnected by the landlord,
+// the platform or an administrator.
+type Actor struct {
+	Kind ActorKind
+	// ID names the actor within its kind: the landlord's user ID, the API
+	// key's ID (never the key), the administrator's name or "command line".
+	ID string
+}
+
+// ByLandlord is the landlord userID, acting on the pages.
+func ByLandlord(userID int64) Actor {
+	return Actor{Kind: ActorLandlord, ID: strconv.FormatInt(userID, 10)}
+}
+
+// ByPlatform is the platform's backend, calling with the API key keyID.
+func ByPlatform(keyID int64) Actor {
+	return Actor{Kind: ActorPlatform, ID: strconv.FormatInt(keyID, 10)}
+}
+
+// ByAdministrator is an administrator; who is "command line" when the
+// command line is all that is known.
+func ByAdministrator(who string) Actor {
+	if who == "" {
+		who = "command line"
+	}
+	return Actor{Kind: ActorAdministrator, ID: who}
+}
+
+func (a Actor) String() string { return string(a.Kind) + " " + a.ID }
+
+// LogValue logs the actor as by.kind and by.id.
+func (a Actor) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kind", string(a.Kind)), slog.String("id", a.ID))
+}
 
 // Config configures a Service.
 type Config struct {
 	Store  mtdconnect.Store
 	HMRC   *hmrc.Client
-	ITSA   *itsa.Client
-	VAT    *vat.Client
+	ITSA   *itsa.Client     // over HMRC; share it, it keeps business IDs
+	VAT    *vat.Client      // over HMRC
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
 }
 
 // Service runs the actions. It is safe for concurrent use.
 type Service struct {
-	store mtdconnect.Store
-	hmrc  *hmrc.Client
-	itsa  *itsa.Client
-	vat   *vat.Client
-	log   *slog.Logger
-	now   func() time.Time
+	store  mtdconnect.Store
+	hmrc   *hmrc.Client
+	itsa   *itsa.Client
+	vat    *vat.Client
+	log    *slog.Logger
+	now    func() time.Time
+	london *time.Location
 }
 
 // New checks cfg and returns a Service.
@@ -60,63 +134,37 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, log: cfg.Logger, now: cfg.Now}, nil
+	// HMRC's periods and tax years are UK calendar dates; hmrc/itsa links
+	// the zone database in, so this fails only in a broken build.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return nil, fmt.Errorf("landlord: load the UK time zone: %w", err)
+	}
+	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, log: cfg.Logger, now: cfg.Now, london: london}, nil
 }
 
-// Test checks the connection with the cheapest call of the purpose's own
-// API, because HMRC's Hello World user endpoint wants a "hello" scope that
-// a connection never asks for: for Income Tax it lists the landlord's
-// businesses (Business Details), for VAT their open obligations. It needs
-// the landlord's NINO (ErrNoNINO) or VRN (ErrNoVRN), and returns what HMRC
-// said, in words.
-func (s *Service) Test(ctx context.Context, userID int64, p mtdconnect.Purpose, origin *fraud.Origin) (string, error) {
+// user reads the landlord an action is for.
+func (s *Service) user(ctx context.Context, userID int64) (*mtdconnect.User, error) {
 	u, err := s.store.UserByID(ctx, userID)
-	if err != nil {
-		return "", fmt.Errorf("landlord: test connection: %w", err)
-	}
-	var msg string
-	switch p {
-	case mtdconnect.PurposeVAT:
-		if u.VRN == "" {
-			return "", ErrNoVRN
-		}
-		var obs []vat.Obligation
-		obs, err = s.vat.Obligations(ctx, userID, u.VRN, time.Time{}, time.Time{}, vat.StatusOpen, origin)
-		switch len(obs) {
-		case 0:
-			msg = "HMRC answered: no open VAT returns"
-		case 1:
-			msg = "HMRC answered: 1 open VAT return"
-		default:
-			msg = fmt.Sprintf("HMRC answered: %d open VAT returns", len(obs))
-		}
-	default:
-		if u.NINO == "" {
-			return "", ErrNoNINO
-		}
-		var id string
-		// Not through the cache: the point is to ask HMRC now.
-		id, err = s.itsa.UKPropertyBusinessID(ctx, userID, u.NINO, origin, itsa.WithoutCache())
-		if errors.Is(err, itsa.ErrNoUKProperty) {
-			msg, err = "HMRC answered: no UK property business is registered for your National Insurance number", nil
-		} else {
-			msg = "HMRC answered: your UK property business is " + id
-		}
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, ErrUnknownUser
 	}
 	if err != nil {
-		var ae *hmrc.APIError
-		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			// A 401 that survived a refresh means the grant is gone.
-			return "", &hmrc.ReconnectError{Reason: mtdconnect.ReasonRevoked}
-		}
-		return "", err
+		return nil, fmt.Errorf("landlord: read user %d: %w", userID, err)
 	}
-	return msg, nil
+	return u, nil
 }
 
-// ITSA and VAT are the service's API clients, for the pages and the API
-// until every action they take has its home here.
-func (s *Service) ITSA() *itsa.Client { return s.itsa }
+// record is the one place an action that changed something, or asked HMRC
+// on someone's behalf, is reported once it is done: today a log line with
+// who did it; the webhook events of the actions will be written here.
+func (s *Service) record(ctx context.Context, by Actor, action string, userID int64, p mtdconnect.Purpose, attrs ...slog.Attr) {
+	attrs = append([]slog.Attr{slog.Any("by", by), slog.Int64("user_id", userID), slog.String("purpose", string(p))}, attrs...)
+	s.log.LogAttrs(ctx, slog.LevelInfo, action, attrs...)
+}
 
-// VAT: see ITSA.
-func (s *Service) VAT() *vat.Client { return s.vat }
+// today is the UK calendar date now, as midnight UTC.
+func (s *Service) today() time.Time {
+	y, m, d := s.now().In(s.london).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}

@@ -16,7 +16,6 @@ import (
 
 // Errors of this package's own.
 var (
-	errUnknownUser  = errors.New("web: no such user")
 	errBadRequest   = errors.New("web: bad request")
 	errMissingState = errors.New("web: callback without state")
 )
@@ -154,7 +153,7 @@ func classify(err error) problem {
 	case errors.Is(err, hmrc.ErrNotConnected), errors.Is(err, mtdconnect.ErrNotFound):
 		return problem{Status: http.StatusNotFound, Code: "not_connected", Title: "Not connected to HMRC",
 			Message: "This account is not connected to HMRC. Connect first."}
-	case errors.Is(err, errUnknownUser):
+	case errors.Is(err, landlord.ErrUnknownUser):
 		return problem{Status: http.StatusNotFound, Code: "user_not_found", Title: "No such user",
 			Message: "There is no user with that id."}
 	case errors.Is(err, errBadRequest):

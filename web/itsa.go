@@ -6,7 +6,6 @@ package web
 // the receipts of what was sent.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // amountField is one amount of the UK property cumulative summary, as the
@@ -383,15 +383,15 @@ func (s *Server) quarterlyReady(r *http.Request, u *mtdconnect.User, page *quart
 		page.NeedNINO = true
 		return false, nil
 	}
-	conn, err := s.hmrc.Connection(r.Context(), u.ID, mtdconnect.PurposeIncomeTax)
+	st, err := s.landlord.Status(r.Context(), u.ID, mtdconnect.PurposeIncomeTax)
 	switch {
-	case errors.Is(err, mtdconnect.ErrNotFound):
-		page.NeedConnect = true
-		return false, nil
 	case err != nil:
 		return false, err
-	case conn.Status == mtdconnect.StatusNeedsReconnect:
-		page.Reconnect = conn.Reason
+	case st.Status == mtdconnect.StatusNotConnected:
+		page.NeedConnect = true
+		return false, nil
+	case st.Status == mtdconnect.StatusNeedsReconnect:
+		page.Reconnect = st.Reason
 		return false, nil
 	}
 	return true, nil
@@ -454,7 +454,7 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	origin, err := s.browserOrigin(r, u)
 	var obligations []itsa.Obligation
 	if err == nil {
-		obligations, err = s.itsa.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin)
+		obligations, err = s.landlord.Obligations(r.Context(), u.ID, taxYear, origin, "")
 	}
 	if err != nil {
 		p := s.logProblem(r, err)
@@ -502,15 +502,14 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 
 // receipts lists the landlord's UK property updates, newest first.
 func (s *Server) receipts(r *http.Request, u *mtdconnect.User) ([]receiptRow, error) {
-	subs, err := s.store.Submissions(r.Context(), u.ID, mtdconnect.PurposeIncomeTax, 50)
+	subs, err := s.landlord.Receipts(r.Context(), u.ID, landlord.ReceiptQuery{
+		Purposes: []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax}, Kind: mtdconnect.SubmissionUKPropertyCumulative, Limit: 50,
+	})
 	if err != nil {
 		return nil, err
 	}
 	var out []receiptRow
 	for _, sub := range subs {
-		if sub.Kind != mtdconnect.SubmissionUKPropertyCumulative {
-			continue
-		}
 		out = append(out, receiptRow{
 			Link: "/quarterly/receipts/" + strconv.FormatInt(sub.ID, 10), TaxYear: sub.Period,
 			Period: periodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt), CorrelationID: sub.CorrelationID,
@@ -542,8 +541,8 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from, to := r.PostFormValue("from"), r.PostFormValue("to")
-	fromT, err1 := time.Parse(time.DateOnly, from)
-	toT, err2 := time.Parse(time.DateOnly, to)
+	_, err1 := time.Parse(time.DateOnly, from)
+	_, err2 := time.Parse(time.DateOnly, to)
 	if err1 != nil || err2 != nil || from < taxYear.FirstDay() || to > taxYear.LastDay() || to < from {
 		s.serverError(w, r, errBadRequest)
 		return
@@ -570,20 +569,28 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest)
 		return
 	}
-	if verrs := body.Validate(taxYear); len(verrs) > 0 {
-		form.failAll(classify(hmrc.JoinValidationErrors(verrs)).Errors)
-		again(http.StatusBadRequest)
-		return
-	}
-	// Once HMRC is asked, its answer must be waited for and the receipt
-	// kept even if the browser goes away (see handleVATSubmit).
-	ctx := context.WithoutCancel(r.Context())
 	origin, err := s.browserOrigin(r, u)
-	var resp *hmrc.Response
+	var sub *mtdconnect.Submission
 	if err == nil {
-		resp, err = s.itsa.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin)
+		sub, err = s.landlord.SubmitQuarterlyUpdate(r.Context(), landlord.ByLandlord(u.ID), landlord.QuarterlyUpdate{
+			UserID: u.ID, TaxYear: taxYear, Body: body, Origin: origin,
+		})
 	}
-	if err != nil {
+	var lost *landlord.ReceiptError
+	switch {
+	case errors.As(err, &lost):
+		// HMRC has the update; only our copy of the receipt is lost. Say
+		// so, with HMRC's reference, rather than inviting a resend.
+		s.renderMessage(w, r, http.StatusOK, message{
+			Title: "HMRC accepted your update",
+			Text: "HMRC accepted your update for " + form.Period + ", but mtdconnect could not keep the receipt. " +
+				"HMRC's reference is " + sub.CorrelationID + ": note it down. You do not need to send the update again.",
+		})
+	case len(hmrc.ValidationErrorsIn(err)) > 0:
+		// Refused before it was sent: each problem next to its field.
+		form.failAll(classify(err).Errors)
+		again(http.StatusBadRequest)
+	case err != nil:
 		p := s.logProblem(r, err)
 		if len(p.Errors) > 0 {
 			form.fail("", p.Message)
@@ -592,30 +599,9 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 			page.Problem = pageProblemOf(p)
 		}
 		again(p.Status)
-		return
+	default:
+		http.Redirect(w, r, "/quarterly/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 	}
-	raw, err := json.Marshal(body)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	sub := &mtdconnect.Submission{
-		UserID: u.ID, Purpose: mtdconnect.PurposeIncomeTax, Kind: mtdconnect.SubmissionUKPropertyCumulative,
-		Period: taxYear.String(), PeriodStart: fromT, PeriodEnd: toT,
-		Body: raw, Response: resp.Body, CorrelationID: resp.CorrelationID, SubmittedAt: s.now(),
-	}
-	if err := s.store.SaveSubmission(ctx, sub); err != nil {
-		// HMRC has the update; only our copy of the receipt is lost. Say
-		// so, with HMRC's reference, rather than inviting a resend.
-		s.logProblem(r, fmt.Errorf("save receipt of an accepted update (HMRC reference %s): %w", resp.CorrelationID, err))
-		s.renderMessage(w, r, http.StatusOK, message{
-			Title: "HMRC accepted your update",
-			Text: "HMRC accepted your update for " + form.Period + ", but mtdconnect could not keep the receipt. " +
-				"HMRC's reference is " + resp.CorrelationID + ": note it down. You do not need to send the update again.",
-		})
-		return
-	}
-	http.Redirect(w, r, "/quarterly/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 }
 
 type receiptPage struct {
@@ -634,8 +620,8 @@ func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such receipt", Text: "There is no receipt at this address."})
 		return
 	}
-	sub, err := s.store.Submission(r.Context(), u.ID, id)
-	if errors.Is(err, mtdconnect.ErrNotFound) || (err == nil && sub.Kind != mtdconnect.SubmissionUKPropertyCumulative) {
+	sub, err := s.landlord.Receipt(r.Context(), u.ID, id, mtdconnect.SubmissionUKPropertyCumulative)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
 		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such receipt", Text: "There is no receipt at this address."})
 		return
 	}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // The device-ID cookie holds Gov-Client-Device-ID: a random UUID that
@@ -504,6 +505,9 @@ func (s *Server) apiOrigin(r *http.Request, userID int64) (*fraud.Origin, error)
 		return s.hmrc.BatchOrigin(map[string]string{"mtdconnect": strconv.FormatInt(userID, 10)})
 	}
 	u, err := s.store.UserByID(r.Context(), userID)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, landlord.ErrUnknownUser
+	}
 	if err != nil {
 		return nil, fmt.Errorf("web: api origin: %w", err)
 	}

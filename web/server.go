@@ -1,8 +1,10 @@
 // Package web serves the landlord's pages (sign in, Settings → HMRC
-// Connection, the OAuth callback) and the JSON API the platform's backend
-// calls. Browser routes and API routes are separate muxes: the browser one
-// gets a CSP, security headers and cross-origin (CSRF) protection; the API
-// one takes bearer API keys and refuses form bodies.
+// Connection, the OAuth callback, quarterly updates, VAT returns) and the
+// JSON API the platform's backend calls. Both call the landlord service for
+// every action on a connection or a filing: a handler decodes, calls and
+// renders. Browser routes and API routes are separate muxes: the browser
+// one gets a CSP, security headers and cross-origin (CSRF) protection; the
+// API one takes bearer API keys and refuses form bodies.
 package web
 
 import (
@@ -22,8 +24,6 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
-	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
-	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
@@ -31,7 +31,9 @@ import (
 // Config configures a Server.
 type Config struct {
 	Store mtdconnect.Store
-	HMRC  *hmrc.Client
+	// HMRC is read for the HMRC application (the admin page) and this
+	// server's batch origin; every action goes through Landlord.
+	HMRC *hmrc.Client
 	// Landlord runs the actions on landlords' connections and filings.
 	Landlord *landlord.Service
 	Logger   *slog.Logger     // nil: slog.Default()
@@ -75,8 +77,6 @@ type Server struct {
 	store    mtdconnect.Store
 	hmrc     *hmrc.Client
 	landlord *landlord.Service
-	itsa     *itsa.Client
-	vat      *vat.Client
 	sealer   *seal.Sealer // nil: no second factor (mfa.go)
 	log      *slog.Logger
 	now      func() time.Time
@@ -159,8 +159,6 @@ func New(cfg Config) (*Server, error) {
 		store:              cfg.Store,
 		hmrc:               cfg.HMRC,
 		landlord:           cfg.Landlord,
-		itsa:               cfg.Landlord.ITSA(),
-		vat:                cfg.Landlord.VAT(),
 		sealer:             cfg.Sealer,
 		log:                cfg.Logger,
 		now:                cfg.Now,
@@ -229,17 +227,17 @@ func (s *Server) Handler() http.Handler {
 	api := http.NewServeMux()
 	s.route(api, "GET /api/v1/users/{id}", s.requireAPIKey(s.handleAPIProfile))
 	s.route(api, "PATCH /api/v1/users/{id}", s.requireAPIKey(s.handleAPIPatchProfile))
-	s.route(api, "GET /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIStatus))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.handleAPIRefresh))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.handleAPITest))
-	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIDisconnect))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/obligations", s.requireAPIKey(s.handleAPIObligations))
-	s.route(api, "PUT /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.handleAPIPutCumulative))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.handleAPIGetCumulative))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/obligations", s.requireAPIKey(s.handleAPIVATObligations))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/vat/returns", s.requireAPIKey(s.handleAPIVATSubmit))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/returns/{periodKey}", s.requireAPIKey(s.handleAPIVATReturn))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/submissions", s.requireAPIKey(s.handleAPISubmissions))
+	s.route(api, "GET /api/v1/users/{id}/hmrc", s.requireAPIKey(s.jsonAPI(s.handleAPIStatus)))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.jsonAPI(s.handleAPIRefresh)))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.jsonAPI(s.handleAPITest)))
+	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.jsonAPI(s.handleAPIDisconnect)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIObligations)))
+	s.route(api, "PUT /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIPutCumulative)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIGetCumulative)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIVATObligations)))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/vat/returns", s.requireAPIKey(s.jsonAPI(s.handleAPIVATSubmit)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/returns/{periodKey}", s.requireAPIKey(s.jsonAPI(s.handleAPIVATReturn)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/submissions", s.requireAPIKey(s.jsonAPI(s.handleAPISubmissions)))
 	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such API route."})
 	})

@@ -7,7 +7,6 @@ package web
 // (scopes read:vat and write:vat), never the Income Tax one.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
-	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
@@ -78,7 +76,7 @@ func classifyVAT(err error) (problem, bool) {
 		p.Status, p.Code, p.Title = http.StatusConflict, vat.CodeDuplicateSubmission, "HMRC already has a return for this period"
 		p.Message = "HMRC already has a return for this period, so this one was not filed. A period's return can be filed " +
 			"only once: view the return HMRC holds. To correct a mistake in it, adjust your next return or tell HMRC."
-	case hmrc.HasErrorCode(err, vat.CodeTaxPeriodNotEnded):
+	case hmrc.HasErrorCode(err, vat.CodeTaxPeriodNotEnded), errors.Is(err, landlord.ErrPeriodNotEnded):
 		p = vatNotEnded(vc.periodEnd)
 	case hmrc.HasErrorCode(err, vat.CodeNotFinalised):
 		p.Status, p.Code, p.Title = http.StatusUnprocessableEntity, vat.CodeNotFinalised, "Confirm the declaration"
@@ -367,20 +365,6 @@ func netOf(box3, box4 mtdconnect.Amount) (mtdconnect.Amount, bool) {
 	return r.NetVATDue, true
 }
 
-// validate checks ret as HMRC would and fails each problem next to its
-// box. It reports whether ret may be sent.
-func (f *vatForm) validate(ret vat.Return) bool {
-	// The declaration is the landlord's own check; it is reported with the
-	// boxes' problems rather than only once they are right.
-	if !ret.Finalised {
-		f.fail("finalised", "Confirm the declaration to file the return")
-	}
-	for _, v := range ret.Validate() {
-		f.failValidation(ret, v.Code, v.Message, v.Paths)
-	}
-	return len(f.Summary) == 0
-}
-
 // failValidation puts one of HMRC's (or the local checks') errors next to
 // its box, in words.
 func (f *vatForm) failValidation(ret vat.Return, code, message string, paths []string) {
@@ -431,14 +415,14 @@ func (f *vatForm) failValidation(ret vat.Return, code, message string, paths []s
 // VRN and a usable VAT connection. It fills page and reports whether both
 // are there.
 func (s *Server) vatReady(r *http.Request, u *mtdconnect.User, page *vatPage) (bool, error) {
-	conn, err := s.hmrc.Connection(r.Context(), u.ID, mtdconnect.PurposeVAT)
+	st, err := s.landlord.Status(r.Context(), u.ID, mtdconnect.PurposeVAT)
 	switch {
-	case errors.Is(err, mtdconnect.ErrNotFound):
-		page.NeedConnect = true
 	case err != nil:
 		return false, err
-	case conn.Status == mtdconnect.StatusNeedsReconnect:
-		page.Reconnect = conn.Reason
+	case st.Status == mtdconnect.StatusNotConnected:
+		page.NeedConnect = true
+	case st.Status == mtdconnect.StatusNeedsReconnect:
+		page.Reconnect = st.Reason
 	}
 	return u.VRN != "" && !page.NeedConnect && page.Reconnect == "", nil
 }
@@ -447,35 +431,6 @@ func (s *Server) vatReady(r *http.Request, u *mtdconnect.User, page *vatPage) (b
 func (s *Server) vatToday() time.Time {
 	y, m, d := s.now().In(s.london).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// vatRecentFrom is the first day of the last 12 months to today: 366 days
-// with both ends counted, the most one obligations query may span.
-func vatRecentFrom(today time.Time) time.Time { return today.AddDate(0, 0, -365) }
-
-// vatObligations returns the obligations the VAT page shows: those of the
-// last 12 months up to today, and every open one (an overdue return from
-// longer ago, the current period), in period order.
-func (s *Server) vatObligations(ctx context.Context, u *mtdconnect.User, origin *fraud.Origin) ([]vat.Obligation, error) {
-	today := s.vatToday()
-	recent, err := s.vat.Obligations(ctx, u.ID, u.VRN, vatRecentFrom(today), today, "", origin)
-	if err != nil {
-		return nil, err
-	}
-	open, err := s.vat.Obligations(ctx, u.ID, u.VRN, time.Time{}, time.Time{}, vat.StatusOpen, origin)
-	if err != nil {
-		return nil, err
-	}
-	list := recent
-	for _, o := range open {
-		if !slices.ContainsFunc(list, func(x vat.Obligation) bool { return x.PeriodKey == o.PeriodKey && x.Start == o.Start }) {
-			list = append(list, o)
-		}
-	}
-	slices.SortStableFunc(list, func(a, b vat.Obligation) int {
-		return strings.Compare(a.Start+a.End+a.PeriodKey, b.Start+b.End+b.PeriodKey)
-	})
-	return list, nil
 }
 
 // vatPeriodEnded reports whether HMRC takes a return for a period ending on
@@ -510,7 +465,7 @@ func (s *Server) handleVAT(w http.ResponseWriter, r *http.Request) {
 	origin, err := s.browserOrigin(r, u)
 	var obligations []vat.Obligation
 	if err == nil {
-		obligations, err = s.vatObligations(r.Context(), u, origin)
+		obligations, err = s.landlord.VATObligationsToShow(r.Context(), u.ID, origin)
 	}
 	if err != nil {
 		p := s.logProblem(r, vatCall(err))
@@ -555,15 +510,12 @@ func (s *Server) handleVAT(w http.ResponseWriter, r *http.Request) {
 
 // vatReceipts lists the landlord's VAT receipts, newest first.
 func (s *Server) vatReceipts(r *http.Request, u *mtdconnect.User) ([]vatReceiptRow, error) {
-	subs, err := s.store.Submissions(r.Context(), u.ID, mtdconnect.PurposeVAT, 50)
+	subs, err := s.vatReceiptList(r, u)
 	if err != nil {
 		return nil, err
 	}
 	var out []vatReceiptRow
 	for _, sub := range subs {
-		if sub.Kind != mtdconnect.SubmissionVATReturn {
-			continue
-		}
 		var rec vat.Receipt
 		_ = json.Unmarshal(sub.Response, &rec) // an unreadable answer still lists the receipt
 		out = append(out, vatReceiptRow{
@@ -572,6 +524,13 @@ func (s *Server) vatReceipts(r *http.Request, u *mtdconnect.User) ([]vatReceiptR
 		})
 	}
 	return out, nil
+}
+
+// vatReceiptList is the landlord's VAT receipts, newest first.
+func (s *Server) vatReceiptList(r *http.Request, u *mtdconnect.User) ([]*mtdconnect.Submission, error) {
+	return s.landlord.Receipts(r.Context(), u.ID, landlord.ReceiptQuery{
+		Purposes: []mtdconnect.Purpose{mtdconnect.PurposeVAT}, Kind: mtdconnect.SubmissionVATReturn, Limit: 50,
+	})
 }
 
 // handleVATVRN saves the landlord's VAT registration number, normalised
@@ -639,28 +598,41 @@ func (s *Server) handleVATSubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusConflict)
 		return
 	}
-	if !vatPeriodEnded(end, s.vatToday()) {
-		// HMRC would refuse it (TAX_PERIOD_NOT_ENDED): say so without
-		// spending its rate budget.
-		p := vatNotEnded(end)
-		page.Problem = vatProblemOf(p)
-		again(p.Status)
-		return
-	}
-	if len(form.Summary) > 0 || !form.validate(ret) {
+	if len(form.Summary) > 0 {
 		again(http.StatusBadRequest)
 		return
 	}
-	// Once HMRC is asked, the answer must be waited for and its receipt
-	// kept even if the browser goes away: a filed return whose receipt is
-	// lost would look unfiled.
-	ctx := context.WithoutCancel(r.Context())
 	origin, err := s.browserOrigin(r, u)
 	var rec *vat.Receipt
+	var sub *mtdconnect.Submission
 	if err == nil {
-		rec, err = s.vat.SubmitReturn(ctx, u.ID, u.VRN, ret, origin)
+		rec, sub, err = s.landlord.FileVATReturn(r.Context(), landlord.ByLandlord(u.ID), landlord.VATFiling{
+			UserID: u.ID, Return: ret, PeriodStart: startT, PeriodEnd: endT, Origin: origin,
+		})
 	}
-	if err != nil {
+	var lost *landlord.ReceiptError
+	switch {
+	case errors.As(err, &lost):
+		// HMRC has the return; only our copy of the receipt is lost. Say
+		// so, with HMRC's references, rather than inviting a resend.
+		s.renderMessage(w, r, http.StatusOK, message{
+			Title: "HMRC received your VAT return",
+			Text: "HMRC received your VAT return for " + form.Period + ", but mtdconnect could not keep the receipt. " +
+				"HMRC's form bundle number is " + rec.FormBundleNumber + " and its receipt ID " + rec.ReceiptID +
+				": note them down. Do not send the return again.",
+		})
+	case len(hmrc.ValidationErrorsIn(err)) > 0:
+		// Refused before it was sent: the declaration (the landlord's own
+		// check, reported with the boxes' problems rather than only once
+		// they are right), then each problem next to its box.
+		if !ret.Finalised {
+			form.fail("finalised", "Confirm the declaration to file the return")
+		}
+		for _, v := range hmrc.ValidationErrorsIn(err) {
+			form.failValidation(ret, v.Code, v.Message, v.Paths)
+		}
+		again(http.StatusBadRequest)
+	case err != nil:
 		p := s.logProblem(r, &vatCallError{err: err, submit: true, periodEnd: end})
 		if len(p.Errors) > 0 && p.Code != vat.CodeDuplicateSubmission {
 			form.fail("", p.Message)
@@ -674,23 +646,9 @@ func (s *Server) handleVATSubmit(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		again(p.Status)
-		return
+	default:
+		http.Redirect(w, r, "/vat/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 	}
-	sub := rec.Submission(u.ID)
-	sub.PeriodStart, sub.PeriodEnd = startT, endT
-	if err := s.store.SaveSubmission(ctx, sub); err != nil {
-		// HMRC has the return; only our copy of the receipt is lost. Say
-		// so, with HMRC's references, rather than inviting a resend.
-		s.logProblem(r, fmt.Errorf("save receipt of a filed VAT return (form bundle %s, receipt %s): %w", rec.FormBundleNumber, rec.ReceiptID, err))
-		s.renderMessage(w, r, http.StatusOK, message{
-			Title: "HMRC received your VAT return",
-			Text: "HMRC received your VAT return for " + form.Period + ", but mtdconnect could not keep the receipt. " +
-				"HMRC's form bundle number is " + rec.FormBundleNumber + " and its receipt ID " + rec.ReceiptID +
-				": note them down. Do not send the return again.",
-		})
-		return
-	}
-	http.Redirect(w, r, "/vat/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 }
 
 // vatBoxLine is one box of a return as the receipt and the view show it.
@@ -750,8 +708,8 @@ func (s *Server) handleVATReceipt(w http.ResponseWriter, r *http.Request) {
 		notFound()
 		return
 	}
-	sub, err := s.store.Submission(r.Context(), u.ID, id)
-	if errors.Is(err, mtdconnect.ErrNotFound) || (err == nil && sub.Kind != mtdconnect.SubmissionVATReturn) {
+	sub, err := s.landlord.Receipt(r.Context(), u.ID, id, mtdconnect.SubmissionVATReturn)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
 		notFound()
 		return
 	}
@@ -811,13 +769,13 @@ func (s *Server) handleVATReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page.NeedConnect, page.Reconnect = vp.NeedConnect, vp.Reconnect
-	subs, err := s.store.Submissions(r.Context(), u.ID, mtdconnect.PurposeVAT, 50)
+	subs, err := s.vatReceiptList(r, u)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	for _, sub := range subs {
-		if sub.Kind == mtdconnect.SubmissionVATReturn && sub.Period == key {
+		if sub.Period == key {
 			page.ReceiptLink = "/vat/receipts/" + strconv.FormatInt(sub.ID, 10)
 			break
 		}
@@ -829,7 +787,7 @@ func (s *Server) handleVATReturn(w http.ResponseWriter, r *http.Request) {
 	origin, err := s.browserOrigin(r, u)
 	var ret *vat.Return
 	if err == nil {
-		ret, err = s.vat.Return(r.Context(), u.ID, u.VRN, key, origin)
+		ret, err = s.landlord.VATReturn(r.Context(), u.ID, key, origin, "")
 	}
 	if err != nil {
 		p := s.logProblem(r, vatCall(err))

@@ -284,11 +284,22 @@ func (e *Env) CreateUser(t testing.TB, email, nino, vrn string) *mtdconnect.User
 // the test user simUser, the callback's code, the exchange.
 func (e *Env) Connect(t testing.TB, c *hmrc.Client, userID int64, purpose mtdconnect.Purpose, simUser, simPassword string) *mtdconnect.Connection {
 	t.Helper()
-	ctx := t.Context()
-	authURL, state, err := c.StartAuthorization(ctx, userID, purpose, "")
+	authURL, state, err := c.StartAuthorization(t.Context(), userID, purpose, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn, err := c.CompleteAuthorization(t.Context(), userID, state, Grant(t, authURL, state, simUser, simPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// Grant opens HMRC's authorise URL at the simulator, signs in as the test
+// user simUser, grants authority and returns the code of HMRC's answer,
+// checking that it comes back with state.
+func Grant(t testing.TB, authURL, state, simUser, simPassword string) (code string) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	loc, _, err := hmrcsim.Consent(&http.Client{Jar: jar}, authURL, simUser, simPassword, true)
 	if err != nil {
@@ -301,11 +312,7 @@ func (e *Env) Connect(t testing.TB, c *hmrc.Client, userID int64, purpose mtdcon
 	if got := u.Query().Get("state"); got != state {
 		t.Fatalf("callback state = %q, want %q", got, state)
 	}
-	conn, err := c.CompleteAuthorization(ctx, userID, state, u.Query().Get("code"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn
+	return u.Query().Get("code")
 }
 
 // BrowserOrigin is a landlord's browser as fph.js and the web server

@@ -3,8 +3,6 @@ package itsa_test
 import (
 	"errors"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -551,23 +549,8 @@ func TestITSAExpiredTokenAndCacheAge(t *testing.T) {
 func TestITSAVATConnectionNeverUsed(t *testing.T) {
 	e, _ := newITSAEnv(t)
 	ctx := t.Context()
-	u := &mtdconnect.User{Email: "vat-only@example.com", PasswordHash: "x"}
-	if err := e.Store.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	authURL, state, err := e.hmrc.StartAuthorization(ctx, u.ID, mtdconnect.PurposeVAT, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jar, _ := cookiejar.New(nil)
-	loc, _, err := hmrcsim.Consent(&http.Client{Jar: jar}, authURL, simUser, simPassword, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, _ := url.Parse(loc)
-	if _, err := e.hmrc.CompleteAuthorization(ctx, u.ID, state, cb.Query().Get("code")); err != nil {
-		t.Fatal(err)
-	}
+	u := e.CreateUser(t, "vat-only@example.com", "", "")
+	e.Connect(t, e.hmrc, u.ID, mtdconnect.PurposeVAT, simUser, simPassword)
 	vatBefore, err := e.Store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
 	if err != nil {
 		t.Fatal(err)
