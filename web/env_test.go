@@ -204,6 +204,19 @@ func (env *testEnv) browser() *browser {
 	}
 }
 
+// signedIn is the landlord's browser, signed in; with the second factor
+// (an authenticator app added first) when mfa is set.
+func (env *testEnv) signedIn(mfa bool) *browser {
+	env.t.Helper()
+	b := env.browser()
+	if mfa {
+		b.signInWithTOTP(landlordEmail, landlordPassword)
+	} else {
+		b.signIn(landlordEmail, landlordPassword)
+	}
+	return b
+}
+
 // page is a response with its body read.
 type page struct {
 	status int
@@ -236,6 +249,24 @@ func (p page) mustNotContain(t *testing.T, unwanted ...string) {
 		if strings.Contains(text, s) {
 			t.Errorf("page %s says %q; it should not:\n%s", p.url, s, text)
 		}
+	}
+}
+
+// mustRefuseField checks the page a form posting to path comes back on when
+// it refused what was typed into field: status 400, the problem in the
+// summary and next to the field, and the field keeping what was typed.
+func (p page) mustRefuseField(t *testing.T, path, field, problem, typed string) {
+	t.Helper()
+	if p.status != http.StatusBadRequest || p.url.Path != path {
+		t.Fatalf("status %d at %s", p.status, p.url)
+	}
+	p.mustContain(t, "There is a problem", problem)
+	if !strings.Contains(p.body, `<p class="error-message" id="`+field+`-error">`) ||
+		!strings.Contains(p.body, `aria-describedby="`+field+`-hint `+field+`-error"`) {
+		t.Errorf("no error next to the field:\n%s", p.body)
+	}
+	if got := p.findForm(t, path).values.Get(field); got != typed {
+		t.Errorf("field holds %q, want what was typed %q", got, typed)
 	}
 }
 

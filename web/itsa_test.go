@@ -200,6 +200,16 @@ func firstOpen(t *testing.T, now time.Time) (period, string) {
 	return periods(y-1, now)[0], "/quarterly?taxYear=" + (y - 1).String()
 }
 
+// incomeTaxLandlord is the landlord's browser, signed in (with the second
+// factor when mfa is set), their NINO saved and connected for Income Tax.
+func (env *testEnv) incomeTaxLandlord(mfa bool) *browser {
+	env.t.Helper()
+	b := env.signedIn(mfa)
+	b.setNINO(testNINO)
+	b.connect()
+	return b
+}
+
 func TestSettingsNINO(t *testing.T) {
 	env := newTestEnv(t)
 	b := env.browser()
@@ -220,18 +230,7 @@ func TestSettingsNINO(t *testing.T) {
 		{"ＡＡ123456A", "must be 2 letters, 6 digits"},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
-			p := b.setNINO(tt.in)
-			if p.status != http.StatusBadRequest || p.url.Path != "/settings/nino" {
-				t.Fatalf("status %d at %s", p.status, p.url)
-			}
-			p.mustContain(t, "There is a problem", tt.problem)
-			// The message sits next to the field, and the field keeps what was typed.
-			if !strings.Contains(p.body, `<p class="error-message" id="nino-error">`) || !strings.Contains(p.body, `aria-describedby="nino-hint nino-error"`) {
-				t.Errorf("no error next to the field:\n%s", p.body)
-			}
-			if got := p.findForm(t, "/settings/nino").values.Get("nino"); got != tt.in {
-				t.Errorf("field holds %q, want what was typed %q", got, tt.in)
-			}
+			b.setNINO(tt.in).mustRefuseField(t, "/settings/nino", "nino", tt.problem, tt.in)
 			if u, _ := env.Store.UserByID(t.Context(), env.landlord.ID); u.NINO != "" {
 				t.Errorf("bad input stored NINO %q", u.NINO)
 			}
@@ -436,10 +435,7 @@ func mustBatch(t *testing.T, env *testEnv) *fraud.Origin {
 // of every call of the journey are VALID_HEADERS.
 func TestQuarterlyValidHeaders(t *testing.T) {
 	env := newTestEnv(t)
-	b := env.browser()
-	b.signInWithTOTP(landlordEmail, landlordPassword)
-	b.setNINO(testNINO)
-	b.connect()
+	b := env.incomeTaxLandlord(true)
 	target, pageURL := firstOpen(t, env.Clock.Now())
 	p := b.get(pageURL)
 	env.fraudVerdict(t, "business-details-mtd", true)
@@ -462,10 +458,7 @@ func TestQuarterlyValidHeaders(t *testing.T) {
 // would look unsent.
 func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 	env := newTestEnv(t)
-	b := env.browser()
-	b.signIn(landlordEmail, landlordPassword)
-	b.setNINO(testNINO)
-	b.connect()
+	b := env.incomeTaxLandlord(false)
 	_, pageURL := firstOpen(t, env.Clock.Now())
 	form := b.get(pageURL).findForm(t, "/quarterly/submit").values
 	form.Set("income.periodAmount", "1250.50")
@@ -498,10 +491,7 @@ func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 // the way, and that nothing reaches HMRC without the browser's data.
 func TestQuarterlyProblems(t *testing.T) {
 	env := newTestEnv(t)
-	b := env.browser()
-	b.signIn(landlordEmail, landlordPassword)
-	b.setNINO(testNINO)
-	b.connect()
+	b := env.incomeTaxLandlord(false)
 
 	t.Run("scripts off", func(t *testing.T) {
 		nojs := env.browser()

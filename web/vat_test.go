@@ -26,6 +26,17 @@ func withVAT(env *testEnv) {
 	})
 }
 
+// vatLandlord is the landlord's browser, signed in (with the second factor
+// when mfa is set), their VRN saved and connected for VAT.
+func (env *testEnv) vatLandlord(mfa bool) *browser {
+	env.t.Helper()
+	withVAT(env)
+	b := env.signedIn(mfa)
+	b.setVRN(testVRN)
+	b.connectVAT()
+	return b
+}
+
 // connectVAT connects for VAT from the VAT tab of the settings, granting
 // at the simulator, and returns the settings page it ends on.
 func (b *browser) connectVAT() page {
@@ -275,11 +286,7 @@ func TestVATJourney(t *testing.T) {
 // next to its box, what was typed is kept, and nothing is sent to HMRC.
 func TestVATReturnChecks(t *testing.T) {
 	env := newTestEnv(t)
-	withVAT(env)
-	b := env.browser()
-	b.signInWithTOTP(landlordEmail, landlordPassword)
-	b.setVRN(testVRN)
-	b.connectVAT()
+	b := env.vatLandlord(true)
 	p := b.get("/vat")
 	good := returnForm(t, p)
 
@@ -420,17 +427,7 @@ func TestVATNumber(t *testing.T) {
 		{"１２３４５６７８９", "must be 9 digits"},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
-			p := b.setVRN(tt.in)
-			if p.status != http.StatusBadRequest || p.url.Path != "/vat/vrn" {
-				t.Fatalf("status %d at %s", p.status, p.url)
-			}
-			p.mustContain(t, "There is a problem", tt.problem)
-			if !strings.Contains(p.body, `<p class="error-message" id="vrn-error">`) || !strings.Contains(p.body, `aria-describedby="vrn-hint vrn-error"`) {
-				t.Errorf("no error next to the field:\n%s", p.body)
-			}
-			if got := p.findForm(t, "/vat/vrn").values.Get("vrn"); got != tt.in {
-				t.Errorf("field holds %q, want what was typed %q", got, tt.in)
-			}
+			b.setVRN(tt.in).mustRefuseField(t, "/vat/vrn", "vrn", tt.problem, tt.in)
 			if u := env.user(env.landlord.ID); u.VRN != "" {
 				t.Errorf("bad input stored VRN %q", u.VRN)
 			}
@@ -469,11 +466,7 @@ func TestVATNumber(t *testing.T) {
 // HMRC's validator reports that, and only that.
 func TestVATWithoutMFA(t *testing.T) {
 	env := newTestEnv(t)
-	withVAT(env)
-	b := env.browser()
-	b.signIn(landlordEmail, landlordPassword)
-	b.setVRN(testVRN)
-	b.connectVAT()
+	b := env.vatLandlord(false)
 	p := b.get("/vat")
 	if p.status != http.StatusOK {
 		t.Fatalf("status %d:\n%s", p.status, p.text())
@@ -491,11 +484,7 @@ func TestVATWithoutMFA(t *testing.T) {
 // then shows fulfilled, and a second try is refused as a duplicate.
 func TestVATSubmitOutcomeUnknown(t *testing.T) {
 	env := newTestEnv(t)
-	withVAT(env)
-	b := env.browser()
-	b.signInWithTOTP(landlordEmail, landlordPassword)
-	b.setVRN(testVRN)
-	b.connectVAT()
+	b := env.vatLandlord(true)
 	target := vatPeriods(env.Clock.Now())[0]
 	form := returnForm(t, b.get("/vat"))
 
