@@ -3,8 +3,6 @@ package hmrc_test
 import (
 	"bytes"
 	"errors"
-	"log/slog"
-	"net/http"
 	"os"
 	"reflect"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -37,14 +36,14 @@ type credEnv struct {
 func newCredEnv(t *testing.T) *credEnv {
 	t.Helper()
 	e := &credEnv{env: newEnv(t)}
-	e.sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret1, Name: "sandbox app",
+	e.Sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret1, Name: "sandbox app",
 		RedirectURIs: []string{sbRedirect, hmrc.OOBRedirectURI}})
-	e.apps = hmrc.NewApplications(e.store, e.sealer, e.clock.Now)
+	e.apps = hmrc.NewApplications(e.Store, e.Sealer, e.Clock.Now)
 	if _, err := e.apps.Set(t.Context(), hmrc.EnvSandbox, sbClientID, sbSecret1, []string{"https://mtd.example.co.uk/oauth/hmrc/callback"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	admin := &mtdconnect.User{Email: "admin@example.com", PasswordHash: "x", Admin: true}
-	if err := e.store.CreateUser(t.Context(), admin); err != nil {
+	if err := e.Store.CreateUser(t.Context(), admin); err != nil {
 		t.Fatal(err)
 	}
 	e.adminID = admin.ID
@@ -60,19 +59,10 @@ func (e *credEnv) sandboxClient(t *testing.T) *hmrc.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := hmrc.New(hmrc.Config{
-		ClientID: id, ClientSecret: secret, CredentialsFromStore: true,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		RedirectURL: sbRedirect, Environment: hmrc.EnvSandbox,
-		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 1000,
-		HTTPClient:     &http.Client{Transport: e.recorder, Timeout: 5 * time.Second},
-		Logger:         slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RequestTimeout: 2 * time.Second, RetryBase: 10 * time.Millisecond,
+	return e.NewClient(t, func(c *hmrc.Config) {
+		c.ClientID, c.ClientSecret, c.CredentialsFromStore = id, secret, true
+		c.RedirectURL, c.Environment = sbRedirect, hmrc.EnvSandbox
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func (e *credEnv) confirm(t *testing.T) {
@@ -94,9 +84,9 @@ func (e *credEnv) app(t *testing.T) *mtdconnect.Application {
 // atRest is every byte the service keeps: the SQLite files and the logs.
 func (e *credEnv) atRest(t *testing.T) map[string][]byte {
 	t.Helper()
-	files := map[string][]byte{"logs": e.logs.Bytes()}
+	files := map[string][]byte{"logs": e.Logs.Bytes()}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if b, err := os.ReadFile(e.dbPath + suffix); err == nil {
+		if b, err := os.ReadFile(e.DBPath + suffix); err == nil {
 			files["database"+suffix] = b
 		}
 	}
@@ -112,10 +102,10 @@ func TestCredentialInputRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, err := e.apps.AddSecret(ctx, hmrc.EnvSandbox, strings.Repeat("s", 20)+e.clock.Now().Format("150405.000000000"), 0); err != nil {
+		if _, err := e.apps.AddSecret(ctx, hmrc.EnvSandbox, strings.Repeat("s", 20)+e.Clock.Now().Format("150405.000000000"), 0); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Advance(time.Second)
+		e.Clock.Advance(time.Second)
 	}
 	// Five secrets now: the HMRC limit.
 	tests := []struct {
@@ -219,7 +209,7 @@ func TestCredentialRemoveSecret(t *testing.T) {
 	if _, err := e.apps.RemoveSecret(ctx, hmrc.EnvSandbox, "0001", 0); err == nil || !strings.Contains(err.Error(), "only client secret") {
 		t.Fatalf("removing the only secret: %v", err)
 	}
-	e.clock.Advance(time.Hour)
+	e.Clock.Advance(time.Hour)
 	app, err := e.apps.AddSecret(ctx, hmrc.EnvSandbox, sbSecret2, e.adminID)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +217,7 @@ func TestCredentialRemoveSecret(t *testing.T) {
 	if len(app.Secrets) != 2 || app.Secrets[0].Last4 != "0002" || app.Secrets[1].Last4 != "0001" {
 		t.Fatalf("secrets after adding = %+v, want …0002 then …0001", app.Secrets)
 	}
-	if !app.Secrets[0].AddedAt.Equal(e.clock.Now()) || app.UpdatedBy != e.adminID {
+	if !app.Secrets[0].AddedAt.Equal(e.Clock.Now()) || app.UpdatedBy != e.adminID {
 		t.Fatalf("added at %v by %d", app.Secrets[0].AddedAt, app.UpdatedBy)
 	}
 	if _, err := e.apps.AddSecret(ctx, hmrc.EnvSandbox, sbSecret2, 0); err == nil || !strings.Contains(err.Error(), "already stored (…0002)") {
@@ -248,7 +238,7 @@ func TestCredentialSecretSealedAtRest(t *testing.T) {
 	e := newCredEnv(t)
 	e.confirm(t)
 	e.connect(t)
-	e.sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret2, RedirectURIs: []string{sbRedirect}})
+	e.Sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret2, RedirectURIs: []string{sbRedirect}})
 	if _, err := e.apps.AddSecret(t.Context(), hmrc.EnvSandbox, sbSecret2, e.adminID); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +264,7 @@ func TestCredentialSecretSealedAtRest(t *testing.T) {
 	for _, moved := range []struct{ env, clientID string }{{hmrc.EnvProduction, sbClientID}, {hmrc.EnvSandbox, "OtherClientId"}} {
 		cp := *app
 		cp.Environment, cp.ClientID = moved.env, moved.clientID
-		if err := e.store.SaveApplication(t.Context(), &cp); err != nil {
+		if err := e.Store.SaveApplication(t.Context(), &cp); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := e.apps.Credentials(t.Context(), moved.env); err == nil {
@@ -295,7 +285,7 @@ func TestCredentialRotationUsedWithoutRestart(t *testing.T) {
 	ctx := t.Context()
 
 	// HMRC now knows only the new secret; the service still has the old.
-	e.sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret2, RedirectURIs: []string{sbRedirect}})
+	e.Sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret2, RedirectURIs: []string{sbRedirect}})
 	if err := e.client.Refresh(ctx, e.userID, mtdconnect.PurposeIncomeTax); err == nil || !strings.Contains(err.Error(), "credentials refused") {
 		t.Fatalf("refresh with the old secret: %v, want HMRC to refuse the credentials", err)
 	}
@@ -308,12 +298,12 @@ func TestCredentialRotationUsedWithoutRestart(t *testing.T) {
 	if _, err := e.apps.AddSecret(ctx, hmrc.EnvSandbox, sbSecret2, e.adminID); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(61 * time.Second)
-	before := e.sim.Stats().Refreshes
+	e.Clock.Advance(61 * time.Second)
+	before := e.Sim.Stats().Refreshes
 	if err := e.client.Refresh(ctx, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
 		t.Fatalf("refresh after the rotation: %v", err)
 	}
-	if got := e.sim.Stats().Refreshes; got != before+1 {
+	if got := e.Sim.Stats().Refreshes; got != before+1 {
 		t.Fatalf("HMRC saw %d refreshes, want %d", got, before+1)
 	}
 
@@ -321,18 +311,18 @@ func TestCredentialRotationUsedWithoutRestart(t *testing.T) {
 	if _, err := e.apps.RemoveSecret(ctx, hmrc.EnvSandbox, "0001", e.adminID); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(61 * time.Second)
+	e.Clock.Advance(61 * time.Second)
 	if err := e.client.Refresh(ctx, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
 		t.Fatalf("refresh after removing the old secret: %v", err)
 	}
-	if msg, err := e.client.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is") {
-		t.Fatalf("TestConnection = %q, %v", msg, err)
+	if msg, err := useConnection(ctx, e.client, e.userID); err != nil || !itsa.ValidBusinessID(msg) {
+		t.Fatalf("Business Details = %q, %v", msg, err)
 	}
 	if c := e.conn(t); c.Status != mtdconnect.StatusConnected || c.ClientID != sbClientID {
 		t.Fatalf("after the rotation: %s %q client %s", c.Status, c.Reason, c.ClientID)
 	}
 	for _, s := range []string{sbSecret1, sbSecret2} {
-		if bytes.Contains(e.logs.Bytes(), []byte(s)) {
+		if bytes.Contains(e.Logs.Bytes(), []byte(s)) {
 			t.Fatalf("client secret …%s is in the logs", s[len(s)-4:])
 		}
 	}
@@ -351,11 +341,11 @@ func TestConsentGate(t *testing.T) {
 	if _, err := e.apps.Confirmation(ctx, hmrc.EnvSandbox); !errors.Is(err, mtdconnect.ErrNotFound) {
 		t.Fatalf("consent before any: %v", err)
 	}
-	if got := e.sim.Stats(); got.TokenRequests != 0 || got.CodeExchanges != 0 {
+	if got := e.Sim.Stats(); got.TokenRequests != 0 || got.CodeExchanges != 0 {
 		t.Fatalf("HMRC was called before consent: %+v", got)
 	}
 
-	at := e.clock.Now()
+	at := e.Clock.Now()
 	c, err := e.apps.Confirm(ctx, hmrc.EnvSandbox, e.adminID)
 	if err != nil {
 		t.Fatal(err)
@@ -363,7 +353,7 @@ func TestConsentGate(t *testing.T) {
 	if c.Name != "hmrc-external-services:sandbox" || c.UserID != e.adminID || !c.At.Equal(at) {
 		t.Fatalf("consent = %+v, want by %d at %v", c, e.adminID, at)
 	}
-	e.clock.Advance(time.Hour)
+	e.Clock.Advance(time.Hour)
 	again, err := e.apps.Confirm(ctx, hmrc.EnvSandbox, 0)
 	if err != nil || again.UserID != e.adminID || !again.At.Equal(at) {
 		t.Fatalf("second consent = %+v, %v; want the first to stand", again, err)
@@ -410,17 +400,17 @@ func TestCredentialOtherApplicationRefused(t *testing.T) {
 			e.connect(t)
 			c := e.conn(t)
 			c.Environment, c.ClientID = tt.env, tt.clientID
-			c.AccessExpiresAt = e.clock.Now().Add(-time.Minute) // a refresh would be due, too
-			if err := e.store.UpdateConnection(t.Context(), c); err != nil {
+			c.AccessExpiresAt = e.Clock.Now().Add(-time.Minute) // a refresh would be due, too
+			if err := e.Store.UpdateConnection(t.Context(), c); err != nil {
 				t.Fatal(err)
 			}
-			before := e.sim.Stats()
-			_, err := e.client.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin())
+			before := e.Sim.Stats()
+			_, err := useConnection(t.Context(), e.client, e.userID)
 			var re *hmrc.ReconnectError
 			if !errors.As(err, &re) || re.Reason != mtdconnect.ReasonOtherApplication {
-				t.Fatalf("TestConnection err = %v, want needs reconnect: %s", err, mtdconnect.ReasonOtherApplication)
+				t.Fatalf("Business Details err = %v, want needs reconnect: %s", err, mtdconnect.ReasonOtherApplication)
 			}
-			if after := e.sim.Stats(); after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
+			if after := e.Sim.Stats(); after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
 				t.Fatalf("a request reached HMRC: before %+v after %+v", before, after)
 			}
 			got := e.conn(t)
@@ -449,7 +439,7 @@ func TestCredentialClientIDChange(t *testing.T) {
 	stale := e.sandboxClient(t) // another instance, still on the old application
 
 	const newID = "NewClientIdFromTheDeveloperHub"
-	e.sim.AddApplication(hmrcsim.Application{ClientID: newID, ClientSecret: sbSecret3, RedirectURIs: []string{sbRedirect}})
+	e.Sim.AddApplication(hmrcsim.Application{ClientID: newID, ClientSecret: sbSecret3, RedirectURIs: []string{sbRedirect}})
 	app, err := e.apps.Set(ctx, hmrc.EnvSandbox, newID, sbSecret3, nil, e.adminID)
 	if err != nil {
 		t.Fatal(err)
@@ -477,7 +467,7 @@ func TestCredentialClientIDChange(t *testing.T) {
 	if id := stale.Identity(ctx); id.ClientID != sbClientID {
 		t.Fatalf("stale instance already on %s", id.ClientID)
 	}
-	if msg, err := stale.TestConnection(ctx, e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is") {
+	if msg, err := useConnection(ctx, stale, e.userID); err != nil || !itsa.ValidBusinessID(msg) {
 		t.Fatalf("stale instance: %q, %v", msg, err)
 	}
 	if c := e.conn(t); c.Status != mtdconnect.StatusConnected {

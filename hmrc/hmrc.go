@@ -1,9 +1,15 @@
-// Package hmrc is the only package that sees plaintext HMRC tokens. It runs
-// the authorisation-code flow with golang.org/x/oauth2, keeps each
-// connection's token pair sealed in the store, refreshes it under a lease so
-// that HMRC's single-use refresh tokens are never raced or lost, spends the
-// application's shared rate budget through one limiter, and makes the MTD API
-// calls.
+// Package hmrc is the transport to HMRC, and the only package that sees
+// plaintext HMRC tokens. It runs the authorisation-code flow with
+// golang.org/x/oauth2, keeps each connection's token pair sealed in the
+// store, refreshes it under a lease so that HMRC's single-use refresh tokens
+// are never raced or lost, spends the application's shared rate budget
+// through one limiter, and makes any API call with Client.Do: with a
+// landlord's token or the application's own, the fraud prevention headers,
+// retries, and HMRC's errors as *APIError (or its raw answer, for a proxy).
+//
+// The typed MTD APIs live on top of Do: hmrc/itsa (Income Tax), hmrc/vat,
+// hmrc/sandbox (HMRC's test-support APIs); hmrc/fraud builds the fraud
+// prevention headers.
 package hmrc
 
 import (
@@ -22,6 +28,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
 
@@ -40,53 +47,6 @@ const (
 	// for the user to paste into the application.
 	OOBRedirectURI = "urn:ietf:wg:oauth:2.0:oob"
 )
-
-// Errors callers branch on.
-var (
-	ErrNotConnected   = errors.New("hmrc: not connected")
-	ErrStateUnknown   = errors.New("hmrc: unknown or already used authorisation request")
-	ErrStateExpired   = errors.New("hmrc: authorisation request expired")
-	ErrStateOtherUser = errors.New("hmrc: authorisation request belongs to another user")
-	// ErrUnavailable wraps failures that retrying later may cure: HMRC
-	// unreachable, 5xx, throttled, or a refresh still running elsewhere.
-	ErrUnavailable = errors.New("hmrc: unavailable")
-	// ErrNoNINO and ErrNoVRN: the landlord's identifier the call needs is
-	// not stored yet.
-	ErrNoNINO = errors.New("hmrc: no National Insurance number for the landlord")
-	ErrNoVRN  = errors.New("hmrc: no VAT registration number for the landlord")
-)
-
-// ReconnectError means the connection's grant is gone; the landlord must
-// connect again. Reason is in words a landlord reads.
-type ReconnectError struct{ Reason string }
-
-func (e *ReconnectError) Error() string { return "hmrc: needs reconnect: " + e.Reason }
-
-// ExchangeError means HMRC refused an authorisation code.
-type ExchangeError struct{ Code, Description string }
-
-func (e *ExchangeError) Error() string {
-	return fmt.Sprintf("hmrc: code exchange refused: %s: %s", e.Code, e.Description)
-}
-
-// APIError is an HMRC API answer other than success, in HMRC's shape.
-type APIError struct {
-	Status        int
-	Code, Message string
-	Errors        []APIErrorItem `json:"errors,omitempty"`
-	CorrelationID string
-}
-
-// APIErrorItem is one of several errors HMRC returns together.
-type APIErrorItem struct {
-	Code    string   `json:"code"`
-	Message string   `json:"message"`
-	Paths   []string `json:"paths,omitempty"`
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("hmrc: api: %d %s: %s", e.Status, e.Code, e.Message)
-}
 
 // Config configures a Client. Zero durations take the defaults noted.
 type Config struct {
@@ -115,7 +75,7 @@ type Config struct {
 	// Vendor is this software in the fraud prevention headers: product
 	// name, version, licences and the public IP it is reached on.
 	// ProductName defaults to "mtdconnect", Version to mtdconnect.Version.
-	Vendor Vendor
+	Vendor fraud.Vendor
 	// DeviceID is this server's own persistent UUID, its
 	// Gov-Client-Device-ID when it is the originating device
 	// (BATCH_PROCESS_DIRECT, see BatchOrigin). Generate it once and keep it
@@ -162,9 +122,7 @@ type Client struct {
 	creds   *credentialSource
 
 	mu    sync.Mutex
-	locks map[connKey]*sync.Mutex // one in-process refresher per connection
-
-	businesses businessCache // UK property business IDs, so each costs one call a day
+	locks map[connKey]*connLock // one in-process refresher per connection
 
 	metrics *metrics // nil: no Config.Registerer
 }
@@ -231,7 +189,7 @@ func New(cfg Config) (*Client, error) {
 		store:  cfg.Store,
 		sealer: cfg.Sealer,
 		owner:  fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4)),
-		locks:  make(map[connKey]*sync.Mutex),
+		locks:  make(map[connKey]*connLock),
 		creds:  newCredentialSource(cfg),
 	}
 	// One budget per environment: a deployment calls one application there,
@@ -252,16 +210,56 @@ func setDefault(d *time.Duration, v time.Duration) {
 	}
 }
 
-func (c *Client) connLock(user int64, p mtdconnect.Purpose) *sync.Mutex {
+// connLock serialises this process's refreshes of one connection. refs
+// counts the goroutines holding it or waiting for it, so the entry is
+// dropped when no one needs it and the map holds only connections in use.
+type connLock struct {
+	sync.Mutex
+	refs int // guarded by Client.mu
+}
+
+// lockConn returns the connection's lock, counted as needed until
+// unlockConn; the caller then locks it.
+func (c *Client) lockConn(k connKey) *connLock {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := connKey{user, p}
-	m, ok := c.locks[k]
+	l, ok := c.locks[k]
 	if !ok {
-		m = new(sync.Mutex)
-		c.locks[k] = m
+		l = new(connLock)
+		c.locks[k] = l
 	}
-	return m
+	l.refs++
+	return l
+}
+
+// unlockConn unlocks l, taken with lockConn(k), and drops it when no one
+// else holds or waits for it.
+func (c *Client) unlockConn(k connKey, l *connLock) {
+	l.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l.refs--; l.refs == 0 {
+		delete(c.locks, k)
+	}
+}
+
+// Now is the client's clock (Config.Now), which the API packages on top of
+// it share.
+func (c *Client) Now() time.Time { return c.now() }
+
+// Environment is where the client calls HMRC: EnvSimulator, EnvSandbox or
+// EnvProduction.
+func (c *Client) Environment() string { return c.cfg.Environment }
+
+// BatchOrigin describes this server, as configured (DeviceID, Vendor,
+// DeviceManufacturer, DeviceModel), as the origin of a call no user
+// initiated, for the landlord userIDs names (see fraud.Batch.Origin). Call
+// it for each HMRC call: it reads the host afresh.
+func (c *Client) BatchOrigin(userIDs map[string]string) (*fraud.Origin, error) {
+	return fraud.Batch{
+		DeviceID: c.cfg.DeviceID, Vendor: c.cfg.Vendor,
+		DeviceManufacturer: c.cfg.DeviceManufacturer, DeviceModel: c.cfg.DeviceModel,
+	}.Origin(userIDs)
 }
 
 func randomHex(n int) string {

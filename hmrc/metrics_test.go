@@ -23,21 +23,12 @@ import (
 func (e *env) metricsClient(t *testing.T, reg prometheus.Registerer, rt http.RoundTripper) *hmrc.Client {
 	t.Helper()
 	if rt == nil {
-		rt = e.recorder
+		rt = e.Tokens
 	}
-	c, err := hmrc.New(hmrc.Config{
-		ClientID: clientID, ClientSecret: clientSecret,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
-		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 1000,
-		HTTPClient: &http.Client{Transport: rt, Timeout: 5 * time.Second},
-		Logger:     slog.New(slog.DiscardHandler), RequestTimeout: 2 * time.Second, RetryBase: 10 * time.Millisecond,
-		Registerer: reg,
+	return e.NewClient(t, func(c *hmrc.Config) {
+		c.HTTPClient = &http.Client{Transport: rt, Timeout: 5 * time.Second}
+		c.Logger, c.Registerer = slog.New(slog.DiscardHandler), reg
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // TestMetrics drives a connection through a call, a refresh, HMRC faults,
@@ -49,25 +40,25 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	// HMRC's faults clear once it has answered one 500, whatever the
 	// timing: the refresh below fails once, then succeeds.
-	healing := &healAfter500{next: e.recorder, sim: e.sim}
+	healing := &healAfter500{next: e.Tokens, sim: e.Sim}
 	c := e.metricsClient(t, reg, healing)
 	ctx := t.Context()
 	p := mtdconnect.PurposeIncomeTax
 
-	if _, err := c.TestConnection(ctx, e.userID, p, webOrigin()); err != nil {
+	if _, err := useConnection(ctx, c, e.userID); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Refresh(ctx, e.userID, p); err != nil {
 		t.Fatal(err)
 	}
 	// One 500 then success, on the token endpoint and the API alike.
-	e.sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
+	e.Sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
 	if err := c.Refresh(ctx, e.userID, p); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.Revoke(simUser, clientID)
+	e.Sim.Revoke(simUser, clientID)
 	var re *hmrc.ReconnectError
-	if _, err := c.TestConnection(ctx, e.userID, p, webOrigin()); !errors.As(err, &re) {
+	if _, err := useConnection(ctx, c, e.userID); !errors.As(err, &re) {
 		t.Fatalf("after revocation: %v", err)
 	}
 	// A second client on the same registry shares the collectors.
@@ -113,7 +104,7 @@ func TestMetrics(t *testing.T) {
 	if regexp.MustCompile(`[0-9a-f]{32}`).Match(out.Bytes()) {
 		t.Error("the metrics hold something shaped like a token")
 	}
-	for _, tok := range e.recorder.Tokens() {
+	for _, tok := range e.Tokens.Tokens() {
 		if strings.Contains(out.String(), tok) {
 			t.Error("the metrics hold a token")
 		}

@@ -2,13 +2,11 @@ package hmrc_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
@@ -20,28 +18,22 @@ import (
 func TestBackgroundRefreshDoesNotHoldUpLandlords(t *testing.T) {
 	e := newEnv(t)
 	e.connect(t)
-	c, err := hmrc.New(hmrc.Config{
-		ClientID: clientID, ClientSecret: clientSecret,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
-		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 10,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+	c := e.NewClient(t, func(c *hmrc.Config) {
+		c.Rate, c.HTTPClient = 10, &http.Client{Timeout: 5 * time.Second}
+		c.RequestTimeout, c.RetryBase = 0, 0 // the defaults
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// Two landlords elsewhere book every slot as soon as it is free.
 	var busy sync.WaitGroup
 	for range 2 {
 		busy.Go(func() {
-			l := hmrc.NewLimiter(e.store, "hmrc:simulator", 10)
+			l := hmrc.NewLimiter(e.Store, "hmrc:simulator", 10)
 			for l.Wait(ctx, hmrc.Interactive) == nil {
 			}
 		})
 	}
-	e.clock.Advance(4*time.Hour - time.Minute) // the access token is due
+	e.Clock.Advance(4*time.Hour - time.Minute) // the access token is due
 
 	passDone := make(chan error, 1)
 	go func() {
@@ -51,7 +43,7 @@ func TestBackgroundRefreshDoesNotHoldUpLandlords(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the pass is waiting for a free slot
 
 	start := time.Now()
-	if _, err := c.TestConnection(t.Context(), e.userID, mtdconnect.PurposeIncomeTax, webOrigin()); err != nil {
+	if _, err := useConnection(t.Context(), c, e.userID); err != nil {
 		t.Fatalf("landlord's call: %v", err)
 	}
 	// A background refresh holding the lease would have held the call

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -23,24 +25,26 @@ func TestFailedCallErrorsNameNoIdentifier(t *testing.T) {
 		{"connection reset", hmrcsim.Faults{ResetRate: 1}},
 	} {
 		t.Run(fault.name, func(t *testing.T) {
-			itsa, _ := newITSAEnv(t)
-			itsa.sim.SetFaults(fault.faults)
-			_, err := itsa.client.Obligations(t.Context(), itsa.userID, itsaNINO, 2025, signedInOrigin())
+			const nino, vrn = "TC663795B", "123456789"
+			e := newEnv(t)
+			e.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: nino, VRN: vrn, VATRegistrationDate: "2025-01-15"})
+			e.connect(t)
+			e.connectVAT(t, simUser, simPassword)
+			e.Sim.SetFaults(fault.faults)
+			_, err := itsa.New(e.client).Obligations(t.Context(), e.userID, nino, 2025, webOrigin())
 			if !errors.Is(err, hmrc.ErrUnavailable) {
 				t.Fatalf("obligations: %v, want ErrUnavailable", err)
 			}
-			if msg := err.Error(); strings.Contains(msg, itsaNINO) || !strings.Contains(msg, "/individuals/business/details/{id}/list") {
-				t.Errorf("Income Tax error %q: want the call's path without the NINO %s", msg, itsaNINO)
+			if msg := err.Error(); strings.Contains(msg, nino) || !strings.Contains(msg, "/individuals/business/details/{id}/list") {
+				t.Errorf("Income Tax error %q: want the call's path without the NINO %s", msg, nino)
 			}
 
-			vat := vatEnv(t)
-			vat.sim.SetFaults(fault.faults)
-			_, err = vat.client.VATObligations(t.Context(), vat.userID, testVRN, time.Time{}, time.Time{}, hmrc.VATStatusOpen, webOrigin())
+			_, err = vat.New(e.client).Obligations(t.Context(), e.userID, vrn, time.Time{}, time.Time{}, vat.StatusOpen, webOrigin())
 			if !errors.Is(err, hmrc.ErrUnavailable) {
 				t.Fatalf("VAT obligations: %v, want ErrUnavailable", err)
 			}
-			if msg := err.Error(); strings.Contains(msg, testVRN) || !strings.Contains(msg, "/organisations/vat/{id}/obligations") {
-				t.Errorf("VAT error %q: want the call's path without the VRN %s", msg, testVRN)
+			if msg := err.Error(); strings.Contains(msg, vrn) || !strings.Contains(msg, "/organisations/vat/{id}/obligations") {
+				t.Errorf("VAT error %q: want the call's path without the VRN %s", msg, vrn)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/mtdconnect/mtdconnect"
 )
@@ -61,14 +62,15 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 	}
 	// Goroutines of this process queue here, so only one of them takes
 	// the lease; the others then find the fresh pair in the store.
-	lock := c.connLock(userID, p)
+	k := connKey{userID, p}
+	lock := c.lockConn(k)
 	if !lock.TryLock() {
 		// The slot is in the past once the holder is done: sending on it
 		// would go over the budget.
 		slotHeld = false
 		lock.Lock()
 	}
-	defer lock.Unlock()
+	defer c.unlockConn(k, lock)
 
 	waitUntil := time.Now().Add(c.cfg.LeaseDuration + c.cfg.RequestTimeout)
 	leaseWaited := false
@@ -412,4 +414,40 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// applicationToken gets an application-restricted access token with the
+// client_credentials grant, the client ID and secret in the form body as
+// HMRC wants. It asks for no scope: HMRC's test-support APIs need none. A token
+// request is safe to repeat, so transient failures are retried.
+func (c *Client) applicationToken(ctx context.Context) (string, error) {
+	cr := c.creds.current(ctx)
+	cc := clientcredentials.Config{
+		ClientID: cr.clientID, ClientSecret: cr.secret,
+		TokenURL: c.oauth.Endpoint.TokenURL, AuthStyle: oauth2.AuthStyleInParams,
+	}
+	var lastErr error
+	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
+		if attempt > 1 {
+			if err := sleep(ctx, backoff(c.cfg.RetryBase, attempt-1)); err != nil {
+				return "", err
+			}
+		}
+		if err := c.limiter.Wait(ctx, Interactive); err != nil {
+			return "", err
+		}
+		tok, err := cc.Token(c.oauthContext(ctx))
+		if err == nil {
+			return tok.AccessToken, nil
+		}
+		lastErr = err
+		switch classify(err) {
+		case failThrottled:
+			c.limiter.Throttled(ctx)
+		case failTransient:
+		default:
+			return "", fmt.Errorf("hmrc: application token refused: %s", redact(err))
+		}
+	}
+	return "", fmt.Errorf("%w: application token: %s", ErrUnavailable, redact(lastErr))
 }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
@@ -63,6 +65,7 @@ type cluster struct {
 	store   mtdconnect.Store
 	sealer  *seal.Sealer
 	client  *hmrc.Client
+	itsa    *itsa.Client // over client; keeps the business IDs
 	sim     *process
 	simURL  string
 	baseEnv []string
@@ -130,11 +133,12 @@ func newCluster(ctx context.Context, opts *Options, spec clusterSpec) (c *cluste
 		Store: c.store, Sealer: c.sealer, Rate: spec.rate, RefreshMargin: spec.refreshMargin,
 		Logger: slog.New(slog.DiscardHandler), DeviceID: newUUID(),
 		// This process is a batch job of the deployment (rate scenario).
-		Vendor: hmrc.Vendor{LicenseIDs: map[string]string{"mtdconnect-loadtest": "local"}},
+		Vendor: fraud.Vendor{LicenseIDs: map[string]string{"mtdconnect-loadtest": "local"}},
 	})
 	if err != nil {
 		return c, err
 	}
+	c.itsa = itsa.New(c.client)
 	if c.apiKey, err = c.createAPIKey(ctx); err != nil {
 		return c, err
 	}

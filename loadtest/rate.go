@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -357,6 +358,6 @@ func (c *cluster) batchCall(ctx context.Context, userID int64, prio hmrc.Priorit
 	if err != nil {
 		return err
 	}
-	_, err = c.client.Obligations(ctx, userID, c.opts.TestUserNINO, hmrc.CurrentTaxYear(time.Now()), origin, hmrc.WithPriority(prio))
+	_, err = c.itsa.Obligations(ctx, userID, c.opts.TestUserNINO, itsa.CurrentTaxYear(time.Now()), origin, itsa.WithPriority(prio))
 	return err
 }

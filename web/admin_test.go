@@ -38,8 +38,8 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	e := &adminEnv{}
 	e.testEnv = newTestEnv(t, func(env *testEnv, cfg *hmrc.Config) {
 		ctx := env.t.Context()
-		env.sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret1, RedirectURIs: []string{cfg.RedirectURL}})
-		e.apps = hmrc.NewApplications(env.store, env.sealer, env.clock.Now)
+		env.Sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret1, RedirectURIs: []string{cfg.RedirectURL}})
+		e.apps = hmrc.NewApplications(env.Store, env.Sealer, env.Clock.Now)
 		if _, err := e.apps.Set(ctx, hmrc.EnvSandbox, sbClientID, sbSecret1, nil, 0); err != nil {
 			env.t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 
 	e.admin = e.createUser(adminEmail, adminPassword)
 	e.admin.Admin = true
-	if err := e.store.UpdateUser(t.Context(), e.admin); err != nil {
+	if err := e.Store.UpdateUser(t.Context(), e.admin); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -134,11 +134,11 @@ func TestAdminConsentGatesConnect(t *testing.T) {
 	landlord.signIn(landlordEmail, landlordPassword)
 	connect := landlord.get("/settings/hmrc").findForm(t, "/settings/hmrc/connect")
 	p := landlord.post("/settings/hmrc/connect", connect.values)
-	if p.status != http.StatusForbidden || strings.HasPrefix(p.url.String(), e.simURL) {
+	if p.status != http.StatusForbidden || strings.HasPrefix(p.url.String(), e.SimURL) {
 		t.Fatalf("connect before consent: %d at %s", p.status, p.url)
 	}
 	p.mustContain(t, "An administrator must first allow this service to call HMRC's external web services (Admin → HMRC application)")
-	if s := e.sim.Stats(); s.TokenRequests != 0 {
+	if s := e.Sim.Stats(); s.TokenRequests != 0 {
 		t.Fatalf("HMRC was called before consent: %+v", s)
 	}
 
@@ -153,7 +153,7 @@ func TestAdminConsentGatesConnect(t *testing.T) {
 	}
 	f := page.findForm(t, "/admin/hmrc/consent")
 	f.values.Set("allow", "yes")
-	at := e.clock.Now()
+	at := e.Clock.Now()
 	p = admin.post("/admin/hmrc/consent", f.values)
 	if p.url.Path != "/admin/hmrc" {
 		t.Fatalf("consent ended on %s", p.url)
@@ -187,7 +187,7 @@ func TestAdminRotateSecret(t *testing.T) {
 
 	// HMRC knows only the new secret from now on (the simulator holds one
 	// secret per application); the service learns it from the page.
-	e.sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret2, RedirectURIs: []string{e.url + "/oauth/hmrc/callback"}})
+	e.Sim.AddApplication(hmrcsim.Application{ClientID: sbClientID, ClientSecret: sbSecret2, RedirectURIs: []string{e.url + "/oauth/hmrc/callback"}})
 	f := page.findForm(t, "/admin/hmrc/secrets")
 	f.values.Set("client_secret", sbSecret2)
 	p := admin.post("/admin/hmrc/secrets", f.values)
@@ -229,7 +229,7 @@ func TestAdminRotateSecret(t *testing.T) {
 	landlord.post("/settings/hmrc/refresh", refresh.values).mustContain(t, "Refreshed")
 
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		b, err := os.ReadFile(e.dbPath + suffix)
+		b, err := os.ReadFile(e.DBPath + suffix)
 		if err != nil {
 			continue
 		}
@@ -276,7 +276,7 @@ func TestAdminSetApplication(t *testing.T) {
 	}
 
 	const newID = "NewClientIdFromTheDeveloperHub"
-	e.sim.AddApplication(hmrcsim.Application{ClientID: newID, ClientSecret: sbSecret2, RedirectURIs: []string{e.url + "/oauth/hmrc/callback"}})
+	e.Sim.AddApplication(hmrcsim.Application{ClientID: newID, ClientSecret: sbSecret2, RedirectURIs: []string{e.url + "/oauth/hmrc/callback"}})
 	p := admin.post("/admin/hmrc/application", url.Values{
 		"client_id": {newID}, "client_secret": {sbSecret2},
 		"redirect_uris": {"https://mtd.example.co.uk/oauth/hmrc/callback\r\n\r\n" + hmrc.OOBRedirectURI},
@@ -301,7 +301,7 @@ func TestAdminSetApplication(t *testing.T) {
 func TestAdminPageSimulator(t *testing.T) {
 	env := newTestEnv(t)
 	env.landlord.Admin = true
-	if err := env.store.UpdateUser(t.Context(), env.landlord); err != nil {
+	if err := env.Store.UpdateUser(t.Context(), env.landlord); err != nil {
 		t.Fatal(err)
 	}
 	b := env.browser()

@@ -1,23 +1,30 @@
 package web
 
+// The JSON API the platform's backend calls (docs/API.md). It stays in this
+// package, next to the pages, because both share the one error vocabulary
+// (classify → problem), the request log and the building of the
+// fraud-prevention origin; both call the landlord service for every action.
+// This file holds the API's plumbing, the connection and Income Tax; VAT and
+// the receipts are in vat_api.go.
+
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // requireAPIKey admits requests bearing a known API key
 // (Authorization: Bearer mtdc_…). API requests carry no cookies' authority.
+// The key's ID is the actor of what the request does.
 func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -26,7 +33,7 @@ func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
 			s.unauthorized(w, r)
 			return
 		}
-		_, err := s.store.APIKeyByHash(r.Context(), HashAPIKey(key))
+		k, err := s.store.APIKeyByHash(r.Context(), HashAPIKey(key))
 		if errors.Is(err, mtdconnect.ErrNotFound) {
 			s.unauthorized(w, r)
 			return
@@ -35,6 +42,7 @@ func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
 			s.apiError(w, r, err)
 			return
 		}
+		info(r.Context()).apiKeyID = k.ID
 		h(w, r)
 	}
 }
@@ -45,26 +53,42 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 		Message: "A valid API key is required: Authorization: Bearer <key>."})
 }
 
-// apiPathUser returns the user named by the path's {id}: errBadRequest
-// when it is not a positive number, errUnknownUser when there is none.
-func (s *Server) apiPathUser(r *http.Request) (*mtdconnect.User, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errBadRequest
+// apiHandler is one API endpoint: it returns the status and the value to
+// answer with as JSON (nil: no body), or an error for apiError.
+type apiHandler func(w http.ResponseWriter, r *http.Request) (int, any, error)
+
+// jsonAPI serves h.
+func (s *Server) jsonAPI(h apiHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, v, err := h(w, r)
+		switch {
+		case err != nil:
+			s.apiError(w, r, err)
+		case v == nil:
+			w.WriteHeader(status)
+		default:
+			s.writeJSON(w, r, status, v)
+		}
 	}
-	info(r.Context()).userID = id
-	u, err := s.store.UserByID(r.Context(), id)
-	if errors.Is(err, mtdconnect.ErrNotFound) {
-		return nil, errUnknownUser
-	}
-	if err != nil {
-		return nil, fmt.Errorf("web: api user %d: %w", id, err)
-	}
-	return u, nil
 }
 
-// apiUser reads {id} and ?purpose= and checks that the user exists.
-func (s *Server) apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
+// byAPI is the actor of an API request: the platform, by its key's ID.
+func byAPI(r *http.Request) landlord.Actor { return landlord.ByPlatform(info(r.Context()).apiKeyID) }
+
+// apiUserID reads the path's {id}: errBadRequest when it is not a positive
+// number. Whether the user exists is the service's answer
+// (landlord.ErrUnknownUser).
+func apiUserID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errBadRequest
+	}
+	info(r.Context()).userID = id
+	return id, nil
+}
+
+// apiUser reads {id} and ?purpose= (itsa by default).
+func apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
 	purpose := mtdconnect.PurposeIncomeTax
 	if v := r.URL.Query().Get("purpose"); v != "" {
 		purpose = mtdconnect.Purpose(v)
@@ -72,12 +96,18 @@ func (s *Server) apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
 			return 0, "", errBadRequest
 		}
 	}
-	u, err := s.apiPathUser(r)
-	if err != nil {
-		return 0, "", err
-	}
-	return u.ID, purpose, nil
+	id, err := apiUserID(r)
+	return id, purpose, err
 }
+
+// testScenario is the platform's Gov-Test-Scenario header, passed on to
+// HMRC's sandbox ("" for none; the client refuses one when it calls
+// production).
+func testScenario(r *http.Request) string {
+	return strings.TrimSpace(r.Header.Get("Gov-Test-Scenario"))
+}
+
+// ---- the connection ----
 
 // connectionStatus is a connection as the platform sees it: never tokens.
 type connectionStatus struct {
@@ -100,121 +130,71 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// status reads the connection; not connected is a status, not an error.
-func (s *Server) status(ctx context.Context, userID int64, purpose mtdconnect.Purpose) (*connectionStatus, error) {
-	st := &connectionStatus{UserID: userID, Purpose: purpose, Status: mtdconnect.StatusNotConnected, Scopes: []string{}}
-	conn, err := s.hmrc.Connection(ctx, userID, purpose)
-	if errors.Is(err, mtdconnect.ErrNotFound) {
-		return st, nil
-	}
+// status reads the connection as the platform sees it.
+func (s *Server) status(r *http.Request, userID int64, p mtdconnect.Purpose) (*connectionStatus, error) {
+	st, err := s.landlord.Status(r.Context(), userID, p)
 	if err != nil {
 		return nil, err
 	}
-	st.Status = conn.Status
-	st.Reason = conn.Reason
-	st.Scopes = strings.Fields(conn.Scopes)
-	st.ConnectedSince = timePtr(conn.GrantedAt)
-	st.AccessTokenExpiresAt = timePtr(conn.AccessExpiresAt)
-	if !conn.GrantedAt.IsZero() {
-		st.AuthorityEndsAt = timePtr(conn.GrantEndsAt())
-	}
-	st.LastRefreshAt = timePtr(conn.LastRefreshAt)
-	return st, nil
+	return &connectionStatus{
+		UserID: st.UserID, Purpose: st.Purpose, Status: st.Status, Reason: st.Reason, Scopes: st.Scopes,
+		ConnectedSince: timePtr(st.ConnectedSince), AccessTokenExpiresAt: timePtr(st.AccessTokenExpiresAt),
+		AuthorityEndsAt: timePtr(st.AuthorityEndsAt), LastRefreshAt: timePtr(st.LastRefreshAt),
+	}, nil
 }
 
-func (s *Server) handleAPIStatus(w http.ResponseWriter, r *http.Request) {
-	id, purpose, err := s.apiUser(r)
+// handleAPIStatus is GET /api/v1/users/{id}/hmrc[?purpose=].
+func (s *Server) handleAPIStatus(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, purpose, err := apiUser(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	st, err := s.status(r.Context(), id, purpose)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, st)
+	st, err := s.status(r, id, purpose)
+	return http.StatusOK, st, err
 }
 
 // handleAPIRefresh refreshes now and answers with the new status.
-func (s *Server) handleAPIRefresh(w http.ResponseWriter, r *http.Request) {
-	id, purpose, err := s.apiUser(r)
+func (s *Server) handleAPIRefresh(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, purpose, err := apiUser(r)
+	if err == nil {
+		err = s.landlord.Refresh(r.Context(), byAPI(r), id, purpose)
+	}
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if err := s.hmrc.Refresh(r.Context(), id, purpose); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	st, err := s.status(r.Context(), id, purpose)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, st)
+	st, err := s.status(r, id, purpose)
+	return http.StatusOK, st, err
 }
 
-func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) {
-	id, purpose, err := s.apiUser(r)
+// handleAPITest checks the connection with a cheap call of its own API.
+func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, purpose, err := apiUser(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	origin, err := s.apiOrigin(r, id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	msg, err := s.hmrc.TestConnection(r.Context(), id, purpose, origin)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, struct {
+	msg, err := s.landlord.Test(r.Context(), byAPI(r), id, purpose, origin)
+	return http.StatusOK, struct {
 		UserID  int64              `json:"user_id"`
 		Purpose mtdconnect.Purpose `json:"purpose"`
 		OK      bool               `json:"ok"`
 		Message string             `json:"message"`
-	}{id, purpose, true, msg})
+	}{id, purpose, true, msg}, err
 }
 
-func (s *Server) handleAPIDisconnect(w http.ResponseWriter, r *http.Request) {
-	id, purpose, err := s.apiUser(r)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
+// handleAPIDisconnect is DELETE /api/v1/users/{id}/hmrc[?purpose=].
+func (s *Server) handleAPIDisconnect(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, purpose, err := apiUser(r)
+	if err == nil {
+		err = s.landlord.Disconnect(r.Context(), byAPI(r), id, purpose)
 	}
-	if err := s.hmrc.Disconnect(r.Context(), id, purpose); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, err
 }
 
 // ---- Income Tax: obligations and the UK property cumulative summary ----
-
-// apiITSAUser reads {id} and returns the user, who must have a National
-// Insurance number for any Income Tax call.
-func (s *Server) apiITSAUser(r *http.Request) (*mtdconnect.User, error) {
-	u, err := s.apiPathUser(r)
-	if err != nil {
-		return nil, err
-	}
-	if u.NINO == "" {
-		return nil, hmrc.ErrNoNINO
-	}
-	return u, nil
-}
-
-// testScenario passes the platform's Gov-Test-Scenario header on to HMRC's
-// sandbox (the client refuses it when it calls production).
-func testScenario(r *http.Request) []hmrc.ITSAOption {
-	if v := strings.TrimSpace(r.Header.Get("Gov-Test-Scenario")); v != "" {
-		return []hmrc.ITSAOption{hmrc.WithTestScenario(v)}
-	}
-	return nil
-}
 
 type apiObligation struct {
 	PeriodStart string `json:"period_start"`
@@ -227,40 +207,33 @@ type apiObligation struct {
 // handleAPIObligations is GET /api/v1/users/{id}/hmrc/obligations
 // [?taxYear=2025-26]: the UK property obligations of the tax year (the
 // current one by default).
-func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiITSAUser(r)
+func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := apiUserID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	taxYear := hmrc.CurrentTaxYear(s.now())
+	taxYear := itsa.CurrentTaxYear(s.now())
 	if v := r.URL.Query().Get("taxYear"); v != "" {
-		if taxYear, err = hmrc.ParseTaxYear(v); err != nil {
-			s.apiError(w, r, err)
-			return
+		if taxYear, err = itsa.ParseTaxYear(v); err != nil {
+			return 0, nil, err
 		}
 	}
-	origin, err := s.apiOrigin(r, u.ID)
+	origin, err := s.apiOrigin(r, id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	obligations, err := s.hmrc.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin, testScenario(r)...)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
+	obligations, err := s.landlord.Obligations(r.Context(), id, taxYear, origin, testScenario(r))
 	out := struct {
 		UserID      int64           `json:"user_id"`
 		TaxYear     string          `json:"tax_year"`
 		Obligations []apiObligation `json:"obligations"`
-	}{u.ID, taxYear.String(), []apiObligation{}}
+	}{id, taxYear.String(), []apiObligation{}}
 	for _, ob := range obligations {
 		out.Obligations = append(out.Obligations, apiObligation{
 			PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: ob.Status, Received: ob.Received,
 		})
 	}
-	s.writeJSON(w, r, http.StatusOK, out)
+	return http.StatusOK, out, err
 }
 
 // maxAPIBody bounds an API request body; a cumulative summary is well
@@ -271,67 +244,65 @@ const maxAPIBody = 64 << 10
 // /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}: the body is
 // HMRC's own (fromDate, toDate, ukProperty), checked as HMRC would before
 // anything is sent; an accepted one is kept as a receipt.
-func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiITSAUser(r)
+func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := apiUserID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	taxYear, err := hmrc.ParseTaxYear(r.PathValue("taxYear"))
+	taxYear, err := itsa.ParseTaxYear(r.PathValue("taxYear"))
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	body, err := decodeCumulative(w, r)
+	var body itsa.UKPropertyCumulative
+	if err := decodeJSONBody(w, r, &body); err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if verrs := body.Validate(taxYear); len(verrs) > 0 {
-		s.apiError(w, r, hmrc.ValidationErrors(verrs))
-		return
+	sub, err := s.landlord.SubmitQuarterlyUpdate(r.Context(), byAPI(r), landlord.QuarterlyUpdate{
+		UserID: id, TaxYear: taxYear, Body: body, Origin: origin, TestScenario: testScenario(r),
+	})
+	var lost *landlord.ReceiptError
+	if errors.As(err, &lost) {
+		// HMRC has the update: report success with its reference (the
+		// service logged that our copy of the receipt is lost).
+		err = nil
 	}
-	origin, err := s.apiOrigin(r, u.ID)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	// The platform may hang up; the receipt of an update HMRC accepted
-	// must still be kept (see handleVATSubmit).
-	ctx := context.WithoutCancel(r.Context())
-	resp, err := s.hmrc.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin, testScenario(r)...)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	raw, err := json.Marshal(body)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	sub := &mtdconnect.Submission{
-		UserID: u.ID, Purpose: mtdconnect.PurposeIncomeTax, Kind: mtdconnect.SubmissionUKPropertyCumulative,
-		Period: taxYear.String(), Body: raw, Response: resp.Body, CorrelationID: resp.CorrelationID, SubmittedAt: s.now(),
-	}
-	sub.PeriodStart, _ = time.Parse(time.DateOnly, body.FromDate)
-	sub.PeriodEnd, _ = time.Parse(time.DateOnly, body.ToDate)
-	if err := s.store.SaveSubmission(ctx, sub); err != nil {
-		// HMRC has the update: report success with its reference, and
-		// log that the receipt is lost.
-		s.log.LogAttrs(r.Context(), slog.LevelError, "save receipt of an accepted update", requestAttrs(r),
-			slog.String("correlation_id", resp.CorrelationID), slog.String("err", err.Error()))
-	}
-	s.writeJSON(w, r, http.StatusOK, struct {
+	return http.StatusOK, struct {
 		UserID        int64     `json:"user_id"`
 		TaxYear       string    `json:"tax_year"`
 		SubmissionID  int64     `json:"submission_id,omitempty"`
 		CorrelationID string    `json:"correlation_id"`
 		SubmittedAt   time.Time `json:"submitted_at"`
-	}{u.ID, taxYear.String(), sub.ID, resp.CorrelationID, sub.SubmittedAt.UTC()})
+	}{id, taxYear.String(), sub.ID, sub.CorrelationID, sub.SubmittedAt.UTC()}, nil
+}
+
+// handleAPIGetCumulative is GET of the same path: what HMRC holds for the
+// tax year, in HMRC's shape.
+func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := apiUserID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	taxYear, err := itsa.ParseTaxYear(r.PathValue("taxYear"))
+	if err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	summary, err := s.landlord.CumulativeSummary(r.Context(), id, taxYear, origin, testScenario(r))
+	return http.StatusOK, summary, err
 }
 
 // decodeJSONBody reads one JSON object strictly into v: no unknown
-// fields, nothing after it.
+// fields, nothing after it, amounts as JSON numbers.
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return &jsonBodyError{Problem: "send it as Content-Type: application/json"}
@@ -346,44 +317,10 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
 		case errors.As(err, &tooBig):
 			return &jsonBodyError{Problem: fmt.Sprintf("it is larger than %d bytes", maxAPIBody)}
 		}
-		return &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "hmrc: ")}
+		return &jsonBodyError{Problem: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "mtdconnect: ")}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &jsonBodyError{Problem: "there is data after the JSON object"}
 	}
 	return nil
-}
-
-// decodeCumulative reads the JSON body strictly: one object, no unknown
-// fields, amounts as JSON numbers.
-func decodeCumulative(w http.ResponseWriter, r *http.Request) (hmrc.UKPropertyCumulative, error) {
-	var body hmrc.UKPropertyCumulative
-	err := decodeJSONBody(w, r, &body)
-	return body, err
-}
-
-// handleAPIGetCumulative is GET of the same path: what HMRC holds for the
-// tax year, in HMRC's shape.
-func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiITSAUser(r)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	taxYear, err := hmrc.ParseTaxYear(r.PathValue("taxYear"))
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	origin, err := s.apiOrigin(r, u.ID)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	summary, err := s.hmrc.UKPropertyCumulative(r.Context(), u.ID, u.NINO, taxYear, origin, testScenario(r)...)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, summary)
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 )
 
 func decode(t *testing.T, body string) map[string]any {
@@ -168,7 +168,7 @@ func TestAPI(t *testing.T) {
 	})
 
 	t.Run("NeedsReconnect", func(t *testing.T) {
-		env.sim.Revoke(simUserID, clientID)
+		env.Sim.Revoke(simUserID, clientID)
 		status, body := env.api(http.MethodPost, user+"/refresh", env.apiKey)
 		if status != http.StatusConflict {
 			t.Fatalf("status %d, want 409: %s", status, body)
@@ -267,7 +267,7 @@ func TestAPIIncomeTax(t *testing.T) {
 	env := newTestEnv(t)
 	id := env.landlord.ID
 	obligations := fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", id)
-	now := env.clock.Now()
+	now := env.Clock.Now()
 	target, _ := firstOpen(t, now)
 	cumulative := fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/%s", id, target.taxYear)
 	good := fmt.Sprintf(`{"fromDate":%q,"toDate":%q,"ukProperty":{"income":{"periodAmount":5000.25},"expenses":{"consolidatedExpenses":1000,"residentialFinancialCost":120}}}`,
@@ -281,7 +281,7 @@ func TestAPIIncomeTax(t *testing.T) {
 	})
 	landlord := *env.landlord
 	landlord.NINO = testNINO
-	if err := env.store.UpdateUser(t.Context(), &landlord); err != nil {
+	if err := env.Store.UpdateUser(t.Context(), &landlord); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("not connected", func(t *testing.T) {
@@ -321,7 +321,7 @@ func TestAPIIncomeTax(t *testing.T) {
 		// The current tax year by default, without device data too (then
 		// the call is a batch one from this server).
 		status, m = env.apiCall(t, http.MethodGet, obligations, "", nil)
-		if status != http.StatusOK || m["tax_year"] != hmrc.CurrentTaxYear(now).String() {
+		if status != http.StatusOK || m["tax_year"] != itsa.CurrentTaxYear(now).String() {
 			t.Errorf("default: %d %v", status, m)
 		}
 	})
@@ -373,10 +373,10 @@ func TestAPIIncomeTax(t *testing.T) {
 				}
 			})
 		}
-		if _, sent := env.sim.LastFraudResult("property-business-mtd"); sent {
+		if _, sent := env.Sim.LastFraudResult("property-business-mtd"); sent {
 			t.Error("a refused request reached HMRC's Property Business API")
 		}
-		if subs, _ := env.store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
+		if subs, _ := env.Store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
 			t.Errorf("refused requests left receipts: %+v", subs)
 		}
 	})
@@ -396,14 +396,14 @@ func TestAPIIncomeTax(t *testing.T) {
 			!strings.Contains(m["message"].(string), "more than 10 days before the end of its period") {
 			t.Errorf("%d %v", status, m)
 		}
-		if subs, _ := env.store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
+		if subs, _ := env.Store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
 			t.Errorf("a refused update left a receipt: %+v", subs)
 		}
 	})
 
 	t.Run("submit and read back, refreshing an expired token on the way", func(t *testing.T) {
 		before := env.connection(id, mtdconnect.PurposeIncomeTax)
-		env.clock.Advance(5 * time.Hour) // the 4-hour access token has expired
+		env.Clock.Advance(5 * time.Hour) // the 4-hour access token has expired
 		status, m := env.apiCall(t, http.MethodPut, cumulative, good, platformDevice())
 		if status != http.StatusOK {
 			t.Fatalf("%d %v", status, m)
@@ -413,7 +413,7 @@ func TestAPIIncomeTax(t *testing.T) {
 			t.Errorf("token not refreshed on the way: %+v", after)
 		}
 		env.fraudVerdict(t, "property-business-mtd", true)
-		subs, err := env.store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10)
+		subs, err := env.Store.Submissions(t.Context(), id, mtdconnect.PurposeIncomeTax, 10)
 		if err != nil || len(subs) != 1 {
 			t.Fatalf("receipts %v %v", subs, err)
 		}
@@ -442,7 +442,7 @@ func TestAPIIncomeTax(t *testing.T) {
 	t.Run("another user's connection is not used", func(t *testing.T) {
 		other := *env.other
 		other.NINO = testNINO
-		if err := env.store.UpdateUser(t.Context(), &other); err != nil {
+		if err := env.Store.UpdateUser(t.Context(), &other); err != nil {
 			t.Fatal(err)
 		}
 		status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", other.ID), "", nil)

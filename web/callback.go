@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // handleCallback is where HMRC sends the landlord back, with ?code&state or
@@ -36,7 +37,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if e := q.Get("error"); e != "" {
 		// HMRC documents access_denied as the only error it redirects
 		// with; treat any as the landlord not granting authority.
-		err := s.hmrc.DenyAuthorization(ctx, u.ID, state, q.Get("error_description"))
+		err := s.landlord.DenyConnect(ctx, landlord.ByLandlord(u.ID), u.ID, state, q.Get("error_description"))
 		if err != nil && !isStateError(err) {
 			s.serverError(w, r, err)
 			return
@@ -51,7 +52,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	conn, err := s.hmrc.CompleteAuthorization(ctx, u.ID, state, q.Get("code"))
+	conn, err := s.landlord.CompleteConnect(ctx, landlord.ByLandlord(u.ID), u.ID, state, q.Get("code"))
 	if err != nil {
 		s.callbackFailed(w, r, err)
 		return

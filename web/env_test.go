@@ -1,30 +1,27 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
-	"github.com/mtdconnect/mtdconnect/seal"
-	"github.com/mtdconnect/mtdconnect/sqlite"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
@@ -40,39 +37,17 @@ const (
 	clientSecret     = "mtdconnect-test-secret"
 )
 
-// syncBuffer collects log output written from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// testEnv is a whole deployment: a sqlite file, the HMRC simulator, the
-// real hmrc.Client pointing at it and the web server, on httptest.
+// testEnv is a whole deployment: the shared HMRC test deployment (a
+// sqlite file, the HMRC simulator, the real hmrc.Client pointing at it)
+// and the web server, on httptest.
 type testEnv struct {
-	t      *testing.T
-	clock  *hmrcsim.Clock
-	store  *sqlite.Store
-	dbPath string // the store's file
-	sealer *seal.Sealer
-	sim    *hmrcsim.Server
-	simURL string
-	url    string // the web server
-	logs   *syncBuffer
-	apiKey string
-	hmrc   *hmrc.Client
-	logger *slog.Logger
+	*hmrctest.Env
+	itsa    *itsa.Client
+	vat     *vat.Client
+	service *landlord.Service
+	t       *testing.T
+	url     string // the web server
+	apiKey  string
 	// secrets are values seen in the test that must never be logged:
 	// authorisation codes, session cookies.
 	secrets []string
@@ -89,80 +64,38 @@ type envOption func(env *testEnv, cfg *hmrc.Config)
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	// The clock starts at the real time: x/oauth2 computes a token's expiry
-	// from time.Now, so a clock far from it would skew expiries.
-	env := &testEnv{t: t, clock: hmrcsim.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
-	logger := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	env.dbPath = filepath.Join(t.TempDir(), "mtdconnect.db")
-	store, err := sqlite.Open(ctx, env.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	env.store = store
-
-	env.sim = hmrcsim.New(hmrcsim.Options{Now: env.clock.Now, RateLimit: -1})
-	simSrv := httptest.NewServer(env.sim.Handler())
-	t.Cleanup(simSrv.Close)
-	env.simURL = simSrv.URL
-
+	env := &testEnv{t: t}
 	webSrv := httptest.NewUnstartedServer(nil)
 	env.url = "http://" + webSrv.Listener.Addr().String()
 	callback := env.url + "/oauth/hmrc/callback"
-
-	env.sim.AddApplication(hmrcsim.Application{
-		ClientID: clientID, ClientSecret: clientSecret, Name: "mtdconnect (test)",
-		RedirectURIs: []string{callback},
+	// The clock starts at the real time (hmrctest's default): x/oauth2
+	// computes a token's expiry from time.Now, so a clock far from it
+	// would skew expiries.
+	hmrctest.New(t, hmrctest.Options{
+		RedirectURL: callback,
+		Configure: func(h *hmrctest.Env, cfg *hmrc.Config) {
+			env.Env = h
+			// The server as the device of batch calls (API calls without
+			// the landlord's device data), and a licence, so that no
+			// fraud header needs HMRC's missing-data process.
+			cfg.DeviceID, cfg.Vendor.LicenseIDs = testServerDeviceID, testLicences
+			for _, o := range opts {
+				o(env, cfg)
+			}
+		},
 	})
-	env.sim.AddTestUser(hmrcsim.TestUser{
+	env.Sim.AddTestUser(hmrcsim.TestUser{
 		UserID: simUserID, Password: simPassword, NINO: "AA123456A", FullName: "Test Landlord",
 		AffinityGroup: "Individual", ServiceNames: []string{"mtd-income-tax"},
 	})
-
-	kh, err := seal.NewKeyset()
+	env.itsa, env.vat = itsa.New(env.Client), vat.New(env.Client)
+	var err error
+	env.service, err = landlord.New(landlord.Config{Store: env.Store, HMRC: env.Client, ITSA: env.itsa, VAT: env.vat,
+		Logger: env.Logger, Now: env.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := seal.New(kh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.sealer = sealer
-	cfg := hmrc.Config{
-		ClientID: clientID, ClientSecret: clientSecret,
-		AuthorizeURL: env.simURL + "/oauth/authorize", TokenURL: env.simURL + "/oauth/token", APIURL: env.simURL,
-		RedirectURL: callback, Environment: "simulator",
-		Store: store, Sealer: sealer, Logger: logger, Now: env.clock.Now,
-		RetryBase: time.Millisecond,
-		// The server as the device of batch calls (API calls without the
-		// landlord's device data), and a licence, so that no fraud header
-		// needs HMRC's missing-data process.
-		DeviceID: testServerDeviceID,
-		Vendor:   hmrc.Vendor{LicenseIDs: testLicences},
-		// For hosts without DMI data, as MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
-		DeviceManufacturer: "Test Cloud", DeviceModel: "Test VM",
-	}
-	for _, o := range opts {
-		o(env, &cfg)
-	}
-	client, err := hmrc.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.hmrc, env.logger = client, logger
-	srv, err := web.New(web.Config{
-		Store: store, HMRC: client, Logger: logger, Now: env.clock.Now,
-		Sealer:             sealer, // authenticator-app secrets (mfa.go)
-		PublicURL:          env.url,
-		ManageAuthorityURL: env.simURL + "/applications-manage-authority",
-		AuthorizeURL:       env.simURL + "/oauth/authorize",
-		// The test browsers connect from loopback, which stands in for a
-		// load balancer at testVendorIP (see deviceTransport).
-		TrustedProxies: testTrustedProxies,
-		VendorPublicIP: testVendorIP,
-		LicenceIDs:     testLicences,
-	})
+	srv, err := web.New(env.config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,20 +107,17 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	env.other = env.createUser(otherEmail, otherPassword)
 
 	key, hash := web.NewAPIKey()
-	if err := store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: "platform", Hash: hash}); err != nil {
+	if err := env.Store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: "platform", Hash: hash}); err != nil {
 		t.Fatal(err)
 	}
 	env.apiKey = key
 
 	t.Cleanup(func() {
-		// Whatever a test did, the logs never carry secrets.
-		logs := env.logs.String()
-		if os.Getenv("MTDCONNECT_TEST_SHOW_LOGS") != "" {
-			t.Logf("logs:\n%s", logs)
-		}
-		// Nor the landlords' identifiers (personal data): the NINOs and
-		// VRNs the tests use.
-		secrets := append([]string{env.apiKey, clientSecret, simPassword, landlordPassword, otherPassword,
+		// Whatever a test did, the logs never carry secrets (hmrctest
+		// checks the tokens), nor the landlords' identifiers (personal
+		// data): the NINOs and VRNs the tests use.
+		logs := env.Logs.String()
+		secrets := append([]string{env.apiKey, simPassword, landlordPassword, otherPassword,
 			testNINO, "AB123456C", testVRN, "987654321"}, env.secrets...)
 		for _, secret := range secrets {
 			if strings.Contains(logs, secret) {
@@ -198,6 +128,22 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	return env
 }
 
+// config is the web server's configuration in the deployment.
+func (env *testEnv) config() web.Config {
+	return web.Config{
+		Store: env.Store, HMRC: env.Client, Landlord: env.service, Logger: env.Logger, Now: env.Clock.Now,
+		Sealer:             env.Sealer, // authenticator-app secrets (mfa.go)
+		PublicURL:          env.url,
+		ManageAuthorityURL: env.SimURL + "/applications-manage-authority",
+		AuthorizeURL:       env.SimURL + "/oauth/authorize",
+		// The test browsers connect from loopback, which stands in for a
+		// load balancer at testVendorIP (see deviceTransport).
+		TrustedProxies: testTrustedProxies,
+		VendorPublicIP: testVendorIP,
+		LicenceIDs:     testLicences,
+	}
+}
+
 func (env *testEnv) createUser(email, password string) *mtdconnect.User {
 	env.t.Helper()
 	hash, err := web.HashPassword(password)
@@ -205,7 +151,7 @@ func (env *testEnv) createUser(email, password string) *mtdconnect.User {
 		env.t.Fatal(err)
 	}
 	u := &mtdconnect.User{Email: email, PasswordHash: hash}
-	if err := env.store.CreateUser(env.t.Context(), u); err != nil {
+	if err := env.Store.CreateUser(env.t.Context(), u); err != nil {
 		env.t.Fatal(err)
 	}
 	return u
@@ -214,7 +160,7 @@ func (env *testEnv) createUser(email, password string) *mtdconnect.User {
 // connection returns the stored connection row, or nil when there is none.
 func (env *testEnv) connection(userID int64, p mtdconnect.Purpose) *mtdconnect.Connection {
 	env.t.Helper()
-	c, err := env.store.Connection(context.WithoutCancel(env.t.Context()), userID, p)
+	c, err := env.Store.Connection(context.WithoutCancel(env.t.Context()), userID, p)
 	if errors.Is(err, mtdconnect.ErrNotFound) {
 		return nil
 	}
@@ -258,6 +204,19 @@ func (env *testEnv) browser() *browser {
 	}
 }
 
+// signedIn is the landlord's browser, signed in; with the second factor
+// (an authenticator app added first) when mfa is set.
+func (env *testEnv) signedIn(mfa bool) *browser {
+	env.t.Helper()
+	b := env.browser()
+	if mfa {
+		b.signInWithTOTP(landlordEmail, landlordPassword)
+	} else {
+		b.signIn(landlordEmail, landlordPassword)
+	}
+	return b
+}
+
 // page is a response with its body read.
 type page struct {
 	status int
@@ -290,6 +249,24 @@ func (p page) mustNotContain(t *testing.T, unwanted ...string) {
 		if strings.Contains(text, s) {
 			t.Errorf("page %s says %q; it should not:\n%s", p.url, s, text)
 		}
+	}
+}
+
+// mustRefuseField checks the page a form posting to path comes back on when
+// it refused what was typed into field: status 400, the problem in the
+// summary and next to the field, and the field keeping what was typed.
+func (p page) mustRefuseField(t *testing.T, path, field, problem, typed string) {
+	t.Helper()
+	if p.status != http.StatusBadRequest || p.url.Path != path {
+		t.Fatalf("status %d at %s", p.status, p.url)
+	}
+	p.mustContain(t, "There is a problem", problem)
+	if !strings.Contains(p.body, `<p class="error-message" id="`+field+`-error">`) ||
+		!strings.Contains(p.body, `aria-describedby="`+field+`-hint `+field+`-error"`) {
+		t.Errorf("no error next to the field:\n%s", p.body)
+	}
+	if got := p.findForm(t, path).values.Get(field); got != typed {
+		t.Errorf("field holds %q, want what was typed %q", got, typed)
 	}
 }
 
@@ -408,17 +385,17 @@ func (b *browser) authorizeAtHMRC(decision string) string {
 	b.t.Helper()
 	connect := b.get("/settings/hmrc").findForm(b.t, "/settings/hmrc/connect")
 	signIn := b.post("/settings/hmrc/connect", connect.values)
-	if signIn.status != http.StatusOK || !strings.HasPrefix(signIn.url.String(), b.env.simURL+"/oauth/authorize") {
+	if signIn.status != http.StatusOK || !strings.HasPrefix(signIn.url.String(), b.env.SimURL+"/oauth/authorize") {
 		b.t.Fatalf("connect led to %s (status %d), not to HMRC's sign-in:\n%s", signIn.url, signIn.status, signIn.body)
 	}
 	f := signIn.findForm(b.t, "/oauth/authorize/sign-in")
 	f.values.Set("user_id", simUserID)
 	f.values.Set("password", simPassword)
-	grant := b.post(b.env.simURL+f.action, f.values)
+	grant := b.post(b.env.SimURL+f.action, f.values)
 	grant.mustContain(b.t, "Grant authority")
 	g := grant.findForm(b.t, "/oauth/authorize/grant")
 	g.values.Set("decision", decision)
-	resp := b.do(b.noFollow, b.postRequest(b.env.simURL+g.action, g.values))
+	resp := b.do(b.noFollow, b.postRequest(b.env.SimURL+g.action, g.values))
 	if resp.status != http.StatusFound {
 		b.t.Fatalf("grant answered %d, want a redirect:\n%s", resp.status, resp.body)
 	}

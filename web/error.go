@@ -10,11 +10,12 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // Errors of this package's own.
 var (
-	errUnknownUser  = errors.New("web: no such user")
 	errBadRequest   = errors.New("web: bad request")
 	errMissingState = errors.New("web: callback without state")
 )
@@ -68,7 +69,7 @@ func classify(err error) problem {
 		nino      *mtdconnect.NINOError
 		badJSON   *jsonBodyError
 	)
-	if verrs := validationErrors(err); len(verrs) > 0 {
+	if verrs := hmrc.ValidationErrorsIn(err); len(verrs) > 0 {
 		p := problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Check the figures",
 			Message: "Some of the details cannot be sent to HMRC as they are, so nothing was sent. Correct them and try again."}
 		for _, v := range verrs {
@@ -97,7 +98,7 @@ func classify(err error) problem {
 			p.Errors = append(p.Errors, fieldError{Header: h.Header, Message: h.Header + " " + h.Problem})
 		}
 		return p
-	case errors.Is(err, hmrc.ErrNoNINO):
+	case errors.Is(err, landlord.ErrNoNINO):
 		return problem{Status: http.StatusConflict, Code: "nino_required", Title: "Add your National Insurance number",
 			Message: "Your National Insurance number is needed before mtdconnect can read or send your Income Tax updates. Add it in your settings.",
 			Action:  actionSettings}
@@ -108,12 +109,12 @@ func classify(err error) problem {
 	case errors.As(err, &badJSON):
 		return problem{Status: http.StatusBadRequest, Code: "invalid_json", Title: "Bad request",
 			Message: "The request body is not the JSON this endpoint takes: " + badJSON.Problem + "."}
-	case errors.Is(err, hmrc.ErrNoUKProperty):
+	case errors.Is(err, itsa.ErrNoUKProperty):
 		return problem{Status: http.StatusNotFound, Code: "no_uk_property_business", Title: "HMRC has no UK property business for you",
 			Message: "HMRC has no UK property business for your National Insurance number, so there are no quarterly updates to " +
 				"send yet. Check your National Insurance number in your settings; if it is right, sign up your property income " +
 				"for Making Tax Digital at HMRC first.", Action: actionSettings}
-	case errors.Is(err, hmrc.ErrNoSubmission):
+	case errors.Is(err, itsa.ErrNoSubmission):
 		return problem{Status: http.StatusNotFound, Code: "no_submission", Title: "Nothing sent yet",
 			Message: "HMRC holds no quarterly update for this tax year yet."}
 	case errors.As(err, &reconnect):
@@ -152,7 +153,7 @@ func classify(err error) problem {
 	case errors.Is(err, hmrc.ErrNotConnected), errors.Is(err, mtdconnect.ErrNotFound):
 		return problem{Status: http.StatusNotFound, Code: "not_connected", Title: "Not connected to HMRC",
 			Message: "This account is not connected to HMRC. Connect first."}
-	case errors.Is(err, errUnknownUser):
+	case errors.Is(err, landlord.ErrUnknownUser):
 		return problem{Status: http.StatusNotFound, Code: "user_not_found", Title: "No such user",
 			Message: "There is no user with that id."}
 	case errors.Is(err, errBadRequest):
@@ -283,32 +284,4 @@ func classifyAPIError(api *hmrc.APIError) (problem, bool) {
 		p.Errors = append(p.Errors, fieldError{Code: e.Code, Message: e.Message, Paths: slices.Clone(e.Paths)})
 	}
 	return p, true
-}
-
-// validationErrors collects the hmrc.ValidationError values in err's tree
-// (SubmitUKPropertyCumulative and ParseTaxYear return them joined, or as a
-// pointer).
-func validationErrors(err error) []hmrc.ValidationError {
-	var out []hmrc.ValidationError
-	var walk func(error)
-	walk = func(e error) {
-		switch v := e.(type) {
-		case nil:
-			return
-		case hmrc.ValidationError:
-			out = append(out, v)
-			return
-		case *hmrc.ValidationError:
-			out = append(out, *v)
-			return
-		case interface{ Unwrap() []error }:
-			for _, x := range v.Unwrap() {
-				walk(x)
-			}
-		case interface{ Unwrap() error }:
-			walk(v.Unwrap())
-		}
-	}
-	walk(err)
-	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 func TestHumanDuration(t *testing.T) {
@@ -49,7 +50,7 @@ func TestClassify(t *testing.T) {
 		{&hmrc.APIError{Status: 400, Code: "RULE_NEW_TO_US", Message: "Something new"}, 502, "RULE_NEW_TO_US", "HMRC refused the request: Something new. Try again later."},
 		{hmrc.ErrNotConnected, 404, "not_connected", ""},
 		{mtdconnect.ErrNotFound, 404, "not_connected", ""},
-		{errUnknownUser, 404, "user_not_found", ""},
+		{landlord.ErrUnknownUser, 404, "user_not_found", ""},
 		{errBadRequest, 400, "bad_request", ""},
 		{hmrc.ErrStateUnknown, 400, "state_unknown", ""},
 		{hmrc.ErrStateExpired, 400, "state_expired", ""},

@@ -6,7 +6,6 @@ package web
 // the receipts of what was sent.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // amountField is one amount of the UK property cumulative summary, as the
@@ -62,17 +63,17 @@ func fieldOfPath(path string) string {
 // amountSlot returns where a field's amount lives in b, creating the
 // objects on the way when create is set (nil when they are missing and
 // create is not).
-func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.Amount {
+func amountSlot(b *itsa.UKPropertyCumulative, name string, create bool) **mtdconnect.Amount {
 	p := &b.UKProperty
-	income := func() *hmrc.UKPropertyIncome {
+	income := func() *itsa.UKPropertyIncome {
 		if p.Income == nil && create {
-			p.Income = &hmrc.UKPropertyIncome{}
+			p.Income = &itsa.UKPropertyIncome{}
 		}
 		return p.Income
 	}
-	expenses := func() *hmrc.UKPropertyExpenses {
+	expenses := func() *itsa.UKPropertyExpenses {
 		if p.Expenses == nil && create {
-			p.Expenses = &hmrc.UKPropertyExpenses{}
+			p.Expenses = &itsa.UKPropertyExpenses{}
 		}
 		return p.Expenses
 	}
@@ -98,7 +99,7 @@ func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.A
 				if !create {
 					return nil
 				}
-				in.RentARoom = &hmrc.UKPropertyRentARoom{}
+				in.RentARoom = &itsa.UKPropertyRentARoom{}
 			}
 			return &in.RentARoom.RentsReceived
 		}
@@ -134,7 +135,7 @@ func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.A
 			if !create {
 				return nil
 			}
-			ex.RentARoom = &hmrc.UKPropertyRentARoomExpenses{}
+			ex.RentARoom = &itsa.UKPropertyRentARoomExpenses{}
 		}
 		return &ex.RentARoom.AmountClaimed
 	}
@@ -143,7 +144,7 @@ func amountSlot(b *hmrc.UKPropertyCumulative, name string, create bool) **hmrc.A
 
 // parseFormAmount reads an amount as a landlord types it: "1,250.50",
 // "£1250.5", "-£20". It returns nil for an empty field.
-func parseFormAmount(s string) (*hmrc.Amount, error) {
+func parseFormAmount(s string) (*mtdconnect.Amount, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
@@ -163,11 +164,11 @@ func parseFormAmount(s string) (*hmrc.Amount, error) {
 	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "-.") {
 		s = strings.Replace(s, ".", "0.", 1)
 	}
-	return hmrc.ParseAmount(s)
+	return mtdconnect.ParseAmount(s)
 }
 
 // formatAmount shows an amount in pounds, e.g. £1,234.50.
-func formatAmount(a *hmrc.Amount) string {
+func formatAmount(a *mtdconnect.Amount) string {
 	p, ok := a.Pence()
 	if !ok {
 		return a.String()
@@ -253,7 +254,7 @@ type receiptRow struct {
 }
 
 // newUpdateForm is the empty form for the period from..to of taxYear.
-func newUpdateForm(taxYear hmrc.TaxYear, from, to string) *updateForm {
+func newUpdateForm(taxYear itsa.TaxYear, from, to string) *updateForm {
 	f := &updateForm{TaxYear: taxYear.String(), From: from, To: to,
 		Period: formatISODate(from) + " to " + formatISODate(to)}
 	for _, af := range amountFields {
@@ -318,8 +319,8 @@ func (f *updateForm) fail(name, message string) {
 
 // bind reads the form's amounts into a body for the period, failing each
 // field that is not an amount.
-func (f *updateForm) bind(r *http.Request) hmrc.UKPropertyCumulative {
-	body := hmrc.UKPropertyCumulative{FromDate: f.From, ToDate: f.To}
+func (f *updateForm) bind(r *http.Request) itsa.UKPropertyCumulative {
+	body := itsa.UKPropertyCumulative{FromDate: f.From, ToDate: f.To}
 	f.fields(func(ff *formField) {
 		ff.Value = r.PostFormValue(ff.Name)
 		a, err := parseFormAmount(ff.Value)
@@ -357,16 +358,16 @@ func (f *updateForm) failAll(errs []fieldError) {
 // validationMessage turns an HMRC validation error into words.
 func validationMessage(code, message string) string {
 	switch {
-	case code == hmrc.CodeFormatValue && strings.Contains(message, "-99999999999.99"):
+	case code == itsa.CodeFormatValue && strings.Contains(message, "-99999999999.99"):
 		return "Enter an amount between −£99,999,999,999.99 and £99,999,999,999.99, in pounds and pence (no more than 2 decimal places)"
-	case code == hmrc.CodeFormatValue:
+	case code == itsa.CodeFormatValue:
 		return "Enter an amount of £0 or more, up to £99,999,999,999.99, in pounds and pence (no more than 2 decimal places)"
-	case code == hmrc.CodeRuleBothExpenses:
+	case code == itsa.CodeRuleBothExpenses:
 		return "Give either the itemised expenses or one consolidated total, not both: clear one of them"
-	case code == hmrc.CodeRuleIncorrectOrEmptyBody:
+	case code == itsa.CodeRuleIncorrectOrEmptyBody:
 		return "Enter at least one amount"
-	case code == hmrc.CodeFormatFromDate || code == hmrc.CodeFormatToDate || code == hmrc.CodeRuleToDateBeforeFromDate ||
-		code == hmrc.CodeRuleMissingSubmission || strings.Contains(code, "DATE"):
+	case code == itsa.CodeFormatFromDate || code == itsa.CodeFormatToDate || code == itsa.CodeRuleToDateBeforeFromDate ||
+		code == itsa.CodeRuleMissingSubmission || strings.Contains(code, "DATE"):
 		return "The period of this update is not one HMRC accepts. Go back to your quarterly updates and choose the period again"
 	}
 	return message
@@ -382,15 +383,15 @@ func (s *Server) quarterlyReady(r *http.Request, u *mtdconnect.User, page *quart
 		page.NeedNINO = true
 		return false, nil
 	}
-	conn, err := s.hmrc.Connection(r.Context(), u.ID, mtdconnect.PurposeIncomeTax)
+	st, err := s.landlord.Status(r.Context(), u.ID, mtdconnect.PurposeIncomeTax)
 	switch {
-	case errors.Is(err, mtdconnect.ErrNotFound):
-		page.NeedConnect = true
-		return false, nil
 	case err != nil:
 		return false, err
-	case conn.Status == mtdconnect.StatusNeedsReconnect:
-		page.Reconnect = conn.Reason
+	case st.Status == mtdconnect.StatusNotConnected:
+		page.NeedConnect = true
+		return false, nil
+	case st.Status == mtdconnect.StatusNeedsReconnect:
+		page.Reconnect = st.Reason
 		return false, nil
 	}
 	return true, nil
@@ -408,11 +409,11 @@ func pageProblemOf(p problem) *pageProblem {
 func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r.Context())
 	now := s.now()
-	current := hmrc.CurrentTaxYear(now)
+	current := itsa.CurrentTaxYear(now)
 	taxYear := current
 	if v := r.URL.Query().Get("taxYear"); v != "" {
-		y, err := hmrc.ParseTaxYear(v)
-		if err != nil || y > current || y < hmrc.CumulativeFirstTaxYear {
+		y, err := itsa.ParseTaxYear(v)
+		if err != nil || y > current || y < itsa.CumulativeFirstTaxYear {
 			s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such tax year",
 				Text: "Quarterly updates can be shown for the tax years from 2025-26 to the current one."})
 			return
@@ -422,7 +423,7 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	page := quarterlyPage{TaxYear: taxYear.String()}
 	// The other tax years with cumulative updates: in April and May the
 	// last update of the previous year is still due.
-	for y := max(current-1, hmrc.CumulativeFirstTaxYear); y <= current; y++ {
+	for y := max(current-1, itsa.CumulativeFirstTaxYear); y <= current; y++ {
 		if y != taxYear {
 			page.OtherYears = append(page.OtherYears, yearLink{Label: y.String(), Link: "/quarterly?taxYear=" + y.String()})
 		}
@@ -444,16 +445,16 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "quarterly", "Quarterly updates", page)
 		return
 	}
-	if taxYear < hmrc.CumulativeFirstTaxYear {
+	if taxYear < itsa.CumulativeFirstTaxYear {
 		page.Problem = &pageProblem{Title: "Nothing to send yet",
 			Message: "Quarterly updates through Making Tax Digital start with the 2025-26 tax year."}
 		s.render(w, r, status, "quarterly", "Quarterly updates", page)
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var obligations []hmrc.Obligation
+	var obligations []itsa.Obligation
 	if err == nil {
-		obligations, err = s.hmrc.Obligations(r.Context(), u.ID, u.NINO, taxYear, origin)
+		obligations, err = s.landlord.Obligations(r.Context(), u.ID, taxYear, origin, "")
 	}
 	if err != nil {
 		p := s.logProblem(r, err)
@@ -463,7 +464,7 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	}
 
 	selected := r.URL.Query().Get("period")
-	var chosen *hmrc.Obligation
+	var chosen *itsa.Obligation
 	for i, ob := range obligations {
 		if !ob.Fulfilled() && chosen == nil && (selected == "" || selected == ob.End) {
 			chosen = &obligations[i]
@@ -501,15 +502,14 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 
 // receipts lists the landlord's UK property updates, newest first.
 func (s *Server) receipts(r *http.Request, u *mtdconnect.User) ([]receiptRow, error) {
-	subs, err := s.store.Submissions(r.Context(), u.ID, mtdconnect.PurposeIncomeTax, 50)
+	subs, err := s.landlord.Receipts(r.Context(), u.ID, landlord.ReceiptQuery{
+		Purposes: []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax}, Kind: mtdconnect.SubmissionUKPropertyCumulative, Limit: 50,
+	})
 	if err != nil {
 		return nil, err
 	}
 	var out []receiptRow
 	for _, sub := range subs {
-		if sub.Kind != mtdconnect.SubmissionUKPropertyCumulative {
-			continue
-		}
 		out = append(out, receiptRow{
 			Link: "/quarterly/receipts/" + strconv.FormatInt(sub.ID, 10), TaxYear: sub.Period,
 			Period: periodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt), CorrelationID: sub.CorrelationID,
@@ -535,14 +535,14 @@ func periodOf(sub *mtdconnect.Submission) string {
 // update is recorded and its receipt shown (Post/Redirect/Get).
 func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r.Context())
-	taxYear, err := hmrc.ParseTaxYear(r.PostFormValue("taxYear"))
+	taxYear, err := itsa.ParseTaxYear(r.PostFormValue("taxYear"))
 	if err != nil {
 		s.serverError(w, r, errBadRequest)
 		return
 	}
 	from, to := r.PostFormValue("from"), r.PostFormValue("to")
-	fromT, err1 := time.Parse(time.DateOnly, from)
-	toT, err2 := time.Parse(time.DateOnly, to)
+	_, err1 := time.Parse(time.DateOnly, from)
+	_, err2 := time.Parse(time.DateOnly, to)
 	if err1 != nil || err2 != nil || from < taxYear.FirstDay() || to > taxYear.LastDay() || to < from {
 		s.serverError(w, r, errBadRequest)
 		return
@@ -569,20 +569,28 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest)
 		return
 	}
-	if verrs := body.Validate(taxYear); len(verrs) > 0 {
-		form.failAll(classify(hmrc.ValidationErrors(verrs)).Errors)
-		again(http.StatusBadRequest)
-		return
-	}
-	// Once HMRC is asked, its answer must be waited for and the receipt
-	// kept even if the browser goes away (see handleVATSubmit).
-	ctx := context.WithoutCancel(r.Context())
 	origin, err := s.browserOrigin(r, u)
-	var resp *hmrc.Response
+	var sub *mtdconnect.Submission
 	if err == nil {
-		resp, err = s.hmrc.SubmitUKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, body, origin)
+		sub, err = s.landlord.SubmitQuarterlyUpdate(r.Context(), landlord.ByLandlord(u.ID), landlord.QuarterlyUpdate{
+			UserID: u.ID, TaxYear: taxYear, Body: body, Origin: origin,
+		})
 	}
-	if err != nil {
+	var lost *landlord.ReceiptError
+	switch {
+	case errors.As(err, &lost):
+		// HMRC has the update; only our copy of the receipt is lost. Say
+		// so, with HMRC's reference, rather than inviting a resend.
+		s.renderMessage(w, r, http.StatusOK, message{
+			Title: "HMRC accepted your update",
+			Text: "HMRC accepted your update for " + form.Period + ", but mtdconnect could not keep the receipt. " +
+				"HMRC's reference is " + sub.CorrelationID + ": note it down. You do not need to send the update again.",
+		})
+	case len(hmrc.ValidationErrorsIn(err)) > 0:
+		// Refused before it was sent: each problem next to its field.
+		form.failAll(classify(err).Errors)
+		again(http.StatusBadRequest)
+	case err != nil:
 		p := s.logProblem(r, err)
 		if len(p.Errors) > 0 {
 			form.fail("", p.Message)
@@ -591,30 +599,9 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 			page.Problem = pageProblemOf(p)
 		}
 		again(p.Status)
-		return
+	default:
+		http.Redirect(w, r, "/quarterly/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 	}
-	raw, err := json.Marshal(body)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	sub := &mtdconnect.Submission{
-		UserID: u.ID, Purpose: mtdconnect.PurposeIncomeTax, Kind: mtdconnect.SubmissionUKPropertyCumulative,
-		Period: taxYear.String(), PeriodStart: fromT, PeriodEnd: toT,
-		Body: raw, Response: resp.Body, CorrelationID: resp.CorrelationID, SubmittedAt: s.now(),
-	}
-	if err := s.store.SaveSubmission(ctx, sub); err != nil {
-		// HMRC has the update; only our copy of the receipt is lost. Say
-		// so, with HMRC's reference, rather than inviting a resend.
-		s.logProblem(r, fmt.Errorf("save receipt of an accepted update (HMRC reference %s): %w", resp.CorrelationID, err))
-		s.renderMessage(w, r, http.StatusOK, message{
-			Title: "HMRC accepted your update",
-			Text: "HMRC accepted your update for " + form.Period + ", but mtdconnect could not keep the receipt. " +
-				"HMRC's reference is " + resp.CorrelationID + ": note it down. You do not need to send the update again.",
-		})
-		return
-	}
-	http.Redirect(w, r, "/quarterly/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 }
 
 type receiptPage struct {
@@ -633,8 +620,8 @@ func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such receipt", Text: "There is no receipt at this address."})
 		return
 	}
-	sub, err := s.store.Submission(r.Context(), u.ID, id)
-	if errors.Is(err, mtdconnect.ErrNotFound) || (err == nil && sub.Kind != mtdconnect.SubmissionUKPropertyCumulative) {
+	sub, err := s.landlord.Receipt(r.Context(), u.ID, id, mtdconnect.SubmissionUKPropertyCumulative)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
 		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such receipt", Text: "There is no receipt at this address."})
 		return
 	}
@@ -642,7 +629,7 @@ func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	var body hmrc.UKPropertyCumulative
+	var body itsa.UKPropertyCumulative
 	if err := json.Unmarshal(sub.Body, &body); err != nil {
 		s.serverError(w, r, fmt.Errorf("receipt %d: %w", sub.ID, err))
 		return

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/web"
 )
@@ -47,7 +48,7 @@ func seedDeviceCookie(t *testing.T, jar http.CookieJar, server string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jar.SetCookies(u, []*http.Cookie{{Name: hmrc.FPHCookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(testDeviceJSON)), Path: "/"}})
+	jar.SetCookies(u, []*http.Cookie{{Name: fraud.CookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(testDeviceJSON)), Path: "/"}})
 }
 
 // deviceTransport adds what the load balancer in front of the service
@@ -76,15 +77,15 @@ func (b *browser) signInWithTOTP(email, password string) {
 		b.t.Fatal(err)
 	}
 	f := p.findForm(b.t, "/settings/security/totp")
-	f.values.Set("code", web.TOTPCode(secret, b.env.clock.Now()))
+	f.values.Set("code", web.TOTPCode(secret, b.env.Clock.Now()))
 	if p := b.post("/settings/security/totp", f.values); p.status != http.StatusOK {
 		b.t.Fatalf("enrolment: status %d:\n%s", p.status, p.text())
 	}
 	b.post("/signout", url.Values{})
-	b.env.clock.Advance(31 * time.Second) // a code is good once
+	b.env.Clock.Advance(31 * time.Second) // a code is good once
 	p = b.post("/signin", url.Values{"email": {email}, "password": {password}})
 	f = p.findForm(b.t, "/signin/code")
-	f.values.Set("code", web.TOTPCode(secret, b.env.clock.Now()))
+	f.values.Set("code", web.TOTPCode(secret, b.env.Clock.Now()))
 	if p := b.post("/signin/code", f.values); p.url.Path != "/settings/hmrc" {
 		b.t.Fatalf("sign-in with a code ended on %s (status %d):\n%s", p.url, p.status, p.text())
 	}
@@ -126,7 +127,7 @@ func (b *browser) setNINO(nino string) page {
 // Gov-Client-Multi-Factor, declared missing per the spec's process.
 func (env *testEnv) fraudVerdict(t *testing.T, api string, mfa bool) {
 	t.Helper()
-	res, ok := env.sim.LastFraudResult(api)
+	res, ok := env.Sim.LastFraudResult(api)
 	if !ok {
 		t.Fatalf("the simulator received no %s request", api)
 	}
@@ -150,7 +151,7 @@ func (env *testEnv) fraudVerdict(t *testing.T, api string, mfa bool) {
 
 // period is a cumulative obligation as the simulator sets them.
 type period struct {
-	taxYear        hmrc.TaxYear
+	taxYear        itsa.TaxYear
 	start, end     time.Time
 	due            time.Time
 	startS, endS   string
@@ -161,7 +162,7 @@ type period struct {
 
 // periods are the four cumulative periods of y (all start on 6 April;
 // due the 5th of the next month in 2025-26, the 7th after).
-func periods(y hmrc.TaxYear, now time.Time) []period {
+func periods(y itsa.TaxYear, now time.Time) []period {
 	dueDay := 7
 	if y <= 2025 {
 		dueDay = 5
@@ -189,14 +190,24 @@ func periods(y hmrc.TaxYear, now time.Time) []period {
 // previous one early in a tax year. It returns the page to open too.
 func firstOpen(t *testing.T, now time.Time) (period, string) {
 	t.Helper()
-	y := hmrc.CurrentTaxYear(now)
+	y := itsa.CurrentTaxYear(now)
 	if p := periods(y, now)[0]; p.submittableNow {
 		return p, "/quarterly"
 	}
-	if y-1 < hmrc.CumulativeFirstTaxYear {
+	if y-1 < itsa.CumulativeFirstTaxYear {
 		t.Skip("no cumulative period HMRC accepts an update for yet")
 	}
 	return periods(y-1, now)[0], "/quarterly?taxYear=" + (y - 1).String()
+}
+
+// incomeTaxLandlord is the landlord's browser, signed in (with the second
+// factor when mfa is set), their NINO saved and connected for Income Tax.
+func (env *testEnv) incomeTaxLandlord(mfa bool) *browser {
+	env.t.Helper()
+	b := env.signedIn(mfa)
+	b.setNINO(testNINO)
+	b.connect()
+	return b
 }
 
 func TestSettingsNINO(t *testing.T) {
@@ -219,19 +230,8 @@ func TestSettingsNINO(t *testing.T) {
 		{"ＡＡ123456A", "must be 2 letters, 6 digits"},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
-			p := b.setNINO(tt.in)
-			if p.status != http.StatusBadRequest || p.url.Path != "/settings/nino" {
-				t.Fatalf("status %d at %s", p.status, p.url)
-			}
-			p.mustContain(t, "There is a problem", tt.problem)
-			// The message sits next to the field, and the field keeps what was typed.
-			if !strings.Contains(p.body, `<p class="error-message" id="nino-error">`) || !strings.Contains(p.body, `aria-describedby="nino-hint nino-error"`) {
-				t.Errorf("no error next to the field:\n%s", p.body)
-			}
-			if got := p.findForm(t, "/settings/nino").values.Get("nino"); got != tt.in {
-				t.Errorf("field holds %q, want what was typed %q", got, tt.in)
-			}
-			if u, _ := env.store.UserByID(t.Context(), env.landlord.ID); u.NINO != "" {
+			b.setNINO(tt.in).mustRefuseField(t, "/settings/nino", "nino", tt.problem, tt.in)
+			if u, _ := env.Store.UserByID(t.Context(), env.landlord.ID); u.NINO != "" {
 				t.Errorf("bad input stored NINO %q", u.NINO)
 			}
 		})
@@ -252,16 +252,16 @@ func TestSettingsNINO(t *testing.T) {
 	if got := p.findForm(t, "/settings/nino").values.Get("nino"); got != "AA123456A" {
 		t.Errorf("field shows %q", got)
 	}
-	if u, _ := env.store.UserByID(t.Context(), env.landlord.ID); u.NINO != "AA123456A" {
+	if u, _ := env.Store.UserByID(t.Context(), env.landlord.ID); u.NINO != "AA123456A" {
 		t.Errorf("stored NINO %q", u.NINO)
 	}
 	// A bad change leaves the saved one alone.
 	b.setNINO("nonsense").mustContain(t, "must be 2 letters")
-	if u, _ := env.store.UserByID(t.Context(), env.landlord.ID); u.NINO != "AA123456A" {
+	if u, _ := env.Store.UserByID(t.Context(), env.landlord.ID); u.NINO != "AA123456A" {
 		t.Errorf("stored NINO %q after a refused change", u.NINO)
 	}
 	// The other user is untouched.
-	if u, _ := env.store.UserByID(t.Context(), env.other.ID); u.NINO != "" {
+	if u, _ := env.Store.UserByID(t.Context(), env.other.ID); u.NINO != "" {
 		t.Errorf("other user's NINO %q", u.NINO)
 	}
 }
@@ -289,7 +289,7 @@ func TestQuarterlyJourney(t *testing.T) {
 	p.mustNotContain(t, "Send update to HMRC")
 
 	b.connect()
-	now := env.clock.Now()
+	now := env.Clock.Now()
 	target, pageURL := firstOpen(t, now)
 	p = b.get(pageURL)
 	if p.status != http.StatusOK {
@@ -352,10 +352,10 @@ func TestQuarterlyJourney(t *testing.T) {
 					t.Errorf("field holds %q", got)
 				}
 			}
-			if _, sent := env.sim.LastFraudResult("property-business-mtd"); sent {
+			if _, sent := env.Sim.LastFraudResult("property-business-mtd"); sent {
 				t.Error("a refused update reached HMRC")
 			}
-			if subs, _ := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
+			if subs, _ := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
 				t.Errorf("a refused update left a receipt: %+v", subs)
 			}
 		})
@@ -367,12 +367,12 @@ func TestQuarterlyJourney(t *testing.T) {
 	f.Set("expenses.repairsAndMaintenance", "1,200.5")
 	f.Set("expenses.residentialFinancialCost", "300")
 	f.Set("expenses.other", "-20")
-	before := env.clock.Now()
+	before := env.Clock.Now()
 	p = b.post("/quarterly/submit", f)
 	if p.status != http.StatusOK || !strings.HasPrefix(p.url.Path, "/quarterly/receipts/") {
 		t.Fatalf("submit ended on %s (status %d):\n%s", p.url, p.status, p.text())
 	}
-	subs, err := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10)
+	subs, err := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10)
 	if err != nil || len(subs) != 1 {
 		t.Fatalf("receipts %v, %v", subs, err)
 	}
@@ -395,14 +395,14 @@ func TestQuarterlyJourney(t *testing.T) {
 	env.fraudVerdict(t, "property-business-mtd", false)
 
 	// HMRC holds exactly what was sent.
-	if got, err := env.hmrc.UKPropertyCumulative(t.Context(), env.landlord.ID, testNINO, target.taxYear, mustBatch(t, env)); err != nil ||
+	if got, err := env.itsa.UKPropertyCumulative(t.Context(), env.landlord.ID, testNINO, target.taxYear, mustBatch(t, env)); err != nil ||
 		got.UKProperty.Income.PeriodAmount.String() != "12500.00" || got.ToDate != target.endS {
 		t.Errorf("HMRC holds %+v, %v", got, err)
 	}
 
 	// The obligation is now received, and the receipt listed.
 	p = b.get(pageURL)
-	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Received on "+env.clock.Now().UTC().Format("2 January 2006"),
+	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Received on "+env.Clock.Now().UTC().Format("2 January 2006"),
 		"Receipts", sub.CorrelationID)
 	if !strings.Contains(p.body, fmt.Sprintf(`href="/quarterly/receipts/%d"`, sub.ID)) {
 		t.Error("the receipt is not linked")
@@ -422,9 +422,9 @@ func TestQuarterlyJourney(t *testing.T) {
 }
 
 // mustBatch is a batch origin for checks the test makes itself.
-func mustBatch(t *testing.T, env *testEnv) *hmrc.Request {
+func mustBatch(t *testing.T, env *testEnv) *fraud.Origin {
 	t.Helper()
-	o, err := env.hmrc.BatchOrigin(map[string]string{"mtdconnect-test": "1"})
+	o, err := env.Client.BatchOrigin(map[string]string{"mtdconnect-test": "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,11 +435,8 @@ func mustBatch(t *testing.T, env *testEnv) *hmrc.Request {
 // of every call of the journey are VALID_HEADERS.
 func TestQuarterlyValidHeaders(t *testing.T) {
 	env := newTestEnv(t)
-	b := env.browser()
-	b.signInWithTOTP(landlordEmail, landlordPassword)
-	b.setNINO(testNINO)
-	b.connect()
-	target, pageURL := firstOpen(t, env.clock.Now())
+	b := env.incomeTaxLandlord(true)
+	target, pageURL := firstOpen(t, env.Clock.Now())
 	p := b.get(pageURL)
 	env.fraudVerdict(t, "business-details-mtd", true)
 	env.fraudVerdict(t, "obligations-mtd", true)
@@ -461,15 +458,12 @@ func TestQuarterlyValidHeaders(t *testing.T) {
 // would look unsent.
 func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 	env := newTestEnv(t)
-	b := env.browser()
-	b.signIn(landlordEmail, landlordPassword)
-	b.setNINO(testNINO)
-	b.connect()
-	_, pageURL := firstOpen(t, env.clock.Now())
+	b := env.incomeTaxLandlord(false)
+	_, pageURL := firstOpen(t, env.Clock.Now())
 	form := b.get(pageURL).findForm(t, "/quarterly/submit").values
 	form.Set("income.periodAmount", "1250.50")
 
-	env.sim.SetFaults(hmrcsim.Faults{Latency: time.Second})
+	env.Sim.SetFaults(hmrcsim.Faults{Latency: time.Second})
 	impatient := &http.Client{Jar: b.client.Jar, Transport: deviceTransport{}, Timeout: 200 * time.Millisecond}
 	if resp, err := impatient.Do(b.postRequest("/quarterly/submit", form)); err == nil {
 		resp.Body.Close()
@@ -477,7 +471,7 @@ func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		subs, err := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10)
+		subs, err := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +483,7 @@ func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	env.sim.SetFaults(hmrcsim.Faults{})
+	env.Sim.SetFaults(hmrcsim.Faults{})
 	b.get(pageURL).mustContain(t, "Received")
 }
 
@@ -497,22 +491,19 @@ func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 // the way, and that nothing reaches HMRC without the browser's data.
 func TestQuarterlyProblems(t *testing.T) {
 	env := newTestEnv(t)
-	b := env.browser()
-	b.signIn(landlordEmail, landlordPassword)
-	b.setNINO(testNINO)
-	b.connect()
+	b := env.incomeTaxLandlord(false)
 
 	t.Run("scripts off", func(t *testing.T) {
 		nojs := env.browser()
 		srv, _ := url.Parse(env.url)
-		nojs.client.Jar.SetCookies(srv, []*http.Cookie{{Name: hmrc.FPHCookieName, Value: "", MaxAge: -1, Path: "/"}})
+		nojs.client.Jar.SetCookies(srv, []*http.Cookie{{Name: fraud.CookieName, Value: "", MaxAge: -1, Path: "/"}})
 		nojs.signIn(landlordEmail, landlordPassword)
 		p := nojs.get("/quarterly")
 		if p.status != http.StatusBadRequest {
 			t.Errorf("status %d", p.status)
 		}
 		p.mustContain(t, "Your browser must allow scripts for HMRC's fraud-prevention rules", "Nothing was sent to HMRC")
-		if _, called := env.sim.LastFraudResult("obligations-mtd"); called {
+		if _, called := env.Sim.LastFraudResult("obligations-mtd"); called {
 			t.Error("HMRC was called without the browser's data")
 		}
 	})
@@ -531,8 +522,8 @@ func TestQuarterlyProblems(t *testing.T) {
 	})
 
 	t.Run("too early", func(t *testing.T) {
-		now := env.clock.Now()
-		y := hmrc.CurrentTaxYear(now)
+		now := env.Clock.Now()
+		y := itsa.CurrentTaxYear(now)
 		var late *period
 		for _, p := range periods(y, now) {
 			if !p.submittableNow {
@@ -555,7 +546,7 @@ func TestQuarterlyProblems(t *testing.T) {
 	})
 
 	t.Run("tax year", func(t *testing.T) {
-		for _, q := range []string{"2024-25", "2025-27", "20x5-26", hmrc.CurrentTaxYear(env.clock.Now()).String()[:4] + "-99"} {
+		for _, q := range []string{"2024-25", "2025-27", "20x5-26", itsa.CurrentTaxYear(env.Clock.Now()).String()[:4] + "-99"} {
 			if p := b.get("/quarterly?taxYear=" + q); p.status != http.StatusNotFound {
 				t.Errorf("%s: status %d", q, p.status)
 			}
@@ -565,21 +556,21 @@ func TestQuarterlyProblems(t *testing.T) {
 	t.Run("HMRC down", func(t *testing.T) {
 		// The failure is logged, without the NINO of the call's path
 		// (newTestEnv's clean-up checks the logs).
-		env.sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
-		p := b.get("/quarterly?taxYear=" + hmrc.CurrentTaxYear(env.clock.Now()).String())
-		env.sim.SetFaults(hmrcsim.Faults{})
+		env.Sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
+		p := b.get("/quarterly?taxYear=" + itsa.CurrentTaxYear(env.Clock.Now()).String())
+		env.Sim.SetFaults(hmrcsim.Faults{})
 		if p.status != http.StatusServiceUnavailable {
 			t.Errorf("status %d", p.status)
 		}
 		p.mustContain(t, "HMRC could not be reached. Try again in a few minutes.")
-		if !strings.Contains(env.logs.String(), "/obligations/details/{id}/income-and-expenditure") {
-			t.Errorf("the failed call is not logged:\n%s", env.logs.String())
+		if !strings.Contains(env.Logs.String(), "/obligations/details/{id}/income-and-expenditure") {
+			t.Errorf("the failed call is not logged:\n%s", env.Logs.String())
 		}
 	})
 
 	t.Run("authority removed at HMRC", func(t *testing.T) {
-		env.sim.Revoke(simUserID, clientID)
-		env.clock.Advance(5 * time.Hour) // the token must be refreshed, and HMRC refuses
+		env.Sim.Revoke(simUserID, clientID)
+		env.Clock.Advance(5 * time.Hour) // the token must be refreshed, and HMRC refuses
 		p := b.get("/quarterly")
 		p.mustContain(t, "Connect to HMRC again", "Go to your HMRC connection")
 		p = b.get("/quarterly")

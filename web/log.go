@@ -11,8 +11,9 @@ import (
 // Handlers fill it in through info(ctx); the log line is written once, at
 // the end.
 type requestInfo struct {
-	pattern string
-	userID  int64
+	pattern  string
+	userID   int64
+	apiKeyID int64 // the API key the request was made with
 }
 
 type requestInfoKey struct{}
@@ -70,6 +71,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		if ri.userID != 0 {
 			attrs = append(attrs, slog.Int64("user_id", ri.userID))
+		}
+		if ri.apiKeyID != 0 {
+			attrs = append(attrs, slog.Int64("api_key_id", ri.apiKeyID))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 	})

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
 
@@ -252,7 +252,7 @@ func (s *Server) checkUserCode(u *mtdconnect.User, code string) (int64, error) {
 //
 // A session opened with an app that was since removed reports none: the
 // factor it names no longer exists.
-func (s *Server) secondFactors(r *http.Request, u *mtdconnect.User) ([]hmrc.MultiFactor, error) {
+func (s *Server) secondFactors(r *http.Request, u *mtdconnect.User) ([]fraud.MultiFactor, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, nil
@@ -274,7 +274,7 @@ func (s *Server) secondFactors(r *http.Request, u *mtdconnect.User) ([]hmrc.Mult
 	if err != nil {
 		return nil, err
 	}
-	return []hmrc.MultiFactor{{Type: "TOTP", At: sess.MFAAt.UTC(), UniqueReference: totpReference(u.ID, secret)}}, nil
+	return []fraud.MultiFactor{{Type: "TOTP", At: sess.MFAAt.UTC(), UniqueReference: totpReference(u.ID, secret)}}, nil
 }
 
 // Settings → Sign-in security.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -53,7 +53,7 @@ func TestMFAHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []hmrc.MultiFactor{{Type: "TOTP", At: mfaAt, UniqueReference: totpReference(u.ID, secret)}}
+	want := []fraud.MultiFactor{{Type: "TOTP", At: mfaAt, UniqueReference: totpReference(u.ID, secret)}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("factors %+v, want %+v", got, want)
 	}

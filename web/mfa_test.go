@@ -50,7 +50,7 @@ func (b *browser) enrolPage(p page) ([]byte, form) {
 func (b *browser) enrolTOTP() []byte {
 	b.t.Helper()
 	secret, f := b.enrolPage(b.get("/settings/security/totp"))
-	f.values.Set("code", web.TOTPCode(secret, b.env.clock.Now()))
+	f.values.Set("code", web.TOTPCode(secret, b.env.Clock.Now()))
 	p := b.post("/settings/security/totp", f.values)
 	if p.status != http.StatusOK || p.url.Path != "/settings/security" {
 		b.t.Fatalf("enrolment ended on %s (status %d):\n%s", p.url, p.status, p.text())
@@ -75,7 +75,7 @@ func wrongCode(secret []byte, now time.Time) string {
 
 func (env *testEnv) user(id int64) *mtdconnect.User {
 	env.t.Helper()
-	u, err := env.store.UserByID(env.t.Context(), id)
+	u, err := env.Store.UserByID(env.t.Context(), id)
 	if err != nil {
 		env.t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func (b *browser) session() *mtdconnect.Session {
 	}
 	b.env.secrets = append(b.env.secrets, token)
 	h := sha256.Sum256([]byte(token))
-	s, err := b.env.store.SessionByHash(b.t.Context(), h[:])
+	s, err := b.env.Store.SessionByHash(b.t.Context(), h[:])
 	if err != nil {
 		b.t.Fatalf("session of the cookie: %v", err)
 	}
@@ -158,7 +158,7 @@ func TestSecurityTOTPEnrol(t *testing.T) {
 			t.Errorf("landlord enrolled: %d-byte secret, last step %d", len(u.TOTPSecret), u.TOTPLastStep)
 		}
 	}
-	now := env.clock.Now()
+	now := env.Clock.Now()
 	tampered := []byte(f.values.Get("pending"))
 	tampered[10] ^= 'A' ^ 'B'
 	for _, tt := range []struct {
@@ -202,8 +202,8 @@ func TestSecurityTOTPEnrol(t *testing.T) {
 	})
 
 	t.Run("after 15 minutes", func(t *testing.T) {
-		env.clock.Advance(15*time.Minute + time.Second)
-		p := b.post("/settings/security/totp", url.Values{"code": {web.TOTPCode(secret, env.clock.Now())}, "pending": {f.values.Get("pending")}})
+		env.Clock.Advance(15*time.Minute + time.Second)
+		p := b.post("/settings/security/totp", url.Values{"code": {web.TOTPCode(secret, env.Clock.Now())}, "pending": {f.values.Get("pending")}})
 		p.mustContain(t, "That set-up was not finished within 15 minutes", "Nothing was saved")
 		notEnrolled(t)
 	})
@@ -216,7 +216,7 @@ func TestSecurityTOTPEnrol(t *testing.T) {
 	if len(u.TOTPSecret) == 0 || bytes.Contains(u.TOTPSecret, secret) {
 		t.Errorf("stored secret %x: want it sealed", u.TOTPSecret)
 	}
-	if want := env.clock.Now().Unix() / 30; u.TOTPLastStep != want {
+	if want := env.Clock.Now().Unix() / 30; u.TOTPLastStep != want {
 		t.Errorf("last step %d, want %d: the enrolment code must not work again", u.TOTPLastStep, want)
 	}
 	if db := sqliteFiles(t); bytes.Contains(db, secret) || bytes.Contains(db, []byte(b32.EncodeToString(secret))) {
@@ -229,7 +229,7 @@ func TestSecurityTOTPEnrol(t *testing.T) {
 			t.Errorf("ended on %s", p.url.Path)
 		}
 		p.mustContain(t, "You already have an authenticator app.")
-		earlierForm.values.Set("code", web.TOTPCode(earlier, env.clock.Now()))
+		earlierForm.values.Set("code", web.TOTPCode(earlier, env.Clock.Now()))
 		p = b.post("/settings/security/totp", earlierForm.values)
 		p.mustContain(t, "You already have an authenticator app.")
 		if got := env.user(env.landlord.ID); !bytes.Equal(got.TOTPSecret, u.TOTPSecret) {
@@ -278,7 +278,7 @@ func TestSigninTOTP(t *testing.T) {
 	secret := setup.enrolTOTP()
 	// Each part starts when the last one's guesses are long forgotten
 	// (five at once, then one a minute) and its codes are stale.
-	rest := func() { env.clock.Advance(5 * time.Minute) }
+	rest := func() { env.Clock.Advance(5 * time.Minute) }
 
 	t.Run("code needed", func(t *testing.T) {
 		rest()
@@ -305,7 +305,7 @@ func TestSigninTOTP(t *testing.T) {
 		}
 		b.get("/signin/code").mustContain(t, "Enter the code from your authenticator app")
 
-		now := env.clock.Now()
+		now := env.Clock.Now()
 		p = b.postCode(wrongCode(secret, now))
 		if p.status != http.StatusUnauthorized {
 			t.Errorf("wrong code: status %d", p.status)
@@ -339,8 +339,8 @@ func TestSigninTOTP(t *testing.T) {
 		p.mustContain(t, "That code has already been used.")
 		thief.noSession(t)
 		// The next code is good.
-		env.clock.Advance(30 * time.Second)
-		if p := thief.postCode(web.TOTPCode(secret, env.clock.Now())); p.url.Path != "/settings/hmrc" || thief.session() == nil {
+		env.Clock.Advance(30 * time.Second)
+		if p := thief.postCode(web.TOTPCode(secret, env.Clock.Now())); p.url.Path != "/settings/hmrc" || thief.session() == nil {
 			t.Errorf("next code: ended on %s", p.url.Path)
 		}
 	})
@@ -353,7 +353,7 @@ func TestSigninTOTP(t *testing.T) {
 		if first == "" {
 			t.Fatal("no half-signed-in cookie after the password")
 		}
-		now := env.clock.Now()
+		now := env.Clock.Now()
 		for i, left := range []string{"4 more times", "3 more times", "2 more times", "once more"} {
 			p := b.postCode(wrongCode(secret, now))
 			if p.status != http.StatusUnauthorized {
@@ -387,10 +387,10 @@ func TestSigninTOTP(t *testing.T) {
 		b.noSession(t)
 
 		// A minute later the landlord signs in.
-		env.clock.Advance(time.Minute)
+		env.Clock.Advance(time.Minute)
 		b2 := env.browser()
 		b2.signInPassword(landlordEmail, landlordPassword)
-		if p := b2.postCode(web.TOTPCode(secret, env.clock.Now())); p.url.Path != "/settings/hmrc" {
+		if p := b2.postCode(web.TOTPCode(secret, env.Clock.Now())); p.url.Path != "/settings/hmrc" {
 			t.Errorf("a minute later: ended on %s:\n%s", p.url.Path, p.text())
 		}
 	})
@@ -399,8 +399,8 @@ func TestSigninTOTP(t *testing.T) {
 		rest()
 		b := env.browser()
 		b.signInPassword(landlordEmail, landlordPassword)
-		env.clock.Advance(5*time.Minute + time.Second)
-		p := b.postCode(web.TOTPCode(secret, env.clock.Now()))
+		env.Clock.Advance(5*time.Minute + time.Second)
+		p := b.postCode(web.TOTPCode(secret, env.Clock.Now()))
 		if p.url.Path != "/signin" {
 			t.Errorf("ended on %s", p.url.Path)
 		}
@@ -417,7 +417,7 @@ func TestSigninTOTP(t *testing.T) {
 		if p := b.get("/signin/code"); p.url.Path != "/signin" {
 			t.Errorf("forged cookie: code page shown on %s", p.url.Path)
 		}
-		if p := b.postCode(web.TOTPCode(secret, env.clock.Now())); p.url.Path != "/signin" {
+		if p := b.postCode(web.TOTPCode(secret, env.Clock.Now())); p.url.Path != "/signin" {
 			t.Errorf("forged cookie: code accepted, ended on %s", p.url.Path)
 		}
 		b.noSession(t)
@@ -441,7 +441,9 @@ func TestSigninTOTP(t *testing.T) {
 	t.Run("server without a sealer", func(t *testing.T) {
 		// The landlord's app cannot be checked there: the password alone
 		// must not sign in.
-		srv, err := web.New(web.Config{Store: env.store, HMRC: env.hmrc, Logger: env.logger, Now: env.clock.Now, PublicURL: "http://127.0.0.1"})
+		cfg := env.config()
+		cfg.Sealer, cfg.PublicURL = nil, "http://127.0.0.1"
+		srv, err := web.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -471,7 +473,7 @@ func TestSecurityTOTPRemove(t *testing.T) {
 	b := env.browser()
 	b.signIn(landlordEmail, landlordPassword)
 	secret := b.enrolTOTP()
-	enrolCode := web.TOTPCode(secret, env.clock.Now())
+	enrolCode := web.TOTPCode(secret, env.Clock.Now())
 	enrolled := env.user(env.landlord.ID)
 
 	p := b.get("/settings/security")
@@ -483,7 +485,7 @@ func TestSecurityTOTPRemove(t *testing.T) {
 		status int
 		says   string
 	}{
-		{"wrong code", wrongCode(secret, env.clock.Now()), http.StatusBadRequest, "That code is wrong."},
+		{"wrong code", wrongCode(secret, env.Clock.Now()), http.StatusBadRequest, "That code is wrong."},
 		{"no code", "", http.StatusBadRequest, "Enter the 6-digit code"},
 		{"the code already used", enrolCode, http.StatusBadRequest, "That code has already been used."},
 	} {
@@ -500,8 +502,8 @@ func TestSecurityTOTPRemove(t *testing.T) {
 	}
 
 	t.Run("from another site", func(t *testing.T) {
-		env.clock.Advance(30 * time.Second)
-		req := b.postRequest("/settings/security/totp/remove", url.Values{"code": {web.TOTPCode(secret, env.clock.Now())}})
+		env.Clock.Advance(30 * time.Second)
+		req := b.postRequest("/settings/security/totp/remove", url.Values{"code": {web.TOTPCode(secret, env.Clock.Now())}})
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
 		if p := b.do(b.client, req); p.status != http.StatusForbidden {
 			t.Errorf("status %d, want 403", p.status)
@@ -511,8 +513,8 @@ func TestSecurityTOTPRemove(t *testing.T) {
 		}
 	})
 
-	env.clock.Advance(30 * time.Second)
-	p = b.post("/settings/security/totp/remove", url.Values{"code": {web.TOTPCode(secret, env.clock.Now())}})
+	env.Clock.Advance(30 * time.Second)
+	p = b.post("/settings/security/totp/remove", url.Values{"code": {web.TOTPCode(secret, env.Clock.Now())}})
 	if p.url.Path != "/settings/security" {
 		t.Fatalf("ended on %s (status %d)", p.url.Path, p.status)
 	}
@@ -520,7 +522,7 @@ func TestSecurityTOTPRemove(t *testing.T) {
 	if u := env.user(env.landlord.ID); len(u.TOTPSecret) != 0 || u.TOTPLastStep != 0 {
 		t.Errorf("after removal: %d-byte secret, last step %d", len(u.TOTPSecret), u.TOTPLastStep)
 	}
-	p = b.post("/settings/security/totp/remove", url.Values{"code": {web.TOTPCode(secret, env.clock.Now())}})
+	p = b.post("/settings/security/totp/remove", url.Values{"code": {web.TOTPCode(secret, env.Clock.Now())}})
 	p.mustContain(t, "You have no authenticator app to remove.")
 
 	// The password alone signs in again.

@@ -37,7 +37,8 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // The device-ID cookie holds Gov-Client-Device-ID: a random UUID that
@@ -158,7 +159,7 @@ type peer struct {
 // address is the client (anything left of it was written by the client and
 // may be forged). hops are the internet hops after the first that the
 // proxies described (Forwarded's by=), for Gov-Vendor-Forwarded.
-func (s *Server) clientPeer(r *http.Request) (client peer, hops []hmrc.Hop, err error) {
+func (s *Server) clientPeer(r *http.Request) (client peer, hops []fraud.Hop, err error) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return peer{}, nil, fmt.Errorf("web: remote address %q: %w", r.RemoteAddr, err)
@@ -192,7 +193,7 @@ func (s *Server) clientPeer(r *http.Request) (client peer, hops []hmrc.Hop, err 
 	// public IP. The proxies further in describe the hops after it.
 	for _, n := range chain[i+1:] {
 		if n.by.IsValid() && isPublic(n.by) && isPublic(n.for_.addr) {
-			hops = append(hops, hmrc.Hop{By: n.by.String(), For: n.for_.addr.String()})
+			hops = append(hops, fraud.Hop{By: n.by.String(), For: n.for_.addr.String()})
 		}
 	}
 	return client, hops, nil
@@ -349,8 +350,8 @@ func (s *Server) vendorIP(r *http.Request) (netip.Addr, error) {
 }
 
 // vendor is this software as HMRC's headers describe it.
-func (s *Server) vendor(publicIP netip.Addr) hmrc.Vendor {
-	return hmrc.Vendor{ProductName: productName, Version: mtdconnect.Version, PublicIP: publicIP.String(), LicenseIDs: maps.Clone(s.licenceIDs)}
+func (s *Server) vendor(publicIP netip.Addr) fraud.Vendor {
+	return fraud.Vendor{ProductName: productName, Version: mtdconnect.Version, PublicIP: publicIP.String(), LicenseIDs: maps.Clone(s.licenceIDs)}
 }
 
 // userIDs are the landlord's accounts with us, for Gov-Client-User-IDs: the
@@ -371,7 +372,7 @@ func userIDs(u *mtdconnect.User) map[string]string {
 // header; the second factor is optional in mtdconnect, and for the
 // platform's landlords it is the platform's sign-in); no client port (a
 // trusted proxy that does not pass it on).
-func (s *Server) missing(req *hmrc.Request) {
+func (s *Server) missing(req *fraud.Origin) {
 	if len(req.Vendor.LicenseIDs) == 0 {
 		req.MissingData = append(req.MissingData, "Gov-Vendor-License-IDs")
 	}
@@ -387,7 +388,7 @@ func (s *Server) missing(req *hmrc.Request) {
 // the HMRC calls r leads to (WEB_APP_VIA_SERVER). It fails with
 // errNoDeviceData when the page could not run fph.js, and errBadDeviceData
 // when what it sent is unusable: the call must then not be made.
-func (s *Server) browserOrigin(r *http.Request, u *mtdconnect.User) (*hmrc.Request, error) {
+func (s *Server) browserOrigin(r *http.Request, u *mtdconnect.User) (*fraud.Origin, error) {
 	dev, err := s.browserDevice(r)
 	if err != nil {
 		return nil, err
@@ -402,8 +403,8 @@ func (s *Server) browserOrigin(r *http.Request, u *mtdconnect.User) (*hmrc.Reque
 	if err != nil {
 		return nil, err
 	}
-	req := &hmrc.Request{
-		Method:     hmrc.ConnectionWebAppViaServer,
+	req := &fraud.Origin{
+		Method:     fraud.WebAppViaServer,
 		Device:     dev,
 		ClientIP:   client.addr.String(),
 		ClientPort: client.port,
@@ -414,7 +415,7 @@ func (s *Server) browserOrigin(r *http.Request, u *mtdconnect.User) (*hmrc.Reque
 	if len(hops) > 0 {
 		// The first hop is always by=Gov-Vendor-Public-IP,
 		// for=Gov-Client-Public-IP; the proxies' own records follow.
-		req.Forwarded = append([]hmrc.Hop{{By: vip.String(), For: req.ClientIP}}, hops...)
+		req.Forwarded = append([]fraud.Hop{{By: vip.String(), For: req.ClientIP}}, hops...)
 	}
 	mf, err := s.secondFactors(r, u)
 	if err != nil {
@@ -427,23 +428,23 @@ func (s *Server) browserOrigin(r *http.Request, u *mtdconnect.User) (*hmrc.Reque
 
 // browserDevice reads what fph.js collected: the hidden "fph" input of a
 // POST form, else the cookie it keeps for GETs.
-func (s *Server) browserDevice(r *http.Request) (hmrc.Device, error) {
+func (s *Server) browserDevice(r *http.Request) (fraud.Device, error) {
 	if r.Method == http.MethodPost {
 		if v := r.PostFormValue("fph"); v != "" {
-			d, err := hmrc.ParseDeviceJSON([]byte(v))
+			d, err := fraud.ParseDeviceJSON([]byte(v))
 			if err != nil {
-				return hmrc.Device{}, fmt.Errorf("%w: form: %w", errBadDeviceData, err)
+				return fraud.Device{}, fmt.Errorf("%w: form: %w", errBadDeviceData, err)
 			}
 			return d, nil
 		}
 	}
-	c, err := r.Cookie(hmrc.FPHCookieName)
+	c, err := r.Cookie(fraud.CookieName)
 	if err != nil || c.Value == "" {
-		return hmrc.Device{}, errNoDeviceData
+		return fraud.Device{}, errNoDeviceData
 	}
-	d, err := hmrc.ParseDeviceCookie(c.Value)
+	d, err := fraud.ParseDeviceCookie(c.Value)
 	if err != nil {
-		return hmrc.Device{}, fmt.Errorf("%w: cookie: %w", errBadDeviceData, err)
+		return fraud.Device{}, fmt.Errorf("%w: cookie: %w", errBadDeviceData, err)
 	}
 	return d, nil
 }
@@ -492,7 +493,7 @@ func (e headerErrors) summary() string {
 // server; with none of those headers no landlord is present, and the call
 // is a batch one from this server (BATCH_PROCESS_DIRECT). Some headers but
 // not a usable set is a headerErrors naming each problem.
-func (s *Server) apiOrigin(r *http.Request, userID int64) (*hmrc.Request, error) {
+func (s *Server) apiOrigin(r *http.Request, userID int64) (*fraud.Origin, error) {
 	present := false
 	for name := range r.Header {
 		if strings.HasPrefix(name, clientHeaderPrefix) {
@@ -504,6 +505,9 @@ func (s *Server) apiOrigin(r *http.Request, userID int64) (*hmrc.Request, error)
 		return s.hmrc.BatchOrigin(map[string]string{"mtdconnect": strconv.FormatInt(userID, 10)})
 	}
 	u, err := s.store.UserByID(r.Context(), userID)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, landlord.ErrUnknownUser
+	}
 	if err != nil {
 		return nil, fmt.Errorf("web: api origin: %w", err)
 	}
@@ -532,10 +536,10 @@ func (s *Server) apiOrigin(r *http.Request, userID int64) (*hmrc.Request, error)
 		return ""
 	}
 
-	req := &hmrc.Request{Method: hmrc.ConnectionWebAppViaServer, UserIDs: userIDs(u)}
+	req := &fraud.Origin{Method: fraud.WebAppViaServer, UserIDs: userIDs(u)}
 	if v := one(hdrClientDevice, true); v != "" {
-		if d, err := hmrc.ParseDeviceCookie(v); err != nil {
-			bad(hdrClientDevice, "must be the base64url JSON of fph.js: %v", strings.TrimPrefix(err.Error(), "hmrc: "))
+		if d, err := fraud.ParseDeviceCookie(v); err != nil {
+			bad(hdrClientDevice, "must be the base64url JSON of fph.js: %v", strings.TrimPrefix(err.Error(), "fraud: "))
 		} else {
 			req.Device = d
 		}
@@ -611,10 +615,10 @@ func (s *Server) apiOrigin(r *http.Request, userID int64) (*hmrc.Request, error)
 		return nil, err
 	}
 	req.Vendor = s.vendor(platformIP)
-	req.Forwarded = []hmrc.Hop{{By: platformIP.String(), For: req.ClientIP}}
+	req.Forwarded = []fraud.Hop{{By: platformIP.String(), For: req.ClientIP}}
 	if isPublic(ours) && isPublic(platform.addr) {
 		// Private-network hops are left out (spec: Gov-Vendor-Forwarded).
-		req.Forwarded = append(req.Forwarded, hmrc.Hop{By: ours.String(), For: platform.addr.String()})
+		req.Forwarded = append(req.Forwarded, fraud.Hop{By: ours.String(), For: platform.addr.String()})
 	}
 	s.missing(req)
 	return req, nil
@@ -647,14 +651,14 @@ func parseKeyValues(v string) (map[string]string, error) {
 
 // parseMultiFactor reads Gov-Client-Multi-Factor's format:
 // type=TOTP&timestamp=2025-06-01T09%3A30Z&unique-reference=…, comma-separated.
-func parseMultiFactor(v string) ([]hmrc.MultiFactor, error) {
-	var out []hmrc.MultiFactor
+func parseMultiFactor(v string) ([]fraud.MultiFactor, error) {
+	var out []fraud.MultiFactor
 	for item := range strings.SplitSeq(v, ",") {
 		kv, err := parseKeyValues(item)
 		if err != nil {
 			return nil, err
 		}
-		m := hmrc.MultiFactor{Type: kv["type"], UniqueReference: kv["unique-reference"]}
+		m := fraud.MultiFactor{Type: kv["type"], UniqueReference: kv["unique-reference"]}
 		if m.Type != "TOTP" && m.Type != "AUTH_CODE" && m.Type != "OTHER" {
 			return nil, fmt.Errorf("type %q must be TOTP, AUTH_CODE or OTHER", m.Type)
 		}

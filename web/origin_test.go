@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +18,12 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
-	"github.com/mtdconnect/mtdconnect/seal"
-	"github.com/mtdconnect/mtdconnect/sqlite"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // deviceJSON is what fph.js collects in a browser, as it sends it.
@@ -40,40 +42,19 @@ var licences = map[string]string{"mtdconnect": "LICENCE-TEST-0001"}
 // 192.0.2.60, behind a load balancer at 203.0.113.6.
 func originServer(t *testing.T, cfg Config) (*Server, *mtdconnect.User) {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mtdconnect.db"))
+	h := hmrctest.New(t, hmrctest.Options{Configure: func(_ *hmrctest.Env, c *hmrc.Config) {
+		c.DeviceID, c.Vendor.LicenseIDs = serverDeviceID, licences
+	}})
+	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client), VAT: vat.New(h.Client)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	kh, err := seal.NewKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := seal.New(kh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := hmrc.New(hmrc.Config{
-		ClientID: "id", ClientSecret: "secret",
-		AuthorizeURL: "http://hmrc.invalid/oauth/authorize", TokenURL: "http://hmrc.invalid/oauth/token", APIURL: "http://hmrc.invalid",
-		Environment: "simulator", Store: store, Sealer: sealer,
-		DeviceID: serverDeviceID, Vendor: hmrc.Vendor{LicenseIDs: licences},
-		// For hosts without DMI data, as MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
-		DeviceManufacturer: "Test Cloud", DeviceModel: "Test VM",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Store, cfg.HMRC, cfg.PublicURL, cfg.Sealer = store, client, "http://127.0.0.1:8080", sealer
+	cfg.Store, cfg.HMRC, cfg.Landlord, cfg.PublicURL, cfg.Sealer = h.Store, h.Client, svc, "http://127.0.0.1:8080", h.Sealer
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &mtdconnect.User{Email: "landlord@example.com", PasswordHash: "x"}
-	if err := store.CreateUser(t.Context(), u); err != nil {
-		t.Fatal(err)
-	}
-	return s, u
+	return s, h.CreateUser(t, "landlord@example.com", "", "")
 }
 
 func defaultOriginConfig() Config {
@@ -86,9 +67,9 @@ func defaultOriginConfig() Config {
 
 // originOf runs r through the device middleware, as the browser routes
 // are, and returns browserOrigin's answer and the response's cookies.
-func originOf(s *Server, u *mtdconnect.User, r *http.Request) (*hmrc.Request, []*http.Cookie, error) {
+func originOf(s *Server, u *mtdconnect.User, r *http.Request) (*fraud.Origin, []*http.Cookie, error) {
 	var (
-		got *hmrc.Request
+		got *fraud.Origin
 		err error
 	)
 	rec := httptest.NewRecorder()
@@ -99,7 +80,7 @@ func originOf(s *Server, u *mtdconnect.User, r *http.Request) (*hmrc.Request, []
 }
 
 func fphCookie(j string) *http.Cookie {
-	return &http.Cookie{Name: hmrc.FPHCookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(j))}
+	return &http.Cookie{Name: fraud.CookieName, Value: base64.RawURLEncoding.EncodeToString([]byte(j))}
 }
 
 func TestBrowserOrigin(t *testing.T) {
@@ -113,7 +94,7 @@ func TestBrowserOrigin(t *testing.T) {
 		cookie  *http.Cookie
 		wantIP  string
 		port    int
-		hops    []hmrc.Hop
+		hops    []fraud.Hop
 		wantErr error // errors.Is target; nil for success
 		errText string
 	}{
@@ -141,7 +122,7 @@ func TestBrowserOrigin(t *testing.T) {
 		{name: "two internet hops", remote: "10.0.0.5:40000",
 			header: http.Header{"Forwarded": {`for="198.51.100.7:51234";by=203.0.113.6, for=192.0.2.60;by=203.0.113.43`}}, cookie: fphCookie(deviceJSON),
 			wantIP: "198.51.100.7", port: 51234,
-			hops: []hmrc.Hop{{By: vendorIP, For: "198.51.100.7"}, {By: "203.0.113.43", For: "192.0.2.60"}}},
+			hops: []fraud.Hop{{By: vendorIP, For: "198.51.100.7"}, {By: "203.0.113.43", For: "192.0.2.60"}}},
 		{name: "trusted proxy that forwarded nothing is the client", remote: "10.0.0.5:40000", cookie: fphCookie(deviceJSON),
 			wantIP: "10.0.0.5", port: 40000},
 		{name: "trusted proxy with a malformed X-Forwarded-For", remote: "10.0.0.5:40000",
@@ -159,7 +140,7 @@ func TestBrowserOrigin(t *testing.T) {
 		{name: "device JSON with a placeholder", remote: "198.51.100.7:51234",
 			cookie:  fphCookie(strings.Replace(deviceJSON, `"tzOffset":-60`, `"tzOffset":null`, 1)),
 			wantErr: errBadDeviceData, errText: "tzOffset is missing"},
-		{name: "cookie not base64url", remote: "198.51.100.7:51234", cookie: &http.Cookie{Name: hmrc.FPHCookieName, Value: "{not base64}"},
+		{name: "cookie not base64url", remote: "198.51.100.7:51234", cookie: &http.Cookie{Name: fraud.CookieName, Value: "{not base64}"},
 			wantErr: errBadDeviceData},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +173,7 @@ func TestBrowserOrigin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Method != hmrc.ConnectionWebAppViaServer || got.ClientIP != tt.wantIP || got.ClientPort != tt.port {
+			if got.Method != fraud.WebAppViaServer || got.ClientIP != tt.wantIP || got.ClientPort != tt.port {
 				t.Errorf("method %s client %s port %d, want WEB_APP_VIA_SERVER %s %d", got.Method, got.ClientIP, got.ClientPort, tt.wantIP, tt.port)
 			}
 			if !slices.Equal(got.Forwarded, tt.hops) {
@@ -387,23 +368,23 @@ func TestAPIOrigin(t *testing.T) {
 		name        string
 		remote      string
 		header      http.Header
-		method      hmrc.ConnectionMethod
+		method      fraud.ConnectionMethod
 		badHeaders  []string // expected in the error, sorted
 		wantVerdict string
 	}{
 		{name: "no device headers: batch", remote: "198.51.100.99:40000", header: http.Header{"X-Other": {"1"}},
-			method: hmrc.ConnectionBatchProcessDirect},
+			method: fraud.BatchProcessDirect},
 		{name: "device headers: web via server", remote: "198.51.100.99:40000", header: apiDeviceHeaders(),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudValid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudValid},
 		{name: "platform behind our trusted proxy", remote: "10.0.0.5:40000",
 			header: with(func(h http.Header) { h.Set("X-Forwarded-For", "198.51.100.99") }),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudValid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudValid},
 		{name: "no multi-factor at the platform: declared missing", remote: "198.51.100.99:40000",
 			header: with(func(h http.Header) { h.Del("Mtd-Client-Multi-Factor") }),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudPotentiallyInvalid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudPotentiallyInvalid},
 		{name: "IPv6 client", remote: "198.51.100.99:40000",
 			header: with(func(h http.Header) { h.Set("Mtd-Client-Public-IP", "2001:db8:cafe::17") }),
-			method: hmrc.ConnectionWebAppViaServer, wantVerdict: hmrcsim.FraudValid},
+			method: fraud.WebAppViaServer, wantVerdict: hmrcsim.FraudValid},
 		{name: "only some headers", remote: "198.51.100.99:40000",
 			header:     http.Header{"Mtd-Client-Public-Ip": {"198.51.100.7"}},
 			badHeaders: []string{"Mtd-Client-Device", "Mtd-Client-Device-ID", "Mtd-Client-Request-Time", "Mtd-Client-User-IDs", "Mtd-Client-Vendor-Public-IP"}},
@@ -485,7 +466,7 @@ func TestAPIOrigin(t *testing.T) {
 			if got.Method != tt.method {
 				t.Fatalf("method %s, want %s", got.Method, tt.method)
 			}
-			if tt.method == hmrc.ConnectionBatchProcessDirect {
+			if tt.method == fraud.BatchProcessDirect {
 				if got.Device.DeviceID != serverDeviceID || got.UserIDs["mtdconnect"] != "1" || got.BatchDevice == nil {
 					t.Errorf("batch origin %+v", got)
 				}
@@ -502,7 +483,7 @@ func TestAPIOrigin(t *testing.T) {
 				t.Errorf("origin %+v", got)
 			}
 			// The landlord reached the platform, the platform reached us.
-			wantHops := []hmrc.Hop{{By: "203.0.113.50", For: got.ClientIP}, {By: vendorIP, For: "198.51.100.99"}}
+			wantHops := []fraud.Hop{{By: "203.0.113.50", For: got.ClientIP}, {By: vendorIP, For: "198.51.100.99"}}
 			if !slices.Equal(got.Forwarded, wantHops) {
 				t.Errorf("hops %v, want %v", got.Forwarded, wantHops)
 			}
@@ -568,14 +549,14 @@ func TestClassifyIncomeTax(t *testing.T) {
 		{errNoDeviceData, 400, "device_data_missing", "", "Your browser must allow scripts for HMRC's fraud-prevention rules", 0},
 		{fmt.Errorf("%w: x", errBadDeviceData), 400, "device_data_invalid", "", "Reload the page", 0},
 		{headerErrors{{Header: "Mtd-Client-Device", Problem: "is required"}}, 400, "invalid_device_headers", "", "Mtd-Client-Device is required", 1},
-		{hmrc.ErrNoNINO, 409, "nino_required", actionSettings, "Add it in your settings", 0},
+		{landlord.ErrNoNINO, 409, "nino_required", actionSettings, "Add it in your settings", 0},
 		{&mtdconnect.NINOError{Input: "x", Problem: "must not be empty"}, 409, "nino_invalid", actionSettings, "must not be empty", 0},
 		{&jsonBodyError{Problem: "it is empty"}, 400, "invalid_json", "", "it is empty", 0},
-		{hmrc.ValidationErrors([]hmrc.ValidationError{{Code: "FORMAT_VALUE", Message: "m", Paths: []string{"/a", "/b"}}, {Code: "RULE_BOTH_EXPENSES_SUPPLIED", Message: "n"}}),
+		{hmrc.JoinValidationErrors([]*hmrc.ValidationError{{Code: "FORMAT_VALUE", Message: "m", Paths: []string{"/a", "/b"}}, {Code: "RULE_BOTH_EXPENSES_SUPPLIED", Message: "n"}}),
 			400, "invalid_request", "", "nothing was sent", 2},
-		{func() error { _, err := hmrc.ParseTaxYear("2025"); return err }(), 400, "invalid_request", "", "", 1},
-		{fmt.Errorf("x: %w", hmrc.ErrNoUKProperty), 404, "no_uk_property_business", actionSettings, "sign up your property income", 0},
-		{fmt.Errorf("x: %w", hmrc.ErrNoSubmission), 404, "no_submission", "", "", 0},
+		{func() error { _, err := itsa.ParseTaxYear("2025"); return err }(), 400, "invalid_request", "", "", 1},
+		{fmt.Errorf("x: %w", itsa.ErrNoUKProperty), 404, "no_uk_property_business", actionSettings, "sign up your property income", 0},
+		{fmt.Errorf("x: %w", itsa.ErrNoSubmission), 404, "no_submission", "", "", 0},
 		{&hmrc.APIError{Status: 401, Code: "INVALID_CREDENTIALS"}, 409, "INVALID_CREDENTIALS", actionReconnect, "Connect to HMRC again", 0},
 		{&hmrc.APIError{Status: 403, Code: "INVALID_SCOPE"}, 409, "INVALID_SCOPE", actionReconnect, "", 0},
 		{&hmrc.APIError{Status: 403, Code: "CLIENT_OR_AGENT_NOT_AUTHORISED"}, 403, "CLIENT_OR_AGENT_NOT_AUTHORISED", actionSettings, "cannot act for the National Insurance number", 0},

@@ -1,8 +1,10 @@
 // Package web serves the landlord's pages (sign in, Settings → HMRC
-// Connection, the OAuth callback) and the JSON API the platform's backend
-// calls. Browser routes and API routes are separate muxes: the browser one
-// gets a CSP, security headers and cross-origin (CSRF) protection; the API
-// one takes bearer API keys and refuses form bodies.
+// Connection, the OAuth callback, quarterly updates, VAT returns) and the
+// JSON API the platform's backend calls. Both call the landlord service for
+// every action on a connection or a filing: a handler decodes, calls and
+// renders. Browser routes and API routes are separate muxes: the browser
+// one gets a CSP, security headers and cross-origin (CSRF) protection; the
+// API one takes bearer API keys and refuses form bodies.
 package web
 
 import (
@@ -22,15 +24,20 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/seal"
 )
 
 // Config configures a Server.
 type Config struct {
-	Store  mtdconnect.Store
-	HMRC   *hmrc.Client
-	Logger *slog.Logger     // nil: slog.Default()
-	Now    func() time.Time // nil: time.Now
+	Store mtdconnect.Store
+	// HMRC is read for the HMRC application (the admin page) and this
+	// server's batch origin; every action goes through Landlord.
+	HMRC *hmrc.Client
+	// Landlord runs the actions on landlords' connections and filings.
+	Landlord *landlord.Service
+	Logger   *slog.Logger     // nil: slog.Default()
+	Now      func() time.Time // nil: time.Now
 	// Sealer seals landlords' authenticator-app secrets (the optional
 	// second factor at sign-in, mfa.go). nil: no second factor can be
 	// added, and a landlord who has one cannot sign in on this server.
@@ -67,13 +74,14 @@ type Config struct {
 
 // Server serves the pages and the API. Build it with New.
 type Server struct {
-	store  mtdconnect.Store
-	hmrc   *hmrc.Client
-	sealer *seal.Sealer // nil: no second factor (mfa.go)
-	log    *slog.Logger
-	now    func() time.Time
-	pages  map[string]*template.Template
-	london *time.Location
+	store    mtdconnect.Store
+	hmrc     *hmrc.Client
+	landlord *landlord.Service
+	sealer   *seal.Sealer // nil: no second factor (mfa.go)
+	log      *slog.Logger
+	now      func() time.Time
+	pages    map[string]*template.Template
+	london   *time.Location
 
 	manageAuthorityURL string
 	secureCookies      bool
@@ -98,8 +106,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("web: store is required")
 	}
-	if cfg.HMRC == nil {
-		return nil, errors.New("web: hmrc client is required")
+	if cfg.HMRC == nil || cfg.Landlord == nil {
+		return nil, errors.New("web: hmrc client and landlord service are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -150,6 +158,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		store:              cfg.Store,
 		hmrc:               cfg.HMRC,
+		landlord:           cfg.Landlord,
 		sealer:             cfg.Sealer,
 		log:                cfg.Logger,
 		now:                cfg.Now,
@@ -218,17 +227,17 @@ func (s *Server) Handler() http.Handler {
 	api := http.NewServeMux()
 	s.route(api, "GET /api/v1/users/{id}", s.requireAPIKey(s.handleAPIProfile))
 	s.route(api, "PATCH /api/v1/users/{id}", s.requireAPIKey(s.handleAPIPatchProfile))
-	s.route(api, "GET /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIStatus))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.handleAPIRefresh))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.handleAPITest))
-	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.handleAPIDisconnect))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/obligations", s.requireAPIKey(s.handleAPIObligations))
-	s.route(api, "PUT /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.handleAPIPutCumulative))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.handleAPIGetCumulative))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/obligations", s.requireAPIKey(s.handleAPIVATObligations))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/vat/returns", s.requireAPIKey(s.handleAPIVATSubmit))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/returns/{periodKey}", s.requireAPIKey(s.handleAPIVATReturn))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/submissions", s.requireAPIKey(s.handleAPISubmissions))
+	s.route(api, "GET /api/v1/users/{id}/hmrc", s.requireAPIKey(s.jsonAPI(s.handleAPIStatus)))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.jsonAPI(s.handleAPIRefresh)))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.jsonAPI(s.handleAPITest)))
+	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.jsonAPI(s.handleAPIDisconnect)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIObligations)))
+	s.route(api, "PUT /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIPutCumulative)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIGetCumulative)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIVATObligations)))
+	s.route(api, "POST /api/v1/users/{id}/hmrc/vat/returns", s.requireAPIKey(s.jsonAPI(s.handleAPIVATSubmit)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/returns/{periodKey}", s.requireAPIKey(s.jsonAPI(s.handleAPIVATReturn)))
+	s.route(api, "GET /api/v1/users/{id}/hmrc/submissions", s.requireAPIKey(s.jsonAPI(s.handleAPISubmissions)))
 	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such API route."})
 	})

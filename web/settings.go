@@ -4,9 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // purposeOf reads the optional purpose (itsa, the default, or vat) from a
@@ -105,32 +105,28 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, purpose mt
 	for _, p := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
 		page.Purposes = append(page.Purposes, purposeTab{Value: p, Label: p.Label(), Current: p == purpose})
 	}
-	conn, err := s.hmrc.Connection(r.Context(), u.ID, purpose)
-	switch {
-	case errors.Is(err, mtdconnect.ErrNotFound):
-		page.StatusCode = string(mtdconnect.StatusNotConnected)
-		page.Status = mtdconnect.StatusNotConnected.Label()
-	case err != nil:
+	st, err := s.landlord.Status(r.Context(), u.ID, purpose)
+	if err != nil {
 		return page, err
-	default:
+	}
+	page.StatusCode, page.Status = string(st.Status), st.Status.Label()
+	if st.Status != mtdconnect.StatusNotConnected {
 		now := s.now()
 		page.HasConnection = true
-		page.StatusCode = string(conn.Status)
-		page.Status = conn.Status.Label()
-		page.Connected = conn.Status == mtdconnect.StatusConnected
-		page.NeedsReconnect = conn.Status == mtdconnect.StatusNeedsReconnect
-		page.Reason = conn.Reason
-		page.ConnectedSince = s.formatTime(conn.GrantedAt)
-		page.Scopes = strings.Fields(conn.Scopes)
-		if d := conn.AccessExpiresAt.Sub(now); d > 0 {
+		page.Connected = st.Connected()
+		page.NeedsReconnect = st.Status == mtdconnect.StatusNeedsReconnect
+		page.Reason = st.Reason
+		page.ConnectedSince = s.formatTime(st.ConnectedSince)
+		page.Scopes = st.Scopes
+		if d := st.AccessTokenExpiresAt.Sub(now); d > 0 {
 			page.AccessExpires = "Access token expires in " + humanDuration(d)
 		} else {
 			page.AccessExpires = "Access token expired; it is refreshed when next needed"
 		}
-		page.AuthorityEnds = s.formatDate(conn.GrantEndsAt())
+		page.AuthorityEnds = s.formatDate(st.AuthorityEndsAt)
 		page.LastRefreshed = "never"
-		if !conn.LastRefreshAt.IsZero() {
-			page.LastRefreshed = s.formatTime(conn.LastRefreshAt) + " (" + humanDuration(now.Sub(conn.LastRefreshAt)) + " ago)"
+		if !st.LastRefreshAt.IsZero() {
+			page.LastRefreshed = s.formatTime(st.LastRefreshAt) + " (" + humanDuration(now.Sub(st.LastRefreshAt)) + " ago)"
 		}
 	}
 	events, err := s.store.Audit(r.Context(), u.ID, 10)
@@ -197,7 +193,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	authURL, _, err := s.hmrc.StartAuthorization(r.Context(), u.ID, purpose, "")
+	authURL, _, err := s.landlord.StartConnect(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose, "")
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -212,7 +208,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.hmrc.Refresh(r.Context(), u.ID, purpose); err != nil {
+	if err := s.landlord.Refresh(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose); err != nil {
 		s.flashError(w, r, err)
 	} else {
 		s.setFlash(w, flash{Kind: "success", Text: "Refreshed. HMRC issued a new access token."})
@@ -230,7 +226,7 @@ func (s *Server) handleTest(w http.ResponseWriter, r *http.Request) {
 	origin, err := s.browserOrigin(r, u)
 	if err != nil {
 		s.flashError(w, r, err)
-	} else if msg, err := s.hmrc.TestConnection(r.Context(), u.ID, purpose, origin); err != nil {
+	} else if msg, err := s.landlord.Test(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose, origin); err != nil {
 		s.flashError(w, r, err)
 	} else {
 		s.setFlash(w, flash{Kind: "success", Text: msg})
@@ -255,7 +251,7 @@ func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request) {
 			}{purpose, purpose.Label()})
 		return
 	}
-	if err := s.hmrc.Disconnect(r.Context(), u.ID, purpose); err != nil {
+	if err := s.landlord.Disconnect(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose); err != nil {
 		s.flashError(w, r, err)
 	} else {
 		s.setFlash(w, flash{Kind: "success", Text: "Disconnected from HMRC. mtdconnect has deleted its keys for your " +

@@ -32,6 +32,6 @@ func TestSigninThrottled(t *testing.T) {
 		t.Errorf("another account: status %d", p.status)
 	}
 	// A minute later, one more attempt is allowed.
-	env.clock.Advance(time.Minute)
+	env.Clock.Advance(time.Minute)
 	b.signIn(landlordEmail, landlordPassword).mustContain(t, "HMRC connection")
 }

@@ -2,9 +2,11 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // apiProfile is what the platform may read and set of a landlord: the
@@ -14,6 +16,22 @@ type apiProfile struct {
 	Email  string `json:"email"`
 	NINO   string `json:"nino"`
 	VRN    string `json:"vrn"`
+}
+
+// apiPathUser returns the user named by the path's {id}.
+func (s *Server) apiPathUser(r *http.Request) (*mtdconnect.User, error) {
+	id, err := apiUserID(r)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.UserByID(r.Context(), id)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, landlord.ErrUnknownUser
+	}
+	if err != nil {
+		return nil, fmt.Errorf("web: api user %d: %w", id, err)
+	}
+	return u, nil
 }
 
 func profileOf(u *mtdconnect.User) apiProfile {

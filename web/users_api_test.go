@@ -52,7 +52,7 @@ func TestAPIProfile(t *testing.T) {
 					t.Errorf("errors %v lack path %s", m["errors"], tc.path)
 				}
 			}
-			u, err := env.store.UserByID(t.Context(), env.landlord.ID)
+			u, err := env.Store.UserByID(t.Context(), env.landlord.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,6 @@ package web
 // (scopes read:vat and write:vat), never the Income Tax one.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // vatCallError is the error of a VAT call, with what classify needs to
@@ -51,7 +52,7 @@ func vatCall(err error) error {
 func classifyVAT(err error) (problem, bool) {
 	var vrnErr *mtdconnect.VRNError
 	switch {
-	case errors.Is(err, hmrc.ErrNoVRN):
+	case errors.Is(err, landlord.ErrNoVRN):
 		return problem{Status: http.StatusConflict, Code: "vrn_required", Title: "Add your VAT registration number",
 			Message: "Your VAT registration number is needed before mtdconnect can read or send your VAT returns. Add it on the VAT returns page.",
 			Action:  actionSettings}, true
@@ -71,14 +72,14 @@ func classifyVAT(err error) (problem, bool) {
 		p.Code = api.Code
 	}
 	switch {
-	case hmrc.HasErrorCode(err, hmrc.CodeVATDuplicateSubmission):
-		p.Status, p.Code, p.Title = http.StatusConflict, hmrc.CodeVATDuplicateSubmission, "HMRC already has a return for this period"
+	case hmrc.HasErrorCode(err, vat.CodeDuplicateSubmission):
+		p.Status, p.Code, p.Title = http.StatusConflict, vat.CodeDuplicateSubmission, "HMRC already has a return for this period"
 		p.Message = "HMRC already has a return for this period, so this one was not filed. A period's return can be filed " +
 			"only once: view the return HMRC holds. To correct a mistake in it, adjust your next return or tell HMRC."
-	case hmrc.HasErrorCode(err, hmrc.CodeVATTaxPeriodNotEnded):
+	case hmrc.HasErrorCode(err, vat.CodeTaxPeriodNotEnded), errors.Is(err, landlord.ErrPeriodNotEnded):
 		p = vatNotEnded(vc.periodEnd)
-	case hmrc.HasErrorCode(err, hmrc.CodeVATNotFinalised):
-		p.Status, p.Code, p.Title = http.StatusUnprocessableEntity, hmrc.CodeVATNotFinalised, "Confirm the declaration"
+	case hmrc.HasErrorCode(err, vat.CodeNotFinalised):
+		p.Status, p.Code, p.Title = http.StatusUnprocessableEntity, vat.CodeNotFinalised, "Confirm the declaration"
 		p.Message = "HMRC accepts a return only with the declaration that it is true and complete. Nothing was filed."
 	case vc.submit && errors.Is(err, hmrc.ErrUnavailable):
 		// The submission is never repeated after a failure HMRC may have
@@ -86,20 +87,20 @@ func classifyVAT(err error) (problem, bool) {
 		p.Status, p.Code, p.Title = http.StatusServiceUnavailable, "submission_unconfirmed", "We could not confirm HMRC received your return"
 		p.Message = "We could not confirm HMRC received your return; check the obligations before trying again. " +
 			"If HMRC has it, the period shows as fulfilled. Sending it again is safe: HMRC refuses a second return for a period as a duplicate, it never files it twice."
-	case hmrc.HasErrorCode(err, hmrc.CodeVATClientNotAuthorised):
-		p.Status, p.Code, p.Title, p.Action = http.StatusForbidden, hmrc.CodeVATClientNotAuthorised, "HMRC says this connection cannot act for you", actionSettings
+	case hmrc.HasErrorCode(err, vat.CodeClientNotAuthorised):
+		p.Status, p.Code, p.Title, p.Action = http.StatusForbidden, vat.CodeClientNotAuthorised, "HMRC says this connection cannot act for you", actionSettings
 		p.Message = "HMRC says the Government Gateway account you connected for VAT cannot act for the VAT registration number " +
 			"saved for you. Check the number on the VAT returns page, or connect for VAT again signing in with the account that holds your VAT."
-	case hmrc.HasErrorCode(err, hmrc.CodeVRNInvalid):
-		p.Status, p.Code, p.Title, p.Action = http.StatusConflict, hmrc.CodeVRNInvalid, "Check your VAT registration number", actionSettings
+	case hmrc.HasErrorCode(err, vat.CodeVRNInvalid):
+		p.Status, p.Code, p.Title, p.Action = http.StatusConflict, vat.CodeVRNInvalid, "Check your VAT registration number", actionSettings
 		p.Message = "HMRC says your VAT registration number is not valid. Correct it on the VAT returns page."
-	case hmrc.HasErrorCode(err, hmrc.CodeVATInsolventTrader):
-		p.Status, p.Code, p.Title = http.StatusUnprocessableEntity, hmrc.CodeVATInsolventTrader, "HMRC cannot take VAT returns online"
+	case hmrc.HasErrorCode(err, vat.CodeInsolventTrader):
+		p.Status, p.Code, p.Title = http.StatusUnprocessableEntity, vat.CodeInsolventTrader, "HMRC cannot take VAT returns online"
 		p.Message = "HMRC's records show an insolvency for this VAT registration, so it does not take returns online. Contact HMRC."
-	case hmrc.HasErrorCode(err, hmrc.CodeVATDateRangeTooLarge):
-		p.Status, p.Code, p.Title = http.StatusUnprocessableEntity, hmrc.CodeVATDateRangeTooLarge, "Too old to view"
+	case hmrc.HasErrorCode(err, vat.CodeDateRangeTooLarge):
+		p.Status, p.Code, p.Title = http.StatusUnprocessableEntity, vat.CodeDateRangeTooLarge, "Too old to view"
 		p.Message = "HMRC shows returns of the last four years only."
-	case errors.Is(err, hmrc.ErrNoVATReturn):
+	case errors.Is(err, vat.ErrNoReturn):
 		p.Status, p.Code, p.Title = http.StatusNotFound, "no_vat_return", "HMRC holds no return for this period"
 		p.Message = "HMRC holds no VAT return for this period."
 	case errors.Is(err, hmrc.ErrNotConnected), errors.Is(err, mtdconnect.ErrNotFound):
@@ -119,7 +120,7 @@ func classifyVAT(err error) (problem, bool) {
 // vatNotEnded is the problem of a return for a period that has not ended
 // (HMRC's TAX_PERIOD_NOT_ENDED), with the period's last day when known.
 func vatNotEnded(periodEnd string) problem {
-	p := problem{Status: http.StatusUnprocessableEntity, Code: hmrc.CodeVATTaxPeriodNotEnded, Title: "The period has not ended yet",
+	p := problem{Status: http.StatusUnprocessableEntity, Code: vat.CodeTaxPeriodNotEnded, Title: "The period has not ended yet",
 		Message: "HMRC does not accept a return before its period has ended, so nothing was filed."}
 	if periodEnd != "" {
 		p.Message += " You can file after the period ends on " + formatISODate(periodEnd) + "."
@@ -171,7 +172,7 @@ var vatBoxes = []vatBoxDef{
 }
 
 // slot is where the box lives in a return.
-func (d vatBoxDef) slot(r *hmrc.VATReturn) *hmrc.Amount {
+func (d vatBoxDef) slot(r *vat.Return) *mtdconnect.Amount {
 	switch d.n {
 	case 1:
 		return &r.VATDueSales
@@ -207,13 +208,13 @@ func vatBoxByName(name string) (vatBoxDef, bool) {
 func vatBoxMessage(d vatBoxDef, code string) string {
 	box := "box " + strconv.Itoa(d.n)
 	switch {
-	case code == hmrc.CodeVATMandatoryFieldMissing:
+	case code == vat.CodeMandatoryFieldMissing:
 		return "Enter " + box + ". If there is nothing to declare in it, enter 0"
-	case code == hmrc.CodeVATInvalidMonetaryAmount && d.whole:
+	case code == vat.CodeInvalidMonetaryAmount && d.whole:
 		return "Enter " + box + " in whole pounds, with no pence, between −£9,999,999,999,999 and £9,999,999,999,999"
-	case code == hmrc.CodeVATInvalidMonetaryAmount && d.n == 5:
+	case code == vat.CodeInvalidMonetaryAmount && d.n == 5:
 		return "Enter " + box + " as £0 or more, up to £99,999,999,999.99, with no more than 2 decimal places (it is never negative)"
-	case code == hmrc.CodeVATInvalidMonetaryAmount:
+	case code == vat.CodeInvalidMonetaryAmount:
 		return "Enter " + box + " in pounds and pence, with no more than 2 decimal places, between −£9,999,999,999,999.99 and £9,999,999,999,999.99"
 	}
 	return ""
@@ -310,8 +311,8 @@ func (f *vatForm) fail(name, message string) {
 // bind reads the form into a return: the amounts as typed, box 3 and box 5
 // worked out where left empty, and the declaration. Amounts that cannot be
 // read are failed next to their boxes.
-func (f *vatForm) bind(r *http.Request) hmrc.VATReturn {
-	ret := hmrc.VATReturn{PeriodKey: f.PeriodKey}
+func (f *vatForm) bind(r *http.Request) vat.Return {
+	ret := vat.Return{PeriodKey: f.PeriodKey}
 	empty := map[int]bool{}
 	defer func() { f.worked = map[string]bool{"totalVatDue": empty[3], "netVatDue": empty[5]} }()
 	for i := range f.Boxes {
@@ -356,31 +357,17 @@ func (f *vatForm) bind(r *http.Request) hmrc.VATReturn {
 
 // netOf is box 5 for the given boxes 3 and 4, |box 3 − box 4|, worked out
 // by FillTotals as box 1 = box 3, box 2 = 0.
-func netOf(box3, box4 hmrc.Amount) (hmrc.Amount, bool) {
-	r := hmrc.VATReturn{VATDueSales: box3, VATDueAcquisitions: *hmrc.Pence(0), VATReclaimedCurrPeriod: box4}
+func netOf(box3, box4 mtdconnect.Amount) (mtdconnect.Amount, bool) {
+	r := vat.Return{VATDueSales: box3, VATDueAcquisitions: *mtdconnect.Pence(0), VATReclaimedCurrPeriod: box4}
 	if r.FillTotals() != nil {
-		return hmrc.Amount{}, false
+		return mtdconnect.Amount{}, false
 	}
 	return r.NetVATDue, true
 }
 
-// validate checks ret as HMRC would and fails each problem next to its
-// box. It reports whether ret may be sent.
-func (f *vatForm) validate(ret hmrc.VATReturn) bool {
-	// The declaration is the landlord's own check; it is reported with the
-	// boxes' problems rather than only once they are right.
-	if !ret.Finalised {
-		f.fail("finalised", "Confirm the declaration to file the return")
-	}
-	for _, v := range ret.Validate() {
-		f.failValidation(ret, v.Code, v.Message, v.Paths)
-	}
-	return len(f.Summary) == 0
-}
-
 // failValidation puts one of HMRC's (or the local checks') errors next to
 // its box, in words.
-func (f *vatForm) failValidation(ret hmrc.VATReturn, code, message string, paths []string) {
+func (f *vatForm) failValidation(ret vat.Return, code, message string, paths []string) {
 	if len(paths) == 0 {
 		f.fail("", message)
 		return
@@ -388,22 +375,22 @@ func (f *vatForm) failValidation(ret hmrc.VATReturn, code, message string, paths
 	for _, p := range paths {
 		name := strings.TrimPrefix(p, "/")
 		switch {
-		case code == hmrc.CodeVATNotFinalised || name == "finalised":
+		case code == vat.CodeNotFinalised || name == "finalised":
 			f.fail("finalised", "Confirm the declaration to file the return")
-		case code == hmrc.CodeVATTotalValue:
+		case code == vat.CodeTotalValue:
 			msg := "Box 3 must be box 1 plus box 2"
 			filled := ret
 			if filled.FillTotals() == nil {
 				msg += ", which is " + formatAmount(&filled.TotalVATDue)
 			}
 			f.fail("totalVatDue", msg+". Correct it, or leave it empty to have it worked out")
-		case code == hmrc.CodeVATNetValue:
+		case code == vat.CodeNetValue:
 			msg := "Box 5 must be the difference between box 3 and box 4"
 			if net, ok := netOf(ret.TotalVATDue, ret.VATReclaimedCurrPeriod); ok {
 				msg += ", which is " + formatAmount(&net)
 			}
 			f.fail("netVatDue", msg+" (never negative). Correct it, or leave it empty to have it worked out")
-		case code == hmrc.CodeVATMandatoryFieldMissing && f.worked[name]:
+		case code == vat.CodeMandatoryFieldMissing && f.worked[name]:
 			// Left to be worked out from boxes that have their own errors.
 		case name == "periodKey":
 			f.fail("", "The period of this return is not one HMRC knows. Go back to your VAT returns and choose the period again")
@@ -428,14 +415,14 @@ func (f *vatForm) failValidation(ret hmrc.VATReturn, code, message string, paths
 // VRN and a usable VAT connection. It fills page and reports whether both
 // are there.
 func (s *Server) vatReady(r *http.Request, u *mtdconnect.User, page *vatPage) (bool, error) {
-	conn, err := s.hmrc.Connection(r.Context(), u.ID, mtdconnect.PurposeVAT)
+	st, err := s.landlord.Status(r.Context(), u.ID, mtdconnect.PurposeVAT)
 	switch {
-	case errors.Is(err, mtdconnect.ErrNotFound):
-		page.NeedConnect = true
 	case err != nil:
 		return false, err
-	case conn.Status == mtdconnect.StatusNeedsReconnect:
-		page.Reconnect = conn.Reason
+	case st.Status == mtdconnect.StatusNotConnected:
+		page.NeedConnect = true
+	case st.Status == mtdconnect.StatusNeedsReconnect:
+		page.Reconnect = st.Reason
 	}
 	return u.VRN != "" && !page.NeedConnect && page.Reconnect == "", nil
 }
@@ -444,35 +431,6 @@ func (s *Server) vatReady(r *http.Request, u *mtdconnect.User, page *vatPage) (b
 func (s *Server) vatToday() time.Time {
 	y, m, d := s.now().In(s.london).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// vatRecentFrom is the first day of the last 12 months to today: 366 days
-// with both ends counted, the most one obligations query may span.
-func vatRecentFrom(today time.Time) time.Time { return today.AddDate(0, 0, -365) }
-
-// vatObligations returns the obligations the VAT page shows: those of the
-// last 12 months up to today, and every open one (an overdue return from
-// longer ago, the current period), in period order.
-func (s *Server) vatObligations(ctx context.Context, u *mtdconnect.User, origin *hmrc.Request) ([]hmrc.VATObligation, error) {
-	today := s.vatToday()
-	recent, err := s.hmrc.VATObligations(ctx, u.ID, u.VRN, vatRecentFrom(today), today, "", origin)
-	if err != nil {
-		return nil, err
-	}
-	open, err := s.hmrc.VATObligations(ctx, u.ID, u.VRN, time.Time{}, time.Time{}, hmrc.VATStatusOpen, origin)
-	if err != nil {
-		return nil, err
-	}
-	list := recent
-	for _, o := range open {
-		if !slices.ContainsFunc(list, func(x hmrc.VATObligation) bool { return x.PeriodKey == o.PeriodKey && x.Start == o.Start }) {
-			list = append(list, o)
-		}
-	}
-	slices.SortStableFunc(list, func(a, b hmrc.VATObligation) int {
-		return strings.Compare(a.Start+a.End+a.PeriodKey, b.Start+b.End+b.PeriodKey)
-	})
-	return list, nil
 }
 
 // vatPeriodEnded reports whether HMRC takes a return for a period ending on
@@ -505,9 +463,9 @@ func (s *Server) handleVAT(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var obligations []hmrc.VATObligation
+	var obligations []vat.Obligation
 	if err == nil {
-		obligations, err = s.vatObligations(r.Context(), u, origin)
+		obligations, err = s.landlord.VATObligationsToShow(r.Context(), u.ID, origin)
 	}
 	if err != nil {
 		p := s.logProblem(r, vatCall(err))
@@ -517,7 +475,7 @@ func (s *Server) handleVAT(w http.ResponseWriter, r *http.Request) {
 	}
 	today := s.vatToday()
 	selected := r.URL.Query().Get("period")
-	var chosen *hmrc.VATObligation
+	var chosen *vat.Obligation
 	for i, ob := range obligations {
 		if ob.Open() && vatPeriodEnded(ob.End, today) && chosen == nil && (selected == "" || selected == ob.PeriodKey) {
 			chosen = &obligations[i]
@@ -552,16 +510,13 @@ func (s *Server) handleVAT(w http.ResponseWriter, r *http.Request) {
 
 // vatReceipts lists the landlord's VAT receipts, newest first.
 func (s *Server) vatReceipts(r *http.Request, u *mtdconnect.User) ([]vatReceiptRow, error) {
-	subs, err := s.store.Submissions(r.Context(), u.ID, mtdconnect.PurposeVAT, 50)
+	subs, err := s.vatReceiptList(r, u)
 	if err != nil {
 		return nil, err
 	}
 	var out []vatReceiptRow
 	for _, sub := range subs {
-		if sub.Kind != mtdconnect.SubmissionVATReturn {
-			continue
-		}
-		var rec hmrc.VATReceipt
+		var rec vat.Receipt
 		_ = json.Unmarshal(sub.Response, &rec) // an unreadable answer still lists the receipt
 		out = append(out, vatReceiptRow{
 			Link: "/vat/receipts/" + strconv.FormatInt(sub.ID, 10), PeriodKey: sub.Period, Period: periodOf(sub),
@@ -569,6 +524,13 @@ func (s *Server) vatReceipts(r *http.Request, u *mtdconnect.User) ([]vatReceiptR
 		})
 	}
 	return out, nil
+}
+
+// vatReceiptList is the landlord's VAT receipts, newest first.
+func (s *Server) vatReceiptList(r *http.Request, u *mtdconnect.User) ([]*mtdconnect.Submission, error) {
+	return s.landlord.Receipts(r.Context(), u.ID, landlord.ReceiptQuery{
+		Purposes: []mtdconnect.Purpose{mtdconnect.PurposeVAT}, Kind: mtdconnect.SubmissionVATReturn, Limit: 50,
+	})
 }
 
 // handleVATVRN saves the landlord's VAT registration number, normalised
@@ -616,7 +578,7 @@ func (s *Server) handleVATSubmit(w http.ResponseWriter, r *http.Request) {
 	key, start, end := r.PostFormValue("periodKey"), r.PostFormValue("start"), r.PostFormValue("end")
 	startT, err1 := time.Parse(time.DateOnly, start)
 	endT, err2 := time.Parse(time.DateOnly, end)
-	if !hmrc.ValidVATPeriodKey(key) || err1 != nil || err2 != nil || endT.Before(startT) {
+	if !vat.ValidPeriodKey(key) || err1 != nil || err2 != nil || endT.Before(startT) {
 		s.serverError(w, r, errBadRequest)
 		return
 	}
@@ -636,58 +598,57 @@ func (s *Server) handleVATSubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusConflict)
 		return
 	}
-	if !vatPeriodEnded(end, s.vatToday()) {
-		// HMRC would refuse it (TAX_PERIOD_NOT_ENDED): say so without
-		// spending its rate budget.
-		p := vatNotEnded(end)
-		page.Problem = vatProblemOf(p)
-		again(p.Status)
-		return
-	}
-	if len(form.Summary) > 0 || !form.validate(ret) {
+	if len(form.Summary) > 0 {
 		again(http.StatusBadRequest)
 		return
 	}
-	// Once HMRC is asked, the answer must be waited for and its receipt
-	// kept even if the browser goes away: a filed return whose receipt is
-	// lost would look unfiled.
-	ctx := context.WithoutCancel(r.Context())
 	origin, err := s.browserOrigin(r, u)
-	var rec *hmrc.VATReceipt
+	var rec *vat.Receipt
+	var sub *mtdconnect.Submission
 	if err == nil {
-		rec, err = s.hmrc.SubmitVATReturn(ctx, u.ID, u.VRN, ret, origin)
+		rec, sub, err = s.landlord.FileVATReturn(r.Context(), landlord.ByLandlord(u.ID), landlord.VATFiling{
+			UserID: u.ID, Return: ret, PeriodStart: startT, PeriodEnd: endT, Origin: origin,
+		})
 	}
-	if err != nil {
-		p := s.logProblem(r, &vatCallError{err: err, submit: true, periodEnd: end})
-		if len(p.Errors) > 0 && p.Code != hmrc.CodeVATDuplicateSubmission {
-			form.fail("", p.Message)
-			for _, e := range p.Errors {
-				form.failValidation(ret, e.Code, e.Message, e.Paths)
-			}
-		} else {
-			page.Problem = vatProblemOf(p)
-			if p.Code == hmrc.CodeVATDuplicateSubmission {
-				page.Problem.ViewLink = vatReturnLink(key)
-			}
-		}
-		again(p.Status)
-		return
-	}
-	sub := rec.Submission(u.ID)
-	sub.PeriodStart, sub.PeriodEnd = startT, endT
-	if err := s.store.SaveSubmission(ctx, sub); err != nil {
+	var lost *landlord.ReceiptError
+	switch {
+	case errors.As(err, &lost):
 		// HMRC has the return; only our copy of the receipt is lost. Say
 		// so, with HMRC's references, rather than inviting a resend.
-		s.logProblem(r, fmt.Errorf("save receipt of a filed VAT return (form bundle %s, receipt %s): %w", rec.FormBundleNumber, rec.ReceiptID, err))
 		s.renderMessage(w, r, http.StatusOK, message{
 			Title: "HMRC received your VAT return",
 			Text: "HMRC received your VAT return for " + form.Period + ", but mtdconnect could not keep the receipt. " +
 				"HMRC's form bundle number is " + rec.FormBundleNumber + " and its receipt ID " + rec.ReceiptID +
 				": note them down. Do not send the return again.",
 		})
-		return
+	case len(hmrc.ValidationErrorsIn(err)) > 0:
+		// Refused before it was sent: the declaration (the landlord's own
+		// check, reported with the boxes' problems rather than only once
+		// they are right), then each problem next to its box.
+		if !ret.Finalised {
+			form.fail("finalised", "Confirm the declaration to file the return")
+		}
+		for _, v := range hmrc.ValidationErrorsIn(err) {
+			form.failValidation(ret, v.Code, v.Message, v.Paths)
+		}
+		again(http.StatusBadRequest)
+	case err != nil:
+		p := s.logProblem(r, &vatCallError{err: err, submit: true, periodEnd: end})
+		if len(p.Errors) > 0 && p.Code != vat.CodeDuplicateSubmission {
+			form.fail("", p.Message)
+			for _, e := range p.Errors {
+				form.failValidation(ret, e.Code, e.Message, e.Paths)
+			}
+		} else {
+			page.Problem = vatProblemOf(p)
+			if p.Code == vat.CodeDuplicateSubmission {
+				page.Problem.ViewLink = vatReturnLink(key)
+			}
+		}
+		again(p.Status)
+	default:
+		http.Redirect(w, r, "/vat/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 	}
-	http.Redirect(w, r, "/vat/receipts/"+strconv.FormatInt(sub.ID, 10), http.StatusSeeOther)
 }
 
 // vatBoxLine is one box of a return as the receipt and the view show it.
@@ -696,7 +657,7 @@ type vatBoxLine struct {
 	Label, Amount string
 }
 
-func vatLines(ret *hmrc.VATReturn) []vatBoxLine {
+func vatLines(ret *vat.Return) []vatBoxLine {
 	var out []vatBoxLine
 	for _, d := range vatBoxes {
 		out = append(out, vatBoxLine{Box: d.n, Label: d.label, Amount: formatAmount(d.slot(ret))})
@@ -705,7 +666,7 @@ func vatLines(ret *hmrc.VATReturn) []vatBoxLine {
 }
 
 // vatBalance says who pays whom, from boxes 3, 4 and 5.
-func vatBalance(ret *hmrc.VATReturn) string {
+func vatBalance(ret *vat.Return) string {
 	switch {
 	case ret.Payable():
 		return "You owe HMRC " + formatAmount(&ret.NetVATDue) + "."
@@ -747,8 +708,8 @@ func (s *Server) handleVATReceipt(w http.ResponseWriter, r *http.Request) {
 		notFound()
 		return
 	}
-	sub, err := s.store.Submission(r.Context(), u.ID, id)
-	if errors.Is(err, mtdconnect.ErrNotFound) || (err == nil && sub.Kind != mtdconnect.SubmissionVATReturn) {
+	sub, err := s.landlord.Receipt(r.Context(), u.ID, id, mtdconnect.SubmissionVATReturn)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
 		notFound()
 		return
 	}
@@ -756,12 +717,12 @@ func (s *Server) handleVATReceipt(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	var ret hmrc.VATReturn
+	var ret vat.Return
 	if err := json.Unmarshal(sub.Body, &ret); err != nil {
 		s.serverError(w, r, fmt.Errorf("vat receipt %d: %w", sub.ID, err))
 		return
 	}
-	var rec hmrc.VATReceipt
+	var rec vat.Receipt
 	if len(sub.Response) > 0 {
 		// HMRC filed the return even if its answer cannot be read: show
 		// what there is.
@@ -796,7 +757,7 @@ type vatReturnPage struct {
 func (s *Server) handleVATReturn(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r.Context())
 	key := r.PathValue("periodKey")
-	if !hmrc.ValidVATPeriodKey(key) {
+	if !vat.ValidPeriodKey(key) {
 		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such period", Text: "There is no VAT period at this address."})
 		return
 	}
@@ -808,13 +769,13 @@ func (s *Server) handleVATReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page.NeedConnect, page.Reconnect = vp.NeedConnect, vp.Reconnect
-	subs, err := s.store.Submissions(r.Context(), u.ID, mtdconnect.PurposeVAT, 50)
+	subs, err := s.vatReceiptList(r, u)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	for _, sub := range subs {
-		if sub.Kind == mtdconnect.SubmissionVATReturn && sub.Period == key {
+		if sub.Period == key {
 			page.ReceiptLink = "/vat/receipts/" + strconv.FormatInt(sub.ID, 10)
 			break
 		}
@@ -824,9 +785,9 @@ func (s *Server) handleVATReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var ret *hmrc.VATReturn
+	var ret *vat.Return
 	if err == nil {
-		ret, err = s.hmrc.VATReturn(r.Context(), u.ID, u.VRN, key, origin)
+		ret, err = s.landlord.VATReturn(r.Context(), u.ID, key, origin, "")
 	}
 	if err != nil {
 		p := s.logProblem(r, vatCall(err))

@@ -1,37 +1,22 @@
 package web
 
-// The JSON API's VAT endpoints (docs/API.md, "VAT"), mirroring the VAT
-// page, and the list of stored receipts of both purposes.
+// The JSON API's VAT endpoints (docs/API.md, "VAT"), and the list of stored
+// receipts of both purposes.
 
 import (
-	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
-
-// apiVATUser reads {id} and returns the user, who must have a VAT
-// registration number for any VAT call.
-func (s *Server) apiVATUser(r *http.Request) (*mtdconnect.User, error) {
-	u, err := s.apiPathUser(r)
-	if err != nil {
-		return nil, err
-	}
-	if u.VRN == "" {
-		return nil, hmrc.ErrNoVRN
-	}
-	return u, nil
-}
 
 type apiVATObligation struct {
 	PeriodKey   string `json:"period_key"`
@@ -43,7 +28,7 @@ type apiVATObligation struct {
 }
 
 // apiVATStatuses are the statuses the API takes and gives, and HMRC's.
-var apiVATStatuses = map[string]string{"open": hmrc.VATStatusOpen, "fulfilled": hmrc.VATStatusFulfilled}
+var apiVATStatuses = map[string]string{"open": vat.StatusOpen, "fulfilled": vat.StatusFulfilled}
 
 // vatObligationsQuery reads ?from=&to=&status=. Without dates the range
 // is the last 12 months to today, as on the VAT page, except with
@@ -61,47 +46,42 @@ func (s *Server) vatObligationsQuery(q url.Values) (from, to time.Time, status s
 		}
 		return t
 	}
-	from = date("from", hmrc.CodeVATInvalidDateFrom)
-	to = date("to", hmrc.CodeVATInvalidDateTo)
+	from = date("from", vat.CodeInvalidDateFrom)
+	to = date("to", vat.CodeInvalidDateTo)
 	if v := q.Get("status"); v != "" {
 		var ok bool
 		if status, ok = apiVATStatuses[v]; !ok {
-			errs = append(errs, &hmrc.ValidationError{Code: hmrc.CodeVATInvalidStatus,
+			errs = append(errs, &hmrc.ValidationError{Code: vat.CodeInvalidStatus,
 				Message: "status must be open or fulfilled, or left out for both, not " + strconv.Quote(v)})
 		}
 	}
 	if len(errs) > 0 {
 		return from, to, status, errors.Join(errs...)
 	}
-	if !q.Has("from") && !q.Has("to") && status != hmrc.VATStatusOpen {
-		to = s.vatToday()
-		from = vatRecentFrom(to)
+	if !q.Has("from") && !q.Has("to") && status != vat.StatusOpen {
+		from, to = s.landlord.RecentVATPeriod()
 	}
 	return from, to, status, nil
 }
 
 // handleAPIVATObligations is GET
 // /api/v1/users/{id}/hmrc/vat/obligations[?from=&to=&status=].
-func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiVATUser(r)
+func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := apiUserID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	from, to, status, err := s.vatObligationsQuery(r.URL.Query())
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, u.ID)
+	origin, err := s.apiOrigin(r, id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	obligations, err := s.hmrc.VATObligations(r.Context(), u.ID, u.VRN, from, to, status, origin, testScenario(r)...)
+	list, err := s.landlord.VATObligations(r.Context(), id, from, to, status, origin, testScenario(r))
 	if err != nil {
-		s.apiError(w, r, vatCall(err))
-		return
+		return 0, nil, vatCall(err)
 	}
 	out := struct {
 		UserID      int64              `json:"user_id"`
@@ -109,14 +89,14 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 		From        string             `json:"from,omitempty"`
 		To          string             `json:"to,omitempty"`
 		Obligations []apiVATObligation `json:"obligations"`
-	}{UserID: u.ID, VRN: u.VRN, Obligations: []apiVATObligation{}}
+	}{UserID: id, VRN: list.VRN, Obligations: []apiVATObligation{}}
 	if !from.IsZero() {
 		out.From = from.Format(time.DateOnly)
 	}
 	if !to.IsZero() {
 		out.To = to.Format(time.DateOnly)
 	}
-	for _, ob := range obligations {
+	for _, ob := range list.Obligations {
 		st := "open"
 		if !ob.Open() {
 			st = "fulfilled"
@@ -125,7 +105,7 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 			PeriodKey: ob.PeriodKey, PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: st, Received: ob.Received,
 		})
 	}
-	s.writeJSON(w, r, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
 // apiVATReceipt is HMRC's receipt of a return as the API gives it.
@@ -147,77 +127,63 @@ type apiVATReceipt struct {
 // is HMRC's own nine-box return (periodKey, the nine boxes, finalised),
 // checked as HMRC would before anything is sent; a filed one is kept as a
 // receipt at once.
-func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiVATUser(r)
+func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := apiUserID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	var ret hmrc.VATReturn
+	var ret vat.Return
 	if err := decodeJSONBody(w, r, &ret); err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if verrs := ret.Validate(); len(verrs) > 0 {
-		s.apiError(w, r, hmrc.ValidationErrors(verrs))
-		return
-	}
-	origin, err := s.apiOrigin(r, u.ID)
+	origin, err := s.apiOrigin(r, id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	// The platform may hang up; the receipt of a return HMRC filed must
-	// still be kept (see handleVATSubmit).
-	ctx := context.WithoutCancel(r.Context())
-	rec, err := s.hmrc.SubmitVATReturn(ctx, u.ID, u.VRN, ret, origin, testScenario(r)...)
+	rec, sub, err := s.landlord.FileVATReturn(r.Context(), byAPI(r), landlord.VATFiling{
+		UserID: id, Return: ret, Origin: origin, TestScenario: testScenario(r),
+	})
+	var lost *landlord.ReceiptError
+	if errors.As(err, &lost) {
+		// HMRC filed the return: report success with its references (the
+		// service logged that our copy of the receipt is lost).
+		err = nil
+	}
 	if err != nil {
-		s.apiError(w, r, &vatCallError{err: err, submit: true})
-		return
+		return 0, nil, &vatCallError{err: err, submit: true}
 	}
-	sub := rec.Submission(u.ID)
-	if err := s.store.SaveSubmission(ctx, sub); err != nil {
-		// HMRC filed the return: report success with its references, and
-		// log that our copy of the receipt is lost.
-		s.log.LogAttrs(r.Context(), slog.LevelError, "save receipt of a filed VAT return", requestAttrs(r),
-			slog.String("form_bundle", rec.FormBundleNumber), slog.String("receipt_id", rec.ReceiptID), slog.String("err", err.Error()))
-	}
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/users/%d/hmrc/vat/returns/%s", u.ID, url.PathEscape(ret.PeriodKey)))
-	s.writeJSON(w, r, http.StatusCreated, apiVATReceipt{
-		UserID: u.ID, PeriodKey: ret.PeriodKey, SubmissionID: sub.ID,
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/users/%d/hmrc/vat/returns/%s", id, url.PathEscape(ret.PeriodKey)))
+	return http.StatusCreated, apiVATReceipt{
+		UserID: id, PeriodKey: ret.PeriodKey, SubmissionID: sub.ID,
 		ProcessingDate: rec.ProcessingDate, FormBundleNumber: rec.FormBundleNumber,
 		PaymentIndicator: rec.PaymentIndicator, ChargeRefNumber: rec.ChargeRefNumber,
 		ReceiptID: rec.ReceiptID, ReceiptTimestamp: rec.ReceiptTimestamp, CorrelationID: rec.CorrelationID,
 		SubmittedAt: rec.SubmittedAt.UTC(),
-	})
+	}, nil
 }
 
 // handleAPIVATReturn is GET
 // /api/v1/users/{id}/hmrc/vat/returns/{periodKey}: the return HMRC holds,
 // in HMRC's shape. A # in the period key is sent as %23.
-func (s *Server) handleAPIVATReturn(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiVATUser(r)
+func (s *Server) handleAPIVATReturn(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := apiUserID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	key := r.PathValue("periodKey")
-	if !hmrc.ValidVATPeriodKey(key) {
-		s.apiError(w, r, &hmrc.ValidationError{Code: hmrc.CodeVATPeriodKeyInvalid,
-			Message: "the period key must be four characters of A–Z, 0–9 and # (sent as %23), like 18A1 or #001"})
-		return
+	if !vat.ValidPeriodKey(key) {
+		return 0, nil, &hmrc.ValidationError{Code: vat.CodePeriodKeyInvalid,
+			Message: "the period key must be four characters of A–Z, 0–9 and # (sent as %23), like 18A1 or #001"}
 	}
-	origin, err := s.apiOrigin(r, u.ID)
+	origin, err := s.apiOrigin(r, id)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	ret, err := s.hmrc.VATReturn(r.Context(), u.ID, u.VRN, key, origin, testScenario(r)...)
+	ret, err := s.landlord.VATReturn(r.Context(), id, key, origin, testScenario(r))
 	if err != nil {
-		s.apiError(w, r, vatCall(err))
-		return
+		return 0, nil, vatCall(err)
 	}
-	s.writeJSON(w, r, http.StatusOK, ret)
+	return http.StatusOK, ret, nil
 }
 
 // apiSubmission is a stored receipt as the API gives it.
@@ -235,46 +201,31 @@ type apiSubmission struct {
 	Response      json.RawMessage    `json:"response,omitempty"`
 }
 
-// maxAPISubmissions bounds the list; receipts are few (four a year per
-// purpose and business).
-const maxAPISubmissions = 100
-
 // handleAPISubmissions is GET /api/v1/users/{id}/hmrc/submissions
 // [?purpose=itsa|vat]: the receipts of what HMRC accepted, newest first,
 // of one purpose or both.
-func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) {
-	purposes := []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT}
+func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	var q landlord.ReceiptQuery
 	if v := r.URL.Query().Get("purpose"); v != "" {
 		p := mtdconnect.Purpose(v)
 		if !p.Valid() {
-			s.apiError(w, r, errBadRequest)
-			return
+			return 0, nil, errBadRequest
 		}
-		purposes = []mtdconnect.Purpose{p}
+		q.Purposes = []mtdconnect.Purpose{p}
 	}
-	u, err := s.apiPathUser(r)
+	id, err := apiUserID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	id := u.ID
-	var subs []*mtdconnect.Submission
-	for _, p := range purposes {
-		list, err := s.store.Submissions(r.Context(), id, p, maxAPISubmissions)
-		if err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		subs = append(subs, list...)
+	subs, err := s.landlord.Receipts(r.Context(), id, q)
+	if err != nil {
+		return 0, nil, err
 	}
-	slices.SortStableFunc(subs, func(a, b *mtdconnect.Submission) int {
-		return cmp.Or(b.SubmittedAt.Compare(a.SubmittedAt), cmp.Compare(b.ID, a.ID))
-	})
 	out := struct {
 		UserID      int64           `json:"user_id"`
 		Submissions []apiSubmission `json:"submissions"`
 	}{UserID: id, Submissions: []apiSubmission{}}
-	for _, sub := range subs[:min(len(subs), maxAPISubmissions)] {
+	for _, sub := range subs {
 		a := apiSubmission{
 			ID: sub.ID, Purpose: sub.Purpose, Kind: sub.Kind, Period: sub.Period, SubmittedAt: sub.SubmittedAt.UTC(),
 			CorrelationID: sub.CorrelationID, ReceiptID: sub.ReceiptID, Body: rawJSON(sub.Body), Response: rawJSON(sub.Response),
@@ -287,7 +238,7 @@ func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Submissions = append(out.Submissions, a)
 	}
-	s.writeJSON(w, r, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
 // rawJSON passes stored JSON through; anything that is not JSON (it

@@ -38,7 +38,7 @@ func TestAPIVAT(t *testing.T) {
 	id := env.landlord.ID
 	base := fmt.Sprintf("/api/v1/users/%d/hmrc", id)
 	obligations, returns := base+"/vat/obligations", base+"/vat/returns"
-	periods := vatPeriods(env.clock.Now())
+	periods := vatPeriods(env.Clock.Now())
 	target, current := periods[0], periods[len(periods)-1]
 	good := vatBody(target.key, nil)
 
@@ -54,7 +54,7 @@ func TestAPIVAT(t *testing.T) {
 	})
 	landlord := *env.landlord
 	landlord.VRN = testVRN
-	if err := env.store.UpdateUser(t.Context(), &landlord); err != nil {
+	if err := env.Store.UpdateUser(t.Context(), &landlord); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("not connected", func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestAPIVAT(t *testing.T) {
 				t.Errorf("%s %s: %d %v", c.method, c.path, status, m)
 			}
 		}
-		if _, called := env.sim.LastFraudResult(hmrcsim.VATFraudAPI); called {
+		if _, called := env.Sim.LastFraudResult(hmrcsim.VATFraudAPI); called {
 			t.Error("HMRC was called without a connection")
 		}
 	})
@@ -82,7 +82,7 @@ func TestAPIVAT(t *testing.T) {
 		}
 		env.fraudVerdict(t, hmrcsim.VATFraudAPI, true)
 		list := m["obligations"].([]any)
-		today := time.Date(env.clock.Now().Year(), env.clock.Now().Month(), env.clock.Now().Day(), 0, 0, 0, 0, time.UTC)
+		today := time.Date(env.Clock.Now().Year(), env.Clock.Now().Month(), env.Clock.Now().Day(), 0, 0, 0, 0, time.UTC)
 		if m["vrn"] != testVRN || m["to"] != today.Format(time.DateOnly) || m["from"] != today.AddDate(0, 0, -365).Format(time.DateOnly) || len(list) != len(periods) {
 			t.Fatalf("body %v", m)
 		}
@@ -117,7 +117,7 @@ func TestAPIVAT(t *testing.T) {
 		// The headers of this server as the device are complete; the
 		// only remark allowed is on Gov-Client-User-Agent, whose device
 		// make and model a container or VM may not expose.
-		res, _ := env.sim.LastFraudResult(hmrcsim.VATFraudAPI)
+		res, _ := env.Sim.LastFraudResult(hmrcsim.VATFraudAPI)
 		if len(res.Errors) > 0 || slices.ContainsFunc(res.Warnings, func(w hmrcsim.FraudIssue) bool {
 			return !slices.Equal(w.Headers, []string{"gov-client-user-agent"})
 		}) {
@@ -126,7 +126,7 @@ func TestAPIVAT(t *testing.T) {
 	})
 
 	t.Run("bad requests", func(t *testing.T) {
-		requests := env.sim.Stats().APIRequests
+		requests := env.Sim.Stats().APIRequests
 		for _, tt := range []struct {
 			name, method, path, body string
 			status                   int
@@ -175,10 +175,10 @@ func TestAPIVAT(t *testing.T) {
 				}
 			})
 		}
-		if got := env.sim.Stats().APIRequests; got != requests {
+		if got := env.Sim.Stats().APIRequests; got != requests {
 			t.Errorf("%d refused requests reached HMRC", got-requests)
 		}
-		if subs, _ := env.store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
+		if subs, _ := env.Store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
 			t.Errorf("refused requests left receipts: %+v", subs)
 		}
 	})
@@ -207,20 +207,20 @@ func TestAPIVAT(t *testing.T) {
 				}
 			})
 		}
-		if subs, _ := env.store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
+		if subs, _ := env.Store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
 			t.Errorf("refused returns left receipts: %+v", subs)
 		}
 	})
 
 	var submissionID float64
 	t.Run("submit, read back, duplicate", func(t *testing.T) {
-		env.clock.Advance(5 * time.Hour) // the access token has expired: it is refreshed on the way
+		env.Clock.Advance(5 * time.Hour) // the access token has expired: it is refreshed on the way
 		status, m := env.apiCall(t, http.MethodPost, returns, good, platformDevice())
 		if status != http.StatusCreated {
 			t.Fatalf("%d %v", status, m)
 		}
 		env.fraudVerdict(t, hmrcsim.VATFraudAPI, true)
-		subs, err := env.store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10)
+		subs, err := env.Store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10)
 		if err != nil || len(subs) != 1 {
 			t.Fatalf("receipts %v %v", subs, err)
 		}
@@ -248,7 +248,7 @@ func TestAPIVAT(t *testing.T) {
 
 		status, m = env.apiCall(t, http.MethodGet, obligations+"?status=fulfilled", "", platformDevice())
 		if list := m["obligations"].([]any); status != http.StatusOK || len(list) != 1 ||
-			list[0].(map[string]any)["period_key"] != target.key || list[0].(map[string]any)["received"] != env.clock.Now().UTC().Format(time.DateOnly) {
+			list[0].(map[string]any)["period_key"] != target.key || list[0].(map[string]any)["received"] != env.Clock.Now().UTC().Format(time.DateOnly) {
 			t.Errorf("fulfilled: %d %v", status, m)
 		}
 
@@ -256,7 +256,7 @@ func TestAPIVAT(t *testing.T) {
 		if status != http.StatusConflict || m["error"] != "DUPLICATE_SUBMISSION" || !strings.Contains(m["message"].(string), "HMRC already has a return for this period") {
 			t.Errorf("duplicate: %d %v", status, m)
 		}
-		if subs, _ := env.store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10); len(subs) != 1 {
+		if subs, _ := env.Store.Submissions(t.Context(), id, mtdconnect.PurposeVAT, 10); len(subs) != 1 {
 			t.Errorf("a duplicate left a receipt: %d receipts", len(subs))
 		}
 	})
@@ -278,8 +278,8 @@ func TestAPIVAT(t *testing.T) {
 		// An Income Tax receipt too, older.
 		itsa := &mtdconnect.Submission{UserID: id, Purpose: mtdconnect.PurposeIncomeTax, Kind: mtdconnect.SubmissionUKPropertyCumulative,
 			Period: "2025-26", PeriodStart: time.Date(2025, 4, 6, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2025, 7, 5, 0, 0, 0, 0, time.UTC),
-			Body: []byte(`{"ukProperty":{"income":{"periodAmount":1}}}`), CorrelationID: "itsa-correlation", SubmittedAt: env.clock.Now().Add(-time.Hour)}
-		if err := env.store.SaveSubmission(t.Context(), itsa); err != nil {
+			Body: []byte(`{"ukProperty":{"income":{"periodAmount":1}}}`), CorrelationID: "itsa-correlation", SubmittedAt: env.Clock.Now().Add(-time.Hour)}
+		if err := env.Store.SaveSubmission(t.Context(), itsa); err != nil {
 			t.Fatal(err)
 		}
 		status, m := env.apiCall(t, http.MethodGet, base+"/submissions", "", nil)
@@ -330,7 +330,7 @@ func TestAPIVAT(t *testing.T) {
 	t.Run("another user's connection is not used", func(t *testing.T) {
 		other := *env.other
 		other.VRN = testVRN
-		if err := env.store.UpdateUser(t.Context(), &other); err != nil {
+		if err := env.Store.UpdateUser(t.Context(), &other); err != nil {
 			t.Fatal(err)
 		}
 		status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/vat/obligations", other.ID), "", nil)

@@ -20,10 +20,21 @@ const testVRN = "123456789"
 // with mtd-vat does; the user keeps its NINO, so one Government Gateway
 // account holds both taxes.
 func withVAT(env *testEnv) {
-	env.sim.AddTestUser(hmrcsim.TestUser{
+	env.Sim.AddTestUser(hmrcsim.TestUser{
 		UserID: simUserID, Password: simPassword, NINO: testNINO, VRN: testVRN, FullName: "Test Landlord",
 		AffinityGroup: "Individual", ServiceNames: []string{"mtd-income-tax", "mtd-vat"},
 	})
+}
+
+// vatLandlord is the landlord's browser, signed in (with the second factor
+// when mfa is set), their VRN saved and connected for VAT.
+func (env *testEnv) vatLandlord(mfa bool) *browser {
+	env.t.Helper()
+	withVAT(env)
+	b := env.signedIn(mfa)
+	b.setVRN(testVRN)
+	b.connectVAT()
+	return b
 }
 
 // connectVAT connects for VAT from the VAT tab of the settings, granting
@@ -35,7 +46,7 @@ func (b *browser) connectVAT() page {
 		b.t.Fatalf("the VAT tab's connect form is for %q", connect.values.Get("purpose"))
 	}
 	signIn := b.post("/settings/hmrc/connect", connect.values)
-	if !strings.HasPrefix(signIn.url.String(), b.env.simURL+"/oauth/authorize") {
+	if !strings.HasPrefix(signIn.url.String(), b.env.SimURL+"/oauth/authorize") {
 		b.t.Fatalf("connect led to %s (status %d)", signIn.url, signIn.status)
 	}
 	if scope := signIn.url.Query().Get("scope"); scope != "read:vat write:vat" {
@@ -44,9 +55,9 @@ func (b *browser) connectVAT() page {
 	f := signIn.findForm(b.t, "/oauth/authorize/sign-in")
 	f.values.Set("user_id", simUserID)
 	f.values.Set("password", simPassword)
-	g := b.post(b.env.simURL+f.action, f.values).findForm(b.t, "/oauth/authorize/grant")
+	g := b.post(b.env.SimURL+f.action, f.values).findForm(b.t, "/oauth/authorize/grant")
 	g.values.Set("decision", "grant")
-	resp := b.do(b.noFollow, b.postRequest(b.env.simURL+g.action, g.values))
+	resp := b.do(b.noFollow, b.postRequest(b.env.SimURL+g.action, g.values))
 	loc := resp.header.Get("Location")
 	if u, err := url.Parse(loc); err == nil && u.Query().Get("code") != "" {
 		b.env.secrets = append(b.env.secrets, u.Query().Get("code"))
@@ -150,7 +161,7 @@ func TestVATJourney(t *testing.T) {
 		t.Fatalf("connecting for VAT made an Income Tax connection: %+v", c)
 	}
 
-	now := env.clock.Now()
+	now := env.Clock.Now()
 	periods := vatPeriods(now)
 	target := periods[0] // a year back: ended, open
 	p = b.get("/vat")
@@ -174,13 +185,13 @@ func TestVATJourney(t *testing.T) {
 		t.Fatalf("form for %v, want %s", form, target.key)
 	}
 
-	before := env.clock.Now()
+	before := env.Clock.Now()
 	p = b.post("/vat/submit", form)
 	if p.status != http.StatusOK || !strings.HasPrefix(p.url.Path, "/vat/receipts/") {
 		t.Fatalf("submit ended on %s (status %d):\n%s", p.url, p.status, p.text())
 	}
 	env.fraudVerdict(t, hmrcsim.VATFraudAPI, true)
-	subs, err := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10)
+	subs, err := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10)
 	if err != nil || len(subs) != 1 {
 		t.Fatalf("receipts %v, %v", subs, err)
 	}
@@ -215,7 +226,7 @@ func TestVATJourney(t *testing.T) {
 
 	// The obligation is now fulfilled; the receipt is listed.
 	p = b.get("/vat")
-	p.mustContain(t, target.words+" "+target.dueW+" Fulfilled received "+env.clock.Now().UTC().Format("2 January 2006"),
+	p.mustContain(t, target.words+" "+target.dueW+" Fulfilled received "+env.Clock.Now().UTC().Format("2 January 2006"),
 		"Receipts", rec.FormBundleNumber)
 	p.mustNotContain(t, "VAT return for "+target.words)
 	if !strings.Contains(p.body, fmt.Sprintf(`href="/vat/receipts/%d"`, sub.ID)) || !strings.Contains(p.body, `href="/vat/returns/`+target.key+`"`) {
@@ -233,16 +244,16 @@ func TestVATJourney(t *testing.T) {
 		"You owe HMRC £749.50.", "Your receipt for this return")
 
 	// A second return for the period: HMRC refuses it as a duplicate.
-	requests := env.sim.Stats().APIRequests
+	requests := env.Sim.Stats().APIRequests
 	p = b.post("/vat/submit", form)
 	if p.status != http.StatusConflict {
 		t.Fatalf("duplicate: status %d:\n%s", p.status, p.text())
 	}
-	if env.sim.Stats().APIRequests != requests+1 {
-		t.Errorf("duplicate: %d HMRC requests, want 1", env.sim.Stats().APIRequests-requests)
+	if env.Sim.Stats().APIRequests != requests+1 {
+		t.Errorf("duplicate: %d HMRC requests, want 1", env.Sim.Stats().APIRequests-requests)
 	}
 	p.mustContain(t, "HMRC already has a return for this period", "View the return HMRC holds for this period")
-	if subs, _ := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10); len(subs) != 1 {
+	if subs, _ := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10); len(subs) != 1 {
 		t.Errorf("a refused return left a receipt: %d receipts", len(subs))
 	}
 
@@ -263,7 +274,7 @@ func TestVATJourney(t *testing.T) {
 	// An Income Tax receipt is not a VAT one.
 	itsa := &mtdconnect.Submission{UserID: env.landlord.ID, Purpose: mtdconnect.PurposeIncomeTax, Kind: mtdconnect.SubmissionUKPropertyCumulative,
 		Period: "2025-26", Body: []byte(`{}`), CorrelationID: "c", SubmittedAt: now}
-	if err := env.store.SaveSubmission(t.Context(), itsa); err != nil {
+	if err := env.Store.SaveSubmission(t.Context(), itsa); err != nil {
 		t.Fatal(err)
 	}
 	if p := b.get(fmt.Sprintf("/vat/receipts/%d", itsa.ID)); p.status != http.StatusNotFound {
@@ -275,11 +286,7 @@ func TestVATJourney(t *testing.T) {
 // next to its box, what was typed is kept, and nothing is sent to HMRC.
 func TestVATReturnChecks(t *testing.T) {
 	env := newTestEnv(t)
-	withVAT(env)
-	b := env.browser()
-	b.signInWithTOTP(landlordEmail, landlordPassword)
-	b.setVRN(testVRN)
-	b.connectVAT()
+	b := env.vatLandlord(true)
 	p := b.get("/vat")
 	good := returnForm(t, p)
 
@@ -319,12 +326,12 @@ func TestVATReturnChecks(t *testing.T) {
 			for k, v := range tt.values {
 				f.Set(k, v)
 			}
-			requests := env.sim.Stats().APIRequests
+			requests := env.Sim.Stats().APIRequests
 			p := b.post("/vat/submit", f)
 			if p.status != http.StatusBadRequest {
 				t.Fatalf("status %d:\n%s", p.status, p.text())
 			}
-			if got := env.sim.Stats().APIRequests; got != requests {
+			if got := env.Sim.Stats().APIRequests; got != requests {
 				t.Errorf("%d requests reached HMRC", got-requests)
 			}
 			p.mustContain(t, "There is a problem", tt.message)
@@ -346,7 +353,7 @@ func TestVATReturnChecks(t *testing.T) {
 					t.Errorf("%s holds %q, want %q", k, back.Get(k), v)
 				}
 			}
-			if subs, _ := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
+			if subs, _ := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
 				t.Errorf("a refused return left a receipt: %+v", subs)
 			}
 		})
@@ -368,7 +375,7 @@ func TestVATReturnChecks(t *testing.T) {
 	})
 
 	t.Run("period not ended", func(t *testing.T) {
-		periods := vatPeriods(env.clock.Now())
+		periods := vatPeriods(env.Clock.Now())
 		current := periods[len(periods)-1]
 		f := url.Values{}
 		for k, v := range good {
@@ -377,10 +384,10 @@ func TestVATReturnChecks(t *testing.T) {
 		f.Set("periodKey", current.key)
 		f.Set("start", current.startS)
 		f.Set("end", current.endS)
-		requests := env.sim.Stats().APIRequests
+		requests := env.Sim.Stats().APIRequests
 		p := b.post("/vat/submit", f)
-		if p.status != http.StatusUnprocessableEntity || env.sim.Stats().APIRequests != requests {
-			t.Errorf("status %d, %d HMRC requests", p.status, env.sim.Stats().APIRequests-requests)
+		if p.status != http.StatusUnprocessableEntity || env.Sim.Stats().APIRequests != requests {
+			t.Errorf("status %d, %d HMRC requests", p.status, env.Sim.Stats().APIRequests-requests)
 		}
 		p.mustContain(t, "The period has not ended yet", "You can file after the period ends on "+current.endW+".")
 	})
@@ -420,17 +427,7 @@ func TestVATNumber(t *testing.T) {
 		{"１２３４５６７８９", "must be 9 digits"},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
-			p := b.setVRN(tt.in)
-			if p.status != http.StatusBadRequest || p.url.Path != "/vat/vrn" {
-				t.Fatalf("status %d at %s", p.status, p.url)
-			}
-			p.mustContain(t, "There is a problem", tt.problem)
-			if !strings.Contains(p.body, `<p class="error-message" id="vrn-error">`) || !strings.Contains(p.body, `aria-describedby="vrn-hint vrn-error"`) {
-				t.Errorf("no error next to the field:\n%s", p.body)
-			}
-			if got := p.findForm(t, "/vat/vrn").values.Get("vrn"); got != tt.in {
-				t.Errorf("field holds %q, want what was typed %q", got, tt.in)
-			}
+			b.setVRN(tt.in).mustRefuseField(t, "/vat/vrn", "vrn", tt.problem, tt.in)
 			if u := env.user(env.landlord.ID); u.VRN != "" {
 				t.Errorf("bad input stored VRN %q", u.VRN)
 			}
@@ -469,11 +466,7 @@ func TestVATNumber(t *testing.T) {
 // HMRC's validator reports that, and only that.
 func TestVATWithoutMFA(t *testing.T) {
 	env := newTestEnv(t)
-	withVAT(env)
-	b := env.browser()
-	b.signIn(landlordEmail, landlordPassword)
-	b.setVRN(testVRN)
-	b.connectVAT()
+	b := env.vatLandlord(false)
 	p := b.get("/vat")
 	if p.status != http.StatusOK {
 		t.Fatalf("status %d:\n%s", p.status, p.text())
@@ -491,22 +484,18 @@ func TestVATWithoutMFA(t *testing.T) {
 // then shows fulfilled, and a second try is refused as a duplicate.
 func TestVATSubmitOutcomeUnknown(t *testing.T) {
 	env := newTestEnv(t)
-	withVAT(env)
-	b := env.browser()
-	b.signInWithTOTP(landlordEmail, landlordPassword)
-	b.setVRN(testVRN)
-	b.connectVAT()
-	target := vatPeriods(env.clock.Now())[0]
+	b := env.vatLandlord(true)
+	target := vatPeriods(env.Clock.Now())[0]
 	form := returnForm(t, b.get("/vat"))
 
-	env.sim.SetFaults(hmrcsim.Faults{LostResponseRate: 1})
+	env.Sim.SetFaults(hmrcsim.Faults{LostResponseRate: 1})
 	p := b.post("/vat/submit", form)
-	env.sim.SetFaults(hmrcsim.Faults{})
+	env.Sim.SetFaults(hmrcsim.Faults{})
 	if p.status != http.StatusServiceUnavailable {
 		t.Fatalf("status %d:\n%s", p.status, p.text())
 	}
 	p.mustContain(t, "We could not confirm HMRC received your return; check the obligations before trying again", "Check your VAT obligations")
-	if subs, _ := env.store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
+	if subs, _ := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeVAT, 10); len(subs) != 0 {
 		t.Errorf("receipts %+v without HMRC's answer", subs)
 	}
 	b.get("/vat").mustContain(t, target.words+" "+target.dueW+" Fulfilled")
@@ -528,7 +517,7 @@ func TestVATPurposesApart(t *testing.T) {
 	p := b.get("/vat")
 	p.mustContain(t, "Connect mtdconnect to HMRC for VAT before filing VAT returns", "Connect to HMRC for VAT")
 	p.mustNotContain(t, "Submit VAT return to HMRC")
-	if _, called := env.sim.LastFraudResult(hmrcsim.VATFraudAPI); called {
+	if _, called := env.Sim.LastFraudResult(hmrcsim.VATFraudAPI); called {
 		t.Error("the VAT API was called without a VAT connection")
 	}
 	b.get("/vat/returns/25A1").mustContain(t, "Connect mtdconnect to HMRC for VAT before viewing VAT returns")
@@ -536,7 +525,7 @@ func TestVATPurposesApart(t *testing.T) {
 	if status != http.StatusNotFound || m["error"] != "not_connected" || !strings.Contains(m["message"].(string), "for VAT") {
 		t.Errorf("%d %v", status, m)
 	}
-	if _, called := env.sim.LastFraudResult(hmrcsim.VATFraudAPI); called {
+	if _, called := env.Sim.LastFraudResult(hmrcsim.VATFraudAPI); called {
 		t.Error("the VAT API was called without a VAT connection")
 	}
 	// The Income Tax connection works for Income Tax.

@@ -48,7 +48,7 @@ func TestJourney(t *testing.T) {
 		t.Fatal("a connection exists before connecting")
 	}
 
-	grantedAt := env.clock.Now()
+	grantedAt := env.Clock.Now()
 	p = b.connect()
 	p.mustContain(t,
 		"Connected to HMRC.",
@@ -69,12 +69,12 @@ func TestJourney(t *testing.T) {
 	b.get("/settings/hmrc").mustNotContain(t, "Connected to HMRC.")
 
 	// Refresh now.
-	env.clock.Advance(time.Hour)
+	env.Clock.Advance(time.Hour)
 	p = b.post("/settings/hmrc/refresh", p.findForm(t, "/settings/hmrc/refresh").values)
 	if p.url.Path != "/settings/hmrc" {
 		t.Fatalf("refresh ended on %s", p.url)
 	}
-	p.mustContain(t, "Refreshed.", "Status Connected", "Last refreshed "+date(env.clock.Now()))
+	p.mustContain(t, "Refreshed.", "Status Connected", "Last refreshed "+date(env.Clock.Now()))
 	p.mustNotContain(t, "Last refreshed never")
 	refreshed := env.connection(env.landlord.ID, mtdconnect.PurposeIncomeTax)
 	if refreshed.LastRefreshAt.IsZero() || refreshed.Version <= conn.Version {
@@ -94,7 +94,7 @@ func TestJourney(t *testing.T) {
 
 	p = b.post("/settings/hmrc/disconnect", confirm.findForm(t, "/settings/hmrc/disconnect").values)
 	p.mustContain(t, "Disconnected from HMRC.", "Status Not connected", "Manage authorised applications", "Connect to HMRC")
-	if !strings.Contains(p.body, `href="`+env.simURL+`/applications-manage-authority"`) {
+	if !strings.Contains(p.body, `href="`+env.SimURL+`/applications-manage-authority"`) {
 		t.Errorf("the page does not link to HMRC's manage page:\n%s", p.body)
 	}
 	if c := env.connection(env.landlord.ID, mtdconnect.PurposeIncomeTax); c != nil {
@@ -149,7 +149,7 @@ func TestCallbackFailures(t *testing.T) {
 		}},
 		{"ExpiredState", http.StatusBadRequest, "More than 10 minutes passed", func(t *testing.T, env *testEnv, b *browser) string {
 			cb := b.authorizeAtHMRC("grant")
-			env.clock.Advance(11 * time.Minute)
+			env.Clock.Advance(11 * time.Minute)
 			return cb
 		}},
 		{"AccessDenied", http.StatusOK, "You chose not to grant authority at HMRC. Nothing was changed.", func(t *testing.T, env *testEnv, b *browser) string {
@@ -249,7 +249,7 @@ func TestRevokedAtHMRC(t *testing.T) {
 			b := env.browser()
 			b.signIn(landlordEmail, landlordPassword)
 			p := b.connect()
-			env.sim.Revoke(simUserID, clientID)
+			env.Sim.Revoke(simUserID, clientID)
 
 			p = b.post("/settings/hmrc/"+action, p.findForm(t, "/settings/hmrc/"+action).values)
 			p.mustContain(t,
@@ -395,11 +395,11 @@ func TestSignIn(t *testing.T) {
 	t.Run("Expires", func(t *testing.T) {
 		b := env.browser()
 		b.signIn(landlordEmail, landlordPassword)
-		env.clock.Advance(11 * time.Hour)
+		env.Clock.Advance(11 * time.Hour)
 		if p := b.get("/settings/hmrc"); p.url.Path != "/settings/hmrc" {
 			t.Fatalf("after 11 hours, ended on %s", p.url)
 		}
-		env.clock.Advance(time.Hour + time.Minute)
+		env.Clock.Advance(time.Hour + time.Minute)
 		if p := b.get("/settings/hmrc"); p.url.Path != "/signin" {
 			t.Errorf("after 12 hours, ended on %s, want /signin", p.url)
 		}
@@ -415,7 +415,7 @@ func TestSecurityHeaders(t *testing.T) {
 		p := b.get(path)
 		want := map[string]string{
 			"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self' " +
-				env.simURL + "; frame-ancestors 'none'; base-uri 'self'",
+				env.SimURL + "; frame-ancestors 'none'; base-uri 'self'",
 			"X-Content-Type-Options": "nosniff",
 			"X-Frame-Options":        "DENY",
 			"Cache-Control":          "no-store",
@@ -469,8 +469,9 @@ func TestSecurityHeaders(t *testing.T) {
 // URL: Secure cookies and HSTS over https.
 func TestSecureCookiesOverHTTPS(t *testing.T) {
 	env := newTestEnv(t)
-	srv, err := web.New(web.Config{Store: env.store, HMRC: env.hmrc, Logger: env.logger, Now: env.clock.Now,
-		PublicURL: "https://mtdconnect.example"})
+	cfg := env.config()
+	cfg.PublicURL = "https://mtdconnect.example"
+	srv, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,12 +499,12 @@ func TestSecureCookiesOverHTTPS(t *testing.T) {
 // would.
 func setNINO(t *testing.T, env *testEnv, userID int64, nino string) {
 	t.Helper()
-	u, err := env.store.UserByID(t.Context(), userID)
+	u, err := env.Store.UserByID(t.Context(), userID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.NINO = nino
-	if err := env.store.UpdateUser(t.Context(), u); err != nil {
+	if err := env.Store.UpdateUser(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
 }

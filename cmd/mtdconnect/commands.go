@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/seal"
 	"github.com/mtdconnect/mtdconnect/web"
 )
@@ -148,7 +149,7 @@ func runUserCommand(ctx context.Context, cmd string, args []string, getenv geten
 		if err != nil {
 			return fmt.Errorf("describe this server for HMRC's fraud prevention headers: %w", err)
 		}
-		msg, err := a.hmrc.TestConnection(ctx, u.ID, purpose, origin)
+		msg, err := a.landlord.Test(ctx, landlord.ByAdministrator(""), u.ID, purpose, origin)
 		if err != nil {
 			return explain(err)
 		}

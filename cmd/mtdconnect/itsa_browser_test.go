@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/web"
 )
@@ -179,14 +179,14 @@ func TestBrowserQuarterlyUpdate(t *testing.T) {
 	// The obligations of the tax year with a period HMRC takes an update
 	// for today (the previous one early in a tax year).
 	now := time.Now()
-	year := hmrc.CurrentTaxYear(now)
+	year := itsa.CurrentTaxYear(now)
 	firstEnd := time.Date(int(year), time.July, 5, 0, 0, 0, 0, time.UTC)
 	page := b.baseURL + "/quarterly"
 	if firstEnd.After(now.AddDate(0, 0, 10)) {
 		year--
 		firstEnd = firstEnd.AddDate(-1, 0, 0)
 		page += "?taxYear=" + year.String()
-		if year < hmrc.CumulativeFirstTaxYear {
+		if year < itsa.CumulativeFirstTaxYear {
 			t.Skip("no cumulative period HMRC takes an update for yet")
 		}
 	}

@@ -17,13 +17,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/postgres"
 	"github.com/mtdconnect/mtdconnect/seal"
 	"github.com/mtdconnect/mtdconnect/sqlite"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
 const usage = `mtdconnect connects UK landlords to HMRC Making Tax Digital.
@@ -128,6 +133,9 @@ type app struct {
 	store  mtdconnect.Store
 	sealer *seal.Sealer
 	hmrc   *hmrc.Client // nil when opened by openStore
+	// landlord runs the actions on landlords' connections and filings;
+	// nil when opened by openStore.
+	landlord *landlord.Service
 	// keysetCreated is set when a local keyset was generated just now.
 	keysetCreated bool
 	// metrics is the registry of the process's Prometheus metrics;
@@ -169,7 +177,14 @@ func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer
 		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin, Registerer: a.metrics,
 		// Fraud prevention data of calls no landlord started (BatchOrigin).
 		DeviceID: deviceID, DeviceManufacturer: a.cfg.DeviceManufacturer, DeviceModel: a.cfg.DeviceModel,
-		Vendor: hmrc.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},
+		Vendor: fraud.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.landlord, err = landlord.New(landlord.Config{
+		Store: a.store, HMRC: a.hmrc, ITSA: itsa.New(a.hmrc), VAT: vat.New(a.hmrc), Logger: a.log,
 	})
 	if err != nil {
 		a.store.Close()

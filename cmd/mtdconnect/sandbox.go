@@ -14,15 +14,16 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/sandbox"
 )
 
 // sandboxServices are the Create Test User services this service's
 // journeys use, the ones `sandbox create-user --services` accepts.
 var sandboxServices = []string{
-	hmrc.TestServiceMTDIncomeTax,
-	hmrc.TestServiceMTDVAT,
-	hmrc.TestServiceNationalInsurance,
-	hmrc.TestServiceSelfAssessment,
+	sandbox.ServiceMTDIncomeTax,
+	sandbox.ServiceMTDVAT,
+	sandbox.ServiceNationalInsurance,
+	sandbox.ServiceSelfAssessment,
 }
 
 // otherHMRCServices are the other services HMRC's Create Test User API
@@ -31,7 +32,7 @@ var sandboxServices = []string{
 // calling it a typo.
 var otherHMRCServices = []string{"customs-services", "goods-vehicle-movements", "common-transit-convention-traders"}
 
-const defaultSandboxServices = hmrc.TestServiceMTDIncomeTax + "," + hmrc.TestServiceMTDVAT
+const defaultSandboxServices = sandbox.ServiceMTDIncomeTax + "," + sandbox.ServiceMTDVAT
 
 // TestUserJSON is a created test user as `sandbox create-user --json`
 // prints it. It holds the test user's password: the command exists to hand
@@ -85,7 +86,7 @@ func runSandboxCreateUser(ctx context.Context, args []string, getenv getenvFunc,
 		return err
 	}
 	defer a.Close()
-	u, err := a.hmrc.CreateTestUser(ctx, services)
+	u, err := sandbox.New(a.hmrc).CreateTestUser(ctx, services)
 	if err != nil {
 		return explainCreateUser(cfg, err)
 	}
@@ -180,7 +181,7 @@ func explainCreateUser(cfg Config, err error) error {
 	return err
 }
 
-func printTestUser(w io.Writer, cfg Config, services []string, u *hmrc.TestUser) {
+func printTestUser(w io.Writer, cfg Config, services []string, u *sandbox.TestUser) {
 	where := "HMRC's sandbox"
 	if cfg.HMRC == hmrc.EnvSimulator {
 		where = "the HMRC simulator"

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/sandbox"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -105,7 +105,7 @@ func TestSandboxCreateUserJSON(t *testing.T) {
 			if _, err := mtdconnect.ParseVRN(u.VRN); (err == nil) != tt.vrn {
 				t.Errorf("VRN %q: %v", u.VRN, err)
 			}
-			if (u.MTDITID != "") != slices.Contains(tt.want, hmrc.TestServiceMTDIncomeTax) {
+			if (u.MTDITID != "") != slices.Contains(tt.want, sandbox.ServiceMTDIncomeTax) {
 				t.Errorf("MTD IT ID %q for %v", u.MTDITID, tt.want)
 			}
 		})

@@ -62,7 +62,7 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	}
 
 	srv, err := web.New(web.Config{
-		Store: a.store, HMRC: a.hmrc, Sealer: a.sealer, Logger: a.log, Now: time.Now,
+		Store: a.store, HMRC: a.hmrc, Landlord: a.landlord, Sealer: a.sealer, Logger: a.log, Now: time.Now,
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
 		AuthorizeURL:   a.cfg.AuthorizeURL,
 		TrustedProxies: a.cfg.TrustedProxies, VendorPublicIP: a.cfg.VendorPublicIP, LicenceIDs: a.cfg.LicenceIDs,

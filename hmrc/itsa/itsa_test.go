@@ -1,11 +1,8 @@
-package hmrc_test
+package itsa_test
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,11 +12,28 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
-// itsaDeviceID is the server's own device ID in these tests.
-const itsaDeviceID = "3f1c9a52-8d0e-4b7a-9c61-2e5d7f4a8b10"
+// The test user at the simulator, and the landlord's NINO (the test
+// user's).
+const (
+	simUser     = "100000000001"
+	simPassword = "sim-password"
+	itsaNINO    = "TC663795B"
+)
+
+// env is the shared test deployment (clock at 1 May 2026) with a landlord
+// whose HMRC client's requests pass through a fraud audit.
+type env struct {
+	*hmrctest.Env
+	hmrc   *hmrc.Client
+	client *itsa.Client
+	userID int64
+}
 
 // fphAudit validates the fraud prevention headers of every API request the
 // client sends (token requests excepted: HMRC wants none there), with the
@@ -51,65 +65,35 @@ func (a *fphAudit) all() []fphSeen {
 	return slices.Clone(a.seen)
 }
 
-// newITSAEnv is newEnv with a client that has this server's device ID and a
-// vendor with a licence (BatchOrigin needs both), connected for Income Tax.
+// newITSAEnv is the deployment connected for Income Tax.
 func newITSAEnv(t *testing.T) (*env, *fphAudit) {
 	t.Helper()
-	e := newEnv(t)
-	audit := &fphAudit{next: e.recorder}
-	e.client = itsaClient(t, e, audit)
-	e.connect(t)
+	h := hmrctest.New(t, hmrctest.Options{Start: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)})
+	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: itsaNINO})
+	e := &env{Env: h, userID: h.CreateUser(t, "landlord@example.com", itsaNINO, "").ID}
+	audit := &fphAudit{next: h.Tokens}
+	e.hmrc = itsaClient(t, e, audit)
+	e.client = itsa.New(e.hmrc)
+	h.Connect(t, e.hmrc, e.userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
 	return e, audit
 }
 
+// itsaClient is an HMRC client of the deployment sending through rt.
 func itsaClient(t *testing.T, e *env, rt http.RoundTripper, mod ...func(*hmrc.Config)) *hmrc.Client {
 	t.Helper()
-	cfg := hmrc.Config{
-		ClientID: clientID, ClientSecret: clientSecret,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		RedirectURL: "http://127.0.0.1/callback", Environment: "simulator",
-		Store: e.store, Sealer: e.sealer, Now: e.clock.Now, Rate: 1000,
-		HTTPClient:     &http.Client{Transport: rt, Timeout: 5 * time.Second},
-		Logger:         slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RequestTimeout: 2 * time.Second, RetryBase: 10 * time.Millisecond,
-		Vendor: hmrc.Vendor{
-			ProductName: "mtdconnect", Version: "0.1.0",
-			LicenseIDs: map[string]string{"mtdconnect": "demo"},
-		},
-		DeviceID: itsaDeviceID,
-		// Used only where the host has no DMI data (many VMs), as a
-		// deployment would set MTDCONNECT_DEVICE_MANUFACTURER/_MODEL.
-		DeviceManufacturer: "Test Cloud", DeviceModel: "Test VM",
-	}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	c, err := hmrc.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	transport := func(c *hmrc.Config) { c.HTTPClient = &http.Client{Transport: rt, Timeout: 5 * time.Second} }
+	return e.NewClient(t, append([]func(*hmrc.Config){transport}, mod...)...)
 }
 
-// signedInOrigin is webOrigin for a landlord who signed in with a second
-// factor. webOrigin declares Gov-Client-Multi-Factor missing, which HMRC's
-// validator (and the simulator's) grades POTENTIALLY_INVALID_HEADERS: only
-// a landlord with MFA can get VALID_HEADERS.
-func signedInOrigin() *hmrc.Request {
-	r := webOrigin()
-	r.MissingData = nil
-	r.MultiFactor = []hmrc.MultiFactor{{
-		Type: "TOTP", At: time.Now().Add(-10 * time.Minute),
-		UniqueReference: "c6f1b0a4e1d9f7a35b0e5c9a0f2d8e7b41c3a9d6e2f0b7c8a1d4e6f9b2c5a8d3",
-	}}
-	return r
-}
+// signedInOrigin is a landlord's browser, signed in with a second factor:
+// only a landlord with MFA can get VALID_HEADERS.
+func signedInOrigin() *fraud.Origin { return hmrctest.BrowserOrigin() }
 
 // itsaOrigin is one way of originating calls: the landlord's browser or
 // this server (batch).
 type itsaOrigin struct {
 	name string
-	new  func(t *testing.T, e *env) *hmrc.Request
+	new  func(t *testing.T, e *env) *fraud.Origin
 	// want checks the verdict on a call's headers.
 	want func(t *testing.T, what string, res hmrcsim.FraudResult)
 }
@@ -118,7 +102,7 @@ func itsaOrigins() []itsaOrigin {
 	return []itsaOrigin{
 		{
 			name: "Web",
-			new:  func(*testing.T, *env) *hmrc.Request { return signedInOrigin() },
+			new:  func(*testing.T, *env) *fraud.Origin { return signedInOrigin() },
 			want: func(t *testing.T, what string, res hmrcsim.FraudResult) {
 				t.Helper()
 				if res.Code != hmrcsim.FraudValid {
@@ -128,9 +112,9 @@ func itsaOrigins() []itsaOrigin {
 		},
 		{
 			name: "Batch",
-			new: func(t *testing.T, e *env) *hmrc.Request {
+			new: func(t *testing.T, e *env) *fraud.Origin {
 				t.Helper()
-				r, err := e.client.BatchOrigin(map[string]string{"mtdconnect": "1"})
+				r, err := e.hmrc.BatchOrigin(map[string]string{"mtdconnect": "1"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -160,39 +144,37 @@ func wantFraudChecked(t *testing.T, e *env, audit *fphAudit, o itsaOrigin, from 
 		o.want(t, s.what, s.res)
 	}
 	for _, api := range []string{"business-details-mtd", "obligations-mtd", "property-business-mtd"} {
-		if res, ok := e.sim.LastFraudResult(api); ok {
+		if res, ok := e.Sim.LastFraudResult(api); ok {
 			o.want(t, "simulator "+api, res)
 		}
 	}
 	return len(seen)
 }
 
-const itsaNINO = "TC663795B" // newEnv's test user
-
-func q1Summary() hmrc.UKPropertyCumulative {
-	return hmrc.UKPropertyCumulative{
+func q1Summary() itsa.UKPropertyCumulative {
+	return itsa.UKPropertyCumulative{
 		FromDate: "2025-04-06", ToDate: "2025-07-05",
-		UKProperty: hmrc.UKProperty{
-			Income: &hmrc.UKPropertyIncome{
-				PeriodAmount: hmrc.Pence(300050),
-				RentARoom:    &hmrc.UKPropertyRentARoom{RentsReceived: hmrc.Pence(1000)},
+		UKProperty: itsa.UKProperty{
+			Income: &itsa.UKPropertyIncome{
+				PeriodAmount: mtdconnect.Pence(300050),
+				RentARoom:    &itsa.UKPropertyRentARoom{RentsReceived: mtdconnect.Pence(1000)},
 			},
-			Expenses: &hmrc.UKPropertyExpenses{
-				PremisesRunningCosts:     hmrc.Pence(-1225),
-				ResidentialFinancialCost: hmrc.Pence(10000),
+			Expenses: &itsa.UKPropertyExpenses{
+				PremisesRunningCosts:     mtdconnect.Pence(-1225),
+				ResidentialFinancialCost: mtdconnect.Pence(10000),
 			},
 		},
 	}
 }
 
-func q2Summary() hmrc.UKPropertyCumulative {
-	return hmrc.UKPropertyCumulative{
+func q2Summary() itsa.UKPropertyCumulative {
+	return itsa.UKPropertyCumulative{
 		FromDate: "2025-04-06", ToDate: "2025-10-05",
-		UKProperty: hmrc.UKProperty{
-			Income: &hmrc.UKPropertyIncome{PeriodAmount: hmrc.Pence(610000)},
-			Expenses: &hmrc.UKPropertyExpenses{
-				ConsolidatedExpenses:     hmrc.Pence(5001),
-				ResidentialFinancialCost: hmrc.Pence(100),
+		UKProperty: itsa.UKProperty{
+			Income: &itsa.UKPropertyIncome{PeriodAmount: mtdconnect.Pence(610000)},
+			Expenses: &itsa.UKPropertyExpenses{
+				ConsolidatedExpenses:     mtdconnect.Pence(5001),
+				ResidentialFinancialCost: mtdconnect.Pence(100),
 			},
 		},
 	}
@@ -205,12 +187,12 @@ func TestITSAFlow(t *testing.T) {
 		t.Run(o.name, func(t *testing.T) {
 			e, audit := newITSAEnv(t)
 			ctx := t.Context()
-			origin := func() *hmrc.Request { return o.new(t, e) }
-			apiCalls := func() int64 { return e.sim.Stats().APIRequests }
+			origin := func() *fraud.Origin { return o.new(t, e) }
+			apiCalls := func() int64 { return e.Sim.Stats().APIRequests }
 
 			// The business ID costs one call, then none, whatever the NINO's spelling.
 			id, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, origin())
-			if err != nil || !hmrc.ValidBusinessID(id) || !strings.HasPrefix(id, "XPIS") {
+			if err != nil || !itsa.ValidBusinessID(id) || !strings.HasPrefix(id, "XPIS") {
 				t.Fatalf("UKPropertyBusinessID = %q, %v", id, err)
 			}
 			if n := apiCalls(); n != 1 {
@@ -252,7 +234,7 @@ func TestITSAFlow(t *testing.T) {
 			}
 
 			// A later update amends it (PUT, the same path) and fulfils Q2.
-			e.clock.Advance(time.Hour)
+			e.Clock.Advance(time.Hour)
 			if _, err := e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q2Summary(), origin()); err != nil {
 				t.Fatal(err)
 			}
@@ -267,7 +249,7 @@ func TestITSAFlow(t *testing.T) {
 			wantObligations(t, obs, id, []string{"fulfilled", "fulfilled", "open", "open"}, []string{"2026-05-01", "2026-05-01"})
 
 			// Another tax year has nothing submitted.
-			if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2026, origin()); !errors.Is(err, hmrc.ErrNoSubmission) {
+			if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2026, origin()); !errors.Is(err, itsa.ErrNoSubmission) {
 				t.Errorf("GET 2026-27 = %v, want ErrNoSubmission", err)
 			}
 			if n := apiCalls(); n != 9 {
@@ -280,7 +262,7 @@ func TestITSAFlow(t *testing.T) {
 	}
 }
 
-func wantObligations(t *testing.T, obs []hmrc.Obligation, id string, status, received []string) {
+func wantObligations(t *testing.T, obs []itsa.Obligation, id string, status, received []string) {
 	t.Helper()
 	ends := []string{"2025-07-05", "2025-10-05", "2026-01-05", "2026-04-05"}
 	dues := []string{"2025-08-05", "2025-11-05", "2026-02-05", "2026-05-05"}
@@ -288,14 +270,14 @@ func wantObligations(t *testing.T, obs []hmrc.Obligation, id string, status, rec
 		t.Fatalf("obligations %+v, want %d", obs, len(ends))
 	}
 	for i, ob := range obs {
-		want := hmrc.Obligation{BusinessID: id, TypeOfBusiness: hmrc.TypeUKProperty, Start: "2025-04-06", End: ends[i], Due: dues[i], Status: status[i]}
+		want := itsa.Obligation{BusinessID: id, TypeOfBusiness: itsa.TypeUKProperty, Start: "2025-04-06", End: ends[i], Due: dues[i], Status: status[i]}
 		if i < len(received) {
 			want.Received = received[i]
 		}
 		if ob != want {
 			t.Errorf("obligation %d = %+v, want %+v", i, ob, want)
 		}
-		if ob.Fulfilled() != (status[i] == hmrc.ObligationFulfilled) {
+		if ob.Fulfilled() != (status[i] == itsa.ObligationFulfilled) {
 			t.Errorf("obligation %d: Fulfilled() = %v", i, ob.Fulfilled())
 		}
 	}
@@ -312,7 +294,7 @@ func validationCodes(err error) (codes []string, nino bool) {
 			for _, e := range x.Unwrap() {
 				walk(e)
 			}
-		case hmrc.ValidationError:
+		case *hmrc.ValidationError:
 			codes = append(codes, x.Code)
 		case *mtdconnect.NINOError:
 			nino = true
@@ -329,16 +311,16 @@ func validationCodes(err error) (codes []string, nino bool) {
 func TestITSALocalValidationSendsNothing(t *testing.T) {
 	e, audit := newITSAEnv(t)
 	ctx := t.Context()
-	threeDecimals, err := hmrc.ParseAmount("10.005")
+	threeDecimals, err := mtdconnect.ParseAmount("10.005")
 	if err != nil {
 		t.Fatal(err)
 	}
-	with := func(f func(*hmrc.UKPropertyCumulative)) hmrc.UKPropertyCumulative {
+	with := func(f func(*itsa.UKPropertyCumulative)) itsa.UKPropertyCumulative {
 		b := q1Summary()
 		f(&b)
 		return b
 	}
-	submit := func(nino string, ty hmrc.TaxYear, b hmrc.UKPropertyCumulative) func() error {
+	submit := func(nino string, ty itsa.TaxYear, b itsa.UKPropertyCumulative) func() error {
 		return func() error {
 			_, err := e.client.SubmitUKPropertyCumulative(ctx, e.userID, nino, ty, b, signedInOrigin())
 			return err
@@ -355,17 +337,17 @@ func TestITSALocalValidationSendsNothing(t *testing.T) {
 		{"TaxYear2024", submit(itsaNINO, 2024, q1Summary()), []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}, false},
 		{"TaxYearOutOfRange", submit(itsaNINO, 1999, q1Summary()), []string{"FORMAT_TAX_YEAR"}, false},
 		{"NINOAndTaxYear", submit("nope", 2024, q1Summary()), []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}, true},
-		{"BothExpenses", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
-			b.UKProperty.Expenses.ConsolidatedExpenses = hmrc.Pence(100)
+		{"BothExpenses", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
+			b.UKProperty.Expenses.ConsolidatedExpenses = mtdconnect.Pence(100)
 		})), []string{"RULE_BOTH_EXPENSES_SUPPLIED"}, false},
-		{"ThreeDecimals", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
+		{"ThreeDecimals", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
 			b.UKProperty.Income.PeriodAmount = threeDecimals
 		})), []string{"FORMAT_VALUE"}, false},
-		{"NegativeIncome", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
-			b.UKProperty.Income.PeriodAmount = hmrc.Pence(-1)
+		{"NegativeIncome", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
+			b.UKProperty.Income.PeriodAmount = mtdconnect.Pence(-1)
 		})), []string{"FORMAT_VALUE"}, false},
-		{"EmptyBody", submit(itsaNINO, 2025, hmrc.UKPropertyCumulative{}), []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"}, false},
-		{"ToBeforeFrom", submit(itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
+		{"EmptyBody", submit(itsaNINO, 2025, itsa.UKPropertyCumulative{}), []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"}, false},
+		{"ToBeforeFrom", submit(itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
 			b.ToDate = "2025-04-05"
 		})), []string{"RULE_TO_DATE_BEFORE_FROM_DATE"}, false},
 		{"GetTaxYear2024", func() error {
@@ -391,24 +373,24 @@ func TestITSALocalValidationSendsNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := e.sim.Stats()
+			before := e.Sim.Stats()
 			err := c.call()
 			codes, nino := validationCodes(err)
 			if err == nil || !slices.Equal(codes, c.codes) || nino != c.nino {
 				t.Fatalf("err = %v; codes %v nino %v, want %v %v", err, codes, nino, c.codes, c.nino)
 			}
-			if after := e.sim.Stats(); after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
+			if after := e.Sim.Stats(); after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
 				t.Fatalf("HMRC was asked: %d API and %d token requests", after.APIRequests-before.APIRequests, after.TokenRequests-before.TokenRequests)
 			}
 		})
 	}
 	// The paths say which field, as HMRC's would.
-	_, err = e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, with(func(b *hmrc.UKPropertyCumulative) {
+	_, err = e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, with(func(b *itsa.UKPropertyCumulative) {
 		b.UKProperty.Income.PeriodAmount = threeDecimals
-		b.UKProperty.Expenses.RepairsAndMaintenance = hmrc.Pence(1)
-		b.UKProperty.Expenses.ConsolidatedExpenses = hmrc.Pence(1)
+		b.UKProperty.Expenses.RepairsAndMaintenance = mtdconnect.Pence(1)
+		b.UKProperty.Expenses.ConsolidatedExpenses = mtdconnect.Pence(1)
 	}), signedInOrigin())
-	var ve hmrc.ValidationError
+	var ve *hmrc.ValidationError
 	if !errors.As(err, &ve) || ve.Code != "FORMAT_VALUE" || !slices.Equal(ve.Paths, []string{"/ukProperty/income/periodAmount"}) {
 		t.Errorf("first validation error = %+v (all: %v)", ve, err)
 	}
@@ -419,7 +401,7 @@ func TestITSALocalValidationSendsNothing(t *testing.T) {
 	if _, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, nil); err == nil || !strings.Contains(err.Error(), "fraud prevention") {
 		t.Errorf("Obligations without origin = %v", err)
 	}
-	if n := len(audit.all()); n != 0 || e.sim.Stats().APIRequests != 0 {
+	if n := len(audit.all()); n != 0 || e.Sim.Stats().APIRequests != 0 {
 		t.Fatalf("%d requests reached the simulator", n)
 	}
 }
@@ -441,11 +423,11 @@ func TestITSATestScenario(t *testing.T) {
 	e, audit := newITSAEnv(t)
 	ctx := t.Context()
 	o := signedInOrigin()
-	scenario := hmrc.WithTestScenario
+	scenario := itsa.WithTestScenario
 
 	// No UK property business: a clear error, and nothing cached.
 	for _, sc := range []string{"FOREIGN_PROPERTY", "NOT_FOUND"} {
-		if _, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario(sc)); !errors.Is(err, hmrc.ErrNoUKProperty) {
+		if _, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario(sc)); !errors.Is(err, itsa.ErrNoUKProperty) {
 			t.Errorf("%s: err = %v, want ErrNoUKProperty", sc, err)
 		}
 	}
@@ -457,25 +439,25 @@ func TestITSATestScenario(t *testing.T) {
 	// The scenario goes on the call itself, not on the business lookup it
 	// needs first (which would refuse NO_OBLIGATIONS_FOUND), and the
 	// scenarios above left nothing in the cache: two calls.
-	before := e.sim.Stats().APIRequests
+	before := e.Sim.Stats().APIRequests
 	obs, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("NO_OBLIGATIONS_FOUND"))
 	if err != nil || obs == nil || len(obs) != 0 {
 		t.Errorf("NO_OBLIGATIONS_FOUND: %v, %v; want an empty list", obs, err)
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 2 {
+	if n := e.Sim.Stats().APIRequests - before; n != 2 {
 		t.Errorf("obligations after scenario lookups made %d API calls, want 2", n)
 	}
 	_, err = e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q1Summary(), o, scenario("EARLY_DATA_SUBMISSION_NOT_ACCEPTED"))
 	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED" {
 		t.Errorf("early submission: %v", err)
 	}
-	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o); !errors.Is(err, hmrc.ErrNoSubmission) {
+	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o); !errors.Is(err, itsa.ErrNoSubmission) {
 		t.Errorf("the refused submission was stored: %v", err)
 	}
 	if _, err := e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q1Summary(), o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o, scenario("NOT_FOUND")); !errors.Is(err, hmrc.ErrNoSubmission) {
+	if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, o, scenario("NOT_FOUND")); !errors.Is(err, itsa.ErrNoSubmission) {
 		t.Errorf("GET NOT_FOUND = %v, want ErrNoSubmission", err)
 	}
 	_, err = e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("NO_SUCH_SCENARIO"))
@@ -489,19 +471,19 @@ func TestITSATestScenario(t *testing.T) {
 	}
 
 	// Refused without a request: a malformed name, or production.
-	before = e.sim.Stats().APIRequests
+	before = e.Sim.Stats().APIRequests
 	if _, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("open\r\nX-Evil: 1")); err == nil {
 		t.Error("a malformed scenario name was accepted")
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 0 {
+	if n := e.Sim.Stats().APIRequests - before; n != 0 {
 		t.Errorf("%d calls with a malformed scenario reached HMRC", n)
 	}
 	// Refused first, before the connection is even looked at.
-	prod := itsaClient(t, e, e.recorder, func(c *hmrc.Config) { c.Environment = "production" })
+	prod := itsa.New(itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" }))
 	if _, err := prod.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("OPEN")); err == nil || !strings.Contains(err.Error(), "sandbox only") {
 		t.Errorf("production with a scenario: %v", err)
 	}
-	if n := e.sim.Stats().APIRequests - before; n != 0 {
+	if n := e.Sim.Stats().APIRequests - before; n != 0 {
 		t.Errorf("%d calls with a scenario reached HMRC", n)
 	}
 }
@@ -524,7 +506,7 @@ func TestITSABusinessIDFetchedOnce(t *testing.T) {
 			t.Fatalf("lookup %d = %q, %v", i, ids[i], errs[i])
 		}
 	}
-	if n := e.sim.Stats().APIRequests; n != 1 {
+	if n := e.Sim.Stats().APIRequests; n != 1 {
 		t.Fatalf("%d API calls for 8 concurrent lookups, want 1", n)
 	}
 }
@@ -548,13 +530,13 @@ func TestITSAExpiredTokenAndCacheAge(t *testing.T) {
 		{time.Hour, 2, 2, 5},      // 24h01m: looked up again; the token is 1h old
 	}
 	for i, s := range steps {
-		e.clock.Advance(s.advance)
-		before := e.sim.Stats().APIRequests
+		e.Clock.Advance(s.advance)
+		before := e.Sim.Stats().APIRequests
 		obs, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, signedInOrigin())
 		if err != nil || len(obs) != 4 {
 			t.Fatalf("step %d: %d obligations, %v", i, len(obs), err)
 		}
-		st := e.sim.Stats()
+		st := e.Sim.Stats()
 		if st.APIRequests-before != s.apiCalls || st.Refreshes != s.refreshes || st.APIRequests != s.totalAPICalls {
 			t.Errorf("step %d: %d API calls (total %d), %d refreshes; want %d (%d), %d",
 				i, st.APIRequests-before, st.APIRequests, st.Refreshes, s.apiCalls, s.totalAPICalls, s.refreshes)
@@ -567,29 +549,14 @@ func TestITSAExpiredTokenAndCacheAge(t *testing.T) {
 func TestITSAVATConnectionNeverUsed(t *testing.T) {
 	e, _ := newITSAEnv(t)
 	ctx := t.Context()
-	u := &mtdconnect.User{Email: "vat-only@example.com", PasswordHash: "x"}
-	if err := e.store.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	authURL, state, err := e.client.StartAuthorization(ctx, u.ID, mtdconnect.PurposeVAT, "")
+	u := e.CreateUser(t, "vat-only@example.com", "", "")
+	e.Connect(t, e.hmrc, u.ID, mtdconnect.PurposeVAT, simUser, simPassword)
+	vatBefore, err := e.Store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jar, _ := cookiejar.New(nil)
-	loc, _, err := hmrcsim.Consent(&http.Client{Jar: jar}, authURL, simUser, simPassword, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, _ := url.Parse(loc)
-	if _, err := e.client.CompleteAuthorization(ctx, u.ID, state, cb.Query().Get("code")); err != nil {
-		t.Fatal(err)
-	}
-	vatBefore, err := e.store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Advance(2 * time.Minute) // a use would now be recorded
-	before := e.sim.Stats()
+	e.Clock.Advance(2 * time.Minute) // a use would now be recorded
+	before := e.Sim.Stats()
 	o := signedInOrigin()
 	calls := map[string]func() error{
 		"UKPropertyBusinessID": func() error {
@@ -608,11 +575,11 @@ func TestITSAVATConnectionNeverUsed(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrNotConnected", name, err)
 		}
 	}
-	after := e.sim.Stats()
+	after := e.Sim.Stats()
 	if after.APIRequests != before.APIRequests || after.TokenRequests != before.TokenRequests {
 		t.Errorf("HMRC was asked: %d API, %d token requests", after.APIRequests-before.APIRequests, after.TokenRequests-before.TokenRequests)
 	}
-	vatAfter, err := e.store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
+	vatAfter, err := e.Store.Connection(ctx, u.ID, mtdconnect.PurposeVAT)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hmrc
+package itsa
 
 import (
 	"encoding/json"
@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
 func TestParseTaxYear(t *testing.T) {
@@ -40,7 +43,7 @@ func TestParseTaxYear(t *testing.T) {
 			}
 			continue
 		}
-		var ve *ValidationError
+		var ve *hmrc.ValidationError
 		if !errors.As(err, &ve) || ve.Code != tt.code || got != 0 {
 			t.Errorf("ParseTaxYear(%q) = %v, %v; want code %s", tt.in, got, err, tt.code)
 		}
@@ -89,22 +92,24 @@ func TestValidBusinessID(t *testing.T) {
 			t.Errorf("ValidBusinessID(%q) = %v", id, !ok)
 		}
 		err := ValidateBusinessID(id)
-		var ve *ValidationError
+		var ve *hmrc.ValidationError
 		if ok != (err == nil) || (err != nil && (!errors.As(err, &ve) || ve.Code != CodeFormatBusinessID)) {
 			t.Errorf("ValidateBusinessID(%q) = %v", id, err)
 		}
 	}
 }
 
-func amt(s string) *Amount {
-	a, err := ParseAmount(s)
+func amt(s string) *mtdconnect.Amount {
+	a, err := mtdconnect.ParseAmount(s)
 	if err != nil {
 		panic(err)
 	}
 	return a
 }
 
-func TestAmount(t *testing.T) {
+// TestAmountRange: an Income Tax amount has at most 2 decimal places as
+// written and lies within ±99,999,999,999.99.
+func TestAmountRange(t *testing.T) {
 	tests := []struct {
 		in    string
 		pence int64
@@ -133,35 +138,15 @@ func TestAmount(t *testing.T) {
 		{"99999999999999999999999999", 0, false},
 	}
 	for _, tt := range tests {
-		a, err := ParseAmount(tt.in)
+		a, err := mtdconnect.ParseAmount(tt.in)
 		if err != nil {
 			t.Errorf("ParseAmount(%q): %v", tt.in, err)
 			continue
 		}
-		p, ok := a.Pence()
+		p, ok := pence(a)
 		if ok != tt.ok || p != tt.pence {
-			t.Errorf("%q.Pence() = %d, %v; want %d, %v", tt.in, p, ok, tt.pence, tt.ok)
+			t.Errorf("pence(%q) = %d, %v; want %d, %v", tt.in, p, ok, tt.pence, tt.ok)
 		}
-	}
-	for _, s := range []string{"", "-", "01", "1.", ".5", "+1", "1e", "1e+", "0x10", "1,000", "£5", " 1", "NaN", "1.2.3", `"1"`} {
-		if _, err := ParseAmount(s); err == nil {
-			t.Errorf("ParseAmount(%q) accepted", s)
-		}
-	}
-	for p, want := range map[int64]string{0: "0.00", 5: "0.05", -5: "-0.05", 123456: "1234.56", -100: "-1.00"} {
-		if got := Pence(p).String(); got != want {
-			t.Errorf("Pence(%d) = %q, want %q", p, got, want)
-		}
-	}
-	if s := Pence(-9223372036854775808).String(); s != "-92233720368547758.08" {
-		t.Errorf("Pence(min) = %q", s)
-	}
-	var a Amount
-	if err := json.Unmarshal([]byte(`"12.00"`), &a); err == nil {
-		t.Error("a JSON string was accepted as an amount")
-	}
-	if _, err := json.Marshal(Amount{}); err == nil {
-		t.Error("zero Amount marshalled")
 	}
 }
 
@@ -222,7 +207,7 @@ func TestValidateUKPropertyValid(t *testing.T) {
 	if errs := consolidated.Validate(2026); errs != nil {
 		t.Errorf("consolidated: %v", errs)
 	}
-	incomeOnly := UKPropertyCumulative{UKProperty: UKProperty{Income: &UKPropertyIncome{PeriodAmount: Pence(0)}}}
+	incomeOnly := UKPropertyCumulative{UKProperty: UKProperty{Income: &UKPropertyIncome{PeriodAmount: mtdconnect.Pence(0)}}}
 	if errs := incomeOnly.Validate(2025); errs != nil {
 		t.Errorf("income only: %v", errs)
 	}
@@ -233,69 +218,69 @@ func TestValidateUKPropertyRules(t *testing.T) {
 		name   string
 		mutate func(*UKPropertyCumulative)
 		year   TaxYear
-		want   []ValidationError
+		want   []*hmrc.ValidationError
 	}{
-		{"tax year before cumulative", nil, 2024, []ValidationError{{Code: CodeRuleTaxYearNotSupported, Message: "The tax year specified does not lie within the supported range"}}},
-		{"tax year invalid", nil, 0, []ValidationError{{Code: CodeFormatTaxYear, Message: "The provided tax year is invalid"}}},
+		{"tax year before cumulative", nil, 2024, []*hmrc.ValidationError{{Code: CodeRuleTaxYearNotSupported, Message: "The tax year specified does not lie within the supported range"}}},
+		{"tax year invalid", nil, 0, []*hmrc.ValidationError{{Code: CodeFormatTaxYear, Message: "The provided tax year is invalid"}}},
 		{"income too many dp", func(b *UKPropertyCumulative) { b.UKProperty.Income.PeriodAmount = amt("1.001") }, 2025,
-			[]ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/periodAmount"}}}},
+			[]*hmrc.ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/periodAmount"}}}},
 		{"trailing zero dp", func(b *UKPropertyCumulative) { b.UKProperty.Income.PeriodAmount = amt("1.000") }, 2025,
-			[]ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/periodAmount"}}}},
+			[]*hmrc.ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/periodAmount"}}}},
 		{"negative income merged", func(b *UKPropertyCumulative) {
 			b.UKProperty.Income.PeriodAmount = amt("-1")
 			b.UKProperty.Income.RentARoom.RentsReceived = amt("100000000000")
 			b.UKProperty.Expenses.ResidentialFinancialCost = amt("-0.01")
 		}, 2025,
-			[]ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{
+			[]*hmrc.ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{
 				"/ukProperty/income/periodAmount", "/ukProperty/income/rentARoom/rentsReceived", "/ukProperty/expenses/residentialFinancialCost"}}}},
 		{"both ranges", func(b *UKPropertyCumulative) {
 			b.UKProperty.Expenses.Other = amt("-99999999999.991")
 			b.UKProperty.Expenses.RepairsAndMaintenance = amt("-100000000000")
 			b.UKProperty.Expenses.RentARoom.AmountClaimed = amt("-1")
 		}, 2025,
-			[]ValidationError{
+			[]*hmrc.ValidationError{
 				{Code: CodeFormatValue, Message: "The value must be between -99999999999.99 and 99999999999.99", Paths: []string{"/ukProperty/expenses/repairsAndMaintenance", "/ukProperty/expenses/other"}},
 				{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/expenses/rentARoom/amountClaimed"}},
 			}},
-		{"zero amount value", func(b *UKPropertyCumulative) { b.UKProperty.Income.TaxDeducted = &Amount{} }, 2025,
-			[]ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/taxDeducted"}}}},
+		{"zero amount value", func(b *UKPropertyCumulative) { b.UKProperty.Income.TaxDeducted = &mtdconnect.Amount{} }, 2025,
+			[]*hmrc.ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/taxDeducted"}}}},
 		{"both expenses", func(b *UKPropertyCumulative) { b.UKProperty.Expenses.ConsolidatedExpenses = amt("10") }, 2025,
-			[]ValidationError{{Code: CodeRuleBothExpenses, Message: "Both expenses and consolidatedExpenses can not be present at the same time", Paths: []string{"/ukProperty/expenses"}}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleBothExpenses, Message: "Both expenses and consolidatedExpenses can not be present at the same time", Paths: []string{"/ukProperty/expenses"}}}},
 		{"both expenses travel only", func(b *UKPropertyCumulative) {
 			b.UKProperty.Expenses = &UKPropertyExpenses{TravelCosts: amt("1"), ConsolidatedExpenses: amt("2")}
 		}, 2025,
-			[]ValidationError{{Code: CodeRuleBothExpenses, Message: "Both expenses and consolidatedExpenses can not be present at the same time", Paths: []string{"/ukProperty/expenses"}}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleBothExpenses, Message: "Both expenses and consolidatedExpenses can not be present at the same time", Paths: []string{"/ukProperty/expenses"}}}},
 		{"completely empty", func(b *UKPropertyCumulative) { *b = UKPropertyCumulative{} }, 2025,
-			[]ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted"}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted"}}},
 		{"empty ukProperty with dates", func(b *UKPropertyCumulative) { b.UKProperty = UKProperty{} }, 2025,
-			[]ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted", Paths: []string{"/ukProperty"}}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted", Paths: []string{"/ukProperty"}}}},
 		{"empty nested objects", func(b *UKPropertyCumulative) {
 			b.UKProperty.Income = &UKPropertyIncome{}
 			b.UKProperty.Expenses.RentARoom = &UKPropertyRentARoomExpenses{}
 		}, 2025,
-			[]ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted", Paths: []string{"/ukProperty/income", "/ukProperty/expenses/rentARoom"}}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted", Paths: []string{"/ukProperty/income", "/ukProperty/expenses/rentARoom"}}}},
 		{"empty rent a room income", func(b *UKPropertyCumulative) { b.UKProperty.Income.RentARoom = &UKPropertyRentARoom{} }, 2025,
-			[]ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted", Paths: []string{"/ukProperty/income/rentARoom"}}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted", Paths: []string{"/ukProperty/income/rentARoom"}}}},
 		{"bad from date", func(b *UKPropertyCumulative) { b.FromDate = "2025-02-30" }, 2025,
-			[]ValidationError{{Code: CodeFormatFromDate, Message: "The provided From date is invalid"}}},
+			[]*hmrc.ValidationError{{Code: CodeFormatFromDate, Message: "The provided From date is invalid"}}},
 		{"from date before 1900", func(b *UKPropertyCumulative) { b.FromDate = "1899-12-31" }, 2025,
-			[]ValidationError{{Code: CodeFormatFromDate, Message: "The provided From date is invalid"}}},
+			[]*hmrc.ValidationError{{Code: CodeFormatFromDate, Message: "The provided From date is invalid"}}},
 		{"bad to date", func(b *UKPropertyCumulative) { b.ToDate = "05/07/2025" }, 2025,
-			[]ValidationError{{Code: CodeFormatToDate, Message: "The provided To date is invalid"}}},
+			[]*hmrc.ValidationError{{Code: CodeFormatToDate, Message: "The provided To date is invalid"}}},
 		{"to date after 2099", func(b *UKPropertyCumulative) { b.ToDate = "2100-01-01" }, 2025,
-			[]ValidationError{{Code: CodeFormatToDate, Message: "The provided To date is invalid"}}},
+			[]*hmrc.ValidationError{{Code: CodeFormatToDate, Message: "The provided To date is invalid"}}},
 		{"to before from", func(b *UKPropertyCumulative) { b.ToDate = "2025-04-05" }, 2025,
-			[]ValidationError{{Code: CodeRuleToDateBeforeFromDate, Message: "The To date cannot be earlier than the From date"}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleToDateBeforeFromDate, Message: "The To date cannot be earlier than the From date"}}},
 		{"only from date", func(b *UKPropertyCumulative) { b.ToDate = "" }, 2025,
-			[]ValidationError{{Code: CodeRuleMissingSubmission, Message: "Submission start/end date not provided"}}},
+			[]*hmrc.ValidationError{{Code: CodeRuleMissingSubmission, Message: "Submission start/end date not provided"}}},
 		{"only bad to date", func(b *UKPropertyCumulative) { b.FromDate, b.ToDate = "", "x" }, 2025,
-			[]ValidationError{{Code: CodeFormatToDate, Message: "The provided To date is invalid"}, {Code: CodeRuleMissingSubmission, Message: "Submission start/end date not provided"}}},
+			[]*hmrc.ValidationError{{Code: CodeFormatToDate, Message: "The provided To date is invalid"}, {Code: CodeRuleMissingSubmission, Message: "Submission start/end date not provided"}}},
 		{"many, sorted by code", func(b *UKPropertyCumulative) {
 			b.ToDate = "2025-01-01"
 			b.UKProperty.Expenses.ConsolidatedExpenses = amt("0.001")
 			b.UKProperty.Income.OtherIncome = amt("-5")
 		}, 2025,
-			[]ValidationError{
+			[]*hmrc.ValidationError{
 				{Code: CodeFormatValue, Message: "The value must be between -99999999999.99 and 99999999999.99", Paths: []string{"/ukProperty/expenses/consolidatedExpenses"}},
 				{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/otherIncome"}},
 				{Code: CodeRuleBothExpenses, Message: "Both expenses and consolidatedExpenses can not be present at the same time", Paths: []string{"/ukProperty/expenses"}},
@@ -315,7 +300,7 @@ func TestValidateUKPropertyRules(t *testing.T) {
 			if _, err := b.MarshalBody(tt.year); err == nil {
 				t.Error("MarshalBody accepted an invalid body")
 			} else {
-				var ve ValidationError
+				var ve *hmrc.ValidationError
 				if !errors.As(err, &ve) || ve.Code != tt.want[0].Code {
 					t.Errorf("MarshalBody error %v", err)
 				}
@@ -331,7 +316,7 @@ func TestValidateUnmarshalledJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := b.Validate(2025)
-	want := []ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/taxDeducted"}}}
+	want := []*hmrc.ValidationError{{Code: CodeFormatValue, Message: "The value must be between 0 and 99999999999.99", Paths: []string{"/ukProperty/income/taxDeducted"}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v", got)
 	}

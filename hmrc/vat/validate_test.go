@@ -1,4 +1,4 @@
-package hmrc
+package vat
 
 import (
 	"encoding/json"
@@ -11,11 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
-func vamt(t testing.TB, s string) Amount {
+func vamt(t testing.TB, s string) mtdconnect.Amount {
 	t.Helper()
-	a, err := ParseAmount(s)
+	a, err := mtdconnect.ParseAmount(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,8 +26,8 @@ func vamt(t testing.TB, s string) Amount {
 }
 
 // validVATReturn is HMRC's OAS example (box 3 = 1 + 2, box 5 = |3 − 4|).
-func validVATReturn(t testing.TB) VATReturn {
-	return VATReturn{
+func validVATReturn(t testing.TB) Return {
+	return Return{
 		PeriodKey: "26A1", VATDueSales: vamt(t, "105.50"), VATDueAcquisitions: vamt(t, "-100.45"),
 		TotalVATDue: vamt(t, "5.05"), VATReclaimedCurrPeriod: vamt(t, "105.15"), NetVATDue: vamt(t, "100.10"),
 		TotalValueSalesExVAT: vamt(t, "300"), TotalValuePurchasesExVAT: vamt(t, "300"),
@@ -34,7 +37,7 @@ func validVATReturn(t testing.TB) VATReturn {
 
 type vatWant struct{ code, path string }
 
-func vatGot(errs []ValidationError) []vatWant {
+func vatGot(errs []*hmrc.ValidationError) []vatWant {
 	var out []vatWant
 	for _, e := range errs {
 		if len(e.Paths) != 1 || e.Message == "" {
@@ -48,47 +51,47 @@ func vatGot(errs []ValidationError) []vatWant {
 func TestVATReturnValidate(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(*VATReturn)
+		change func(*Return)
 		want   []vatWant
 	}{
-		{"Valid", func(*VATReturn) {}, nil},
-		{"ValidRepaymentZero", func(r *VATReturn) { r.VATReclaimedCurrPeriod, r.NetVATDue = vamt(t, "5.05"), vamt(t, "0") }, nil},
-		{"ValidLargest", func(r *VATReturn) {
+		{"Valid", func(*Return) {}, nil},
+		{"ValidRepaymentZero", func(r *Return) { r.VATReclaimedCurrPeriod, r.NetVATDue = vamt(t, "5.05"), vamt(t, "0") }, nil},
+		{"ValidLargest", func(r *Return) {
 			r.VATDueSales, r.VATDueAcquisitions, r.TotalVATDue = vamt(t, "9999999999999.99"), vamt(t, "0"), vamt(t, "9999999999999.99")
 			r.VATReclaimedCurrPeriod, r.NetVATDue = vamt(t, "9900000000000"), vamt(t, "99999999999.99")
 			r.TotalValueSalesExVAT, r.TotalAcquisitionsExVAT = vamt(t, "9999999999999"), vamt(t, "-9999999999999")
 		}, nil},
-		{"WholePoundsWithZeroPence", func(r *VATReturn) { r.TotalValueSalesExVAT = vamt(t, "300.00") }, nil},
-		{"WholePoundsByExponent", func(r *VATReturn) { r.TotalValueSalesExVAT = vamt(t, "3e2") }, nil},
-		{"HashPeriodKey", func(r *VATReturn) { r.PeriodKey = "#001" }, nil},
-		{"MissingPeriodKey", func(r *VATReturn) { r.PeriodKey = "" }, []vatWant{{CodeVATMandatoryFieldMissing, "/periodKey"}}},
-		{"MissingBox", func(r *VATReturn) { r.TotalValuePurchasesExVAT = Amount{} }, []vatWant{{CodeVATMandatoryFieldMissing, "/totalValuePurchasesExVAT"}}},
-		{"PeriodKeyLowerCase", func(r *VATReturn) { r.PeriodKey = "26a1" }, []vatWant{{CodeVATPeriodKeyInvalid, "/periodKey"}}},
-		{"PeriodKeyFiveChars", func(r *VATReturn) { r.PeriodKey = "26A11" }, []vatWant{{CodeVATPeriodKeyInvalid, "/periodKey"}}},
-		{"Box1ThreeDecimals", func(r *VATReturn) { r.VATDueSales = vamt(t, "105.505") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/vatDueSales"}}},
+		{"WholePoundsWithZeroPence", func(r *Return) { r.TotalValueSalesExVAT = vamt(t, "300.00") }, nil},
+		{"WholePoundsByExponent", func(r *Return) { r.TotalValueSalesExVAT = vamt(t, "3e2") }, nil},
+		{"HashPeriodKey", func(r *Return) { r.PeriodKey = "#001" }, nil},
+		{"MissingPeriodKey", func(r *Return) { r.PeriodKey = "" }, []vatWant{{CodeMandatoryFieldMissing, "/periodKey"}}},
+		{"MissingBox", func(r *Return) { r.TotalValuePurchasesExVAT = mtdconnect.Amount{} }, []vatWant{{CodeMandatoryFieldMissing, "/totalValuePurchasesExVAT"}}},
+		{"PeriodKeyLowerCase", func(r *Return) { r.PeriodKey = "26a1" }, []vatWant{{CodePeriodKeyInvalid, "/periodKey"}}},
+		{"PeriodKeyFiveChars", func(r *Return) { r.PeriodKey = "26A11" }, []vatWant{{CodePeriodKeyInvalid, "/periodKey"}}},
+		{"Box1ThreeDecimals", func(r *Return) { r.VATDueSales = vamt(t, "105.505") }, []vatWant{{CodeInvalidMonetaryAmount, "/vatDueSales"}}},
 		// HMRC judges the written scale: 105.500 is refused.
-		{"Box1TrailingZero", func(r *VATReturn) { r.VATDueSales = vamt(t, "105.500") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/vatDueSales"}}},
-		{"Box2TooLarge", func(r *VATReturn) { r.VATDueAcquisitions = vamt(t, "10000000000000") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/vatDueAcquisitions"}}},
-		{"Box4TooSmall", func(r *VATReturn) { r.VATReclaimedCurrPeriod = vamt(t, "-10000000000000.00") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/vatReclaimedCurrPeriod"}}},
-		{"Box5Negative", func(r *VATReturn) { r.NetVATDue = vamt(t, "-100.10") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/netVatDue"}}},
-		{"Box5TooLarge", func(r *VATReturn) { r.NetVATDue = vamt(t, "100000000000") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/netVatDue"}}},
-		{"Box6Pence", func(r *VATReturn) { r.TotalValueSalesExVAT = vamt(t, "300.5") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/totalValueSalesExVAT"}}},
-		{"Box8TooLarge", func(r *VATReturn) { r.TotalValueGoodsSuppliedExVAT = vamt(t, "1e13") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/totalValueGoodsSuppliedExVAT"}}},
-		{"Box9HugeExponent", func(r *VATReturn) { r.TotalAcquisitionsExVAT = vamt(t, "1e99999999999") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/totalAcquisitionsExVAT"}}},
-		{"Box1TinyExponent", func(r *VATReturn) { r.VATDueSales = vamt(t, "1e-99999999999") }, []vatWant{{CodeVATInvalidMonetaryAmount, "/vatDueSales"}}},
-		{"Box3NotSum", func(r *VATReturn) { r.TotalVATDue, r.NetVATDue = vamt(t, "5.06"), vamt(t, "100.09") }, []vatWant{{CodeVATTotalValue, "/totalVatDue"}}},
-		{"Box5NotDifference", func(r *VATReturn) { r.NetVATDue = vamt(t, "100.11") }, []vatWant{{CodeVATNetValue, "/netVatDue"}}},
-		{"Box5SignedDifference", func(r *VATReturn) { r.NetVATDue = vamt(t, "0") }, []vatWant{{CodeVATNetValue, "/netVatDue"}}},
-		{"NotFinalised", func(r *VATReturn) { r.Finalised = false }, []vatWant{{CodeVATNotFinalised, "/finalised"}}},
-		{"SumsAndDeclarationTogether", func(r *VATReturn) { r.TotalVATDue, r.Finalised = vamt(t, "6"), false },
-			[]vatWant{{CodeVATNetValue, "/netVatDue"}, {CodeVATTotalValue, "/totalVatDue"}, {CodeVATNotFinalised, "/finalised"}}},
+		{"Box1TrailingZero", func(r *Return) { r.VATDueSales = vamt(t, "105.500") }, []vatWant{{CodeInvalidMonetaryAmount, "/vatDueSales"}}},
+		{"Box2TooLarge", func(r *Return) { r.VATDueAcquisitions = vamt(t, "10000000000000") }, []vatWant{{CodeInvalidMonetaryAmount, "/vatDueAcquisitions"}}},
+		{"Box4TooSmall", func(r *Return) { r.VATReclaimedCurrPeriod = vamt(t, "-10000000000000.00") }, []vatWant{{CodeInvalidMonetaryAmount, "/vatReclaimedCurrPeriod"}}},
+		{"Box5Negative", func(r *Return) { r.NetVATDue = vamt(t, "-100.10") }, []vatWant{{CodeInvalidMonetaryAmount, "/netVatDue"}}},
+		{"Box5TooLarge", func(r *Return) { r.NetVATDue = vamt(t, "100000000000") }, []vatWant{{CodeInvalidMonetaryAmount, "/netVatDue"}}},
+		{"Box6Pence", func(r *Return) { r.TotalValueSalesExVAT = vamt(t, "300.5") }, []vatWant{{CodeInvalidMonetaryAmount, "/totalValueSalesExVAT"}}},
+		{"Box8TooLarge", func(r *Return) { r.TotalValueGoodsSuppliedExVAT = vamt(t, "1e13") }, []vatWant{{CodeInvalidMonetaryAmount, "/totalValueGoodsSuppliedExVAT"}}},
+		{"Box9HugeExponent", func(r *Return) { r.TotalAcquisitionsExVAT = vamt(t, "1e99999999999") }, []vatWant{{CodeInvalidMonetaryAmount, "/totalAcquisitionsExVAT"}}},
+		{"Box1TinyExponent", func(r *Return) { r.VATDueSales = vamt(t, "1e-99999999999") }, []vatWant{{CodeInvalidMonetaryAmount, "/vatDueSales"}}},
+		{"Box3NotSum", func(r *Return) { r.TotalVATDue, r.NetVATDue = vamt(t, "5.06"), vamt(t, "100.09") }, []vatWant{{CodeTotalValue, "/totalVatDue"}}},
+		{"Box5NotDifference", func(r *Return) { r.NetVATDue = vamt(t, "100.11") }, []vatWant{{CodeNetValue, "/netVatDue"}}},
+		{"Box5SignedDifference", func(r *Return) { r.NetVATDue = vamt(t, "0") }, []vatWant{{CodeNetValue, "/netVatDue"}}},
+		{"NotFinalised", func(r *Return) { r.Finalised = false }, []vatWant{{CodeNotFinalised, "/finalised"}}},
+		{"SumsAndDeclarationTogether", func(r *Return) { r.TotalVATDue, r.Finalised = vamt(t, "6"), false },
+			[]vatWant{{CodeNetValue, "/netVatDue"}, {CodeTotalValue, "/totalVatDue"}, {CodeNotFinalised, "/finalised"}}},
 		// The sums are not judged while a field is wrong (HMRC's levels).
-		{"FieldsBeforeSums", func(r *VATReturn) { r.TotalVATDue, r.PeriodKey, r.Finalised = vamt(t, "6"), "x", false },
-			[]vatWant{{CodeVATPeriodKeyInvalid, "/periodKey"}}},
-		{"SeveralFields", func(r *VATReturn) {
+		{"FieldsBeforeSums", func(r *Return) { r.TotalVATDue, r.PeriodKey, r.Finalised = vamt(t, "6"), "x", false },
+			[]vatWant{{CodePeriodKeyInvalid, "/periodKey"}}},
+		{"SeveralFields", func(r *Return) {
 			r.VATDueSales, r.TotalAcquisitionsExVAT, r.PeriodKey = vamt(t, "1.001"), vamt(t, "1.5"), ""
 		},
-			[]vatWant{{CodeVATMandatoryFieldMissing, "/periodKey"}, {CodeVATInvalidMonetaryAmount, "/vatDueSales"}, {CodeVATInvalidMonetaryAmount, "/totalAcquisitionsExVAT"}}},
+			[]vatWant{{CodeMandatoryFieldMissing, "/periodKey"}, {CodeInvalidMonetaryAmount, "/vatDueSales"}, {CodeInvalidMonetaryAmount, "/totalAcquisitionsExVAT"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,20 +105,20 @@ func TestVATReturnValidate(t *testing.T) {
 }
 
 func TestVATFillTotals(t *testing.T) {
-	r := VATReturn{VATDueSales: vamt(t, "1000.10"), VATDueAcquisitions: vamt(t, "-0.10"), VATReclaimedCurrPeriod: vamt(t, "1250.5")}
+	r := Return{VATDueSales: vamt(t, "1000.10"), VATDueAcquisitions: vamt(t, "-0.10"), VATReclaimedCurrPeriod: vamt(t, "1250.5")}
 	if err := r.FillTotals(); err != nil {
 		t.Fatal(err)
 	}
 	if r.TotalVATDue.String() != "1000.00" || r.NetVATDue.String() != "250.50" || !r.Repayable() || r.Payable() {
 		t.Fatalf("box 3 %s, box 5 %s, payable %v", r.TotalVATDue, r.NetVATDue, r.Payable())
 	}
-	bad := VATReturn{VATDueSales: vamt(t, "1.001"), VATDueAcquisitions: vamt(t, "0"), VATReclaimedCurrPeriod: vamt(t, "0")}
-	var ve *ValidationError
-	if err := bad.FillTotals(); !errors.As(err, &ve) || ve.Code != CodeVATInvalidMonetaryAmount || bad.TotalVATDue != (Amount{}) {
+	bad := Return{VATDueSales: vamt(t, "1.001"), VATDueAcquisitions: vamt(t, "0"), VATReclaimedCurrPeriod: vamt(t, "0")}
+	var ve *hmrc.ValidationError
+	if err := bad.FillTotals(); !errors.As(err, &ve) || ve.Code != CodeInvalidMonetaryAmount || bad.TotalVATDue != (mtdconnect.Amount{}) {
 		t.Fatalf("FillTotals of a bad box 1 = %v, box 3 %q", err, bad.TotalVATDue)
 	}
-	missing := VATReturn{VATDueSales: vamt(t, "1")}
-	if err := missing.FillTotals(); !errors.As(err, &ve) || ve.Code != CodeVATMandatoryFieldMissing {
+	missing := Return{VATDueSales: vamt(t, "1")}
+	if err := missing.FillTotals(); !errors.As(err, &ve) || ve.Code != CodeMandatoryFieldMissing {
 		t.Fatalf("FillTotals without box 2 = %v", err)
 	}
 }
@@ -140,13 +143,13 @@ func TestVATObligationsQuery(t *testing.T) {
 		{"366Days", d("2025-04-06"), d("2026-04-06"), "F", map[string]string{"from": "2025-04-06", "to": "2026-04-06", "status": "F"}, ""},
 		{"OneDay", d("2025-04-06"), d("2025-04-06"), "O", map[string]string{"from": "2025-04-06", "to": "2025-04-06", "status": "O"}, ""},
 		{"OpenWithoutDates", zero, zero, "O", map[string]string{"status": "O"}, ""},
-		{"367Days", d("2025-04-05"), d("2026-04-06"), "", nil, CodeVATInvalidDateRange},
-		{"ToBeforeFrom", d("2025-04-06"), d("2025-04-05"), "", nil, CodeVATInvalidDateRange},
-		{"NoDates", zero, zero, "", nil, CodeVATInvalidDateFrom},
-		{"FulfilledWithoutDates", zero, zero, "F", nil, CodeVATInvalidDateFrom},
-		{"FromOnly", d("2025-04-06"), zero, "", nil, CodeVATInvalidDateTo},
-		{"ToOnly", zero, d("2025-04-06"), "", nil, CodeVATInvalidDateFrom},
-		{"BadStatus", d("2025-04-06"), d("2025-05-06"), "A", nil, CodeVATInvalidStatus},
+		{"367Days", d("2025-04-05"), d("2026-04-06"), "", nil, CodeInvalidDateRange},
+		{"ToBeforeFrom", d("2025-04-06"), d("2025-04-05"), "", nil, CodeInvalidDateRange},
+		{"NoDates", zero, zero, "", nil, CodeInvalidDateFrom},
+		{"FulfilledWithoutDates", zero, zero, "F", nil, CodeInvalidDateFrom},
+		{"FromOnly", d("2025-04-06"), zero, "", nil, CodeInvalidDateTo},
+		{"ToOnly", zero, d("2025-04-06"), "", nil, CodeInvalidDateFrom},
+		{"BadStatus", d("2025-04-06"), d("2025-05-06"), "A", nil, CodeInvalidStatus},
 		// A date is the calendar date where it is: 23:30 in London on 31
 		// March is 31 March, though it is 1 April in UTC... and the other way.
 		{"LocalDates", time.Date(2025, 4, 6, 0, 30, 0, 0, time.FixedZone("BST", 3600)), time.Date(2025, 4, 7, 23, 0, 0, 0, time.FixedZone("X", -3600)), "",
@@ -154,9 +157,9 @@ func TestVATObligationsQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, err := vatObligationsQuery(tt.from, tt.to, tt.status)
+			q, err := obligationsQuery(tt.from, tt.to, tt.status)
 			if tt.code != "" {
-				if !HasErrorCode(err, tt.code) || q != nil {
+				if !hmrc.HasErrorCode(err, tt.code) || q != nil {
 					t.Fatalf("= %v, %v; want %s", q, err, tt.code)
 				}
 				return
@@ -181,31 +184,30 @@ func TestVATNormalise(t *testing.T) {
 		status int
 		body   string
 		code   string
-		items  []APIErrorItem
+		items  []hmrc.APIErrorItem
 	}{
-		{"QueryError", 400, `{"statusCode":400,"message":"INVALID_DATE_RANGE"}`, CodeVATInvalidDateRange, nil},
+		{"QueryError", 400, `{"statusCode":400,"message":"INVALID_DATE_RANGE"}`, CodeInvalidDateRange, nil},
 		{"Flat", 400, `{"code":"VRN_INVALID","message":"The provided Vrn is invalid"}`, CodeVRNInvalid, nil},
-		{"FlatWithPath", 400, `{"code":"INVALID_MONETARY_AMOUNT","message":"m","path":"/vatDueSales"}`, CodeVATInvalidMonetaryAmount,
-			[]APIErrorItem{{Code: CodeVATInvalidMonetaryAmount, Message: "m", Paths: []string{"/vatDueSales"}}}},
+		{"FlatWithPath", 400, `{"code":"INVALID_MONETARY_AMOUNT","message":"m","path":"/vatDueSales"}`, CodeInvalidMonetaryAmount,
+			[]hmrc.APIErrorItem{{Code: CodeInvalidMonetaryAmount, Message: "m", Paths: []string{"/vatDueSales"}}}},
 		{"Wrapped", 403, `{"code":"BUSINESS_ERROR","message":"Business validation error","errors":[{"code":"DUPLICATE_SUBMISSION","message":"d"}]}`,
-			CodeVATBusinessError, []APIErrorItem{{Code: CodeVATDuplicateSubmission, Message: "d"}}},
+			CodeBusinessError, []hmrc.APIErrorItem{{Code: CodeDuplicateSubmission, Message: "d"}}},
 		{"Several", 400, `{"code":"INVALID_REQUEST","message":"Invalid request","errors":[{"code":"VAT_NET_VALUE","message":"n","path":"/netVatDue"},{"code":"VAT_TOTAL_VALUE","message":"t","path":"/totalVatDue"}]}`,
-			CodeVATInvalidRequest, []APIErrorItem{{Code: CodeVATNetValue, Message: "n", Paths: []string{"/netVatDue"}}, {Code: CodeVATTotalValue, Message: "t", Paths: []string{"/totalVatDue"}}}},
+			CodeInvalidRequest, []hmrc.APIErrorItem{{Code: CodeNetValue, Message: "n", Paths: []string{"/netVatDue"}}, {Code: CodeTotalValue, Message: "t", Paths: []string{"/totalVatDue"}}}},
 		{"NotJSON", 502, `<html>bad gateway</html>`, "Bad Gateway", nil},
 	}
-	c := &Client{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := &Response{Status: tt.status, Body: []byte(tt.body), Header: http.Header{}}
-			ae := c.apiError(resp)
-			vatNormalise(ae, resp.Body)
-			if ae.Code != tt.code || ae.Message == "" || !slices.EqualFunc(ae.Errors, tt.items, func(a, b APIErrorItem) bool {
+			resp := &hmrc.Response{Status: tt.status, Body: []byte(tt.body), Header: http.Header{}}
+			ae := hmrc.ParseAPIError(API, resp)
+			normalise(ae, resp.Body)
+			if ae.Code != tt.code || ae.Message == "" || !slices.EqualFunc(ae.Errors, tt.items, func(a, b hmrc.APIErrorItem) bool {
 				return a.Code == b.Code && a.Message == b.Message && slices.Equal(a.Paths, b.Paths)
 			}) {
 				t.Fatalf("= %+v", ae)
 			}
 			for _, it := range tt.items {
-				if !HasErrorCode(fmtWrap(ae), it.Code) {
+				if !hmrc.HasErrorCode(fmtWrap(ae), it.Code) {
 					t.Errorf("HasErrorCode(%s) false", it.Code)
 				}
 			}
@@ -218,19 +220,19 @@ func fmtWrap(err error) error { return errors.Join(errors.New("context"), errors
 func TestHasErrorCode(t *testing.T) {
 	r := validVATReturn(t)
 	r.Finalised = false
-	err := errors.Join(errors.New("other"), ValidationErrors(r.Validate()))
-	if !HasErrorCode(err, CodeVATNotFinalised) || HasErrorCode(err, CodeVATTotalValue) || HasErrorCode(nil, CodeVATNotFinalised) {
+	err := errors.Join(errors.New("other"), hmrc.JoinValidationErrors(r.Validate()))
+	if !hmrc.HasErrorCode(err, CodeNotFinalised) || hmrc.HasErrorCode(err, CodeTotalValue) || hmrc.HasErrorCode(nil, CodeNotFinalised) {
 		t.Fatal("HasErrorCode on a joined validation error")
 	}
-	if !HasErrorCode(&ValidationError{Code: CodeVRNInvalid}, CodeVRNInvalid) {
-		t.Fatal("HasErrorCode on *ValidationError")
+	if !hmrc.HasErrorCode(&hmrc.ValidationError{Code: CodeVRNInvalid}, CodeVRNInvalid) {
+		t.Fatal("HasErrorCode on *hmrc.ValidationError")
 	}
 }
 
 // vatOracle judges a return with math/big, independently of vatParse: the
 // written scale (fraction digits minus exponent) for boxes 1–5, the value
 // for the ranges, whole pounds for boxes 6–9, then the sums.
-func vatOracle(r VATReturn) bool {
+func vatOracle(r Return) bool {
 	if !regexp.MustCompile(`^[#0-9A-Z]{4}$`).MatchString(r.PeriodKey) || !r.Finalised {
 		return false
 	}
@@ -272,19 +274,19 @@ func FuzzVATReturnValidate(f *testing.F) {
 	f.Add("26a1", "1e2", "0.5e1", "105", "0", "105", "1E+2", "0", "0", "0", false)
 	f.Add("", "-0.01", "0.01", "0", "0", "0", "0.0", "1.5", "1e-1", "0", true)
 	f.Fuzz(func(t *testing.T, key, b1, b2, b3, b4, b5, b6, b7, b8, b9 string, finalised bool) {
-		var boxes [9]Amount
+		var boxes [9]mtdconnect.Amount
 		for i, s := range []string{b1, b2, b3, b4, b5, b6, b7, b8, b9} {
 			// The oracle expands exponents with math/big; keep them small.
 			if vatFuzzExponent.MatchString(s) {
 				return
 			}
-			a, err := ParseAmount(s)
+			a, err := mtdconnect.ParseAmount(s)
 			if err != nil {
 				return
 			}
 			boxes[i] = *a
 		}
-		r := VATReturn{PeriodKey: key, VATDueSales: boxes[0], VATDueAcquisitions: boxes[1], TotalVATDue: boxes[2],
+		r := Return{PeriodKey: key, VATDueSales: boxes[0], VATDueAcquisitions: boxes[1], TotalVATDue: boxes[2],
 			VATReclaimedCurrPeriod: boxes[3], NetVATDue: boxes[4], TotalValueSalesExVAT: boxes[5], TotalValuePurchasesExVAT: boxes[6],
 			TotalValueGoodsSuppliedExVAT: boxes[7], TotalAcquisitionsExVAT: boxes[8], Finalised: finalised}
 		errs := r.Validate()
@@ -303,7 +305,7 @@ func FuzzVATReturnValidate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a valid return does not marshal: %v", err)
 		}
-		var again VATReturn
+		var again Return
 		if err := json.Unmarshal(raw, &again); err != nil || len(again.Validate()) != 0 {
 			t.Fatalf("%s: round trip %v %v", raw, err, again.Validate())
 		}

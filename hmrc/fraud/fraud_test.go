@@ -1,4 +1,4 @@
-package hmrc
+package fraud
 
 import (
 	"crypto/sha256"
@@ -13,11 +13,11 @@ import (
 	"time"
 )
 
-// fphWebRequest is a complete WEB_APP_VIA_SERVER request built from the
+// webOrigin is a complete WEB_APP_VIA_SERVER request built from the
 // spec's examples.
-func fphWebRequest() Request {
-	return Request{
-		Method: ConnectionWebAppViaServer,
+func webOrigin() Origin {
+	return Origin{
+		Method: WebAppViaServer,
 		Device: Device{
 			DeviceID:    "beec798b-b366-47fa-b1f8-92cede14a1ce",
 			JSUserAgent: "Mozilla/5.0 (iPad; U; CPU OS 3_2_1 like Mac OS X; en-us) AppleWebKit/531.21.10 (KHTML, like Gecko) Mobile/7B405",
@@ -46,9 +46,9 @@ func fphWebRequest() Request {
 	}
 }
 
-func fphBatchRequest() Request {
-	return Request{
-		Method:  ConnectionBatchProcessDirect,
+func batchOrigin() Origin {
+	return Origin{
+		Method:  BatchProcessDirect,
 		Device:  Device{DeviceID: "beec798b-b366-47fa-b1f8-92cede14a1ce"},
 		UserIDs: map[string]string{"my-application": "alice123"},
 		Vendor: Vendor{
@@ -69,12 +69,12 @@ func fphBatchRequest() Request {
 	}
 }
 
-func fphSHA(s string) string {
+func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-func mustHeaders(t *testing.T, r Request) http.Header {
+func mustHeaders(t *testing.T, r Origin) http.Header {
 	t.Helper()
 	h, err := r.Headers()
 	if err != nil {
@@ -86,7 +86,7 @@ func mustHeaders(t *testing.T, r Request) http.Header {
 // TestFraudWebSpecExamples asserts byte-equal output against the examples
 // in HMRC's spec (reference §5).
 func TestFraudWebSpecExamples(t *testing.T) {
-	h := mustHeaders(t, fphWebRequest())
+	h := mustHeaders(t, webOrigin())
 	want := map[string]string{
 		"Gov-Client-Connection-Method":     "WEB_APP_VIA_SERVER",
 		"Gov-Client-Browser-JS-User-Agent": "Mozilla/5.0 (iPad; U; CPU OS 3_2_1 like Mac OS X; en-us) AppleWebKit/531.21.10 (KHTML, like Gecko) Mobile/7B405",
@@ -100,7 +100,7 @@ func TestFraudWebSpecExamples(t *testing.T) {
 		"Gov-Client-User-IDs":              "My_Webapp_Software=user32a9757b3",
 		"Gov-Client-Window-Size":           "width=1256&height=803",
 		"Gov-Vendor-Forwarded":             "by=203.0.113.6&for=198.51.100.0",
-		"Gov-Vendor-License-IDs":           "my%20licensed%20software=" + fphSHA("LICENCE-123"),
+		"Gov-Vendor-License-IDs":           "my%20licensed%20software=" + sha("LICENCE-123"),
 		"Gov-Vendor-Product-Name":          "my-web-app",
 		"Gov-Vendor-Public-IP":             "203.0.113.6",
 		"Gov-Vendor-Version":               "my-web-app=2.2.2",
@@ -117,7 +117,7 @@ func TestFraudWebSpecExamples(t *testing.T) {
 	for k := range h {
 		names = append(names, k)
 	}
-	for _, n := range FraudHeaderNames(ConnectionWebAppViaServer) {
+	for _, n := range HeaderNames(WebAppViaServer) {
 		if !slices.Contains(names, http.CanonicalHeaderKey(n)) {
 			t.Errorf("missing %s", n)
 		}
@@ -125,7 +125,7 @@ func TestFraudWebSpecExamples(t *testing.T) {
 }
 
 func TestFraudBatchSpecExamples(t *testing.T) {
-	h := mustHeaders(t, fphBatchRequest())
+	h := mustHeaders(t, batchOrigin())
 	want := map[string]string{
 		"Gov-Client-Connection-Method":   "BATCH_PROCESS_DIRECT",
 		"Gov-Client-Device-ID":           "beec798b-b366-47fa-b1f8-92cede14a1ce",
@@ -135,7 +135,7 @@ func TestFraudBatchSpecExamples(t *testing.T) {
 		"Gov-Client-Timezone":            "UTC+00:00",
 		"Gov-Client-User-Agent":          "os-family=Windows&os-version=Server%202012&device-manufacturer=Dell%20Inc.&device-model=OptiPlex%20980",
 		"Gov-Client-User-IDs":            "os=domain%5Calice&my-application=alice123",
-		"Gov-Vendor-License-IDs":         "mtdconnect=" + fphSHA("x"),
+		"Gov-Vendor-License-IDs":         "mtdconnect=" + sha("x"),
 		"Gov-Vendor-Product-Name":        "mtdconnect",
 		"Gov-Vendor-Version":             "mtdconnect=0.1.0",
 	}
@@ -151,7 +151,7 @@ func TestFraudBatchSpecExamples(t *testing.T) {
 
 func TestFraudEncodingExamples(t *testing.T) {
 	// Gov-Vendor-Forwarded, example 2: WAF on IPv6, then two vendor servers.
-	r := fphWebRequest()
+	r := webOrigin()
 	r.Vendor.PublicIP = "2001:0db8:85a3:0000:0000:8a2e:0370:7334"
 	r.Forwarded = []Hop{
 		{By: "2001:0db8:85a3:0000:0000:8a2e:0370:7334", For: "198.51.100.0"},
@@ -168,7 +168,7 @@ func TestFraudEncodingExamples(t *testing.T) {
 	}
 
 	// Gov-Client-Public-IP, IPv6 example: not percent-encoded.
-	r = fphWebRequest()
+	r = webOrigin()
 	r.ClientIP = "ABCD:EF01:2345:6789:ABCD:EF01:2345:6789"
 	h = mustHeaders(t, r)
 	if got := h.Get("Gov-Client-Public-IP"); got != "ABCD:EF01:2345:6789:ABCD:EF01:2345:6789" {
@@ -179,7 +179,7 @@ func TestFraudEncodingExamples(t *testing.T) {
 	}
 
 	// IPv4-mapped IPv6 (a dual-stack listener) is sent as IPv4.
-	r = fphWebRequest()
+	r = webOrigin()
 	r.ClientIP = "::ffff:198.51.100.7"
 	h = mustHeaders(t, r)
 	if got := h.Get("Gov-Client-Public-IP"); got != "198.51.100.7" {
@@ -187,7 +187,7 @@ func TestFraudEncodingExamples(t *testing.T) {
 	}
 
 	// Product name with a space; user IDs as the brief uses them.
-	r = fphWebRequest()
+	r = webOrigin()
 	r.Vendor.ProductName = "Product Name"
 	r.UserIDs = map[string]string{"mtdconnect": "42"}
 	h = mustHeaders(t, r)
@@ -202,14 +202,14 @@ func TestFraudEncodingExamples(t *testing.T) {
 	}
 
 	// Key-value and list encoding: iPhone12,3 from the mobile example.
-	if got := fphKeyValues([][2]string{{"device-model", "iPhone12,3"}}); got != "device-model=iPhone12%2C3" {
+	if got := keyValues([][2]string{{"device-model", "iPhone12,3"}}); got != "device-model=iPhone12%2C3" {
 		t.Errorf("kv = %q", got)
 	}
-	if got := fphEscape("a b+c&d=e,f:g/h~i"); got != "a%20b%2Bc%26d%3De%2Cf%3Ag%2Fh~i" {
+	if got := escape("a b+c&d=e,f:g/h~i"); got != "a%20b%2Bc%26d%3De%2Cf%3Ag%2Fh~i" {
 		t.Errorf("escape = %q", got)
 	}
 	// Non-ASCII and control bytes in a user agent are encoded; the rest is not.
-	if got := fphEscapeNonPrintable("Foo/1 (é)\r\n%"); got != "Foo/1 (%C3%A9)%0D%0A%" {
+	if got := escapeNonPrintable("Foo/1 (é)\r\n%"); got != "Foo/1 (%C3%A9)%0D%0A%" {
 		t.Errorf("UA escape = %q", got)
 	}
 }
@@ -233,7 +233,7 @@ func TestFormatTimestamp(t *testing.T) {
 	if got := FormatTimestamp(time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)); got != "2020-01-02T03:04:05.000Z" {
 		t.Errorf("FormatTimestamp = %q", got)
 	}
-	if got := fphMultiFactorTime(time.Date(2021, 11, 21, 13, 23, 7, 5e6, time.UTC)); got != "2021-11-21T13:23:07.005Z" {
+	if got := multiFactorTime(time.Date(2021, 11, 21, 13, 23, 7, 5e6, time.UTC)); got != "2021-11-21T13:23:07.005Z" {
 		t.Errorf("multi-factor time = %q", got)
 	}
 }
@@ -241,58 +241,58 @@ func TestFormatTimestamp(t *testing.T) {
 func TestFraudHeaderErrors(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(*Request)
+		mutate func(*Origin)
 		header string
 		field  string
 	}{
-		{"unknown method", func(r *Request) { r.Method = "DESKTOP_APP_DIRECT" }, "Gov-Client-Connection-Method", "Method"},
-		{"no device id", func(r *Request) { r.Device.DeviceID = "" }, "Gov-Client-Device-ID", "Device.DeviceID"},
-		{"device id not uuid", func(r *Request) { r.Device.DeviceID = "undefined" }, "Gov-Client-Device-ID", "Device.DeviceID"},
-		{"no ua", func(r *Request) { r.Device.JSUserAgent = "" }, "Gov-Client-Browser-JS-User-Agent", "Device.JSUserAgent"},
-		{"ua placeholder", func(r *Request) { r.Device.JSUserAgent = "undefined" }, "Gov-Client-Browser-JS-User-Agent", "Device.JSUserAgent"},
-		{"no screens", func(r *Request) { r.Device.Screens = nil }, "Gov-Client-Screens", "Device.Screens"},
-		{"zero width", func(r *Request) { r.Device.Screens[1].Width = 0 }, "Gov-Client-Screens", "Device.Screens[1].Width"},
-		{"zero depth", func(r *Request) { r.Device.Screens[0].ColourDepth = 0 }, "Gov-Client-Screens", "Device.Screens[0].ColourDepth"},
-		{"zero scale", func(r *Request) { r.Device.Screens[0].ScalingFactor = 0 }, "Gov-Client-Screens", "Device.Screens[0].ScalingFactor"},
-		{"negative window", func(r *Request) { r.Device.WindowHeight = -1 }, "Gov-Client-Window-Size", "Device.WindowHeight"},
-		{"timezone", func(r *Request) { r.Device.TimezoneOffsetMinutes = 5000 }, "Gov-Client-Timezone", "Device.TimezoneOffsetMinutes"},
-		{"no client ip", func(r *Request) { r.ClientIP = "" }, "Gov-Client-Public-IP", "ClientIP"},
-		{"client ip with port", func(r *Request) { r.ClientIP = "198.51.100.0:1234" }, "Gov-Client-Public-IP", "ClientIP"},
-		{"client ip zone", func(r *Request) { r.ClientIP = "fe80::1%eth0" }, "Gov-Client-Public-IP", "ClientIP"},
-		{"client ip null", func(r *Request) { r.ClientIP = "null" }, "Gov-Client-Public-IP", "ClientIP"},
-		{"no timestamp", func(r *Request) { r.ReceivedAt = time.Time{} }, "Gov-Client-Public-IP-Timestamp", "ReceivedAt"},
-		{"no port", func(r *Request) { r.ClientPort = 0 }, "Gov-Client-Public-Port", "ClientPort"},
-		{"server port", func(r *Request) { r.ClientPort = 443 }, "Gov-Client-Public-Port", "ClientPort"},
-		{"big port", func(r *Request) { r.ClientPort = 70000 }, "Gov-Client-Public-Port", "ClientPort"},
-		{"no user ids", func(r *Request) { r.UserIDs = nil }, "Gov-Client-User-IDs", "UserIDs"},
-		{"os in web", func(r *Request) { r.UserIDs["os"] = "alice" }, "Gov-Client-User-IDs", `UserIDs["os"]`},
-		{"empty user id", func(r *Request) { r.UserIDs["x"] = "" }, "Gov-Client-User-IDs", `UserIDs["x"]`},
-		{"no mfa", func(r *Request) { r.MultiFactor = nil }, "Gov-Client-Multi-Factor", "MultiFactor"},
-		{"bad mfa type", func(r *Request) { r.MultiFactor[1].Type = "SMS" }, "Gov-Client-Multi-Factor", "MultiFactor[1].Type"},
-		{"mfa no time", func(r *Request) { r.MultiFactor[0].At = time.Time{} }, "Gov-Client-Multi-Factor", "MultiFactor[0].At"},
-		{"mfa no ref", func(r *Request) { r.MultiFactor[0].UniqueReference = "" }, "Gov-Client-Multi-Factor", "MultiFactor[0].UniqueReference"},
-		{"no vendor ip", func(r *Request) { r.Vendor.PublicIP = "" }, "Gov-Vendor-Public-IP", "Vendor.PublicIP"},
-		{"first hop by", func(r *Request) { r.Forwarded = []Hop{{By: "203.0.113.7", For: "198.51.100.0"}} }, "Gov-Vendor-Forwarded", "Forwarded[0].By"},
-		{"first hop for", func(r *Request) { r.Forwarded = []Hop{{By: "203.0.113.6", For: "198.51.100.9"}} }, "Gov-Vendor-Forwarded", "Forwarded[0].For"},
-		{"hop bad ip", func(r *Request) {
+		{"unknown method", func(r *Origin) { r.Method = "DESKTOP_APP_DIRECT" }, "Gov-Client-Connection-Method", "Method"},
+		{"no device id", func(r *Origin) { r.Device.DeviceID = "" }, "Gov-Client-Device-ID", "Device.DeviceID"},
+		{"device id not uuid", func(r *Origin) { r.Device.DeviceID = "undefined" }, "Gov-Client-Device-ID", "Device.DeviceID"},
+		{"no ua", func(r *Origin) { r.Device.JSUserAgent = "" }, "Gov-Client-Browser-JS-User-Agent", "Device.JSUserAgent"},
+		{"ua placeholder", func(r *Origin) { r.Device.JSUserAgent = "undefined" }, "Gov-Client-Browser-JS-User-Agent", "Device.JSUserAgent"},
+		{"no screens", func(r *Origin) { r.Device.Screens = nil }, "Gov-Client-Screens", "Device.Screens"},
+		{"zero width", func(r *Origin) { r.Device.Screens[1].Width = 0 }, "Gov-Client-Screens", "Device.Screens[1].Width"},
+		{"zero depth", func(r *Origin) { r.Device.Screens[0].ColourDepth = 0 }, "Gov-Client-Screens", "Device.Screens[0].ColourDepth"},
+		{"zero scale", func(r *Origin) { r.Device.Screens[0].ScalingFactor = 0 }, "Gov-Client-Screens", "Device.Screens[0].ScalingFactor"},
+		{"negative window", func(r *Origin) { r.Device.WindowHeight = -1 }, "Gov-Client-Window-Size", "Device.WindowHeight"},
+		{"timezone", func(r *Origin) { r.Device.TimezoneOffsetMinutes = 5000 }, "Gov-Client-Timezone", "Device.TimezoneOffsetMinutes"},
+		{"no client ip", func(r *Origin) { r.ClientIP = "" }, "Gov-Client-Public-IP", "ClientIP"},
+		{"client ip with port", func(r *Origin) { r.ClientIP = "198.51.100.0:1234" }, "Gov-Client-Public-IP", "ClientIP"},
+		{"client ip zone", func(r *Origin) { r.ClientIP = "fe80::1%eth0" }, "Gov-Client-Public-IP", "ClientIP"},
+		{"client ip null", func(r *Origin) { r.ClientIP = "null" }, "Gov-Client-Public-IP", "ClientIP"},
+		{"no timestamp", func(r *Origin) { r.ReceivedAt = time.Time{} }, "Gov-Client-Public-IP-Timestamp", "ReceivedAt"},
+		{"no port", func(r *Origin) { r.ClientPort = 0 }, "Gov-Client-Public-Port", "ClientPort"},
+		{"server port", func(r *Origin) { r.ClientPort = 443 }, "Gov-Client-Public-Port", "ClientPort"},
+		{"big port", func(r *Origin) { r.ClientPort = 70000 }, "Gov-Client-Public-Port", "ClientPort"},
+		{"no user ids", func(r *Origin) { r.UserIDs = nil }, "Gov-Client-User-IDs", "UserIDs"},
+		{"os in web", func(r *Origin) { r.UserIDs["os"] = "alice" }, "Gov-Client-User-IDs", `UserIDs["os"]`},
+		{"empty user id", func(r *Origin) { r.UserIDs["x"] = "" }, "Gov-Client-User-IDs", `UserIDs["x"]`},
+		{"no mfa", func(r *Origin) { r.MultiFactor = nil }, "Gov-Client-Multi-Factor", "MultiFactor"},
+		{"bad mfa type", func(r *Origin) { r.MultiFactor[1].Type = "SMS" }, "Gov-Client-Multi-Factor", "MultiFactor[1].Type"},
+		{"mfa no time", func(r *Origin) { r.MultiFactor[0].At = time.Time{} }, "Gov-Client-Multi-Factor", "MultiFactor[0].At"},
+		{"mfa no ref", func(r *Origin) { r.MultiFactor[0].UniqueReference = "" }, "Gov-Client-Multi-Factor", "MultiFactor[0].UniqueReference"},
+		{"no vendor ip", func(r *Origin) { r.Vendor.PublicIP = "" }, "Gov-Vendor-Public-IP", "Vendor.PublicIP"},
+		{"first hop by", func(r *Origin) { r.Forwarded = []Hop{{By: "203.0.113.7", For: "198.51.100.0"}} }, "Gov-Vendor-Forwarded", "Forwarded[0].By"},
+		{"first hop for", func(r *Origin) { r.Forwarded = []Hop{{By: "203.0.113.6", For: "198.51.100.9"}} }, "Gov-Vendor-Forwarded", "Forwarded[0].For"},
+		{"hop bad ip", func(r *Origin) {
 			r.Forwarded = []Hop{{By: "203.0.113.6", For: "198.51.100.0"}, {By: "x", For: "203.0.113.6"}}
 		}, "Gov-Vendor-Forwarded", "Forwarded[1].By"},
-		{"no licences", func(r *Request) { r.Vendor.LicenseIDs = nil }, "Gov-Vendor-License-IDs", "Vendor.LicenseIDs"},
-		{"empty licence", func(r *Request) { r.Vendor.LicenseIDs["a"] = "" }, "Gov-Vendor-License-IDs", `Vendor.LicenseIDs["a"]`},
-		{"no product", func(r *Request) { r.Vendor.ProductName = "" }, "Gov-Vendor-Product-Name", "Vendor.ProductName"},
-		{"no version", func(r *Request) { r.Vendor.Version = "" }, "Gov-Vendor-Version", "Vendor.Version"},
-		{"missing not allowed", func(r *Request) { r.MissingData = []string{"Gov-Client-Screens"} }, "Gov-Client-Screens", "MissingData"},
-		{"missing wrong method", func(r *Request) { r.MissingData = []string{"Gov-Client-MAC-Addresses"} }, "Gov-Client-MAC-Addresses", "MissingData"},
+		{"no licences", func(r *Origin) { r.Vendor.LicenseIDs = nil }, "Gov-Vendor-License-IDs", "Vendor.LicenseIDs"},
+		{"empty licence", func(r *Origin) { r.Vendor.LicenseIDs["a"] = "" }, "Gov-Vendor-License-IDs", `Vendor.LicenseIDs["a"]`},
+		{"no product", func(r *Origin) { r.Vendor.ProductName = "" }, "Gov-Vendor-Product-Name", "Vendor.ProductName"},
+		{"no version", func(r *Origin) { r.Vendor.Version = "" }, "Gov-Vendor-Version", "Vendor.Version"},
+		{"missing not allowed", func(r *Origin) { r.MissingData = []string{"Gov-Client-Screens"} }, "Gov-Client-Screens", "MissingData"},
+		{"missing wrong method", func(r *Origin) { r.MissingData = []string{"Gov-Client-MAC-Addresses"} }, "Gov-Client-MAC-Addresses", "MissingData"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := fphWebRequest()
+			r := webOrigin()
 			tt.mutate(&r)
 			h, err := r.Headers()
 			if err == nil || h != nil {
 				t.Fatalf("Headers() = %v, nil; want an error", h)
 			}
-			if !fphHasError(err, tt.header, tt.field) {
+			if !hasError(err, tt.header, tt.field) {
 				t.Errorf("error %q does not name %s / %s", err, tt.header, tt.field)
 			}
 		})
@@ -302,40 +302,40 @@ func TestFraudHeaderErrors(t *testing.T) {
 func TestFraudBatchErrors(t *testing.T) {
 	tests := []struct {
 		name          string
-		mutate        func(*Request)
+		mutate        func(*Origin)
 		header, field string
 	}{
-		{"no batch device", func(r *Request) { r.BatchDevice = nil }, "Gov-Client-Local-IPs", "BatchDevice"},
-		{"no os user", func(r *Request) { r.BatchDevice.OSUser = "" }, "Gov-Client-User-IDs", "BatchDevice.OSUser"},
-		{"os in user ids", func(r *Request) { r.UserIDs = map[string]string{"os": "x"} }, "Gov-Client-User-IDs", `UserIDs["os"]`},
-		{"no ips", func(r *Request) { r.BatchDevice.LocalIPs = nil }, "Gov-Client-Local-IPs", "BatchDevice.LocalIPs"},
-		{"bad ip", func(r *Request) { r.BatchDevice.LocalIPs[1] = "10.1.2" }, "Gov-Client-Local-IPs", "BatchDevice.LocalIPs[1]"},
-		{"no ip time", func(r *Request) { r.BatchDevice.LocalIPsAt = time.Time{} }, "Gov-Client-Local-IPs-Timestamp", "BatchDevice.LocalIPsAt"},
-		{"no macs", func(r *Request) { r.BatchDevice.MACAddresses = nil }, "Gov-Client-MAC-Addresses", "BatchDevice.MACAddresses"},
-		{"bad mac", func(r *Request) { r.BatchDevice.MACAddresses[0] = "ea:43" }, "Gov-Client-MAC-Addresses", "BatchDevice.MACAddresses[0]"},
-		{"no os family", func(r *Request) { r.BatchDevice.OSFamily = "" }, "Gov-Client-User-Agent", "BatchDevice.OSFamily"},
-		{"no os version", func(r *Request) { r.BatchDevice.OSVersion = "" }, "Gov-Client-User-Agent", "BatchDevice.OSVersion"},
-		{"missing port is web only", func(r *Request) { r.MissingData = []string{"Gov-Client-Public-Port"} }, "Gov-Client-Public-Port", "MissingData"},
+		{"no batch device", func(r *Origin) { r.BatchDevice = nil }, "Gov-Client-Local-IPs", "BatchDevice"},
+		{"no os user", func(r *Origin) { r.BatchDevice.OSUser = "" }, "Gov-Client-User-IDs", "BatchDevice.OSUser"},
+		{"os in user ids", func(r *Origin) { r.UserIDs = map[string]string{"os": "x"} }, "Gov-Client-User-IDs", `UserIDs["os"]`},
+		{"no ips", func(r *Origin) { r.BatchDevice.LocalIPs = nil }, "Gov-Client-Local-IPs", "BatchDevice.LocalIPs"},
+		{"bad ip", func(r *Origin) { r.BatchDevice.LocalIPs[1] = "10.1.2" }, "Gov-Client-Local-IPs", "BatchDevice.LocalIPs[1]"},
+		{"no ip time", func(r *Origin) { r.BatchDevice.LocalIPsAt = time.Time{} }, "Gov-Client-Local-IPs-Timestamp", "BatchDevice.LocalIPsAt"},
+		{"no macs", func(r *Origin) { r.BatchDevice.MACAddresses = nil }, "Gov-Client-MAC-Addresses", "BatchDevice.MACAddresses"},
+		{"bad mac", func(r *Origin) { r.BatchDevice.MACAddresses[0] = "ea:43" }, "Gov-Client-MAC-Addresses", "BatchDevice.MACAddresses[0]"},
+		{"no os family", func(r *Origin) { r.BatchDevice.OSFamily = "" }, "Gov-Client-User-Agent", "BatchDevice.OSFamily"},
+		{"no os version", func(r *Origin) { r.BatchDevice.OSVersion = "" }, "Gov-Client-User-Agent", "BatchDevice.OSVersion"},
+		{"missing port is web only", func(r *Origin) { r.MissingData = []string{"Gov-Client-Public-Port"} }, "Gov-Client-Public-Port", "MissingData"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := fphBatchRequest()
+			r := batchOrigin()
 			tt.mutate(&r)
-			if _, err := r.Headers(); !fphHasError(err, tt.header, tt.field) {
+			if _, err := r.Headers(); !hasError(err, tt.header, tt.field) {
 				t.Errorf("error %v does not name %s / %s", err, tt.header, tt.field)
 			}
 		})
 	}
 }
 
-func fphHasError(err error, header, field string) bool {
+func hasError(err error, header, field string) bool {
 	var joined interface{ Unwrap() []error }
 	errs := []error{err}
 	if errors.As(err, &joined) {
 		errs = joined.Unwrap()
 	}
 	for _, e := range errs {
-		var fe *FraudHeaderError
+		var fe *HeaderError
 		if errors.As(e, &fe) && fe.Header == header && fe.Field == field && fe.Problem != "" {
 			return true
 		}
@@ -344,7 +344,7 @@ func fphHasError(err error, header, field string) bool {
 }
 
 func TestFraudMissingData(t *testing.T) {
-	r := fphWebRequest()
+	r := webOrigin()
 	r.MultiFactor = nil
 	r.Vendor.LicenseIDs = nil
 	r.ClientPort = 0
@@ -365,7 +365,7 @@ func TestFraudMissingData(t *testing.T) {
 		}
 	}
 
-	b := fphBatchRequest()
+	b := batchOrigin()
 	b.BatchDevice.MACAddresses = nil
 	b.MissingData = []string{"Gov-Client-MAC-Addresses"}
 	h = mustHeaders(t, b)
@@ -375,19 +375,19 @@ func TestFraudMissingData(t *testing.T) {
 }
 
 func TestFraudHeaderNames(t *testing.T) {
-	if n := len(FraudHeaderNames(ConnectionWebAppViaServer)); n != 16 {
+	if n := len(HeaderNames(WebAppViaServer)); n != 16 {
 		t.Errorf("web: %d names", n)
 	}
-	if n := len(FraudHeaderNames(ConnectionBatchProcessDirect)); n != 11 {
+	if n := len(HeaderNames(BatchProcessDirect)); n != 11 {
 		t.Errorf("batch: %d names", n)
 	}
-	if FraudHeaderNames("OTHER_DIRECT") != nil {
+	if HeaderNames("OTHER_DIRECT") != nil {
 		t.Error("unknown method has names")
 	}
-	names := FraudHeaderNames(ConnectionWebAppViaServer)
+	names := HeaderNames(WebAppViaServer)
 	names[0] = "changed"
-	if FraudHeaderNames(ConnectionWebAppViaServer)[0] == "changed" {
-		t.Error("FraudHeaderNames shares its slice")
+	if HeaderNames(WebAppViaServer)[0] == "changed" {
+		t.Error("HeaderNames shares its slice")
 	}
 }
 
@@ -404,7 +404,7 @@ func TestHostBatchDevice(t *testing.T) {
 			t.Errorf("loopback %s listed", ip)
 		}
 	}
-	r := fphBatchRequest()
+	r := batchOrigin()
 	r.BatchDevice = d
 	if len(d.MACAddresses) == 0 {
 		r.MissingData = []string{"Gov-Client-MAC-Addresses"}
@@ -480,10 +480,10 @@ func FuzzFraudEncode(f *testing.F) {
 	f.Add("2001:db8::1", "%zz", "~-._")
 	f.Fuzz(func(t *testing.T, k, v1, v2 string) {
 		pairs := [][2]string{{k, v1}, {"second", v2}}
-		out := fphKeyValues(pairs)
+		out := keyValues(pairs)
 		parts := strings.Split(out, "&")
 		if len(parts) != len(pairs) || strings.Contains(out, ",") {
-			t.Fatalf("fphKeyValues(%q) = %q: separators leaked", pairs, out)
+			t.Fatalf("keyValues(%q) = %q: separators leaked", pairs, out)
 		}
 		for i, p := range parts {
 			key, val, ok := strings.Cut(p, "=")
@@ -501,10 +501,10 @@ func FuzzFraudEncode(f *testing.F) {
 				t.Fatalf("non-printable byte %#x in %q", c, out)
 			}
 		}
-		ua := fphEscapeNonPrintable(v1)
+		ua := escapeNonPrintable(v1)
 		for i := 0; i < len(ua); i++ {
 			if c := ua[i]; c < 0x20 || c > 0x7e {
-				t.Fatalf("fphEscapeNonPrintable(%q) = %q", v1, ua)
+				t.Fatalf("escapeNonPrintable(%q) = %q", v1, ua)
 			}
 		}
 	})

@@ -1,4 +1,4 @@
-package hmrc_test
+package sandbox_test
 
 import (
 	"errors"
@@ -8,15 +8,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
+	"github.com/mtdconnect/mtdconnect/hmrc/sandbox"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 )
 
 // Create Test User gives credentials that work: the new user grants VAT
 // authority on the simulator's pages and its VRN has obligations.
+// newEnv is the shared test deployment with a landlord and the sandbox
+// client over its HMRC client.
+func newEnv(t *testing.T) (*hmrctest.Env, *sandbox.Client, int64) {
+	t.Helper()
+	e := hmrctest.New(t, hmrctest.Options{})
+	return e, sandbox.New(e.Client), e.CreateUser(t, "landlord@example.com", "", "").ID
+}
+
 func TestCreateTestUser(t *testing.T) {
-	e := newEnv(t)
+	e, sb, userID := newEnv(t)
 	ctx := t.Context()
-	u, err := e.client.CreateTestUser(ctx, []string{hmrc.TestServiceMTDIncomeTax, hmrc.TestServiceMTDVAT})
+	u, err := sb.CreateTestUser(ctx, []string{sandbox.ServiceMTDIncomeTax, sandbox.ServiceMTDVAT})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,47 +46,44 @@ func TestCreateTestUser(t *testing.T) {
 	if strings.Contains(logged.String(), u.Password) {
 		t.Fatalf("the log shows the password: %s", logged.String())
 	}
-	e.connectVAT(t, u.UserID, u.Password)
-	list, err := e.client.VATObligations(ctx, e.userID, u.VRN, time.Time{}, time.Time{}, hmrc.VATStatusOpen, webOrigin())
+	e.Connect(t, e.Client, userID, mtdconnect.PurposeVAT, u.UserID, u.Password)
+	origin, err := e.Client.BatchOrigin(map[string]string{"mtdconnect": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := vat.New(e.Client).Obligations(ctx, userID, u.VRN, time.Time{}, time.Time{}, vat.StatusOpen, origin)
 	if err != nil || len(list) == 0 {
 		t.Fatalf("the new user's obligations: %v, %v", list, err)
 	}
 
 	// A user with no services has no identifiers.
-	bare, err := e.client.CreateTestUser(ctx, nil)
+	bare, err := sb.CreateTestUser(ctx, nil)
 	if err != nil || bare.VRN != "" || bare.NINO != "" || bare.UserID == u.UserID {
 		t.Fatalf("bare user %+v, %v", bare, err)
 	}
 	// A service the sandbox does not know is HMRC's refusal.
 	var ae *hmrc.APIError
-	if _, err := e.client.CreateTestUser(ctx, []string{"no-such-service"}); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+	if _, err := sb.CreateTestUser(ctx, []string{"no-such-service"}); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.API != sandbox.APICreateTestUser {
 		t.Fatalf("unknown service: %v", err)
 	}
 }
 
 func TestCreateTestUserRefusedLocally(t *testing.T) {
-	e := newEnv(t)
-	before := e.sim.Stats()
+	e, sb, _ := newEnv(t)
+	before := e.Sim.Stats()
 	for _, services := range [][]string{{""}, {"MTD-VAT"}, {"mtd-vat", "mtd-vat"}, {"mtd vat"}} {
-		if _, err := e.client.CreateTestUser(t.Context(), services); err == nil {
+		if _, err := sb.CreateTestUser(t.Context(), services); err == nil {
 			t.Errorf("%q accepted", services)
 		}
 	}
-	if after := e.sim.Stats(); after.TokenRequests != before.TokenRequests || after.APIRequests != before.APIRequests {
+	if after := e.Sim.Stats(); after.TokenRequests != before.TokenRequests || after.APIRequests != before.APIRequests {
 		t.Fatal("a refused request reached HMRC")
 	}
-	prod, err := hmrc.New(hmrc.Config{
-		ClientID: clientID, ClientSecret: clientSecret, Environment: hmrc.EnvProduction,
-		AuthorizeURL: e.simURL + "/oauth/authorize", TokenURL: e.simURL + "/oauth/token", APIURL: e.simURL,
-		Store: e.store, Sealer: e.sealer,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := prod.CreateTestUser(t.Context(), []string{hmrc.TestServiceMTDVAT}); err == nil || !strings.Contains(err.Error(), "sandbox") {
+	prod := e.NewClient(t, func(c *hmrc.Config) { c.Environment = hmrc.EnvProduction })
+	if _, err := sandbox.New(prod).CreateTestUser(t.Context(), []string{sandbox.ServiceMTDVAT}); err == nil || !strings.Contains(err.Error(), "sandbox") {
 		t.Fatalf("production: %v", err)
 	}
-	if after := e.sim.Stats(); after.TokenRequests != before.TokenRequests {
+	if after := e.Sim.Stats(); after.TokenRequests != before.TokenRequests {
 		t.Fatal("production client asked for a token")
 	}
 }

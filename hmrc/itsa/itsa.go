@@ -1,4 +1,7 @@
-package hmrc
+// Package itsa makes the Income Tax (MTD) calls for a landlord's UK
+// property business on top of hmrc.Client.Do, with HMRC's own local
+// validation: a request HMRC would refuse for its shape is never sent.
+package itsa
 
 // Income Tax (MTD) calls for a landlord's UK property business: Business
 // Details v2.0 (which business is the UK property one), Obligations v3.0
@@ -14,13 +17,21 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+)
+
+// The APIs called, as hmrc.APIError.API names them.
+const (
+	APIBusinessDetails  = "business-details"
+	APIObligations      = "obligations"
+	APIPropertyBusiness = "property-business"
 )
 
 // HMRC's Accept header of each API (shared reference §6).
@@ -44,10 +55,10 @@ var (
 	// ErrNoUKProperty means HMRC lists no UK property business for the
 	// NINO: the landlord has not signed up their property income for Making
 	// Tax Digital (or HMRC has no businesses for them at all).
-	ErrNoUKProperty = errors.New("hmrc: HMRC has no UK property business for this National Insurance number")
+	ErrNoUKProperty = errors.New("itsa: HMRC has no UK property business for this National Insurance number")
 	// ErrNoSubmission means HMRC holds no cumulative summary for the tax
 	// year yet.
-	ErrNoSubmission = errors.New("hmrc: nothing has been submitted for this tax year yet")
+	ErrNoSubmission = errors.New("itsa: nothing has been submitted for this tax year yet")
 )
 
 // businessIDTTL is how long a UK property business ID is reused without
@@ -56,19 +67,31 @@ var (
 // day at most.
 const businessIDTTL = 24 * time.Hour
 
-// ITSAOption adjusts one ITSA call.
-type ITSAOption func(*itsaOptions)
-
-type itsaOptions struct {
-	priority Priority
-	scenario string
+// Client makes the Income Tax calls through an hmrc.Client. Make one per
+// process and share it: it keeps each landlord's UK property business ID
+// for a day.
+type Client struct {
+	hmrc       *hmrc.Client
+	businesses businessCache // UK property business IDs, so each costs one call a day
 }
 
-// WithPriority sets the call's place in the rate budget; ITSA calls are
+// New returns a Client over c.
+func New(c *hmrc.Client) *Client { return &Client{hmrc: c} }
+
+// Option adjusts one call.
+type Option func(*options)
+
+type options struct {
+	priority hmrc.Priority
+	scenario string
+	fresh    bool
+}
+
+// WithPriority sets the call's place in the rate budget; calls are
 // Interactive unless told otherwise (use Scheduled or Background for work no
 // landlord waits on).
-func WithPriority(p Priority) ITSAOption {
-	return func(o *itsaOptions) { o.priority = p }
+func WithPriority(p hmrc.Priority) Option {
+	return func(o *options) { o.priority = p }
 }
 
 // WithTestScenario sends HMRC's sandbox Gov-Test-Scenario header (e.g.
@@ -76,64 +99,38 @@ func WithPriority(p Priority) ITSAOption {
 // lookup it may need first, and bypasses the business ID cache for a
 // UKPropertyBusinessID call. The call fails, sending nothing, if the client
 // is configured for production, where the header has no place.
-func WithTestScenario(name string) ITSAOption {
-	return func(o *itsaOptions) { o.scenario = name }
+func WithTestScenario(name string) Option {
+	return func(o *options) { o.scenario = name }
 }
 
-var itsaScenarioPattern = regexp.MustCompile(`^[A-Z0-9_]{1,64}$`)
+// WithoutCache makes UKPropertyBusinessID ask HMRC now rather than answer
+// from the day's cache (testing a connection is asking HMRC).
+func WithoutCache() Option {
+	return func(o *options) { o.fresh = true }
+}
 
-func (c *Client) itsaOptions(opts []ITSAOption) (itsaOptions, error) {
-	o := itsaOptions{priority: Interactive}
+func (c *Client) options(opts []Option) (options, error) {
+	o := options{priority: hmrc.Interactive}
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.scenario != "" {
-		if c.cfg.Environment == "production" {
-			return o, errors.New("hmrc: Gov-Test-Scenario is for the sandbox only, and this client calls production")
-		}
-		if !itsaScenarioPattern.MatchString(o.scenario) {
-			return o, fmt.Errorf("hmrc: %q is not a Gov-Test-Scenario name (upper-case letters, digits, _)", o.scenario)
-		}
-	}
-	return o, nil
+	return o, c.hmrc.CheckTestScenario(o.scenario)
 }
 
-// itsaDo makes one Income Tax call. An HMRC error with a single code keeps
-// its JSON-pointer paths as the only item of APIError.Errors, so callers
-// find every error's fields in Errors, whether HMRC sent one or several.
-func (c *Client) itsaDo(ctx context.Context, o itsaOptions, userID int64, call Call, out any) (*Response, error) {
+// do makes one Income Tax call with the landlord's Income Tax connection.
+func (c *Client) do(ctx context.Context, o options, userID int64, call hmrc.Call, out any) (*hmrc.Response, error) {
 	call.UserID = userID
 	call.Purpose = mtdconnect.PurposeIncomeTax
 	call.Priority = o.priority
 	// GET and PUT are safe to repeat: a PUT of the same body leaves HMRC as
 	// one PUT would.
 	call.Idempotent = call.Method == http.MethodGet || call.Method == http.MethodPut
-	if o.scenario != "" {
-		call.Header = http.Header{"Gov-Test-Scenario": {o.scenario}}
-	}
-	resp, err := c.Do(ctx, call, out)
-	var ae *APIError
-	if errors.As(err, &ae) && resp != nil {
-		itsaKeepPaths(ae, resp.Body)
-	}
-	return resp, err
+	call.TestScenario = o.scenario
+	return c.hmrc.Do(ctx, call, out)
 }
 
-// itsaKeepPaths copies the paths of a single-error HMRC answer, which
-// APIError has no field for, into Errors.
-func itsaKeepPaths(ae *APIError, body []byte) {
-	if len(ae.Errors) > 0 {
-		return
-	}
-	var single APIErrorItem
-	if json.Unmarshal(body, &single) != nil || single.Code != ae.Code || len(single.Paths) == 0 {
-		return
-	}
-	ae.Errors = []APIErrorItem{single}
-}
-
-func itsaNotFound(err error, codes ...string) (*APIError, bool) {
-	var ae *APIError
+func notFound(err error, codes ...string) (*hmrc.APIError, bool) {
+	var ae *hmrc.APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && slices.Contains(codes, ae.Code) {
 		return ae, true
 	}
@@ -209,22 +206,23 @@ func (b *businessCache) store(k businessKey, id string, now time.Time) {
 // day per user and NINO, so the pages that need it spend HMRC's rate budget
 // once; ErrNoUKProperty (not cached) when HMRC lists no UK property business.
 // A malformed NINO is a *mtdconnect.NINOError and nothing is sent.
-func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino string, origin *Request, opts ...ITSAOption) (string, error) {
+func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino string, origin *fraud.Origin, opts ...Option) (string, error) {
 	n, err := mtdconnect.ParseNINO(nino)
 	if err != nil {
 		return "", err
 	}
-	o, err := c.itsaOptions(opts)
+	o, err := c.options(opts)
 	if err != nil {
 		return "", err
 	}
-	if o.scenario != "" {
-		// A sandbox scenario's answer is canned: neither use nor keep the cache.
+	if o.scenario != "" || o.fresh {
+		// A sandbox scenario's answer is canned: neither use nor keep the
+		// cache. A fresh answer is asked for when HMRC itself is tested.
 		return c.fetchUKPropertyBusinessID(ctx, o, userID, n, origin)
 	}
 	cache := &c.businesses
 	k := businessKey{userID, n}
-	e, id := cache.entry(k, c.now())
+	e, id := cache.entry(k, c.hmrc.Now())
 	if id != "" {
 		return id, nil
 	}
@@ -234,40 +232,40 @@ func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino st
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	if _, id := cache.entry(k, c.now()); id != "" {
+	if _, id := cache.entry(k, c.hmrc.Now()); id != "" {
 		return id, nil // fetched while this caller waited
 	}
 	id, err = c.fetchUKPropertyBusinessID(ctx, o, userID, n, origin)
 	if err != nil {
 		return "", err
 	}
-	cache.store(k, id, c.now())
+	cache.store(k, id, c.hmrc.Now())
 	return id, nil
 }
 
-func (c *Client) fetchUKPropertyBusinessID(ctx context.Context, o itsaOptions, userID int64, nino string, origin *Request) (string, error) {
+func (c *Client) fetchUKPropertyBusinessID(ctx context.Context, o options, userID int64, nino string, origin *fraud.Origin) (string, error) {
 	var out struct {
 		ListOfBusinesses []struct {
 			TypeOfBusiness string `json:"typeOfBusiness"`
 			BusinessID     string `json:"businessId"`
 		} `json:"listOfBusinesses"`
 	}
-	_, err := c.itsaDo(ctx, o, userID, Call{
-		Method: http.MethodGet, Path: "/individuals/business/details/" + nino + "/list",
+	_, err := c.do(ctx, o, userID, hmrc.Call{
+		API: APIBusinessDetails, Method: http.MethodGet, Path: "/individuals/business/details/" + nino + "/list",
 		Accept: acceptBusinessDetails, Fraud: origin,
 	}, &out)
-	if ae, ok := itsaNotFound(err, "MATCHING_RESOURCE_NOT_FOUND", "NO_BUSINESS_FOUND"); ok {
+	if ae, ok := notFound(err, "MATCHING_RESOURCE_NOT_FOUND", "NO_BUSINESS_FOUND"); ok {
 		return "", fmt.Errorf("%w (%w)", ErrNoUKProperty, ae)
 	}
 	if err != nil {
-		return "", fmt.Errorf("hmrc: list businesses: %w", err)
+		return "", fmt.Errorf("itsa: list businesses: %w", err)
 	}
 	for _, b := range out.ListOfBusinesses {
 		if b.TypeOfBusiness != TypeUKProperty {
 			continue
 		}
 		if !ValidBusinessID(b.BusinessID) {
-			return "", fmt.Errorf("hmrc: list businesses: HMRC returned a malformed businessId %q", b.BusinessID)
+			return "", fmt.Errorf("itsa: list businesses: HMRC returned a malformed businessId %q", b.BusinessID)
 		}
 		return b.BusinessID, nil
 	}
@@ -297,15 +295,15 @@ func (o Obligation) Fulfilled() bool { return o.Status == ObligationFulfilled }
 // landlord's UK property business whose period ends in taxYear, open and
 // fulfilled, sorted by period start then end. None (HMRC's
 // NO_OBLIGATIONS_FOUND) is an empty list, not an error.
-func (c *Client) Obligations(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *Request, opts ...ITSAOption) ([]Obligation, error) {
+func (c *Client) Obligations(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *fraud.Origin, opts ...Option) ([]Obligation, error) {
 	n, err := mtdconnect.ParseNINO(nino)
 	if !taxYear.Valid() {
-		err = errors.Join(err, itsaErr(itsaErrTaxYearFormat))
+		err = errors.Join(err, errOf(errTaxYearFormat))
 	}
 	if err != nil {
 		return nil, err
 	}
-	o, err := c.itsaOptions(opts)
+	o, err := c.options(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -326,19 +324,19 @@ func (c *Client) Obligations(ctx context.Context, userID int64, nino string, tax
 			} `json:"obligationDetails"`
 		} `json:"obligations"`
 	}
-	_, err = c.itsaDo(ctx, o, userID, Call{
-		Method: http.MethodGet, Path: "/obligations/details/" + n + "/income-and-expenditure",
+	_, err = c.do(ctx, o, userID, hmrc.Call{
+		API: APIObligations, Method: http.MethodGet, Path: "/obligations/details/" + n + "/income-and-expenditure",
 		Query: url.Values{
 			"typeOfBusiness": {TypeUKProperty}, "businessId": {bid},
 			"fromDate": {taxYear.FirstDay()}, "toDate": {taxYear.LastDay()},
 		},
 		Accept: acceptObligations, Fraud: origin,
 	}, &out)
-	if _, ok := itsaNotFound(err, "NO_OBLIGATIONS_FOUND"); ok {
+	if _, ok := notFound(err, "NO_OBLIGATIONS_FOUND"); ok {
 		return []Obligation{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("hmrc: obligations %s: %w", taxYear, err)
+		return nil, fmt.Errorf("itsa: obligations %s: %w", taxYear, err)
 	}
 	list := []Obligation{}
 	for _, ob := range out.Obligations {
@@ -363,14 +361,15 @@ func (c *Client) Obligations(ctx context.Context, userID int64, nino string, tax
 // ---- the UK property cumulative summary ----
 
 // checkCumulativeTarget validates what goes in the cumulative summary's
-// path, joining every problem: a *mtdconnect.NINOError and ValidationErrors.
+// path, joining every problem: a *mtdconnect.NINOError and
+// *hmrc.ValidationError values.
 func checkCumulativeTarget(nino string, taxYear TaxYear) (string, error) {
 	n, err := mtdconnect.ParseNINO(nino)
 	switch {
 	case !taxYear.Valid():
-		err = errors.Join(err, itsaErr(itsaErrTaxYearFormat))
+		err = errors.Join(err, errOf(errTaxYearFormat))
 	case taxYear < CumulativeFirstTaxYear:
-		err = errors.Join(err, itsaErr(itsaErrTaxYearNotSupp))
+		err = errors.Join(err, errOf(errTaxYearNotSupp))
 	}
 	return n, err
 }
@@ -380,23 +379,23 @@ func checkCumulativeTarget(nino string, taxYear TaxYear) (string, error) {
 // the latest, and it fulfils every obligation whose period end it covers.
 // Nothing is sent when the NINO, the tax year or the body would be refused
 // for its shape: the error then joins a *mtdconnect.NINOError and/or
-// ValidationError values (HMRC's codes, messages and paths). HMRC's own
-// refusals are *APIError. On success HMRC answers 204; the Response carries
-// its X-CorrelationId, the reference to keep.
-func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, body UKPropertyCumulative, origin *Request, opts ...ITSAOption) (*Response, error) {
+// *hmrc.ValidationError values (HMRC's codes, messages and paths). HMRC's
+// own refusals are *hmrc.APIError. On success HMRC answers 204; the
+// Response carries its X-CorrelationId, the reference to keep.
+func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, body UKPropertyCumulative, origin *fraud.Origin, opts ...Option) (*hmrc.Response, error) {
 	n, err := checkCumulativeTarget(nino, taxYear)
 	if taxYear.Valid() && taxYear >= CumulativeFirstTaxYear {
 		// Validate would only repeat a tax year error.
-		err = errors.Join(err, ValidationErrors(body.Validate(taxYear)))
+		err = errors.Join(err, hmrc.JoinValidationErrors(body.Validate(taxYear)))
 	}
 	if err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("hmrc: encode UK property summary: %w", err)
+		return nil, fmt.Errorf("itsa: encode UK property summary: %w", err)
 	}
-	o, err := c.itsaOptions(opts)
+	o, err := c.options(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -404,26 +403,25 @@ func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, n
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.itsaDo(ctx, o, userID, Call{
-		Method: http.MethodPut, Path: "/individuals/business/property/uk/" + n + "/" + bid + "/cumulative/" + taxYear.String(),
+	resp, err := c.do(ctx, o, userID, hmrc.Call{
+		API: APIPropertyBusiness, Method: http.MethodPut, Path: "/individuals/business/property/uk/" + n + "/" + bid + "/cumulative/" + taxYear.String(),
 		Accept: acceptPropertyBusiness, Body: json.RawMessage(raw), Fraud: origin,
 	}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("hmrc: submit UK property %s: %w", taxYear, err)
+		return nil, fmt.Errorf("itsa: submit UK property %s: %w", taxYear, err)
 	}
-	c.log.Info("hmrc uk property cumulative summary submitted", "user_id", userID, "tax_year", taxYear.String(), "correlation_id", resp.CorrelationID)
 	return resp, nil
 }
 
 // UKPropertyCumulative returns the UK property summary HMRC holds for
 // taxYear (2025-26 onwards), as last submitted; ErrNoSubmission when there is
 // none. Local checks are as for SubmitUKPropertyCumulative.
-func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *Request, opts ...ITSAOption) (*UKPropertyCumulative, error) {
+func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *fraud.Origin, opts ...Option) (*UKPropertyCumulative, error) {
 	n, err := checkCumulativeTarget(nino, taxYear)
 	if err != nil {
 		return nil, err
 	}
-	o, err := c.itsaOptions(opts)
+	o, err := c.options(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -432,15 +430,15 @@ func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino st
 		return nil, err
 	}
 	var out UKPropertyCumulative
-	_, err = c.itsaDo(ctx, o, userID, Call{
-		Method: http.MethodGet, Path: "/individuals/business/property/uk/" + n + "/" + bid + "/cumulative/" + taxYear.String(),
+	_, err = c.do(ctx, o, userID, hmrc.Call{
+		API: APIPropertyBusiness, Method: http.MethodGet, Path: "/individuals/business/property/uk/" + n + "/" + bid + "/cumulative/" + taxYear.String(),
 		Accept: acceptPropertyBusiness, Fraud: origin,
 	}, &out)
-	if ae, ok := itsaNotFound(err, "MATCHING_RESOURCE_NOT_FOUND"); ok {
+	if ae, ok := notFound(err, "MATCHING_RESOURCE_NOT_FOUND"); ok {
 		return nil, fmt.Errorf("%w (%w)", ErrNoSubmission, ae)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("hmrc: UK property %s: %w", taxYear, err)
+		return nil, fmt.Errorf("itsa: UK property %s: %w", taxYear, err)
 	}
 	return &out, nil
 }

@@ -1,0 +1,314 @@
+package hmrc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+)
+
+// Call is one HMRC API request.
+type Call struct {
+	// API names the HMRC API called, for APIError.API: e.g.
+	// "business-details", "obligations", "property-business", "vat".
+	API string
+	// UserID and Purpose name the connection whose access token the call
+	// carries (a user-restricted call).
+	UserID  int64
+	Purpose mtdconnect.Purpose
+	// Application makes the call application-restricted instead: it
+	// carries an application token from the client_credentials grant and
+	// no landlord's token (HMRC's test-support APIs). UserID and Purpose
+	// are not read, and Fraud may be nil. The administrator's consent to
+	// call HMRC's external services is required, as for connecting.
+	Application bool
+	Method      string
+	Path        string // below the API base URL, e.g. /organisations/vat/{vrn}/obligations
+	Query       url.Values
+	Accept      string // e.g. application/vnd.hmrc.1.0+json; none when empty
+	Body        any    // sent as JSON when not nil
+	// RawBody, when not nil, is sent as it is with ContentType (Body must
+	// then be nil): a proxy passes the platform's request on unchanged.
+	RawBody     []byte
+	ContentType string
+	Header      http.Header
+	// TestScenario is HMRC's sandbox Gov-Test-Scenario header (e.g.
+	// "NOT_FOUND"); the call fails, sending nothing, when the client calls
+	// production (see CheckTestScenario).
+	TestScenario string
+	// Priority in the rate budget: Interactive when a landlord waits.
+	Priority Priority
+	// Idempotent calls (GET, PUT) are retried after a failure whose
+	// outcome is unknown; others only when HMRC surely did not act.
+	Idempotent bool
+	// Fraud describes who and what originated the call, for HMRC's fraud
+	// prevention headers, which the law requires on every MTD call. Its
+	// Vendor, where empty, is the client's (Config.Vendor). Required on
+	// user-restricted calls.
+	Fraud *fraud.Origin
+	// PassThrough returns HMRC's answer as it is: every status, 4xx and
+	// 5xx included (after the retries a transient failure gets), is a
+	// Response with a nil error, and out is not used. An error then means
+	// there is no answer of HMRC's to pass on.
+	PassThrough bool
+}
+
+// Response is HMRC's answer to a Call: its status, its headers unchanged
+// (X-CorrelationId, Deprecation, Sunset, Receipt-ID…) and its body.
+type Response struct {
+	Status        int
+	Header        http.Header
+	Body          []byte
+	CorrelationID string    // the X-CorrelationId header, HMRC's reference for the call
+	ReceivedAt    time.Time // when the answer arrived, by the client's clock
+}
+
+// Do makes the call with a valid access token, decoding a JSON answer into
+// out when out is not nil. It refreshes the token first if it is about to
+// expire, retries once with the store's token after a 401 (another instance
+// may have refreshed, which killed ours), and retries transient failures
+// with jittered backoff. HMRC's refusals are *APIError, returned with the
+// Response; a failure retrying may cure (5xx, 429, HMRC unreachable) wraps
+// ErrUnavailable.
+func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) {
+	if call.Body != nil && call.RawBody != nil {
+		return nil, errors.New("hmrc: a call has a Body or a RawBody, not both")
+	}
+	if err := c.CheckTestScenario(call.TestScenario); err != nil {
+		return nil, err
+	}
+	var fph http.Header
+	if !call.Application || call.Fraud != nil {
+		var err error
+		if fph, err = c.fraudHeaders(call.Fraud); err != nil {
+			return nil, err
+		}
+	}
+	body, contentType := call.RawBody, call.ContentType
+	if call.Body != nil {
+		var err error
+		if body, err = json.Marshal(call.Body); err != nil {
+			return nil, fmt.Errorf("hmrc: encode request: %w", err)
+		}
+		contentType = "application/json"
+	}
+	if call.Application {
+		if err := c.requireConsent(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		rejected   string // a token HMRC answered 401 to
+		retried401 bool
+		appToken   string
+		lastErr    error
+		lastResp   *Response // the last answer, for PassThrough
+	)
+	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
+		if attempt > 1 && rejected == "" {
+			if err := sleep(ctx, backoff(c.cfg.RetryBase, attempt-1)); err != nil {
+				return nil, err
+			}
+		}
+		var token string
+		var err error
+		switch {
+		case call.Application && appToken != "":
+			token = appToken
+		case call.Application:
+			if appToken, err = c.applicationToken(ctx); err != nil {
+				return nil, err
+			}
+			token = appToken
+		default:
+			if token, err = c.accessToken(ctx, call.UserID, call.Purpose, call.Priority, rejected); err != nil {
+				return nil, err
+			}
+		}
+		rejected = ""
+		if err := c.limiter.Wait(ctx, call.Priority); err != nil {
+			return nil, err
+		}
+		resp, err := c.send(ctx, call, fph, body, contentType, token)
+		c.metrics.apiCall(resp, err)
+		if err != nil {
+			lastErr, lastResp = err, nil
+			if call.Idempotent || sentNothing(err) {
+				continue
+			}
+			return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, logPath(call.Path), err)
+		}
+		lastResp = resp
+		switch {
+		case resp.Status >= 200 && resp.Status < 300:
+			if out != nil && !call.PassThrough && len(resp.Body) > 0 {
+				if err := json.Unmarshal(resp.Body, out); err != nil {
+					return resp, fmt.Errorf("hmrc: decode %s: %w", logPath(call.Path), err)
+				}
+			}
+			return resp, nil
+		case resp.Status == http.StatusUnauthorized && !call.Application && !retried401 && apiErrorCode(resp.Body) == "INVALID_CREDENTIALS":
+			// Ours was killed by a refresh elsewhere, or revoked: retry
+			// once with the store's token, refreshed if it is this one.
+			retried401, rejected = true, token
+			attempt-- // not a failure of HMRC's
+		case resp.Status == http.StatusTooManyRequests:
+			c.limiter.Throttled(ctx)
+			lastErr = ParseAPIError(call.API, resp) // not processed: safe to retry
+		case resp.Status >= 500 && call.Idempotent:
+			lastErr = ParseAPIError(call.API, resp)
+		case call.PassThrough:
+			return resp, nil
+		case resp.Status >= 500:
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, ParseAPIError(call.API, resp))
+		default:
+			return resp, ParseAPIError(call.API, resp)
+		}
+	}
+	if call.PassThrough && lastResp != nil {
+		return lastResp, nil
+	}
+	return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, logPath(call.Path), lastErr)
+}
+
+// scenarioPattern is the form of HMRC's Gov-Test-Scenario names.
+var scenarioPattern = regexp.MustCompile(`^[A-Z0-9_]{1,64}$`)
+
+// CheckTestScenario refuses a Gov-Test-Scenario header (name) this client
+// must not send: any when it calls production, where the header has no
+// place, and one that is not a scenario name (upper-case letters, digits,
+// _). "" is no scenario.
+func (c *Client) CheckTestScenario(name string) error {
+	switch {
+	case name == "":
+		return nil
+	case c.cfg.Environment == EnvProduction:
+		return errors.New("hmrc: Gov-Test-Scenario is for the sandbox only, and this client calls production")
+	case !scenarioPattern.MatchString(name):
+		return fmt.Errorf("hmrc: %q is not a Gov-Test-Scenario name (upper-case letters, digits, _)", name)
+	}
+	return nil
+}
+
+// personalSegment matches a path segment that is a NINO (two letters, six
+// digits, an optional letter) or a VRN (nine digits). HMRC's paths carry
+// them, and errors end up in logs: the landlord's identifiers must not.
+var personalSegment = regexp.MustCompile(`(?i)^(?:[A-Z]{2}[0-9]{6}[A-Z]?|[0-9]{9})$`)
+
+// logPath is path as errors and logs may show it, with the NINO or VRN in
+// it replaced by a placeholder.
+func logPath(path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if personalSegment.MatchString(s) {
+			segs[i] = "{id}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// fraudHeaders builds the fraud prevention headers of a call before any
+// budget is spent on it: a call HMRC would flag is never sent.
+func (c *Client) fraudHeaders(o *fraud.Origin) (http.Header, error) {
+	if o == nil {
+		return nil, errors.New("hmrc: fraud prevention data is required on every call")
+	}
+	return o.WithVendor(c.cfg.Vendor).Headers()
+}
+
+func (c *Client) send(ctx context.Context, call Call, fph http.Header, body []byte, contentType, token string) (*Response, error) {
+	u := strings.TrimSuffix(c.cfg.APIURL, "/") + call.Path
+	if len(call.Query) > 0 {
+		u += "?" + call.Query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, call.Method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range call.Header {
+		req.Header[k] = v
+	}
+	for k, v := range fph {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if call.Accept != "" {
+		req.Header.Set("Accept", call.Accept)
+	}
+	if body != nil && contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if call.TestScenario != "" {
+		req.Header.Set("Gov-Test-Scenario", call.TestScenario)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// A *url.Error names the URL, whose path holds the NINO or VRN;
+		// the callers say which call failed.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, ue.Err
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b,
+		CorrelationID: resp.Header.Get("X-CorrelationId"), ReceivedAt: c.now()}, nil
+}
+
+// sentNothing reports whether a transport error happened before HMRC could
+// have acted on the request (the connection was never made).
+func sentNothing(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func apiErrorCode(body []byte) string {
+	var e struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Code
+}
+
+// ParseAPIError reads HMRC's answer other than success from api. A single
+// error that names fields (HMRC sends its paths at the top level) becomes
+// the only item of Errors, so callers find every error's fields in Errors,
+// whether HMRC sent one or several. An answer not in HMRC's shape gets the
+// status text as its code and the start of the body as its message.
+func ParseAPIError(api string, resp *Response) *APIError {
+	e := &APIError{API: api, Status: resp.Status, CorrelationID: resp.CorrelationID}
+	var body struct {
+		APIErrorItem
+		Errors []APIErrorItem `json:"errors"`
+	}
+	if err := json.Unmarshal(resp.Body, &body); err != nil || body.Code == "" {
+		e.Code = http.StatusText(resp.Status)
+		e.Message = truncate(string(resp.Body), 200)
+		return e
+	}
+	e.Code, e.Message, e.Errors = body.Code, body.Message, body.Errors
+	if len(e.Errors) == 0 && len(body.Paths) > 0 {
+		e.Errors = []APIErrorItem{body.APIErrorItem}
+	}
+	return e
+}

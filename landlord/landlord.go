@@ -1,0 +1,170 @@
+// Package landlord is the one place of each action on a landlord's HMRC
+// connections and filings, whoever asks for it: the landlord on the pages,
+// the platform through the JSON API, an administrator on the command line.
+// The pages and the API only decode, call and render.
+//
+// An action checks what it is given, calls HMRC (on a context detached from
+// the caller's where the outcome must be kept: a submission HMRC accepted
+// is recorded even if the browser went away), keeps the receipt and logs one
+// line saying who did what (Actor). That line is written in one place per
+// action, record, which is where the events for webhooks will be written.
+//
+// Errors are typed, never HTTP statuses: ErrUnknownUser, ErrNoNINO,
+// ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, and what hmrc, hmrc/itsa and
+// hmrc/vat return (*hmrc.ValidationError for a request refused before it
+// was sent, *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
+package landlord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/vat"
+)
+
+// Errors callers branch on.
+var (
+	// ErrUnknownUser means no landlord has the user ID given.
+	ErrUnknownUser = errors.New("landlord: no such user")
+	// ErrNoNINO and ErrNoVRN: the landlord's identifier the call needs is
+	// not stored yet.
+	ErrNoNINO = errors.New("landlord: no National Insurance number for the landlord")
+	ErrNoVRN  = errors.New("landlord: no VAT registration number for the landlord")
+	// ErrPeriodNotEnded means a VAT return was not filed because its period
+	// has not ended: HMRC would refuse it (TAX_PERIOD_NOT_ENDED).
+	ErrPeriodNotEnded = errors.New("landlord: the VAT period has not ended")
+)
+
+// ReceiptError means HMRC accepted a submission but its receipt could not
+// be stored. The submission must not be sent again: Submission holds what
+// HMRC answered (its references); its ID is 0.
+type ReceiptError struct {
+	Submission *mtdconnect.Submission
+	Err        error
+}
+
+func (e *ReceiptError) Error() string {
+	return "landlord: HMRC accepted the submission, but its receipt was not stored: " + e.Err.Error()
+}
+
+func (e *ReceiptError) Unwrap() error { return e.Err }
+
+// ActorKind is who asked for an action.
+type ActorKind string
+
+// The actors.
+const (
+	ActorLandlord      ActorKind = "landlord"      // the landlord, on the pages
+	ActorPlatform      ActorKind = "platform"      // the platform's backend, with an API key
+	ActorAdministrator ActorKind = "administrator" // an administrator, on the command line
+)
+
+// Actor says who asked for an action: it is logged with it, and will say
+// in an event whether a connection was, say, disconnected by the landlord,
+// the platform or an administrator.
+type Actor struct {
+	Kind ActorKind
+	// ID names the actor within its kind: the landlord's user ID, the API
+	// key's ID (never the key), the administrator's name or "command line".
+	ID string
+}
+
+// ByLandlord is the landlord userID, acting on the pages.
+func ByLandlord(userID int64) Actor {
+	return Actor{Kind: ActorLandlord, ID: strconv.FormatInt(userID, 10)}
+}
+
+// ByPlatform is the platform's backend, calling with the API key keyID.
+func ByPlatform(keyID int64) Actor {
+	return Actor{Kind: ActorPlatform, ID: strconv.FormatInt(keyID, 10)}
+}
+
+// ByAdministrator is an administrator; who is "command line" when the
+// command line is all that is known.
+func ByAdministrator(who string) Actor {
+	if who == "" {
+		who = "command line"
+	}
+	return Actor{Kind: ActorAdministrator, ID: who}
+}
+
+func (a Actor) String() string { return string(a.Kind) + " " + a.ID }
+
+// LogValue logs the actor as by.kind and by.id.
+func (a Actor) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kind", string(a.Kind)), slog.String("id", a.ID))
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  mtdconnect.Store
+	HMRC   *hmrc.Client
+	ITSA   *itsa.Client     // over HMRC; share it, it keeps business IDs
+	VAT    *vat.Client      // over HMRC
+	Logger *slog.Logger     // nil: slog.Default()
+	Now    func() time.Time // nil: time.Now
+}
+
+// Service runs the actions. It is safe for concurrent use.
+type Service struct {
+	store  mtdconnect.Store
+	hmrc   *hmrc.Client
+	itsa   *itsa.Client
+	vat    *vat.Client
+	log    *slog.Logger
+	now    func() time.Time
+	london *time.Location
+}
+
+// New checks cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.HMRC == nil || cfg.ITSA == nil || cfg.VAT == nil {
+		return nil, errors.New("landlord: store, hmrc, itsa and vat clients are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	// HMRC's periods and tax years are UK calendar dates; hmrc/itsa links
+	// the zone database in, so this fails only in a broken build.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return nil, fmt.Errorf("landlord: load the UK time zone: %w", err)
+	}
+	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, log: cfg.Logger, now: cfg.Now, london: london}, nil
+}
+
+// user reads the landlord an action is for.
+func (s *Service) user(ctx context.Context, userID int64) (*mtdconnect.User, error) {
+	u, err := s.store.UserByID(ctx, userID)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, ErrUnknownUser
+	}
+	if err != nil {
+		return nil, fmt.Errorf("landlord: read user %d: %w", userID, err)
+	}
+	return u, nil
+}
+
+// record is the one place an action that changed something, or asked HMRC
+// on someone's behalf, is reported once it is done: today a log line with
+// who did it; the webhook events of the actions will be written here.
+func (s *Service) record(ctx context.Context, by Actor, action string, userID int64, p mtdconnect.Purpose, attrs ...slog.Attr) {
+	attrs = append([]slog.Attr{slog.Any("by", by), slog.Int64("user_id", userID), slog.String("purpose", string(p))}, attrs...)
+	s.log.LogAttrs(ctx, slog.LevelInfo, action, attrs...)
+}
+
+// today is the UK calendar date now, as midnight UTC.
+func (s *Service) today() time.Time {
+	y, m, d := s.now().In(s.london).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
