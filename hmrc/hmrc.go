@@ -164,6 +164,8 @@ type Client struct {
 	mu    sync.Mutex
 	locks map[connKey]*sync.Mutex // one in-process refresher per connection
 
+	refreshing *inFlight // leased refreshes, for Drain
+
 	businesses businessCache // UK property business IDs, so each costs one call a day
 
 	metrics *metrics // nil: no Config.Registerer
@@ -233,6 +235,8 @@ func New(cfg Config) (*Client, error) {
 		owner:  fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4)),
 		locks:  make(map[connKey]*sync.Mutex),
 		creds:  newCredentialSource(cfg),
+
+		refreshing: newInFlight(),
 	}
 	// One budget per environment: a deployment calls one application there,
 	// and keying by client ID would split the budget while instances

@@ -11,19 +11,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/loadtest"
 )
 
-// childEnv makes this test binary act as mtdconnect (see TestMain): the
-// reliability tests start it as the simulator and the instances, so they
-// run the code under test, built once, with -race when the tests are.
-const childEnv = "MTDCONNECT_TEST_RUN_AS_MTDCONNECT"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
 // shortOptions are the reliability scenarios shortened to a few seconds
 // each, with real processes: the simulator and three instances.
 func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
@@ -55,13 +42,6 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 			RefreshLifetime: 4 * time.Second, RefreshMargin: 3 * time.Second,
 		},
 	}
-}
-
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // TestReliability runs the races, faults and rate scenarios shortened, on
