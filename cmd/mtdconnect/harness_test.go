@@ -305,7 +305,7 @@ func (e *cliEnv) startChild(t *testing.T, args ...string) *child {
 			_ = c.cmd.Process.Kill()
 			<-c.exited
 		}
-		if t.Failed() {
+		if t.Failed() || testing.Verbose() {
 			t.Logf("mtdconnect %s output:\n%s", strings.Join(args, " "), c.logs)
 		}
 	})

@@ -62,9 +62,8 @@ with an MTDCONNECT_* environment fallback.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	ctx, hurry := notifyStop()
+	err := runMain(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr, hurry)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
@@ -74,8 +73,30 @@ func main() {
 	}
 }
 
+// notifyStop returns a context that ends on the first SIGINT or SIGTERM,
+// and a channel closed on the second: serve then stops waiting for its
+// drain. A third signal ends the process at once, as if none were caught.
+func notifyStop() (context.Context, <-chan struct{}) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	hurry := make(chan struct{})
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		close(hurry)
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+	}()
+	return ctx, hurry
+}
+
 // run is main with its dependencies passed in, so tests drive it whole.
 func run(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runMain(ctx, args, getenv, stdin, stdout, stderr, nil)
+}
+
+func runMain(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer, hurry <-chan struct{}) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -86,7 +107,7 @@ func run(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader,
 	}
 	switch cmd {
 	case "serve":
-		return runServe(ctx, args, getenv, stdout, stderr)
+		return runServe(ctx, args, getenv, stdout, stderr, hurry)
 	case "simulator":
 		return runSimulator(ctx, args, getenv, stdout, stderr)
 	case "loadtest":

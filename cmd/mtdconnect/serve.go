@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	oklog "github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,41 +27,48 @@ import (
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
-func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer, hurry <-chan struct{}) error {
 	var cfg Config
 	fs := newFlagSet("serve", &cfg, getenv, stderr)
 	metricsAddr := fs.String("metrics-addr", getenv("MTDCONNECT_METRICS_ADDR"),
 		"listen address of Prometheus's /metrics, e.g. 127.0.0.1:9100; empty: not served (MTDCONNECT_METRICS_ADDR)")
+	drainTimeout := fs.Duration("drain-timeout", envDuration(getenv, "DRAIN_TIMEOUT", time.Minute),
+		"on SIGTERM or SIGINT, how long to wait for requests and HMRC refreshes in flight before stopping anyway, the shutdown delay included (MTDCONNECT_DRAIN_TIMEOUT)")
+	shutdownDelay := fs.Duration("shutdown-delay", envDuration(getenv, "SHUTDOWN_DELAY", 0),
+		"on SIGTERM or SIGINT, how long /readyz answers 503 before the listener closes, for load balancers to notice (MTDCONNECT_SHUTDOWN_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *drainTimeout <= 0 || *shutdownDelay < 0 || *shutdownDelay >= *drainTimeout {
+		return fmt.Errorf("the drain timeout (%v) must be positive and longer than the shutdown delay (%v)", *drainTimeout, *shutdownDelay)
 	}
 	a, err := openApp(ctx, cfg, fs, stderr)
 	if err != nil {
 		return err
 	}
+	// Closed last, after every actor has stopped.
 	defer a.Close()
+	stop := &stopper{log: a.log, timeout: *drainTimeout, delay: *shutdownDelay, hurry: hurry}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 4)
+	// The actors, in the order they stop (lifecycle.go). Listeners are
+	// opened first, so that a port in use fails the start.
+	var g oklog.Group
+	g.Add(stop.onSignal(ctx))
 
 	var simURL string
+	var sim *hmrcsim.Server
+	var simLn net.Listener
 	if builtinSimulator(a.cfg) {
-		ln, err := net.Listen("tcp", a.cfg.SimulatorAddr)
-		if err != nil {
+		if simLn, err = net.Listen("tcp", a.cfg.SimulatorAddr); err != nil {
 			return fmt.Errorf("start the HMRC simulator: %w (set MTDCONNECT_SIMULATOR_ADDR to another address)", err)
 		}
-		simURL = "http://" + ln.Addr().String()
-		sim := newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{})
-		// Its grants, tokens and submissions outlive a restart (simstate.go).
-		simState := keepSimulatorState(ctx, sim, filepath.Join(a.cfg.DataDir, simulatorStateFile), a.log)
-		defer simState.close()
-		go func() { errc <- serveHTTP(ctx, ln, simState.handler(sim.Handler())) }()
+		defer simLn.Close()
+		simURL = "http://" + simLn.Addr().String()
+		sim = newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{})
 		if err := seedDemo(ctx, a); err != nil {
 			return err
 		}
 	}
-
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Sealer: a.sealer, Logger: a.log, Now: time.Now,
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
@@ -74,28 +82,48 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	go func() { errc <- serveHTTP(ctx, ln, srv.Handler()) }()
-	refresher := &hmrc.Refresher{Client: a.hmrc}
-	go func() { errc <- refresher.Run(ctx) }()
+	defer ln.Close()
+	var mln net.Listener
 	if *metricsAddr != "" {
-		mln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
+		if mln, err = net.Listen("tcp", *metricsAddr); err != nil {
 			return fmt.Errorf("listen for /metrics: %w", err)
 		}
-		go func() { errc <- serveHTTP(ctx, mln, metricsHandler(a.metrics)) }()
+		defer mln.Close()
+	}
+
+	g.Add(stop.httpServer("web", ln, withReadyz(srv.Handler(), stop, a.store, a.log)))
+	g.Add(stop.background("refresher", (&hmrc.Refresher{Client: a.hmrc}).Run))
+	g.Add(stop.waitFor("hmrc refreshes", a.hmrc.Drain))
+	if sim != nil {
+		// Its grants, tokens and submissions outlive a restart (simstate.go).
+		simState := keepSimulatorState(context.WithoutCancel(ctx), sim, filepath.Join(a.cfg.DataDir, simulatorStateFile), a.log)
+		g.Add(stop.httpServer("simulator", simLn, simState.handler(sim.Handler())))
+		g.Add(simState.actor())
+	}
+	if mln != nil {
+		g.Add(stop.httpServer("metrics", mln, metricsHandler(a.metrics)))
 		// Before the banner's first line, which tells a watcher the
 		// service is up.
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
 	}
-
 	printBanner(stdout, a, "http://"+ln.Addr().String(), simURL)
-	select {
-	case <-ctx.Done():
-		a.log.Info("shutting down")
+	err = g.Run()
+	stop.end()
+	if errors.Is(err, errStopSignal) {
 		return nil
-	case err := <-errc:
-		return err
 	}
+	return err
+}
+
+// envDuration is a duration setting's default from the environment; a bad
+// value is reported by the flag's parse (flagEnvErrors).
+func envDuration(getenv getenvFunc, name string, def time.Duration) time.Duration {
+	if v := getenv("MTDCONNECT_" + name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
 }
 
 // metricsHandler serves reg, with the Go runtime's and the process's own
@@ -107,21 +135,6 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
-}
-
-// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(sctx)
-	}()
-	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 // builtinSimulator says whether serve runs the HMRC simulator in-process:
@@ -284,13 +297,22 @@ func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	fmt.Fprintf(stdout, "  faults: %s (change them while it runs: PUT http://%s/admin/faults; counters: GET /admin/stats)\n", describeFaults(faults), ln.Addr())
 	fmt.Fprintf(stdout, "  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
 		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
-	handler := sim.Handler()
+	stop := &stopper{log: log, timeout: simulatorDrainTimeout + 5*time.Second}
+	var g oklog.Group
+	g.Add(stop.onSignal(ctx))
 	if *stateFile != "" {
-		st := keepSimulatorState(ctx, sim, *stateFile, log)
-		defer st.close()
-		handler = st.handler(handler)
+		st := keepSimulatorState(context.WithoutCancel(ctx), sim, *stateFile, log)
+		g.Add(stop.httpServer("simulator", ln, st.handler(sim.Handler())))
+		g.Add(st.actor())
+	} else {
+		g.Add(stop.httpServer("simulator", ln, sim.Handler()))
 	}
-	return serveHTTP(ctx, ln, handler)
+	err = g.Run()
+	stop.end()
+	if errors.Is(err, errStopSignal) {
+		return nil
+	}
+	return err
 }
 
 // describeFaults says in words what the fault knobs do.
