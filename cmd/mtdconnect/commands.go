@@ -18,27 +18,21 @@ import (
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
-func runAPIKeyCreate(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("apikey create", &cfg, getenv, stderr)
-	name := fs.String("name", "", "what the key is for, e.g. the platform's name")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if strings.TrimSpace(*name) == "" {
+func runAPIKeyCreate(ctx context.Context, cfg *Config, name string, p *proc) error {
+	if strings.TrimSpace(name) == "" {
 		return errors.New("--name is required")
 	}
-	a, err := openStore(ctx, cfg, fs, stderr)
+	a, err := openStore(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	key, hash := web.NewAPIKey()
-	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: *name, Hash: hash}); err != nil {
+	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: name, Hash: hash}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "API key %q created. It is shown once; only its hash is stored.\n", *name)
-	fmt.Fprintln(stdout, key)
+	fmt.Fprintf(p.stderr, "API key %q created. It is shown once; only its hash is stored.\n", name)
+	fmt.Fprintln(p.stdout, key)
 	return nil
 }
 
@@ -64,12 +58,12 @@ func (f userFlags) parsePurpose() (mtdconnect.Purpose, error) {
 }
 
 // open opens the app and finds the landlord and purpose the flags name.
-func (f userFlags) open(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, *mtdconnect.User, mtdconnect.Purpose, error) {
+func (f userFlags) open(ctx context.Context, cfg *Config, stderr io.Writer) (*app, *mtdconnect.User, mtdconnect.Purpose, error) {
 	purpose, err := f.parsePurpose()
 	if err != nil {
 		return nil, nil, "", err
 	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	a, err := openApp(ctx, cfg, stderr)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -81,18 +75,12 @@ func (f userFlags) open(ctx context.Context, cfg Config, fs *flag.FlagSet, stder
 	return a, u, purpose, nil
 }
 
-func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("connect", &cfg, getenv, stderr)
-	uf := bindUserFlags(fs)
-	manual := fs.Bool("manual", false, "print HMRC's authorise URL and read back the code HMRC shows")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if !*manual {
+func runConnect(ctx context.Context, cfg *Config, uf userFlags, manual bool, p *proc) error {
+	if !manual {
 		return errors.New("from the command line only the manual flow is available: add --manual (or use Settings → HMRC Connection in the web pages)")
 	}
-	a, u, purpose, err := uf.open(ctx, cfg, fs, stderr)
+	stdout := p.stdout
+	a, u, purpose, err := uf.open(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -104,7 +92,7 @@ func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.
 	fmt.Fprintf(stdout, "Open this address in a browser, sign in to HMRC and grant authority:\n\n  %s\n\n", authURL)
 	fmt.Fprintln(stdout, "HMRC then shows an authorisation code. It is valid for 10 minutes.")
 	fmt.Fprint(stdout, "Paste the code here and press Enter: ")
-	line, err := bufio.NewReader(stdin).ReadString('\n')
+	line, err := bufio.NewReader(p.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return errors.New("no code was entered")
 	}
@@ -123,15 +111,9 @@ func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.
 	return printStatus(ctx, a, u, purpose, false, stdout)
 }
 
-func runUserCommand(ctx context.Context, cmd string, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet(cmd, &cfg, getenv, stderr)
-	uf := bindUserFlags(fs)
-	asJSON := fs.Bool("json", false, "print the status as JSON (status only)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	a, u, purpose, err := uf.open(ctx, cfg, fs, stderr)
+func runUserCommand(ctx context.Context, cfg *Config, cmd string, uf userFlags, asJSON bool, p *proc) error {
+	stdout := p.stdout
+	a, u, purpose, err := uf.open(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -161,7 +143,7 @@ func runUserCommand(ctx context.Context, cmd string, args []string, getenv geten
 		fmt.Fprintf(stdout, "Disconnected: the tokens are deleted. To remove the authority at HMRC too, sign in at %s\n", a.cfg.ManageAuthorityURL())
 		return nil
 	}
-	return printStatus(ctx, a, u, purpose, *asJSON, stdout)
+	return printStatus(ctx, a, u, purpose, asJSON, stdout)
 }
 
 // explain turns an hmrc error into words for the command line.
@@ -237,13 +219,9 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func runKeysetRotate(args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("keyset rotate", &cfg, getenv, stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cfg.resolve(fs); err != nil {
+func runKeysetRotate(cfg *Config, p *proc) error {
+	stdout := p.stdout
+	if err := cfg.resolve(); err != nil {
 		return err
 	}
 	h, err := seal.LoadKeysetFile(cfg.KeysetFile)

@@ -20,11 +20,7 @@ on one database, seeded with real grants, driven through the JSON API.
 It prints what it measured, and exits 1 if a correctness bound did not hold.
 
 Scenarios: races, rolling, crashes, faults, rate, scale (PostgreSQL only),
-or all.
-Without --database-url the instances share one SQLite file.
-
-Flags:
-`
+or all. Without --database-url the instances share one SQLite file.`
 
 // loadtestFlags are the command's flags; run turns them into
 // loadtest.Options.
@@ -37,11 +33,11 @@ type loadtestFlags struct {
 	asJSON, keep, quiet            bool
 }
 
-func (f *loadtestFlags) bind(fs *flag.FlagSet, getenv getenvFunc) {
+func (f *loadtestFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.scenario, "scenario", "all", "races, rolling, crashes, faults, rate, scale or all; several separated by commas")
 	fs.DurationVar(&f.duration, "duration", 0, "length of the races, faults and rate phases (default 60s each)")
 	fs.IntVar(&f.instances, "instances", 3, "mtdconnect serve instances sharing the database")
-	fs.StringVar(&f.databaseURL, "database-url", getenv("MTDCONNECT_LOADTEST_DATABASE_URL"),
+	fs.StringVar(&f.databaseURL, "database-url", "",
 		"postgres:// URL of a server where each scenario creates (and drops) a database of its own; empty: one SQLite file (MTDCONNECT_LOADTEST_DATABASE_URL)")
 	fs.IntVar(&f.kills, "kills", 50, "SIGKILLs in the crashes scenario")
 	fs.IntVar(&f.restarts, "restarts", 20, "SIGTERM restarts in the rolling scenario")
@@ -93,20 +89,10 @@ func (f *loadtestFlags) options(command []string, progress io.Writer) (loadtest.
 	return opts, scenarios, nil
 }
 
-func runLoadtest(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mtdconnect loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, loadtestUsage)
-		fs.PrintDefaults()
-	}
-	var f loadtestFlags
-	f.bind(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+func runLoadtest(ctx context.Context, f *loadtestFlags, p *proc) error {
+	stdout, stderr := p.stdout, p.stderr
+	if f.databaseURL == "" {
+		f.databaseURL = p.getenv("MTDCONNECT_LOADTEST_DATABASE_URL")
 	}
 	exe, err := os.Executable()
 	if err != nil {

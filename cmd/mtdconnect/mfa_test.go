@@ -102,7 +102,7 @@ func TestUsersTOTP(t *testing.T) {
 		{"already has one", []string{"users", "totp", "--email", testEmail}, "already has an authenticator app; nothing was changed"},
 		{"no email", []string{"users", "totp"}, "--email is required"},
 		{"unknown user", []string{"users", "totp", "--email", "nobody@example.com"}, "no user with email nobody@example.com"},
-		{"stray argument", []string{"users", "totp", "--email", testEmail, "remove"}, "unexpected arguments"},
+		{"stray argument", []string{"users", "totp", "--email", testEmail, "remove"}, `unexpected argument "remove"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, _, err := e.exec(t, nil, tt.args...)

@@ -27,28 +27,24 @@ import (
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
-func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer, hurry <-chan struct{}) error {
-	var cfg Config
-	fs := newFlagSet("serve", &cfg, getenv, stderr)
-	metricsAddr := fs.String("metrics-addr", getenv("MTDCONNECT_METRICS_ADDR"),
-		"listen address of Prometheus's /metrics, e.g. 127.0.0.1:9100; empty: not served (MTDCONNECT_METRICS_ADDR)")
-	drainTimeout := fs.Duration("drain-timeout", envDuration(getenv, "DRAIN_TIMEOUT", time.Minute),
-		"on SIGTERM or SIGINT, how long to wait for requests and HMRC refreshes in flight before stopping anyway, the shutdown delay included (MTDCONNECT_DRAIN_TIMEOUT)")
-	shutdownDelay := fs.Duration("shutdown-delay", envDuration(getenv, "SHUTDOWN_DELAY", 0),
-		"on SIGTERM or SIGINT, how long /readyz answers 503 before the listener closes, for load balancers to notice (MTDCONNECT_SHUTDOWN_DELAY)")
-	if err := fs.Parse(args); err != nil {
-		return err
+// serveFlags are serve's own flags.
+type serveFlags struct {
+	metricsAddr                 string
+	drainTimeout, shutdownDelay time.Duration
+}
+
+func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
+	if f.drainTimeout <= 0 || f.shutdownDelay < 0 || f.shutdownDelay >= f.drainTimeout {
+		return fmt.Errorf("the drain timeout (%v, MTDCONNECT_DRAIN_TIMEOUT) must be positive and longer than the shutdown delay (%v, MTDCONNECT_SHUTDOWN_DELAY)", f.drainTimeout, f.shutdownDelay)
 	}
-	if *drainTimeout <= 0 || *shutdownDelay < 0 || *shutdownDelay >= *drainTimeout {
-		return fmt.Errorf("the drain timeout (%v) must be positive and longer than the shutdown delay (%v)", *drainTimeout, *shutdownDelay)
-	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	stdout := p.stdout
+	a, err := openApp(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
 	// Closed last, after every actor has stopped.
 	defer a.Close()
-	stop := &stopper{log: a.log, timeout: *drainTimeout, delay: *shutdownDelay, hurry: hurry}
+	stop := &stopper{log: a.log, timeout: f.drainTimeout, delay: f.shutdownDelay, hurry: p.hurry}
 
 	// The actors, in the order they stop (lifecycle.go). Listeners are
 	// opened first, so that a port in use fails the start.
@@ -84,8 +80,8 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	}
 	defer ln.Close()
 	var mln net.Listener
-	if *metricsAddr != "" {
-		if mln, err = net.Listen("tcp", *metricsAddr); err != nil {
+	if f.metricsAddr != "" {
+		if mln, err = net.Listen("tcp", f.metricsAddr); err != nil {
 			return fmt.Errorf("listen for /metrics: %w", err)
 		}
 		defer mln.Close()
@@ -115,17 +111,6 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	return err
 }
 
-// envDuration is a duration setting's default from the environment; a bad
-// value is reported by the flag's parse (flagEnvErrors).
-func envDuration(getenv getenvFunc, name string, def time.Duration) time.Duration {
-	if v := getenv("MTDCONNECT_" + name); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
-}
-
 // metricsHandler serves reg, with the Go runtime's and the process's own
 // metrics (memory, CPU, file descriptors), on its own listener: the main
 // one faces landlords' browsers, and operational figures are not theirs.
@@ -141,7 +126,7 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 // with MTDCONNECT_HMRC=simulator, unless the HMRC URLs were pointed
 // elsewhere (MTDCONNECT_HMRC_API_URL…), which is how several instances
 // share one `mtdconnect simulator` process.
-func builtinSimulator(cfg Config) bool {
+func builtinSimulator(cfg *Config) bool {
 	return cfg.HMRC == "simulator" && cfg.APIURL == "http://"+cfg.SimulatorAddr
 }
 
@@ -149,7 +134,7 @@ func builtinSimulator(cfg Config) bool {
 // (redirect URIs: the web callback and the manual out-of-band one) and the
 // demo Government Gateway test user. opts.RateLimit 0 takes the service's
 // budget (MTDCONNECT_HMRC_RATE), so the demo is throttled as HMRC would.
-func newSimulator(cfg Config, log *slog.Logger, opts hmrcsim.Options) *hmrcsim.Server {
+func newSimulator(cfg *Config, log *slog.Logger, opts hmrcsim.Options) *hmrcsim.Server {
 	opts.Logger = log
 	if opts.RateLimit == 0 {
 		opts.RateLimit = cfg.Rate
@@ -261,26 +246,16 @@ func (f *simulatorFlags) options() (hmrcsim.Options, hmrcsim.Faults, error) {
 	return opts, faults, nil
 }
 
-func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("simulator", &cfg, getenv, stderr)
-	var sf simulatorFlags
-	sf.bind(fs)
-	stateFile := fs.String("state-file", "", "keep the simulator's grants, tokens, test users and submissions in this file across restarts (default: in memory only)")
-	if err := fs.Parse(args); err != nil {
+func runSimulator(ctx context.Context, cfg *Config, sf *simulatorFlags, stateFile string, p *proc) error {
+	if err := cfg.resolve(); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
+	stdout := p.stdout
 	opts, faults, err := sf.options()
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, stderr)
+	log := cfg.logger(p.stderr)
 	ln, err := net.Listen("tcp", cfg.SimulatorAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -300,8 +275,8 @@ func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	stop := &stopper{log: log, timeout: simulatorDrainTimeout + 5*time.Second}
 	var g oklog.Group
 	g.Add(stop.onSignal(ctx))
-	if *stateFile != "" {
-		st := keepSimulatorState(context.WithoutCancel(ctx), sim, *stateFile, log)
+	if stateFile != "" {
+		st := keepSimulatorState(context.WithoutCancel(ctx), sim, stateFile, log)
 		g.Add(stop.httpServer("simulator", ln, st.handler(sim.Handler())))
 		g.Add(st.actor())
 	} else {

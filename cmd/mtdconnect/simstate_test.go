@@ -43,7 +43,7 @@ func TestServeKeepsSimulatorStateAcrossRestarts(t *testing.T) {
 	e := newServeEnv(t, simstateVars)
 	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword, "--nino", simUserNINO)
 
-	stop := e.startInProcess(t, "serve").stop
+	stop := e.startInProcess(t).stop // no command: serve
 	e.connectManually(t)
 	e.wantConnected(t)
 	stop()
