@@ -46,11 +46,8 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	defer a.Close()
 	stop := &stopper{log: a.log, timeout: f.drainTimeout, delay: f.shutdownDelay, hurry: p.hurry}
 
-	// The actors, in the order they stop (lifecycle.go). Listeners are
-	// opened first, so that a port in use fails the start.
-	var g oklog.Group
-	g.Add(stop.onSignal(ctx))
-
+	// Listeners are opened before anything runs, so that a port in use
+	// fails the start.
 	var simURL string
 	var sim *hmrcsim.Server
 	var simLn net.Listener
@@ -87,9 +84,19 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		defer mln.Close()
 	}
 
+	// The actors, in the order they stop (lifecycle.go). Background work
+	// to come (the webhook dispatcher) is one more stop.background line
+	// after the refresher's.
+	var g oklog.Group
+	g.Add(stop.onSignal(ctx))
 	g.Add(stop.httpServer("web", ln, withReadyz(srv.Handler(), stop, a.store, a.log)))
 	g.Add(stop.background("refresher", (&hmrc.Refresher{Client: a.hmrc}).Run))
-	g.Add(stop.waitFor("hmrc refreshes", a.hmrc.Drain))
+	g.Add(stop.waitFor("hmrc refreshes", func(ctx context.Context) error {
+		if n := a.hmrc.Refreshing(); n > 0 {
+			a.log.Info("waiting for HMRC refreshes in flight", "count", n)
+		}
+		return a.hmrc.Drain(ctx)
+	}))
 	if sim != nil {
 		// Its grants, tokens and submissions outlive a restart (simstate.go).
 		simState := keepSimulatorState(context.WithoutCancel(ctx), sim, filepath.Join(a.cfg.DataDir, simulatorStateFile), a.log)
