@@ -344,5 +344,8 @@ type Store interface {
 	// (after a 429, the whole deployment slows down).
 	DelaySlots(ctx context.Context, name string, until time.Time) error
 
+	// Ping says whether the database answers a query now: the readiness
+	// check of a load balancer. An error after Close.
+	Ping(ctx context.Context) error
 	Close() error
 }

@@ -124,6 +124,8 @@ type Client struct {
 	mu    sync.Mutex
 	locks map[connKey]*connLock // one in-process refresher per connection
 
+	refreshing *inFlight // leased refreshes, for Drain
+
 	metrics *metrics // nil: no Config.Registerer
 }
 
@@ -191,6 +193,8 @@ func New(cfg Config) (*Client, error) {
 		owner:  fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4)),
 		locks:  make(map[connKey]*connLock),
 		creds:  newCredentialSource(cfg),
+
+		refreshing: newInFlight(),
 	}
 	// One budget per environment: a deployment calls one application there,
 	// and keying by client ID would split the budget while instances

@@ -27,7 +27,8 @@ type Refresher struct {
 	Batch int
 }
 
-// Run refreshes due connections until ctx ends.
+// Run refreshes due connections until ctx ends; it returns once the
+// refreshes it started are done (they run to the end: see Client.Drain).
 func (r *Refresher) Run(ctx context.Context) error {
 	r.setDefaults()
 	for {
@@ -80,10 +81,17 @@ func (r *Refresher) Pass(ctx context.Context) (int, error) {
 			}
 		})
 	}
+	// Once ctx ends no item is handed out (a select with both cases ready
+	// picks at random, hence the check first); the ones taken finish.
+dispatch:
 	for _, conn := range due {
+		if ctx.Err() != nil {
+			break
+		}
 		select {
 		case work <- conn:
 		case <-ctx.Done():
+			break dispatch
 		}
 	}
 	close(work)

@@ -111,15 +111,21 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 		leased := *conn
 		leased.RefreshLeaseOwner = c.owner
 		leased.RefreshLeaseUntil = now.Add(c.cfg.LeaseDuration)
+		// Counted from before the lease is written to after it is cleared,
+		// so Drain covers the whole window a stop must not cut.
+		c.refreshing.add()
 		// Not cancelled with the caller: a lease the database took but
 		// whose answer was abandoned would hold the connection for a
 		// whole lease, then read as a refresh interrupted by a crash.
 		if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &leased); errors.Is(err, mtdconnect.ErrConflict) {
+			c.refreshing.done()
 			slotHeld = false
 			continue // someone else moved first; look again
 		} else if err != nil {
+			c.refreshing.done()
 			return "", fmt.Errorf("hmrc: lease connection for refresh: %w", err)
 		}
+		defer c.refreshing.done()
 		if interrupted {
 			c.audit(ctx, userID, p, mtdconnect.AuditRefreshInterrupted,
 				"an earlier refresh did not finish (its process stopped); trying the stored refresh token once")

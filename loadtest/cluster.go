@@ -52,6 +52,8 @@ type clusterSpec struct {
 	simFlags []string
 	// noInstances: the scenario starts them itself.
 	noInstances bool
+	// instanceEnv is added to every instance's environment.
+	instanceEnv []string
 }
 
 // cluster is one scenario's deployment: the simulator, the instances, the
@@ -201,7 +203,8 @@ func (c *cluster) startSimulator(ctx context.Context) error {
 
 // instanceEnv is the environment of instance slot i.
 func (c *cluster) instanceEnv(i int) []string {
-	return append(slices.Clone(c.baseEnv),
+	env := append(slices.Clone(c.baseEnv), c.spec.instanceEnv...)
+	return append(env,
 		"MTDCONNECT_ADDR=127.0.0.1:0",
 		"MTDCONNECT_METRICS_ADDR=127.0.0.1:0",
 		"MTDCONNECT_DATA_DIR="+filepath.Join(c.dir, fmt.Sprintf("instance-%d", i)),

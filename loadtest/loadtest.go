@@ -6,7 +6,7 @@
 // through the service's JSON API, kills instances, injects HMRC faults, and
 // reads the simulator's counters (/admin/stats) to report what happened:
 // refreshes, refresh-token reuses, "already in progress" answers, failed
-// calls, connections lost, calls per second at HMRC, the wait of each
+// calls, connections lost, what a rolling restart (SIGTERM) costs, calls per second at HMRC, the wait of each
 // priority, and how the refresher's due query scales.
 //
 // Each scenario runs on a database (or file) of its own, created for it and
@@ -29,6 +29,7 @@ import (
 // Scenario names, in the order "all" runs them.
 const (
 	ScenarioRaces   = "races"
+	ScenarioRolling = "rolling"
 	ScenarioCrashes = "crashes"
 	ScenarioFaults  = "faults"
 	ScenarioRate    = "rate"
@@ -36,7 +37,7 @@ const (
 )
 
 // Scenarios are every scenario, in the order "all" runs them.
-var Scenarios = []string{ScenarioRaces, ScenarioCrashes, ScenarioFaults, ScenarioRate, ScenarioScale}
+var Scenarios = []string{ScenarioRaces, ScenarioRolling, ScenarioCrashes, ScenarioFaults, ScenarioRate, ScenarioScale}
 
 // Options are what every scenario shares.
 type Options struct {
@@ -71,6 +72,7 @@ type Options struct {
 	Progress io.Writer
 
 	Races   RacesConfig
+	Rolling RollingConfig
 	Crashes CrashesConfig
 	Faults  FaultsConfig
 	Rate    RateConfig
@@ -85,6 +87,7 @@ func (o *Options) setDefaults() {
 		o.Progress = io.Discard
 	}
 	o.Races.setDefaults()
+	o.Rolling.setDefaults()
 	o.Crashes.setDefaults()
 	o.Faults.setDefaults()
 	o.Rate.setDefaults()
@@ -111,6 +114,7 @@ type Report struct {
 	Backend   string         `json:"backend"`
 	Instances int            `json:"instances"`
 	Races     *RacesReport   `json:"races,omitempty"`
+	Rolling   *RollingReport `json:"rolling,omitempty"`
 	Crashes   *CrashesReport `json:"crashes,omitempty"`
 	Faults    *FaultsReport  `json:"faults,omitempty"`
 	Rate      *RateReport    `json:"rate,omitempty"`
@@ -140,6 +144,9 @@ func (r *Report) Violations() []string {
 	}
 	if r.Races != nil {
 		add(ScenarioRaces, r.Races.Violations())
+	}
+	if r.Rolling != nil {
+		add(ScenarioRolling, r.Rolling.Violations())
 	}
 	if r.Crashes != nil {
 		add(ScenarioCrashes, r.Crashes.Violations())
@@ -225,6 +232,8 @@ func Run(ctx context.Context, opts Options, scenarios []string) (*Report, error)
 		switch s {
 		case ScenarioRaces:
 			rep.Races, err = runRaces(ctx, &opts)
+		case ScenarioRolling:
+			rep.Rolling, err = runRolling(ctx, &opts)
 		case ScenarioCrashes:
 			rep.Crashes, err = runCrashes(ctx, &opts)
 		case ScenarioFaults:

@@ -33,6 +33,30 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.check(s.Check, true)
 		p.children(s.Children)
 	}
+	if s := r.Rolling; s != nil {
+		c := s.Config
+		p.section("Rolling: %d SIGTERM restarts, one instance after the other, while %d callers × %d instances use %d connections with access tokens of %v (HMRC answers in %v)",
+			s.Restarts, c.CallersPerInstance, s.Instances, c.Connections, c.AccessTokenLifetime, c.Latency)
+		p.kv("SIGTERMs with a refresh in flight", "%d of %d", s.RestartsMidRefresh, s.Restarts)
+		p.kv("SIGTERM to exit (the drain)", "%s", s.Drain)
+		p.kv("replacement's start to /readyz", "%s", s.Ready)
+		p.kv("calls", "%d (%.1f/s), latency %s", s.Calls, s.CallsPerSecond, s.Latency)
+		p.kv("refused by a stopping instance", "%d, each retried at once on another instance: %d succeeded", s.Refused, s.RetriedOK)
+		p.failures(s.RefusedHow)
+		p.bound("refused calls that failed again elsewhere", s.RetryFailures, 0)
+		p.failures(s.RetryFailList)
+		p.bound("other failed calls", s.FailedCalls, 0)
+		p.failures(s.Failures)
+		p.kv("refreshes at HMRC", "%d", s.Refreshes)
+		p.bound("refresh-token reuses", s.RefreshReuses, 0)
+		p.bound("\"already in progress\" answers", s.InProgressRejections, 0)
+		p.bound("refreshes found interrupted", int64(s.Interrupted), 0)
+		p.bound("leases held by a stopped instance", int64(s.LeasesLeft), 0)
+		p.bound("exits other than 0", int64(s.NonZeroExits), 0)
+		p.bound("drains cut short", int64(s.DrainsCut), 0)
+		p.check(s.Check, true)
+		p.children(s.Children)
+	}
 	if s := r.Crashes; s != nil {
 		c := s.Config
 		p.section("Crashes: %d SIGKILLs at random moments (pauses up to %v) while %d callers × %d instances use %d connections with access tokens of %v",

@@ -61,6 +61,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{pool: pool, Now: time.Now}, nil
 }
 
+// Ping checks that the server answers on a connection of the pool.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
 // Close closes every connection of the pool. It is safe to call twice.
 func (s *Store) Close() error {
 	s.pool.Close()

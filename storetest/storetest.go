@@ -23,6 +23,7 @@ type test struct {
 // when its subtest ends; open should clean up anything else it made.
 func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 	tests := []test{
+		{"Ping", testPing},
 		{"UserCreate", testUserCreate},
 		{"UserDuplicateEmail", testUserDuplicateEmail},
 		{"UserNotFound", testUserNotFound},
@@ -86,6 +87,16 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b mtdconnect.Store)) {
 			t.Cleanup(func() { closeStore(t, a); closeStore(t, b) })
 			tc.run(t, a, b)
 		})
+	}
+}
+
+// testPing: an open store answers; a closed one says so (a readiness
+// check must not report a store that is gone as reachable).
+func testPing(t *testing.T, s mtdconnect.Store) {
+	noErr(t, "Ping", s.Ping(t.Context()))
+	noErr(t, "Close", s.Close())
+	if err := s.Ping(t.Context()); err == nil {
+		t.Fatal("Ping after Close = nil, want an error")
 	}
 }
 

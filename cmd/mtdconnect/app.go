@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,55 +13,29 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 )
 
-// appFlags are the flags of the app commands. --client-id is the shared
-// configuration flag, read only when given on the command line: the app's
-// client ID is never taken from MTDCONNECT_CLIENT_ID by accident.
+// appFlags are the flags of the app commands. They are the command's own
+// (--client-id included): the stored application is never taken from
+// MTDCONNECT_CLIENT_ID or MTDCONNECT_ENV by accident.
 type appFlags struct {
 	env          string
+	clientID     string
+	secretArg    string // refused
 	secretFile   string
 	secretStdin  bool
 	redirectURIs []string
 	last4, id    string
 }
 
-func runApp(ctx context.Context, sub string, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("app "+sub, &cfg, getenv, stderr)
-	var f appFlags
-	fs.StringVar(&f.env, "env", "", "the HMRC environment: sandbox or production")
-	switch sub {
-	case "set", "rotate-secret":
-		fs.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client secret (only the secret, as HMRC's Developer Hub showed it)")
-		fs.BoolVar(&f.secretStdin, "client-secret-stdin", false, "read the client secret from standard input")
-	case "remove-secret":
-		fs.StringVar(&f.last4, "last4", "", "the last 4 characters of the secret to remove")
-		fs.StringVar(&f.id, "id", "", "the ID of the secret to remove (see app show)")
-	}
-	if sub == "set" {
-		fs.Func("redirect-uri", "a redirect URI registered at HMRC (repeat for each; at most 5)", func(s string) error {
-			f.redirectURIs = append(f.redirectURIs, s)
-			return nil
-		})
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	var clientIDGiven, secretGiven bool
-	fs.Visit(func(fl *flag.Flag) {
-		clientIDGiven = clientIDGiven || fl.Name == "client-id"
-		secretGiven = secretGiven || fl.Name == "client-secret"
-	})
-	clientID := cfg.ClientID
-	if secretGiven {
+func runApp(ctx context.Context, cfg *Config, sub string, f appFlags, p *proc) error {
+	stdin, stdout, stderr, getenv := p.stdin, p.stdout, p.stderr, p.getenv
+	clientID := f.clientID
+	if f.secretArg != "" {
 		return errors.New("a client secret on the command line is visible to other users of the machine: use --client-secret-file FILE or --client-secret-stdin")
 	}
 	if sub != "show" && f.env == "" {
 		return errors.New("--env sandbox|production is required")
 	}
-	if sub == "set" && !clientIDGiven {
+	if sub == "set" && clientID == "" {
 		return errors.New("--client-id is required: the client ID HMRC's Developer Hub shows for the application")
 	}
 	if sub == "remove-secret" && (f.last4 == "") == (f.id == "") {
@@ -72,7 +45,7 @@ func runApp(ctx context.Context, sub string, args []string, getenv getenvFunc, s
 	if err != nil {
 		return err
 	}
-	a, err := openStore(ctx, cfg, fs, stderr)
+	a, err := openStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -203,7 +176,7 @@ func (a *app) printApps(ctx context.Context, apps *hmrc.Applications, env string
 		default:
 			fmt.Fprintf(w, "  HMRC's external web services: allowed by %s on %s\n", a.who(ctx, c.UserID), formatTime(c.At))
 		}
-		if e == a.cfg.HMRC && getenv("MTDCONNECT_CLIENT_ID") != "" {
+		if e == getenv("MTDCONNECT_HMRC") && getenv("MTDCONNECT_CLIENT_ID") != "" {
 			fmt.Fprintf(w, "  note: MTDCONNECT_CLIENT_ID is set here and overrides the stored application\n")
 		}
 	}

@@ -30,17 +30,6 @@ func newSandboxCLIEnv(t *testing.T) *cliEnv {
 	return e
 }
 
-// fail runs a command that must fail and returns its error text.
-func (e *cliEnv) fail(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	err := run(t.Context(), args, e.getenv, strings.NewReader(stdin), &out, &errOut)
-	if err == nil {
-		t.Fatalf("mtdconnect %s succeeded:\n%s", strings.Join(args, " "), out.String())
-	}
-	return err.Error()
-}
-
 func writeSecret(t *testing.T, secret string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "secret")

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,40 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of the
-// service's loggers and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// freeAddr returns a loopback address with a port that was free a
-// moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
 
 // findChromium locates a Chromium binary, or skips (fails on CI).
 func findChromium(t *testing.T) string {
@@ -88,8 +52,8 @@ type browserRun struct {
 func newBrowserRun(t *testing.T, timeout time.Duration, extraEnv map[string]string) *browserRun {
 	t.Helper()
 	chrome := findChromium(t)
-	e := newBrowserServeEnv(t, extraEnv)
-	logs, _ := e.start(t)
+	e := newServeEnv(t, extraEnv)
+	logs := e.startInProcess(t, "serve").logs
 	b := &browserRun{t: t, logs: logs,
 		baseURL: "http://" + e.vars["MTDCONNECT_ADDR"], simURL: "http://" + e.vars["MTDCONNECT_SIMULATOR_ADDR"]}
 
@@ -136,23 +100,6 @@ func newBrowserRun(t *testing.T, timeout time.Duration, extraEnv map[string]stri
 		}
 	})
 	return b
-}
-
-// newBrowserServeEnv is the environment of `serve` for a browser test: free
-// loopback addresses for the service and the simulator, and a fresh data
-// directory.
-func newBrowserServeEnv(t *testing.T, extra map[string]string) *serveEnv {
-	t.Helper()
-	vars := map[string]string{
-		"MTDCONNECT_ADDR":           freeAddr(t),
-		"MTDCONNECT_SIMULATOR_ADDR": freeAddr(t),
-		"MTDCONNECT_DATA_DIR":       t.TempDir(),
-		"MTDCONNECT_HMRC":           "simulator",
-	}
-	for k, v := range extra {
-		vars[k] = v
-	}
-	return &serveEnv{&cliEnv{vars: vars}}
 }
 
 func (b *browserRun) consoleText() string {

@@ -8,9 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,68 +16,9 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/sqlite"
 )
-
-const (
-	testEmail    = "jo@example.com"
-	testPassword = "correct-horse"
-)
-
-// cliEnv is a data directory and a simulator that the CLI is pointed at.
-type cliEnv struct {
-	sim  *hmrcsim.Server
-	vars map[string]string
-}
-
-// newSimCLIEnv is a fresh data directory and a simulator holding app (for
-// the out-of-band redirect), which the CLI reaches through the URL
-// overrides as HMRC environment hmrcEnv.
-func newSimCLIEnv(t *testing.T, hmrcEnv string, app hmrcsim.Application) *cliEnv {
-	t.Helper()
-	sim := hmrcsim.New(hmrcsim.Options{RateLimit: 1000})
-	app.RedirectURIs = []string{hmrc.OOBRedirectURI}
-	sim.AddApplication(app)
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	return &cliEnv{sim: sim, vars: map[string]string{
-		"MTDCONNECT_DATA_DIR":           t.TempDir(),
-		"MTDCONNECT_HMRC":               hmrcEnv,
-		"MTDCONNECT_HMRC_AUTHORIZE_URL": srv.URL + "/oauth/authorize",
-		"MTDCONNECT_HMRC_TOKEN_URL":     srv.URL + "/oauth/token",
-		"MTDCONNECT_HMRC_API_URL":       srv.URL,
-	}}
-}
-
-func newCLIEnv(t *testing.T) *cliEnv {
-	t.Helper()
-	e := newSimCLIEnv(t, "simulator", hmrcsim.Application{ClientID: "cli-client", ClientSecret: "cli-secret", Name: "cli test"})
-	e.sim.AddTestUser(hmrcsim.TestUser{UserID: simUserID, Password: simUserPassword, NINO: simUserNINO})
-	e.vars["MTDCONNECT_CLIENT_ID"] = "cli-client"
-	e.vars["MTDCONNECT_CLIENT_SECRET"] = "cli-secret"
-	// A licence for Gov-Vendor-License-IDs: the commands' calls are batch
-	// ones, and BatchOrigin declares nothing missing.
-	e.vars["MTDCONNECT_LICENCE_IDS"] = "mtdconnect=cli-test-licence"
-	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword, "--nino", simUserNINO)
-	return e
-}
-
-func (e *cliEnv) getenv(k string) string { return e.vars[k] }
-
-// run runs one command in-process and returns its standard output.
-func (e *cliEnv) run(t *testing.T, stdin io.Reader, args ...string) string {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	if stdin == nil {
-		stdin = strings.NewReader("")
-	}
-	if err := run(t.Context(), args, e.getenv, stdin, &out, &errOut); err != nil {
-		t.Fatalf("mtdconnect %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.String()
-}
 
 // connectManually runs `connect --manual`, plays the landlord at the
 // simulator with the printed URL, and pastes the code back.
@@ -191,15 +129,10 @@ func TestManualFlowRejectsABadCode(t *testing.T) {
 // has expired: exactly one refresh reaches HMRC.
 func TestProcessesShareOneRefresh(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary")
+		t.Skip("starts five processes")
 	}
 	e := newCLIEnv(t)
 	e.connectManually(t)
-	bin := filepath.Join(t.TempDir(), "mtdconnect")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-
 	// Move the stored expiry into the past, as if four hours went by.
 	dbPath := filepath.Join(e.vars["MTDCONNECT_DATA_DIR"], "mtdconnect.db")
 	st, err := sqlite.Open(t.Context(), dbPath)
@@ -220,10 +153,6 @@ func TestProcessesShareOneRefresh(t *testing.T) {
 	}
 	st.Close()
 
-	environ := os.Environ()
-	for k, v := range e.vars {
-		environ = append(environ, k+"="+v)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -231,9 +160,7 @@ func TestProcessesShareOneRefresh(t *testing.T) {
 	errs := make([]error, 5)
 	for i := range 5 {
 		wg.Go(func() {
-			cmd := exec.CommandContext(ctx, bin, "test", "--user", testEmail)
-			cmd.Env = environ
-			outs[i], errs[i] = cmd.CombinedOutput()
+			outs[i], errs[i] = e.command(ctx, "test", "--user", testEmail).CombinedOutput()
 		})
 	}
 	wg.Wait()

@@ -19,27 +19,21 @@ import (
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
-func runAPIKeyCreate(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("apikey create", &cfg, getenv, stderr)
-	name := fs.String("name", "", "what the key is for, e.g. the platform's name")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if strings.TrimSpace(*name) == "" {
+func runAPIKeyCreate(ctx context.Context, cfg *Config, name string, p *proc) error {
+	if strings.TrimSpace(name) == "" {
 		return errors.New("--name is required")
 	}
-	a, err := openStore(ctx, cfg, fs, stderr)
+	a, err := openStore(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	key, hash := web.NewAPIKey()
-	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: *name, Hash: hash}); err != nil {
+	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: name, Hash: hash}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "API key %q created. It is shown once; only its hash is stored.\n", *name)
-	fmt.Fprintln(stdout, key)
+	fmt.Fprintf(p.stderr, "API key %q created. It is shown once; only its hash is stored.\n", name)
+	fmt.Fprintln(p.stdout, key)
 	return nil
 }
 
@@ -65,12 +59,12 @@ func (f userFlags) parsePurpose() (mtdconnect.Purpose, error) {
 }
 
 // open opens the app and finds the landlord and purpose the flags name.
-func (f userFlags) open(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, *mtdconnect.User, mtdconnect.Purpose, error) {
+func (f userFlags) open(ctx context.Context, cfg *Config, stderr io.Writer) (*app, *mtdconnect.User, mtdconnect.Purpose, error) {
 	purpose, err := f.parsePurpose()
 	if err != nil {
 		return nil, nil, "", err
 	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	a, err := openApp(ctx, cfg, stderr)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -82,35 +76,30 @@ func (f userFlags) open(ctx context.Context, cfg Config, fs *flag.FlagSet, stder
 	return a, u, purpose, nil
 }
 
-func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("connect", &cfg, getenv, stderr)
-	uf := bindUserFlags(fs)
-	manual := fs.Bool("manual", false, "print HMRC's authorise URL and read back the code HMRC shows")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if !*manual {
+func runConnect(ctx context.Context, cfg *Config, uf userFlags, manual bool, p *proc) error {
+	if !manual {
 		return errors.New("from the command line only the manual flow is available: add --manual (or use Settings → HMRC Connection in the web pages)")
 	}
-	a, u, purpose, err := uf.open(ctx, cfg, fs, stderr)
+	stdout := p.stdout
+	a, u, purpose, err := uf.open(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	authURL, state, err := a.hmrc.StartAuthorization(ctx, u.ID, purpose, hmrc.OOBRedirectURI)
+	by := landlord.ByAdministrator("")
+	authURL, state, err := a.landlord.StartConnect(ctx, by, u.ID, purpose, hmrc.OOBRedirectURI)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Open this address in a browser, sign in to HMRC and grant authority:\n\n  %s\n\n", authURL)
 	fmt.Fprintln(stdout, "HMRC then shows an authorisation code. It is valid for 10 minutes.")
 	fmt.Fprint(stdout, "Paste the code here and press Enter: ")
-	line, err := bufio.NewReader(stdin).ReadString('\n')
+	line, err := bufio.NewReader(p.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return errors.New("no code was entered")
 	}
 	code := strings.TrimSpace(line)
-	if _, err := a.hmrc.CompleteAuthorization(ctx, u.ID, state, code); err != nil {
+	if _, err := a.landlord.CompleteConnect(ctx, by, u.ID, state, code); err != nil {
 		var ee *hmrc.ExchangeError
 		switch {
 		case errors.As(err, &ee):
@@ -124,22 +113,17 @@ func runConnect(ctx context.Context, args []string, getenv getenvFunc, stdin io.
 	return printStatus(ctx, a, u, purpose, false, stdout)
 }
 
-func runUserCommand(ctx context.Context, cmd string, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet(cmd, &cfg, getenv, stderr)
-	uf := bindUserFlags(fs)
-	asJSON := fs.Bool("json", false, "print the status as JSON (status only)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	a, u, purpose, err := uf.open(ctx, cfg, fs, stderr)
+func runUserCommand(ctx context.Context, cfg *Config, cmd string, uf userFlags, asJSON bool, p *proc) error {
+	stdout := p.stdout
+	a, u, purpose, err := uf.open(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	by := landlord.ByAdministrator("")
 	switch cmd {
 	case "refresh":
-		if err := a.hmrc.Refresh(ctx, u.ID, purpose); err != nil {
+		if err := a.landlord.Refresh(ctx, by, u.ID, purpose); err != nil {
 			return explain(err)
 		}
 		fmt.Fprintln(stdout, "Refreshed.")
@@ -149,20 +133,20 @@ func runUserCommand(ctx context.Context, cmd string, args []string, getenv geten
 		if err != nil {
 			return fmt.Errorf("describe this server for HMRC's fraud prevention headers: %w", err)
 		}
-		msg, err := a.landlord.Test(ctx, landlord.ByAdministrator(""), u.ID, purpose, origin)
+		msg, err := a.landlord.Test(ctx, by, u.ID, purpose, origin)
 		if err != nil {
 			return explain(err)
 		}
 		fmt.Fprintln(stdout, msg)
 		return nil
 	case "disconnect":
-		if err := a.hmrc.Disconnect(ctx, u.ID, purpose); err != nil {
+		if err := a.landlord.Disconnect(ctx, by, u.ID, purpose); err != nil {
 			return explain(err)
 		}
 		fmt.Fprintf(stdout, "Disconnected: the tokens are deleted. To remove the authority at HMRC too, sign in at %s\n", a.cfg.ManageAuthorityURL())
 		return nil
 	}
-	return printStatus(ctx, a, u, purpose, *asJSON, stdout)
+	return printStatus(ctx, a, u, purpose, asJSON, stdout)
 }
 
 // explain turns an hmrc error into words for the command line.
@@ -175,6 +159,12 @@ func explain(err error) error {
 		return fmt.Errorf("HMRC no longer accepts this connection (%s): connect again", re.Reason)
 	case errors.Is(err, hmrc.ErrUnavailable):
 		return fmt.Errorf("HMRC could not be reached; try again in a few minutes (%v)", err)
+	case errors.Is(err, landlord.ErrNoNINO):
+		return errors.New("the landlord has no National Insurance number yet: set one with mtdconnect users set --email EMAIL --nino NINO")
+	case errors.Is(err, landlord.ErrNoVRN):
+		return errors.New("the landlord has no VAT registration number yet: set one with mtdconnect users set --email EMAIL --vrn VRN")
+	case errors.Is(err, landlord.ErrUnknownUser):
+		return errors.New("no such landlord")
 	}
 	return err
 }
@@ -193,41 +183,37 @@ type StatusJSON struct {
 }
 
 func printStatus(ctx context.Context, a *app, u *mtdconnect.User, p mtdconnect.Purpose, asJSON bool, w io.Writer) error {
-	conn, err := a.hmrc.Connection(ctx, u.ID, p)
-	if err != nil && !errors.Is(err, mtdconnect.ErrNotFound) {
-		return err
+	st, err := a.landlord.Status(ctx, u.ID, p)
+	if err != nil {
+		return explain(err)
 	}
-	s := StatusJSON{UserID: u.ID, Purpose: string(p), Status: string(mtdconnect.StatusNotConnected)}
-	if conn != nil {
-		s.Status, s.Reason, s.Scopes = string(conn.Status), conn.Reason, conn.Scopes
-		s.ConnectedSince = timePtr(conn.GrantedAt)
-		end := conn.GrantEndsAt()
-		s.AuthorityEndsAt = &end
-		s.LastRefreshAt = timePtr(conn.LastRefreshAt)
-		if conn.Status == mtdconnect.StatusConnected {
-			s.AccessTokenExpiresAt = timePtr(conn.AccessExpiresAt)
-		}
+	s := StatusJSON{UserID: u.ID, Purpose: string(p), Status: string(st.Status), Reason: st.Reason,
+		Scopes:         strings.Join(st.Scopes, " "),
+		ConnectedSince: timePtr(st.ConnectedSince), AuthorityEndsAt: timePtr(st.AuthorityEndsAt),
+		LastRefreshAt: timePtr(st.LastRefreshAt)}
+	if st.Connected() {
+		s.AccessTokenExpiresAt = timePtr(st.AccessTokenExpiresAt)
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}
-	status := mtdconnect.Status(s.Status).Label()
+	status := st.Status.Label()
 	if s.Reason != "" {
 		status += " — " + s.Reason
 	}
 	fmt.Fprintf(w, "%s, HMRC connection (%s): %s\n", u.Email, p.Label(), status)
-	if conn == nil {
+	if st.Status == mtdconnect.StatusNotConnected {
 		return nil
 	}
-	fmt.Fprintf(w, "  connected since:      %s\n", formatTime(conn.GrantedAt))
-	fmt.Fprintf(w, "  scopes:               %s\n", conn.Scopes)
-	if conn.Status == mtdconnect.StatusConnected {
-		fmt.Fprintf(w, "  access token expires: %s (in %s)\n", formatTime(conn.AccessExpiresAt), time.Until(conn.AccessExpiresAt).Round(time.Minute))
+	fmt.Fprintf(w, "  connected since:      %s\n", formatTime(st.ConnectedSince))
+	fmt.Fprintf(w, "  scopes:               %s\n", s.Scopes)
+	if st.Connected() {
+		fmt.Fprintf(w, "  access token expires: %s (in %s)\n", formatTime(st.AccessTokenExpiresAt), time.Until(st.AccessTokenExpiresAt).Round(time.Minute))
 	}
-	fmt.Fprintf(w, "  authority ends on:    %s\n", conn.GrantEndsAt().Local().Format("2 January 2006"))
-	fmt.Fprintf(w, "  last refresh:         %s\n", formatTime(conn.LastRefreshAt))
+	fmt.Fprintf(w, "  authority ends on:    %s\n", st.AuthorityEndsAt.Local().Format("2 January 2006"))
+	fmt.Fprintf(w, "  last refresh:         %s\n", formatTime(st.LastRefreshAt))
 	return nil
 }
 
@@ -238,13 +224,9 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func runKeysetRotate(args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("keyset rotate", &cfg, getenv, stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cfg.resolve(fs); err != nil {
+func runKeysetRotate(cfg *Config, p *proc) error {
+	stdout := p.stdout
+	if err := cfg.resolve(); err != nil {
 		return err
 	}
 	h, err := seal.LoadKeysetFile(cfg.KeysetFile)

@@ -8,11 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +35,7 @@ const (
 
 // Config is every setting, from flags with MTDCONNECT_* environment
 // fallbacks. Every command reads the same configuration, so the CLI and the
-// server share one database.
+// server share one database; each binds only the settings it uses.
 type Config struct {
 	Addr          string
 	PublicURL     string
@@ -52,6 +52,8 @@ type Config struct {
 	Rate          float64
 	RefreshMargin time.Duration
 	LogFormat     string
+	// Verbose logs at info level; a one-shot command logs warnings only.
+	Verbose bool
 
 	// Fraud prevention data (HMRC's Gov-* headers).
 	TrustedProxies []netip.Prefix    // proxies whose X-Forwarded-For / Forwarded is believed
@@ -65,63 +67,195 @@ type Config struct {
 	trustedProxies string // as given, parsed by resolve
 	licenceIDs     string
 
-	clientSecretFile string
-	keysetExplicit   bool
+	keysetExplicit bool
+
+	fs     *flag.FlagSet
+	getenv getenvFunc
+	env    []string // the flags with an MTDCONNECT_* fallback
 }
 
 type getenvFunc func(string) string
 
-// bind registers the configuration flags on fs, defaulting from getenv.
-func (c *Config) bind(fs *flag.FlagSet, getenv getenvFunc) {
-	env := func(name, def string) string {
-		if v := getenv("MTDCONNECT_" + name); v != "" {
-			return v
-		}
-		return def
+// The settings, by what uses them; a command binds the groups it needs.
+var (
+	// storeSettings: every command that opens the database.
+	storeSettings = []string{"data-dir", "database-url", "keyset-file"}
+	// hmrcSettings: commands that call HMRC.
+	hmrcSettings = []string{"hmrc", "hmrc-authorize-url", "hmrc-token-url", "hmrc-api-url", "client-id", "client-secret",
+		"simulator-addr", "hmrc-rate", "refresh-margin"}
+	// fraudSettings: commands whose HMRC calls carry fraud prevention
+	// headers (serve's pages and API, the CLI's connection test).
+	fraudSettings = []string{"licence-ids", "vendor-public-ip", "device-id", "device-manufacturer", "device-model"}
+	// webSettings: serve's listener.
+	webSettings = []string{"addr", "public-url", "trusted-proxies"}
+	// logSettings: the log of a long-running command.
+	logSettings = []string{"log-format"}
+	// cliLogSettings: a one-shot command logs warnings only, unless -v.
+	cliLogSettings = []string{"log-format", "v"}
+)
+
+// secretSettings may also be read from a file named by MTDCONNECT_*_FILE,
+// and their values are never quoted in errors.
+var secretSettings = map[string]bool{"client-secret": true}
+
+// newConfig returns the configuration with its defaults and binds the
+// settings of groups to fs. load then reads the environment.
+func newConfig(fs *flag.FlagSet, getenv getenvFunc, groups ...[]string) *Config {
+	c := &Config{
+		Addr: "127.0.0.1:8080", DataDir: "mtdconnect-data", HMRC: hmrc.EnvSimulator, SimulatorAddr: "127.0.0.1:9090",
+		Rate: 3, RefreshMargin: 5 * time.Minute, LogFormat: "text",
+		fs: fs, getenv: getenv,
 	}
-	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (MTDCONNECT_ADDR)")
-	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "public URL of the service; the HMRC redirect URI is this + /oauth/hmrc/callback (MTDCONNECT_PUBLIC_URL; default http://ADDR)")
-	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "mtdconnect-data"), "directory for the default SQLite database and keyset (MTDCONNECT_DATA_DIR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "SQLite file path or postgres:// URL (MTDCONNECT_DATABASE_URL; default DATA_DIR/mtdconnect.db)")
-	fs.StringVar(&c.KeysetFile, "keyset-file", env("KEYSET_FILE", ""), "Tink keyset sealing tokens at rest (MTDCONNECT_KEYSET_FILE; default DATA_DIR/keyset.json, generated for local use)")
-	fs.StringVar(&c.HMRC, "hmrc", env("HMRC", "simulator"), "HMRC environment: simulator, sandbox or production (MTDCONNECT_HMRC)")
-	fs.StringVar(&c.AuthorizeURL, "hmrc-authorize-url", env("HMRC_AUTHORIZE_URL", ""), "override HMRC's authorize endpoint (MTDCONNECT_HMRC_AUTHORIZE_URL)")
-	fs.StringVar(&c.TokenURL, "hmrc-token-url", env("HMRC_TOKEN_URL", ""), "override HMRC's token endpoint (MTDCONNECT_HMRC_TOKEN_URL)")
-	fs.StringVar(&c.APIURL, "hmrc-api-url", env("HMRC_API_URL", ""), "override HMRC's API base URL (MTDCONNECT_HMRC_API_URL)")
-	fs.StringVar(&c.ClientID, "client-id", env("CLIENT_ID", ""), "HMRC application client ID; with the secret, overrides the application stored with mtdconnect app set (MTDCONNECT_CLIENT_ID)")
-	fs.StringVar(&c.ClientSecret, "client-secret", "", "HMRC application client secret (prefer MTDCONNECT_CLIENT_SECRET or MTDCONNECT_CLIENT_SECRET_FILE)")
-	fs.StringVar(&c.SimulatorAddr, "simulator-addr", env("SIMULATOR_ADDR", "127.0.0.1:9090"), "listen address of the built-in HMRC simulator (MTDCONNECT_SIMULATOR_ADDR)")
-	rate, _ := strconv.ParseFloat(env("HMRC_RATE", "3"), 64)
-	fs.Float64Var(&c.Rate, "hmrc-rate", rate, "HMRC requests per second for the whole deployment (MTDCONNECT_HMRC_RATE)")
-	margin, _ := time.ParseDuration(env("REFRESH_MARGIN", "5m"))
-	fs.DurationVar(&c.RefreshMargin, "refresh-margin", margin, "refresh access tokens this long before they expire (MTDCONNECT_REFRESH_MARGIN)")
-	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (MTDCONNECT_LOG_FORMAT)")
-	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs or addresses of the load balancers whose X-Forwarded-For / Forwarded headers give the client's IP, e.g. 10.0.0.0/8 (MTDCONNECT_TRUSTED_PROXIES)")
-	fs.StringVar(&c.VendorPublicIP, "vendor-public-ip", env("VENDOR_PUBLIC_IP", ""), "the public IP landlords' browsers connect to (the load balancer's), for HMRC's Gov-Vendor-Public-IP (MTDCONNECT_VENDOR_PUBLIC_IP; default: the address each request arrived on)")
-	fs.StringVar(&c.licenceIDs, "licence-ids", env("LICENCE_IDS", ""), "comma-separated name=licence pairs, sent hashed in HMRC's Gov-Vendor-License-IDs (MTDCONNECT_LICENCE_IDS)")
-	fs.StringVar(&c.DeviceManufacturer, "device-manufacturer", env("DEVICE_MANUFACTURER", ""), "this server's manufacturer for HMRC's Gov-Client-User-Agent, where the host does not report one (MTDCONNECT_DEVICE_MANUFACTURER)")
-	fs.StringVar(&c.DeviceModel, "device-model", env("DEVICE_MODEL", ""), "this server's model for HMRC's Gov-Client-User-Agent, where the host does not report one (MTDCONNECT_DEVICE_MODEL)")
-	fs.StringVar(&c.DeviceID, "device-id", env("DEVICE_ID", ""), "this server's UUID in HMRC's Gov-Client-Device-ID for calls no landlord started (MTDCONNECT_DEVICE_ID; default: generated once into DATA_DIR/device-id)")
-	c.ClientSecret = getenv("MTDCONNECT_CLIENT_SECRET")
-	c.keysetExplicit = getenv("MTDCONNECT_KEYSET_FILE") != ""
-	// Read in resolve, so a bad path is reported as a configuration error.
-	c.clientSecretFile = getenv("MTDCONNECT_CLIENT_SECRET_FILE")
+	for _, g := range groups {
+		for _, name := range g {
+			if fs.Lookup(name) == nil {
+				c.bind(name)
+			}
+		}
+	}
+	return c
+}
+
+// envName is the environment variable of a flag: MTDCONNECT_ and the name
+// in capitals, dashes as underscores.
+func envName(flagName string) string {
+	return "MTDCONNECT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// bind registers one setting's flag.
+func (c *Config) bind(name string) {
+	fs := c.fs
+	usage := map[string]string{
+		"addr":                "listen address",
+		"public-url":          "public URL of the service; the HMRC redirect URI is this + /oauth/hmrc/callback (default http://ADDR)",
+		"data-dir":            "directory for the default SQLite database and keyset",
+		"database-url":        "SQLite file path or postgres:// URL (default DATA_DIR/mtdconnect.db)",
+		"keyset-file":         "Tink keyset sealing tokens at rest (default DATA_DIR/keyset.json, generated for local use)",
+		"hmrc":                "HMRC environment: simulator, sandbox or production",
+		"hmrc-authorize-url":  "override HMRC's authorize endpoint",
+		"hmrc-token-url":      "override HMRC's token endpoint",
+		"hmrc-api-url":        "override HMRC's API base URL",
+		"client-id":           "HMRC application client ID; with the secret, overrides the application stored with mtdconnect app set",
+		"client-secret":       "HMRC application client secret; prefer the environment, which other users of the machine cannot read",
+		"simulator-addr":      "listen address of the built-in HMRC simulator",
+		"hmrc-rate":           "HMRC requests per second for the whole deployment",
+		"refresh-margin":      "refresh access tokens this long before they expire",
+		"log-format":          "text or json",
+		"trusted-proxies":     "comma-separated CIDRs or addresses of the load balancers whose X-Forwarded-For / Forwarded headers give the client's IP, e.g. 10.0.0.0/8",
+		"vendor-public-ip":    "the public IP landlords' browsers connect to (the load balancer's), for HMRC's Gov-Vendor-Public-IP (default: the address each request arrived on)",
+		"licence-ids":         "comma-separated name=licence pairs, sent hashed in HMRC's Gov-Vendor-License-IDs",
+		"device-manufacturer": "this server's manufacturer for HMRC's Gov-Client-User-Agent, where the host does not report one",
+		"device-model":        "this server's model for HMRC's Gov-Client-User-Agent, where the host does not report one",
+		"device-id":           "this server's UUID in HMRC's Gov-Client-Device-ID for calls no landlord started (default: generated once into DATA_DIR/device-id)",
+	}[name]
+	if name == "v" {
+		fs.BoolVar(&c.Verbose, "v", false, "log what the command does (info level); without it, warnings and errors only")
+		return
+	}
+	if secretSettings[name] {
+		usage += " (" + envName(name) + ", or a file named by " + envName(name) + "_FILE)"
+	} else {
+		usage += " (" + envName(name) + ")"
+	}
+	switch name {
+	case "addr":
+		fs.StringVar(&c.Addr, name, c.Addr, usage)
+	case "public-url":
+		fs.StringVar(&c.PublicURL, name, c.PublicURL, usage)
+	case "data-dir":
+		fs.StringVar(&c.DataDir, name, c.DataDir, usage)
+	case "database-url":
+		fs.StringVar(&c.DatabaseURL, name, c.DatabaseURL, usage)
+	case "keyset-file":
+		fs.StringVar(&c.KeysetFile, name, c.KeysetFile, usage)
+	case "hmrc":
+		fs.StringVar(&c.HMRC, name, c.HMRC, usage)
+	case "hmrc-authorize-url":
+		fs.StringVar(&c.AuthorizeURL, name, c.AuthorizeURL, usage)
+	case "hmrc-token-url":
+		fs.StringVar(&c.TokenURL, name, c.TokenURL, usage)
+	case "hmrc-api-url":
+		fs.StringVar(&c.APIURL, name, c.APIURL, usage)
+	case "client-id":
+		fs.StringVar(&c.ClientID, name, c.ClientID, usage)
+	case "client-secret":
+		fs.StringVar(&c.ClientSecret, name, c.ClientSecret, usage)
+	case "simulator-addr":
+		fs.StringVar(&c.SimulatorAddr, name, c.SimulatorAddr, usage)
+	case "hmrc-rate":
+		fs.Float64Var(&c.Rate, name, c.Rate, usage)
+	case "refresh-margin":
+		fs.DurationVar(&c.RefreshMargin, name, c.RefreshMargin, usage)
+	case "log-format":
+		fs.StringVar(&c.LogFormat, name, c.LogFormat, usage)
+	case "trusted-proxies":
+		fs.StringVar(&c.trustedProxies, name, c.trustedProxies, usage)
+	case "vendor-public-ip":
+		fs.StringVar(&c.VendorPublicIP, name, c.VendorPublicIP, usage)
+	case "licence-ids":
+		fs.StringVar(&c.licenceIDs, name, c.licenceIDs, usage)
+	case "device-manufacturer":
+		fs.StringVar(&c.DeviceManufacturer, name, c.DeviceManufacturer, usage)
+	case "device-model":
+		fs.StringVar(&c.DeviceModel, name, c.DeviceModel, usage)
+	case "device-id":
+		fs.StringVar(&c.DeviceID, name, c.DeviceID, usage)
+	default:
+		panic("config: no setting " + name)
+	}
+	c.env = append(c.env, name)
+}
+
+// withEnv gives a command's own flags (already on fs) an MTDCONNECT_*
+// fallback too.
+func (c *Config) withEnv(names ...string) { c.env = append(c.env, names...) }
+
+// load reads the MTDCONNECT_* variable of every bound setting not given on
+// the command line. A value that does not parse stops the command with an
+// error naming the variable, never a silent default.
+func (c *Config) load() error {
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, name := range c.env {
+		if given[name] {
+			continue
+		}
+		key := envName(name)
+		v := c.getenv(key)
+		if v == "" && secretSettings[name] {
+			if file := c.getenv(key + "_FILE"); file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("%s_FILE: %w", key, err)
+				}
+				if v = strings.TrimSpace(string(b)); v == "" {
+					return fmt.Errorf("%s_FILE: %s is empty", key, file)
+				}
+			}
+		}
+		if v == "" {
+			continue
+		}
+		if err := c.fs.Set(name, v); err != nil {
+			kind, _ := flag.UnquoteUsage(c.fs.Lookup(name))
+			kind = cmp.Or(map[string]string{"float": "number", "int": "whole number"}[kind], kind)
+			if secretSettings[name] {
+				return fmt.Errorf("%s is not a valid %s", key, kind)
+			}
+			hint := ""
+			if kind == "duration" {
+				hint = " (a number with a unit, e.g. 90s or 5m)"
+			}
+			return fmt.Errorf("%s=%q is not a valid %s%s", key, v, kind, hint)
+		}
+		given[name] = true
+	}
+	c.keysetExplicit = given["keyset-file"]
+	return nil
 }
 
 // resolve fills derived defaults and checks combinations.
-func (c *Config) resolve(fs *flag.FlagSet) error {
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "keyset-file" {
-			c.keysetExplicit = true
-		}
-	})
-	if c.ClientSecret == "" && c.clientSecretFile != "" {
-		b, err := os.ReadFile(c.clientSecretFile)
-		if err != nil {
-			return fmt.Errorf("client secret file: %w", err)
-		}
-		c.ClientSecret = strings.TrimSpace(string(b))
-	}
+func (c *Config) resolve() error {
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
@@ -150,8 +284,14 @@ func (c *Config) resolve(fs *flag.FlagSet) error {
 	c.AuthorizeURL = cmp.Or(c.AuthorizeURL, authz)
 	c.TokenURL = cmp.Or(c.TokenURL, token)
 	c.APIURL = cmp.Or(c.APIURL, api)
-	if c.Rate <= 0 {
-		return errors.New("MTDCONNECT_HMRC_RATE must be positive")
+	if c.Rate <= 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		return errors.New("MTDCONNECT_HMRC_RATE must be a positive number")
+	}
+	if c.RefreshMargin <= 0 {
+		return errors.New("MTDCONNECT_REFRESH_MARGIN must be positive")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("MTDCONNECT_LOG_FORMAT must be text or json, not %q", c.LogFormat)
 	}
 	var err error
 	if c.TrustedProxies, err = web.ParseTrustedProxies(c.trustedProxies); err != nil {

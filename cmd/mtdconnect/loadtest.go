@@ -19,11 +19,8 @@ HMRC simulator (mtdconnect simulator) and several mtdconnect serve instances
 on one database, seeded with real grants, driven through the JSON API.
 It prints what it measured, and exits 1 if a correctness bound did not hold.
 
-Scenarios: races, crashes, faults, rate, scale (PostgreSQL only), or all.
-Without --database-url the instances share one SQLite file.
-
-Flags:
-`
+Scenarios: races, rolling, crashes, faults, rate, scale (PostgreSQL only),
+or all. Without --database-url the instances share one SQLite file.`
 
 // loadtestFlags are the command's flags; run turns them into
 // loadtest.Options.
@@ -32,16 +29,18 @@ type loadtestFlags struct {
 	jsonFile                       string
 	duration                       time.Duration
 	instances, kills, scaleConns   int
+	restarts                       int
 	asJSON, keep, quiet            bool
 }
 
-func (f *loadtestFlags) bind(fs *flag.FlagSet, getenv getenvFunc) {
-	fs.StringVar(&f.scenario, "scenario", "all", "races, crashes, faults, rate, scale or all; several separated by commas")
+func (f *loadtestFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.scenario, "scenario", "all", "races, rolling, crashes, faults, rate, scale or all; several separated by commas")
 	fs.DurationVar(&f.duration, "duration", 0, "length of the races, faults and rate phases (default 60s each)")
 	fs.IntVar(&f.instances, "instances", 3, "mtdconnect serve instances sharing the database")
-	fs.StringVar(&f.databaseURL, "database-url", getenv("MTDCONNECT_LOADTEST_DATABASE_URL"),
+	fs.StringVar(&f.databaseURL, "database-url", "",
 		"postgres:// URL of a server where each scenario creates (and drops) a database of its own; empty: one SQLite file (MTDCONNECT_LOADTEST_DATABASE_URL)")
 	fs.IntVar(&f.kills, "kills", 50, "SIGKILLs in the crashes scenario")
+	fs.IntVar(&f.restarts, "restarts", 20, "SIGTERM restarts in the rolling scenario")
 	fs.IntVar(&f.scaleConns, "scale-connections", 1_000_000, "connections inserted by the scale scenario")
 	fs.StringVar(&f.workDir, "work-dir", "", "directory for keysets and process logs (default: a temporary one, removed afterwards)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the work directory and the scenario databases")
@@ -63,6 +62,8 @@ func (f *loadtestFlags) options(command []string, progress io.Writer) (loadtest.
 		return loadtest.Options{}, nil, fmt.Errorf("--instances must be between 1 and 20, not %d", f.instances)
 	case f.kills < 1:
 		return loadtest.Options{}, nil, errors.New("--kills must be at least 1")
+	case f.restarts < 1:
+		return loadtest.Options{}, nil, errors.New("--restarts must be at least 1")
 	case f.scaleConns < 10_000:
 		return loadtest.Options{}, nil, errors.New("--scale-connections must be at least 10000")
 	}
@@ -83,24 +84,15 @@ func (f *loadtestFlags) options(command []string, progress io.Writer) (loadtest.
 	opts.Races.Duration, opts.Faults.Duration = f.duration, f.duration
 	opts.Rate.Duration, opts.Rate.PriorityDuration, opts.Rate.RefreshDuration = f.duration, f.duration, f.duration
 	opts.Crashes.Kills = f.kills
+	opts.Rolling.Restarts = f.restarts
 	opts.Scale.Connections = f.scaleConns
 	return opts, scenarios, nil
 }
 
-func runLoadtest(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mtdconnect loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, loadtestUsage)
-		fs.PrintDefaults()
-	}
-	var f loadtestFlags
-	f.bind(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+func runLoadtest(ctx context.Context, f *loadtestFlags, p *proc) error {
+	stdout, stderr := p.stdout, p.stderr
+	if f.databaseURL == "" {
+		f.databaseURL = p.getenv("MTDCONNECT_LOADTEST_DATABASE_URL")
 	}
 	exe, err := os.Executable()
 	if err != nil {

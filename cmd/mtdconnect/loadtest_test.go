@@ -11,19 +11,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/loadtest"
 )
 
-// childEnv makes this test binary act as mtdconnect (see TestMain): the
-// reliability tests start it as the simulator and the instances, so they
-// run the code under test, built once, with -race when the tests are.
-const childEnv = "MTDCONNECT_TEST_RUN_AS_MTDCONNECT"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
 // shortOptions are the reliability scenarios shortened to a few seconds
 // each, with real processes: the simulator and three instances.
 func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
@@ -39,6 +26,11 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 		Progress: testLog{t},
 		Races: loadtest.RacesConfig{
 			Duration: 5 * time.Second, CallersPerInstance: 10, Connections: 40,
+			AccessTokenLifetime: 3 * time.Second, RefreshMargin: time.Second,
+		},
+		// One SIGTERM per instance, each while it holds a refresh.
+		Rolling: loadtest.RollingConfig{
+			Restarts: 3, CallersPerInstance: 10, Connections: 40, Pause: 500 * time.Millisecond,
 			AccessTokenLifetime: 3 * time.Second, RefreshMargin: time.Second,
 		},
 		Faults: loadtest.FaultsConfig{
@@ -57,20 +49,16 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 	}
 }
 
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// TestReliability runs the races, faults and rate scenarios shortened, on
-// SQLite (three processes on one file) and, when MTDCONNECT_TEST_POSTGRES_DSN
-// is set, on PostgreSQL (each scenario on a database of its own). It
-// asserts the correctness bounds only: no refresh-token reuse, no
-// "already in progress", no failed call under races; no connection lost
-// and all healthy within 30s after faults; at most the limit per second
-// and no 429 under excess demand. Speed is reported, not asserted.
+// TestReliability runs the races, rolling, faults and rate scenarios
+// shortened, on SQLite (three processes on one file) and, when
+// MTDCONNECT_TEST_POSTGRES_DSN is set, on PostgreSQL (each scenario on a
+// database of its own). It asserts the correctness bounds only: no
+// refresh-token reuse, no "already in progress", no failed call under
+// races; under rolling SIGTERM restarts no lease left, nothing interrupted,
+// no connection lost, and only refusals by a stopping instance, each
+// retried elsewhere with success; no connection lost and all healthy
+// within 30s after faults; at most the limit per second and no 429 under
+// excess demand. Speed is reported, not asserted.
 func TestReliability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a simulator and three instances per scenario")
@@ -81,7 +69,7 @@ func TestReliability(t *testing.T) {
 			if b.name == "postgres" && b.url == "" {
 				t.Skip("MTDCONNECT_TEST_POSTGRES_DSN is not set: the PostgreSQL variant is skipped")
 			}
-			for _, scenario := range []string{loadtest.ScenarioRaces, loadtest.ScenarioFaults, loadtest.ScenarioRate} {
+			for _, scenario := range []string{loadtest.ScenarioRaces, loadtest.ScenarioRolling, loadtest.ScenarioFaults, loadtest.ScenarioRate} {
 				t.Run(scenario, func(t *testing.T) {
 					rep, err := loadtest.Run(t.Context(), shortOptions(t, b.url), []string{scenario})
 					if err != nil {
@@ -117,6 +105,7 @@ func TestLoadtestFlags(t *testing.T) {
 		{[]string{"--instances", "0"}, "--instances must be between 1 and 20"},
 		{[]string{"--instances", "21"}, "--instances must be between 1 and 20"},
 		{[]string{"--kills", "0"}, "--kills must be at least 1"},
+		{[]string{"--restarts", "0"}, "--restarts must be at least 1"},
 		{[]string{"--scale-connections", "10"}, "--scale-connections must be at least 10000"},
 		{[]string{"--scenario", "scale"}, "the scale scenario needs PostgreSQL"},
 		{[]string{"--scenario", "races", "--database-url", "mysql://x"}, "must be a postgres:// URL"},

@@ -1,9 +1,15 @@
 // Command mtdconnect connects UK landlords to HMRC's Making Tax Digital.
 // With no arguments it serves the web pages and the JSON API on an
 // embedded SQLite database with the built-in HMRC simulator.
+//
+// The commands are a tree of ffcli commands (cli.go), each with a flag set
+// of its own holding the settings it uses (config.go), each setting with an
+// MTDCONNECT_* fallback. serve runs its parts as one group that starts and
+// stops together (lifecycle.go).
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 
@@ -31,104 +38,118 @@ import (
 	"github.com/mtdconnect/mtdconnect/sqlite"
 )
 
-const usage = `mtdconnect connects UK landlords to HMRC Making Tax Digital.
-
-Usage:
-  mtdconnect [serve]                      run the service (default)
-  mtdconnect simulator                    run the HMRC simulator on its own (fault flags: see --help)
-  mtdconnect loadtest [--scenario S] [--database-url URL]
-                                          the reliability suite with real processes (docs/RELIABILITY.md)
-  mtdconnect users add --email E [--password P] [--admin] [--totp] [--nino N] [--vrn V]
-  mtdconnect users set --email E [--nino N] [--vrn V]
-                                          set a landlord's National Insurance number or VAT registration number
-  mtdconnect users totp --email E [--remove]
-                                          add (printing its key once) or remove a user's authenticator app
-  mtdconnect apikey create --name N       print a new API key for the platform (shown once)
-  mtdconnect connect --user E --manual    connect by pasting HMRC's code (desktop-style flow)
-  mtdconnect status --user E [--json]     show a landlord's connection
-  mtdconnect refresh --user E             refresh the access token now
-  mtdconnect test --user E [--purpose vat]
-                                          check the connection: HMRC lists the landlord's businesses
-                                          (Income Tax, needs the NINO) or open VAT returns (needs the VRN)
-  mtdconnect disconnect --user E          delete the landlord's tokens
-  mtdconnect keyset rotate                add a new primary key to the keyset
-  mtdconnect sandbox create-user [--services mtd-income-tax,mtd-vat] [--json]
-                                          create a test user at HMRC's sandbox (or the simulator)
-  mtdconnect app set --env sandbox|production --client-id ID --client-secret-file FILE [--redirect-uri URI]...
-                                          store the HMRC application (the secret sealed, never shown again)
-  mtdconnect app show [--env E]           show the stored applications: client ID, secrets' last 4 characters
-  mtdconnect app rotate-secret --env E --client-secret-file FILE
-                                          add a new client secret as the one in use; the older ones stay
-  mtdconnect app remove-secret --env E --last4 XXXX|--id ID
-  mtdconnect app confirm --env E          allow the service to call HMRC's external web services
-
-Every command takes the configuration flags (see mtdconnect serve -h), each
-with an MTDCONNECT_* environment fallback.
-`
-
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
+	ctx, hurry := notifyStop()
+	err := runMain(ctx, os.Args[1:], &proc{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, hurry: hurry})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mtdconnect:", err)
 		os.Exit(1)
 	}
 }
 
+// notifyStop returns a context that ends on the first SIGINT or SIGTERM,
+// and a channel closed on the second: serve then stops waiting for its
+// drain. A third signal ends the process at once, as if none were caught.
+func notifyStop() (context.Context, <-chan struct{}) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	hurry := make(chan struct{})
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		close(hurry)
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+	}()
+	return ctx, hurry
+}
+
+// proc is what a command gets from the process running it.
+type proc struct {
+	getenv         getenvFunc
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// hurry is closed on a second SIGINT or SIGTERM: serve stops waiting
+	// for its drain. nil (never) in tests.
+	hurry <-chan struct{}
+}
+
 // run is main with its dependencies passed in, so tests drive it whole.
 func run(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	return runMain(ctx, args, &proc{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+// runMain parses the command line and runs the command it names. Help asked
+// for (-h, help) goes to standard output; after a usage error, the error
+// says where the command's help is.
+func runMain(ctx context.Context, args []string, p *proc) error {
+	// With no command, or only flags, mtdconnect serves.
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelpFlag(args[0]) {
+		args = append([]string{"serve"}, args...)
 	}
-	// Two-word commands.
-	if (cmd == "users" || cmd == "apikey" || cmd == "keyset" || cmd == "app" || cmd == "sandbox") && len(args) > 0 {
-		cmd, args = cmd+" "+args[0], args[1:]
+	root := newRoot(p)
+	var usage bytes.Buffer
+	setOutput(root, &usage)
+	err := root.Parse(args)
+	if err == nil {
+		err = root.Run(ctx)
 	}
-	switch cmd {
-	case "serve":
-		return runServe(ctx, args, getenv, stdout, stderr)
-	case "simulator":
-		return runSimulator(ctx, args, getenv, stdout, stderr)
-	case "loadtest":
-		return runLoadtest(ctx, args, getenv, stdout, stderr)
-	case "users add":
-		return runUsersAdd(ctx, args, getenv, stdin, stdout, stderr)
-	case "users set":
-		return runUsersSet(ctx, args, getenv, stdout, stderr)
-	case "users totp":
-		return runUsersTOTP(ctx, args, getenv, stdout, stderr)
-	case "apikey create":
-		return runAPIKeyCreate(ctx, args, getenv, stdout, stderr)
-	case "connect":
-		return runConnect(ctx, args, getenv, stdin, stdout, stderr)
-	case "status", "refresh", "test", "disconnect":
-		return runUserCommand(ctx, cmd, args, getenv, stdout, stderr)
-	case "sandbox create-user":
-		return runSandboxCreateUser(ctx, args, getenv, stdout, stderr)
-	case "keyset rotate":
-		return runKeysetRotate(args, getenv, stdout, stderr)
-	case "app set", "app show", "app rotate-secret", "app remove-secret", "app confirm":
-		return runApp(ctx, strings.TrimPrefix(cmd, "app "), args, getenv, stdin, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	case "version":
-		fmt.Fprintln(stdout, "mtdconnect", mtdconnect.Version)
-		return nil
+	var noExec ffcli.NoExecError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, werr := p.stdout.Write(usage.Bytes())
+		return werr
+	case errors.As(err, &noExec):
+		// A group (users, app…) named without its subcommand.
+		fmt.Fprint(p.stderr, noExec.Command.UsageFunc(noExec.Command))
+		return fmt.Errorf("mtdconnect %s needs a subcommand", noExec.Command.Name)
+	case err != nil && usage.Len() > 0:
+		// The flag package printed the usage after a bad flag: point to
+		// it rather than print it with the error.
+		return fmt.Errorf("%w (mtdconnect %s -h lists the flags)", err, commandPath(root, args))
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	return err
+}
+
+func isHelpFlag(s string) bool {
+	return s == "-h" || s == "-help" || s == "--help" || s == "--h"
+}
+
+// setOutput sends every command's usage to w.
+func setOutput(c *ffcli.Command, w io.Writer) {
+	if c.FlagSet == nil {
+		c.FlagSet = flag.NewFlagSet(c.Name, flag.ContinueOnError)
+	}
+	c.FlagSet.SetOutput(w)
+	for _, sub := range c.Subcommands {
+		setOutput(sub, w)
+	}
+}
+
+// commandPath is the command that args name, for messages.
+func commandPath(root *ffcli.Command, args []string) string {
+	var names []string
+	c := root
+	for _, a := range args {
+		var next *ffcli.Command
+		for _, sub := range c.Subcommands {
+			if sub.Name == a {
+				next = sub
+			}
+		}
+		if next == nil {
+			break
+		}
+		names, c = append(names, a), next
+	}
+	return strings.Join(names, " ")
 }
 
 // app is what every command opens: the configuration, the store, the
 // sealer and the HMRC client.
 type app struct {
-	cfg    Config
+	cfg    *Config
 	log    *slog.Logger
 	store  mtdconnect.Store
 	sealer *seal.Sealer
@@ -143,18 +164,10 @@ type app struct {
 	metrics *prometheus.Registry
 }
 
-// newFlagSet returns a flag set with the shared configuration bound.
-func newFlagSet(name string, cfg *Config, getenv getenvFunc, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("mtdconnect "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.bind(fs, getenv)
-	return fs
-}
-
 // openApp opens the store and the sealer, decides which HMRC application
 // to call as (resolveCredentials) and builds the HMRC client.
-func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, error) {
-	a, err := openStore(ctx, cfg, fs, stderr)
+func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
+	a, err := openStore(ctx, cfg, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -196,11 +209,11 @@ func openApp(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer
 // openStore opens what every command needs but the HMRC client: the
 // configuration, the store and the sealer. The app commands use it alone,
 // since they must work before any HMRC application is stored.
-func openStore(ctx context.Context, cfg Config, fs *flag.FlagSet, stderr io.Writer) (*app, error) {
-	if err := cfg.resolve(fs); err != nil {
+func openStore(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
+	if err := cfg.resolve(); err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: newLogger(cfg.LogFormat, stderr)}
+	a := &app{cfg: cfg, log: cfg.logger(stderr)}
 	var err error
 	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		a.store, err = postgres.Open(ctx, cfg.DatabaseURL)
@@ -233,7 +246,7 @@ func (a *app) Close() error { return a.store.Close() }
 
 // loadKeyset loads the keyset, generating one only at the default local
 // path: a configured file that is missing is an error, never replaced.
-func loadKeyset(cfg Config) (kh *keyset.Handle, created bool, err error) {
+func loadKeyset(cfg *Config) (kh *keyset.Handle, created bool, err error) {
 	if cfg.keysetExplicit {
 		kh, err = seal.LoadKeysetFile(cfg.KeysetFile)
 		return kh, false, err
@@ -241,9 +254,16 @@ func loadKeyset(cfg Config) (kh *keyset.Handle, created bool, err error) {
 	return seal.LoadOrCreateKeysetFile(cfg.KeysetFile)
 }
 
-func newLogger(format string, w io.Writer) *slog.Logger {
+// logger writes the command's log to w (standard error): at info level for
+// serve and simulator, and for a one-shot command only with -v, which
+// otherwise logs warnings and errors only, so that its log stays out of
+// what it prints for a person.
+func (c *Config) logger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if format == "json" {
+	if c.fs != nil && c.fs.Lookup("v") != nil && !c.Verbose {
+		opts.Level = slog.LevelWarn
+	}
+	if c.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

@@ -21,14 +21,6 @@ var (
 	cliURIRE = regexp.MustCompile(`(?m)^uri: (otpauth://\S+)$`)
 )
 
-// runErr runs one command in-process and returns its error and output.
-func (e *cliEnv) runErr(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	err := run(t.Context(), args, e.getenv, strings.NewReader(""), &out, &errOut)
-	return out.String(), err
-}
-
 // printedSecret reads the key a TOTP command printed and checks the URI
 // printed with it names the same secret and the user.
 func printedSecret(t *testing.T, out, email string) []byte {
@@ -110,10 +102,10 @@ func TestUsersTOTP(t *testing.T) {
 		{"already has one", []string{"users", "totp", "--email", testEmail}, "already has an authenticator app; nothing was changed"},
 		{"no email", []string{"users", "totp"}, "--email is required"},
 		{"unknown user", []string{"users", "totp", "--email", "nobody@example.com"}, "no user with email nobody@example.com"},
-		{"stray argument", []string{"users", "totp", "--email", testEmail, "remove"}, "unexpected arguments"},
+		{"stray argument", []string{"users", "totp", "--email", testEmail, "remove"}, `unexpected argument "remove"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := e.runErr(t, tt.args...)
+			out, _, err := e.exec(t, nil, tt.args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err %v, want %q", err, tt.want)
 			}
@@ -133,7 +125,7 @@ func TestUsersTOTP(t *testing.T) {
 	if u, s := e.storedTOTP(t, testEmail); s != nil || u.TOTPLastStep != 0 {
 		t.Errorf("after removal: secret %x, last step %d", s, u.TOTPLastStep)
 	}
-	if _, err := e.runErr(t, "users", "totp", "--email", testEmail, "--remove"); err == nil || !strings.Contains(err.Error(), "has no authenticator app") {
+	if _, _, err := e.exec(t, nil, "users", "totp", "--email", testEmail, "--remove"); err == nil || !strings.Contains(err.Error(), "has no authenticator app") {
 		t.Errorf("second removal: %v", err)
 	}
 

@@ -12,16 +12,18 @@ import (
 // TestFraudPreventionConfig: the settings behind HMRC's fraud prevention
 // headers are read and checked, and a bad one stops the service starting.
 func TestFraudPreventionConfig(t *testing.T) {
-	resolve := func(vars map[string]string) (Config, error) {
-		var cfg Config
+	resolve := func(vars map[string]string) (*Config, error) {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		vars["MTDCONNECT_DATA_DIR"] = t.TempDir()
-		cfg.bind(fs, func(k string) string { return vars[k] })
+		cfg := newConfig(fs, func(k string) string { return vars[k] }, webSettings, storeSettings, fraudSettings)
 		if err := fs.Parse(nil); err != nil {
 			t.Fatal(err)
 		}
-		return cfg, cfg.resolve(fs)
+		if err := cfg.load(); err != nil {
+			return cfg, err
+		}
+		return cfg, cfg.resolve()
 	}
 	cfg, err := resolve(map[string]string{
 		"MTDCONNECT_TRUSTED_PROXIES":  "10.0.0.0/8, 192.0.2.7,::1",

@@ -51,21 +51,11 @@ type TestUserJSON struct {
 	SAUTR               string   `json:"sa_utr,omitempty"`
 }
 
-func runSandboxCreateUser(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("sandbox create-user", &cfg, getenv, stderr)
-	servicesFlag := fs.String("services", defaultSandboxServices,
-		"comma-separated Create Test User services to enrol the test user for: "+strings.Join(sandboxServices, ", "))
-	asJSON := fs.Bool("json", false, "print the test user as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
+func runSandboxCreateUser(ctx context.Context, cfg *Config, servicesFlag string, asJSON bool, p *proc) error {
+	stdout := p.stdout
 	// Everything that can be refused is refused before the database is
 	// opened or anything is sent.
-	services, err := parseSandboxServices(*servicesFlag)
+	services, err := parseSandboxServices(servicesFlag)
 	if err != nil {
 		return err
 	}
@@ -73,7 +63,7 @@ func runSandboxCreateUser(ctx context.Context, args []string, getenv getenvFunc,
 		return errors.New("HMRC has Create Test User in its sandbox only: production has real taxpayers and no test users. " +
 			"Run this with MTDCONNECT_HMRC=sandbox (and the sandbox application's credentials), or against the simulator")
 	}
-	if err := cfg.resolve(fs); err != nil {
+	if err := cfg.resolve(); err != nil {
 		return err
 	}
 	if cfg.HMRC == hmrc.EnvSimulator {
@@ -81,7 +71,7 @@ func runSandboxCreateUser(ctx context.Context, args []string, getenv getenvFunc,
 			return err
 		}
 	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	a, err := openApp(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -90,7 +80,7 @@ func runSandboxCreateUser(ctx context.Context, args []string, getenv getenvFunc,
 	if err != nil {
 		return explainCreateUser(cfg, err)
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(TestUserJSON{
@@ -131,7 +121,7 @@ func parseSandboxServices(s string) ([]string, error) {
 // checkSimulatorRunning makes sure something answers at the simulator's
 // addresses. `sandbox create-user` does not start a simulator of its own:
 // the test user must live in the one the service talks to.
-func checkSimulatorRunning(cfg Config) error {
+func checkSimulatorRunning(cfg *Config) error {
 	var hosts []string
 	for _, raw := range []string{cfg.TokenURL, cfg.APIURL} {
 		u, err := url.Parse(raw)
@@ -164,7 +154,7 @@ func checkSimulatorRunning(cfg Config) error {
 }
 
 // explainCreateUser turns a Create Test User failure into what to do.
-func explainCreateUser(cfg Config, err error) error {
+func explainCreateUser(cfg *Config, err error) error {
 	var ae *hmrc.APIError
 	switch {
 	case errors.Is(err, hmrc.ErrNotConfirmed):
@@ -181,7 +171,7 @@ func explainCreateUser(cfg Config, err error) error {
 	return err
 }
 
-func printTestUser(w io.Writer, cfg Config, services []string, u *sandbox.TestUser) {
+func printTestUser(w io.Writer, cfg *Config, services []string, u *sandbox.TestUser) {
 	where := "HMRC's sandbox"
 	if cfg.HMRC == hmrc.EnvSimulator {
 		where = "the HMRC simulator"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"maps"
 	"os"
@@ -15,15 +14,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc/sandbox"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
-
-// runSandbox runs one command and returns its output and error, for the
-// cases that must fail.
-func (e *cliEnv) runSandbox(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	err = run(t.Context(), args, e.getenv, strings.NewReader(""), &out, &errOut)
-	return out.String(), errOut.String(), err
-}
 
 // sandboxField reads "Label: value" from create-user's text output.
 func sandboxField(t *testing.T, out, label string) string {
@@ -39,7 +29,7 @@ func sandboxField(t *testing.T, out, label string) string {
 // credentials make a real connection.
 func TestSandboxCreateUserConnects(t *testing.T) {
 	e := newCLIEnv(t)
-	out, errOut, err := e.runSandbox(t, "sandbox", "create-user", "--services", "mtd-income-tax,mtd-vat")
+	out, errOut, err := e.exec(t, nil, "sandbox", "create-user", "--services", "mtd-income-tax,mtd-vat")
 	if err != nil {
 		t.Fatalf("create-user: %v\n%s", err, errOut)
 	}
@@ -142,7 +132,7 @@ func TestSandboxCreateUserRefused(t *testing.T) {
 				e.vars[k] = v
 			}
 			defer maps.Copy(e.vars, saved)
-			_, _, err := e.runSandbox(t, append([]string{"sandbox", "create-user"}, tt.args...)...)
+			_, _, err := e.exec(t, nil, append([]string{"sandbox", "create-user"}, tt.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to say %q", err, tt.want)
 			}
@@ -163,7 +153,7 @@ func TestSandboxCreateUserNeedsSimulator(t *testing.T) {
 		"MTDCONNECT_HMRC":           "simulator",
 		"MTDCONNECT_SIMULATOR_ADDR": addr,
 	}}
-	_, _, err := e.runSandbox(t, "sandbox", "create-user")
+	_, _, err := e.exec(t, nil, "sandbox", "create-user")
 	if err == nil {
 		t.Fatal("create-user succeeded with no simulator running")
 	}
@@ -190,14 +180,14 @@ func TestSandboxCreateUserNeedsConsent(t *testing.T) {
 	}
 
 	// No application stored yet: the error says how to store one.
-	_, _, err := e.runSandbox(t, "sandbox", "create-user")
+	_, _, err := e.exec(t, nil, "sandbox", "create-user")
 	if err == nil || !strings.Contains(err.Error(), "mtdconnect app set --env sandbox") {
 		t.Fatalf("with no application: %v", err)
 	}
 	e.run(t, nil, "app", "set", "--env", "sandbox", "--client-id", clientID, "--client-secret-file", secretFile)
 
 	before := e.sim.Stats()
-	_, _, err = e.runSandbox(t, "sandbox", "create-user")
+	_, _, err = e.exec(t, nil, "sandbox", "create-user")
 	if err == nil || !strings.Contains(err.Error(), "mtdconnect app confirm --env sandbox") || !strings.Contains(err.Error(), "Admin → HMRC application") {
 		t.Fatalf("without consent: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	oklog "github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,41 +27,41 @@ import (
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
-func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("serve", &cfg, getenv, stderr)
-	metricsAddr := fs.String("metrics-addr", getenv("MTDCONNECT_METRICS_ADDR"),
-		"listen address of Prometheus's /metrics, e.g. 127.0.0.1:9100; empty: not served (MTDCONNECT_METRICS_ADDR)")
-	if err := fs.Parse(args); err != nil {
-		return err
+// serveFlags are serve's own flags.
+type serveFlags struct {
+	metricsAddr                 string
+	drainTimeout, shutdownDelay time.Duration
+}
+
+func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
+	if f.drainTimeout <= 0 || f.shutdownDelay < 0 || f.shutdownDelay >= f.drainTimeout {
+		return fmt.Errorf("the drain timeout (%v, MTDCONNECT_DRAIN_TIMEOUT) must be positive and longer than the shutdown delay (%v, MTDCONNECT_SHUTDOWN_DELAY)", f.drainTimeout, f.shutdownDelay)
 	}
-	a, err := openApp(ctx, cfg, fs, stderr)
+	stdout := p.stdout
+	a, err := openApp(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
+	// Closed last, after every actor has stopped.
 	defer a.Close()
+	stop := &stopper{log: a.log, timeout: f.drainTimeout, delay: f.shutdownDelay, hurry: p.hurry}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 4)
-
+	// Listeners are opened before anything runs, so that a port in use
+	// fails the start.
 	var simURL string
+	var sim *hmrcsim.Server
+	var simLn net.Listener
 	if builtinSimulator(a.cfg) {
-		ln, err := net.Listen("tcp", a.cfg.SimulatorAddr)
-		if err != nil {
+		if simLn, err = net.Listen("tcp", a.cfg.SimulatorAddr); err != nil {
 			return fmt.Errorf("start the HMRC simulator: %w (set MTDCONNECT_SIMULATOR_ADDR to another address)", err)
 		}
-		simURL = "http://" + ln.Addr().String()
-		sim := newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{})
-		// Its grants, tokens and submissions outlive a restart (simstate.go).
-		simState := keepSimulatorState(ctx, sim, filepath.Join(a.cfg.DataDir, simulatorStateFile), a.log)
-		defer simState.close()
-		go func() { errc <- serveHTTP(ctx, ln, simState.handler(sim.Handler())) }()
+		defer simLn.Close()
+		simURL = "http://" + simLn.Addr().String()
+		sim = newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{})
 		if err := seedDemo(ctx, a); err != nil {
 			return err
 		}
 	}
-
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Landlord: a.landlord, Sealer: a.sealer, Logger: a.log, Now: time.Now,
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
@@ -74,28 +75,47 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	go func() { errc <- serveHTTP(ctx, ln, srv.Handler()) }()
-	refresher := &hmrc.Refresher{Client: a.hmrc}
-	go func() { errc <- refresher.Run(ctx) }()
-	if *metricsAddr != "" {
-		mln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
+	defer ln.Close()
+	var mln net.Listener
+	if f.metricsAddr != "" {
+		if mln, err = net.Listen("tcp", f.metricsAddr); err != nil {
 			return fmt.Errorf("listen for /metrics: %w", err)
 		}
-		go func() { errc <- serveHTTP(ctx, mln, metricsHandler(a.metrics)) }()
+		defer mln.Close()
+	}
+
+	// The actors, in the order they stop (lifecycle.go). Background work
+	// to come (the webhook dispatcher) is one more stop.background line
+	// after the refresher's.
+	var g oklog.Group
+	g.Add(stop.onSignal(ctx))
+	g.Add(stop.httpServer("web", ln, withReadyz(srv.Handler(), stop, a.store, a.log)))
+	g.Add(stop.background("refresher", (&hmrc.Refresher{Client: a.hmrc}).Run))
+	g.Add(stop.waitFor("hmrc refreshes", func(ctx context.Context) error {
+		if n := a.hmrc.Refreshing(); n > 0 {
+			a.log.Info("waiting for HMRC refreshes in flight", "count", n)
+		}
+		return a.hmrc.Drain(ctx)
+	}))
+	if sim != nil {
+		// Its grants, tokens and submissions outlive a restart (simstate.go).
+		simState := keepSimulatorState(context.WithoutCancel(ctx), sim, filepath.Join(a.cfg.DataDir, simulatorStateFile), a.log)
+		g.Add(stop.httpServer("simulator", simLn, simState.handler(sim.Handler())))
+		g.Add(simState.actor())
+	}
+	if mln != nil {
+		g.Add(stop.httpServer("metrics", mln, metricsHandler(a.metrics)))
 		// Before the banner's first line, which tells a watcher the
 		// service is up.
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
 	}
-
 	printBanner(stdout, a, "http://"+ln.Addr().String(), simURL)
-	select {
-	case <-ctx.Done():
-		a.log.Info("shutting down")
+	err = g.Run()
+	stop.end()
+	if errors.Is(err, errStopSignal) {
 		return nil
-	case err := <-errc:
-		return err
 	}
+	return err
 }
 
 // metricsHandler serves reg, with the Go runtime's and the process's own
@@ -109,26 +129,11 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
-// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(sctx)
-	}()
-	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
 // builtinSimulator says whether serve runs the HMRC simulator in-process:
 // with MTDCONNECT_HMRC=simulator, unless the HMRC URLs were pointed
 // elsewhere (MTDCONNECT_HMRC_API_URL…), which is how several instances
 // share one `mtdconnect simulator` process.
-func builtinSimulator(cfg Config) bool {
+func builtinSimulator(cfg *Config) bool {
 	return cfg.HMRC == "simulator" && cfg.APIURL == "http://"+cfg.SimulatorAddr
 }
 
@@ -136,7 +141,7 @@ func builtinSimulator(cfg Config) bool {
 // (redirect URIs: the web callback and the manual out-of-band one) and the
 // demo Government Gateway test user. opts.RateLimit 0 takes the service's
 // budget (MTDCONNECT_HMRC_RATE), so the demo is throttled as HMRC would.
-func newSimulator(cfg Config, log *slog.Logger, opts hmrcsim.Options) *hmrcsim.Server {
+func newSimulator(cfg *Config, log *slog.Logger, opts hmrcsim.Options) *hmrcsim.Server {
 	opts.Logger = log
 	if opts.RateLimit == 0 {
 		opts.RateLimit = cfg.Rate
@@ -248,26 +253,16 @@ func (f *simulatorFlags) options() (hmrcsim.Options, hmrcsim.Faults, error) {
 	return opts, faults, nil
 }
 
-func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("simulator", &cfg, getenv, stderr)
-	var sf simulatorFlags
-	sf.bind(fs)
-	stateFile := fs.String("state-file", "", "keep the simulator's grants, tokens, test users and submissions in this file across restarts (default: in memory only)")
-	if err := fs.Parse(args); err != nil {
+func runSimulator(ctx context.Context, cfg *Config, sf *simulatorFlags, stateFile string, p *proc) error {
+	if err := cfg.resolve(); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
+	stdout := p.stdout
 	opts, faults, err := sf.options()
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, stderr)
+	log := cfg.logger(p.stderr)
 	ln, err := net.Listen("tcp", cfg.SimulatorAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -284,13 +279,22 @@ func runSimulator(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	fmt.Fprintf(stdout, "  faults: %s (change them while it runs: PUT http://%s/admin/faults; counters: GET /admin/stats)\n", describeFaults(faults), ln.Addr())
 	fmt.Fprintf(stdout, "  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
 		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
-	handler := sim.Handler()
-	if *stateFile != "" {
-		st := keepSimulatorState(ctx, sim, *stateFile, log)
-		defer st.close()
-		handler = st.handler(handler)
+	stop := &stopper{log: log, timeout: simulatorDrainTimeout + 5*time.Second}
+	var g oklog.Group
+	g.Add(stop.onSignal(ctx))
+	if stateFile != "" {
+		st := keepSimulatorState(context.WithoutCancel(ctx), sim, stateFile, log)
+		g.Add(stop.httpServer("simulator", ln, st.handler(sim.Handler())))
+		g.Add(st.actor())
+	} else {
+		g.Add(stop.httpServer("simulator", ln, sim.Handler()))
 	}
-	return serveHTTP(ctx, ln, handler)
+	err = g.Run()
+	stop.end()
+	if errors.Is(err, errStopSignal) {
+		return nil
+	}
+	return err
 }
 
 // describeFaults says in words what the fault knobs do.

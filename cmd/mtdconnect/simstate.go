@@ -88,6 +88,18 @@ func (p *simulatorState) load() {
 		"file", p.path, "moved_to", aside, "err", err)
 }
 
+// actor runs the periodic saves as one of serve's actors (lifecycle.go):
+// its interrupt is close, so it is added after the simulator's server, whose
+// requests the last save waits for.
+func (p *simulatorState) actor() (execute func() error, interrupt func(error)) {
+	return func() error {
+			<-p.done
+			return nil
+		}, func(error) {
+			p.close()
+		}
+}
+
 // handler counts h's requests in flight for the last save.
 func (p *simulatorState) handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,76 +18,12 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
-// serveEnv is a data directory and the addresses `serve` listens on, kept
-// across restarts; its cliEnv runs the other commands against them.
-type serveEnv struct {
-	*cliEnv
-}
-
-func newServeEnv(t *testing.T) *serveEnv {
-	t.Helper()
-	return &serveEnv{&cliEnv{vars: map[string]string{
-		"MTDCONNECT_ADDR":           freeAddr(t),
-		"MTDCONNECT_SIMULATOR_ADDR": freeAddr(t),
-		"MTDCONNECT_DATA_DIR":       t.TempDir(),
-		"MTDCONNECT_HMRC":           "simulator",
-		"MTDCONNECT_LICENCE_IDS":    "mtdconnect=simstate-test-licence",
-	}}}
-}
-
-func (e *serveEnv) statePath() string {
+// statePath is where serve keeps its built-in simulator's state.
+func (e *cliEnv) statePath() string {
 	return filepath.Join(e.vars["MTDCONNECT_DATA_DIR"], simulatorStateFile)
 }
 
-// start runs `serve` in-process until stop is called, which returns once
-// run has returned (so the last save is done).
-func (e *serveEnv) start(t *testing.T) (logs *syncBuffer, stop func()) {
-	t.Helper()
-	logs = new(syncBuffer)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, e.getenv, strings.NewReader(""), logs, logs) }()
-	stopped := false
-	stop = func() {
-		t.Helper()
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("serve returned %v\n%s", err, logs)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("serve did not stop within 20s\n%s", logs)
-		}
-	}
-	t.Cleanup(stop)
-
-	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-done:
-			done <- err // let stop see it too
-			t.Fatalf("serve returned before serving: %v\n%s", err, logs)
-		default:
-		}
-		resp, err := client.Get("http://" + e.vars["MTDCONNECT_ADDR"] + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return logs, stop
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not healthy after 20s (%v)\n%s", err, logs)
-		}
-	}
-}
-
-func (e *serveEnv) wantConnected(t *testing.T) {
+func (e *cliEnv) wantConnected(t *testing.T) {
 	t.Helper()
 	var st StatusJSON
 	if err := json.Unmarshal([]byte(e.run(t, nil, "status", "--user", testEmail, "--json")), &st); err != nil {
@@ -100,13 +34,16 @@ func (e *serveEnv) wantConnected(t *testing.T) {
 	}
 }
 
+// simstateVars: the commands' calls are batch ones, which need a licence.
+var simstateVars = map[string]string{"MTDCONNECT_LICENCE_IDS": "mtdconnect=simstate-test-licence"}
+
 // A landlord connected through the built-in simulator stays connected
 // when `serve` restarts: the simulator still knows the stored tokens.
 func TestServeKeepsSimulatorStateAcrossRestarts(t *testing.T) {
-	e := newServeEnv(t)
+	e := newServeEnv(t, simstateVars)
 	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword, "--nino", simUserNINO)
 
-	_, stop := e.start(t)
+	stop := e.startInProcess(t).stop // no command: serve
 	e.connectManually(t)
 	e.wantConnected(t)
 	stop()
@@ -125,7 +62,8 @@ func TestServeKeepsSimulatorStateAcrossRestarts(t *testing.T) {
 	// Twice: the second restart needs the refresh made after the first to
 	// have been saved, or its token would be reuse.
 	for i := range 2 {
-		logs, stop := e.start(t)
+		p := e.startInProcess(t, "serve")
+		logs, stop := p.logs, p.stop
 		if !strings.Contains(logs.String(), "restored the HMRC simulator's state") {
 			t.Errorf("restart %d: no restore in the logs:\n%s", i+1, logs)
 		}
@@ -148,14 +86,15 @@ func TestServeStartsWithUnreadableSimulatorState(t *testing.T) {
 		{"NewerVersion", `{"version":2,"grants":{}}`, "state version 2 is not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newServeEnv(t)
+			e := newServeEnv(t, simstateVars)
 			if err := os.MkdirAll(filepath.Dir(e.statePath()), 0o700); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(e.statePath(), []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			logs, stop := e.start(t)
+			p := e.startInProcess(t, "serve")
+			logs, stop := p.logs, p.stop
 			if s := logs.String(); !strings.Contains(s, "cannot load the HMRC simulator's state") || !strings.Contains(s, tc.log) {
 				t.Errorf("logs do not explain the problem:\n%s", s)
 			}

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,51 +93,23 @@ func TestSimulatorFlags(t *testing.T) {
 }
 
 // startSimulatorCommand runs `mtdconnect simulator` with args on a free
-// port until the test ends (or stop is called) and returns its base URL.
+// port until the test ends and returns its base URL.
 func startSimulatorCommand(t *testing.T, args ...string) (base string) {
-	base, _ = startSimulatorStoppable(t, args...)
-	return base
+	return startSimulatorStoppable(t, args...).url
 }
 
-func startSimulatorStoppable(t *testing.T, args ...string) (base string, stop func()) {
+func startSimulatorStoppable(t *testing.T, args ...string) *inProcess {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"simulator", "--simulator-addr", "127.0.0.1:0"}, args...),
-			func(string) string { return "" }, strings.NewReader(""), outW, io.Discard)
-		outW.Close()
-	}()
-	sc := bufio.NewScanner(outR)
-	for base == "" && sc.Scan() {
-		if m := regexp.MustCompile(`running: (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	go io.Copy(io.Discard, outR)
-	if base == "" {
-		cancel()
-		t.Fatalf("no address in the banner (%v)", <-done)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("simulator: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return base, stop
+	e := &cliEnv{vars: map[string]string{}}
+	return e.startInProcess(t, append([]string{"simulator", "--simulator-addr", "127.0.0.1:0"}, args...)...)
 }
 
 // With --state-file, what the standalone simulator issued outlives a
 // restart: an application token granted before still works after.
 func TestSimulatorStateFile(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "simulator-state.json")
-	base, stop := startSimulatorStoppable(t, "--state-file", state)
+	sim := startSimulatorStoppable(t, "--state-file", state)
+	base, stop := sim.url, sim.stop
 	resp, err := http.PostForm(base+"/oauth/token", url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {simClientID}, "client_secret": {simClientSecret}, "scope": {"hello"},
 	})

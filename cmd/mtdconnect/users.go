@@ -13,53 +13,49 @@ import (
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
-func runUsersAdd(ctx context.Context, args []string, getenv getenvFunc, stdin io.Reader, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("users add", &cfg, getenv, stderr)
-	email := fs.String("email", "", "the user's email (sign-in name)")
-	password := fs.String("password", "", "the password (read from standard input if empty)")
-	admin := fs.Bool("admin", false, "make the user an administrator")
-	totp := fs.Bool("totp", false, "also add an authenticator app (second factor at sign-in); prints its key once")
-	nino := fs.String("nino", "", "the landlord's National Insurance number (Income Tax calls need it)")
-	vrn := fs.String("vrn", "", "the VAT registration number (VAT calls need it)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e := strings.ToLower(strings.TrimSpace(*email))
+// usersFlags are the flags of the users commands.
+type usersFlags struct {
+	email, password, nino, vrn string
+	admin, totp, remove        bool
+}
+
+func runUsersAdd(ctx context.Context, cfg *Config, f usersFlags, p *proc) error {
+	stdout, stderr := p.stdout, p.stderr
+	e := strings.ToLower(strings.TrimSpace(f.email))
 	if !strings.Contains(e, "@") {
 		return errors.New("--email must be an email address")
 	}
-	ids, err := parseIdentifiers(*nino, *vrn)
+	ids, err := parseIdentifiers(f.nino, f.vrn)
 	if err != nil {
 		return err
 	}
-	if *password == "" {
+	if f.password == "" {
 		fmt.Fprint(stderr, "Password: ")
-		line, _ := bufio.NewReader(stdin).ReadString('\n')
-		*password = strings.TrimSpace(line)
+		line, _ := bufio.NewReader(p.stdin).ReadString('\n')
+		f.password = strings.TrimSpace(line)
 	}
-	if len(*password) < 8 {
+	if len(f.password) < 8 {
 		return errors.New("the password must be at least 8 characters")
 	}
 	// The store alone: the first administrator is added before any HMRC
 	// application is stored.
-	a, err := openStore(ctx, cfg, fs, stderr)
+	a, err := openStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	hash, err := web.HashPassword(*password)
+	hash, err := web.HashPassword(f.password)
 	if err != nil {
 		return err
 	}
-	u := &mtdconnect.User{Email: e, PasswordHash: hash, Admin: *admin, NINO: ids.NINO, VRN: ids.VRN}
+	u := &mtdconnect.User{Email: e, PasswordHash: hash, Admin: f.admin, NINO: ids.NINO, VRN: ids.VRN}
 	if err := a.store.CreateUser(ctx, u); errors.Is(err, mtdconnect.ErrConflict) {
 		return fmt.Errorf("a user with email %s already exists", e)
 	} else if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "added user %d: %s\n", u.ID, u.Email)
-	if *totp {
+	if f.totp {
 		// The secret is sealed to the user's row, so the user must exist
 		// first.
 		if err := a.enrolTOTP(ctx, u, stdout, stderr); err != nil {
@@ -89,31 +85,21 @@ func parseIdentifiers(nino, vrn string) (mtdconnect.User, error) {
 
 // runUsersSet sets a landlord's NINO and/or VRN; "" is not a value here,
 // so a flag left out keeps what is stored.
-func runUsersSet(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("users set", &cfg, getenv, stderr)
-	email := fs.String("email", "", "the user's email")
-	nino := fs.String("nino", "", "the landlord's National Insurance number")
-	vrn := fs.String("vrn", "", "the VAT registration number")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if *nino == "" && *vrn == "" {
+func runUsersSet(ctx context.Context, cfg *Config, f usersFlags, p *proc) error {
+	stdout, stderr := p.stdout, p.stderr
+	if f.nino == "" && f.vrn == "" {
 		return errors.New("give --nino, --vrn or both")
 	}
-	ids, err := parseIdentifiers(*nino, *vrn)
+	ids, err := parseIdentifiers(f.nino, f.vrn)
 	if err != nil {
 		return err
 	}
-	a, err := openStore(ctx, cfg, fs, stderr)
+	a, err := openStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	u, err := a.userByEmail(ctx, *email)
+	u, err := a.userByEmail(ctx, f.email)
 	if err != nil {
 		return err
 	}
@@ -133,22 +119,13 @@ func runUsersSet(ctx context.Context, args []string, getenv getenvFunc, stdout, 
 // runUsersTOTP adds a landlord's authenticator app for an administrator
 // setting the account up, or removes it (a lost phone): the command line
 // is trusted, so no code is asked for.
-func runUsersTOTP(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("users totp", &cfg, getenv, stderr)
-	email := fs.String("email", "", "the user's email")
-	remove := fs.Bool("remove", false, "remove the user's authenticator app instead of adding one")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	e := strings.ToLower(strings.TrimSpace(*email))
+func runUsersTOTP(ctx context.Context, cfg *Config, f usersFlags, p *proc) error {
+	stdout, stderr := p.stdout, p.stderr
+	e := strings.ToLower(strings.TrimSpace(f.email))
 	if e == "" {
 		return errors.New("--email is required")
 	}
-	a, err := openStore(ctx, cfg, fs, stderr)
+	a, err := openStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -159,7 +136,7 @@ func runUsersTOTP(ctx context.Context, args []string, getenv getenvFunc, stdout,
 	} else if err != nil {
 		return err
 	}
-	if !*remove {
+	if !f.remove {
 		if len(u.TOTPSecret) > 0 {
 			return fmt.Errorf("%s already has an authenticator app; nothing was changed (to replace it, first run: mtdconnect users totp --email %s --remove)", e, e)
 		}
