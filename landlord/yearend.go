@@ -507,13 +507,13 @@ func (s *Service) checkDeclarable(ctx context.Context, u *mtdconnect.User, d Dec
 		return nil, ErrAlreadyConfirmed
 	case c.Type() != want:
 		return nil, fmt.Errorf("%w: it is %s, not %s", ErrWrongCalculation, c.Type(), want)
-	case c.HasErrors():
-		return nil, &CalculationErrorsError{CalculationID: d.CalculationID, Messages: c.Errors()}
 	}
 	receipts, err := s.store.Submissions(ctx, u.ID, mtdconnect.PurposeIncomeTax, maxReceipts)
 	if err != nil {
 		return nil, fmt.Errorf("landlord: read receipts: %w", err)
 	}
+	// Missing updates first: HMRC's calculation then has errors too, and
+	// saying which update is missing is the clearer answer.
 	if kind == calc.FinalDeclaration {
 		obligations, err := s.itsa.Obligations(ctx, u.ID, u.NINO, d.TaxYear, d.Origin)
 		if err != nil {
@@ -522,6 +522,9 @@ func (s *Service) checkDeclarable(ctx context.Context, u *mtdconnect.User, d Dec
 		if missing := missingUpdates(obligations, receipts, d.TaxYear); len(missing) > 0 {
 			return nil, &UpdatesMissingError{Missing: missing}
 		}
+	}
+	if c.HasErrors() {
+		return nil, &CalculationErrorsError{CalculationID: d.CalculationID, Messages: c.Errors()}
 	}
 	list, err := s.calc.List(ctx, u.ID, u.NINO, d.TaxYear, "", d.Origin)
 	if err != nil {
