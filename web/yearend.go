@@ -314,14 +314,14 @@ type calcPage struct {
 	Summary               *calcSummary
 
 	// Declare is the form of a final calculation not yet declared (or an
-	// amended one not yet confirmed): Action and Button say which.
-	Declare                  bool
-	Action, Button, Agreeing string
-	DeclarationIntro         string
-	DeclarationText          string
-	AgreeError               string
-	AgreeSummary             []summaryItem // the form's error summary
-	OnlineServicesURL        string
+	// amended one not yet confirmed, by Type); Button and Agreeing word it.
+	Declare           bool
+	Button, Agreeing  string
+	DeclarationIntro  string
+	DeclarationText   string
+	AgreeError        string
+	AgreeSummary      []summaryItem // the form's error summary
+	OnlineServicesURL string
 }
 
 // handleCalculate triggers a calculation of kind t (an estimate, the final
@@ -438,10 +438,10 @@ func (s *Server) showCalculation(w http.ResponseWriter, r *http.Request, failed 
 	if !c.HasErrors() && !c.Declared() && !c.Confirmed() {
 		switch c.Type() {
 		case calc.IntentToFinalise:
-			page.Declare, page.Action, page.Button = true, page.Base+"/calculations/"+id+"/declare", "Make your final declaration"
+			page.Declare, page.Button = true, "Make your final declaration"
 			page.Agreeing = "I agree to the declaration and want to make my final declaration for " + page.TaxYear
 		case calc.IntentToAmend:
-			page.Declare, page.Action, page.Button = true, page.Base+"/calculations/"+id+"/confirm-amendment", "Confirm your amendment"
+			page.Declare, page.Button = true, "Confirm your amendment"
 			page.Agreeing = "I agree to the declaration and want to confirm my amendment for " + page.TaxYear
 		}
 		page.DeclarationIntro, page.DeclarationText = landlord.DeclarationIntro, landlord.DeclarationText

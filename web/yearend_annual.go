@@ -76,9 +76,9 @@ type buildingGroup struct {
 }
 
 type annualForm struct {
-	TaxYear, Action string
-	Summary         []summaryItem
-	Err             string
+	TaxYear string
+	Summary []summaryItem
+	Err     string
 
 	NonResident, RentARoom  choiceField
 	Adjustments, Capital    []formField
@@ -97,7 +97,7 @@ const maxBuildingRows = 20
 // (stored, when not nil), or shaped as the posted form r was (its number of
 // buildings), when r is not nil.
 func newAnnualForm(taxYear itsa.TaxYear, stored *itsa.UKPropertyAnnual, r *http.Request) *annualForm {
-	f := &annualForm{TaxYear: taxYear.String(), Action: "/tax-year/" + taxYear.String() + "/adjustments"}
+	f := &annualForm{TaxYear: taxYear.String()}
 	f.NonResident = choiceField{Name: "adjustments.nonResidentLandlord", ID: "adjustments-nonResidentLandlord",
 		Legend:  "Are you a non-resident landlord?",
 		Hint:    "You are if you usually live outside the UK (for 6 months or more a year), whether or not tax is taken from your rents under the Non-Resident Landlord Scheme.",
