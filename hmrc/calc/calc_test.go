@@ -283,3 +283,54 @@ func TestTestScenario(t *testing.T) {
 		t.Errorf("a scenario towards production: %v", err)
 	}
 }
+
+// Against HMRC's sandbox test data (the simulator's sandbox mode), whose
+// Individual Calculations answers are canned: a trigger gives HMRC's
+// example ID, the calculation and the list are HMRC's examples, a
+// declaration succeeds, and the scenarios of HMRC's tables come back as
+// HMRC's errors.
+func TestSandbox(t *testing.T) {
+	h := hmrctest.New(t, hmrctest.Options{Start: time.Date(2027, 5, 1, 9, 0, 0, 0, time.UTC), Mode: hmrcsim.ModeSandbox})
+	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: nino})
+	userID := h.CreateUser(t, "landlord@example.com", nino, "").ID
+	audit := &fphAudit{next: h.Tokens}
+	c := h.NewClient(t, func(cfg *hmrc.Config) { cfg.HTTPClient = &http.Client{Transport: audit, Timeout: 5 * time.Second} })
+	h.Connect(t, c, userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
+	cl := calc.New(c)
+	ctx := t.Context()
+	o := hmrctest.BrowserOrigin()
+
+	id, _, err := cl.Trigger(ctx, userID, nino, 2026, calc.IntentToFinalise, o)
+	if err != nil || id != "f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c" {
+		t.Fatalf("trigger: %q, %v", id, err)
+	}
+	got, err := cl.Retrieve(ctx, userID, nino, 2026, id, o)
+	if err != nil || got.HasErrors() || got.Type() != calc.IntentToFinalise || got.Detail.TaxCalculation.TotalIncomeTaxAndNicsDue == nil {
+		t.Fatalf("retrieve: %+v, %v", got, err)
+	}
+	list, err := cl.List(ctx, userID, nino, 2026, "", o)
+	if err != nil || len(list) != 2 || list[0].CalculationType != calc.FinalDeclaration || list[1].LiabilityAmount.String() != "236.89" {
+		t.Errorf("list: %+v, %v", list, err)
+	}
+	if _, err := cl.Submit(ctx, userID, nino, 2026, id, calc.FinalDeclaration, o); err != nil {
+		t.Errorf("declaration: %v", err)
+	}
+	if _, err := cl.Retrieve(ctx, userID, nino, 2026, id, o, calc.WithTestScenario("ERROR_MESSAGES_EXIST")); err != nil {
+		t.Errorf("ERROR_MESSAGES_EXIST: %v", err)
+	} else if got, _ := cl.Retrieve(ctx, userID, nino, 2026, id, o, calc.WithTestScenario("ERROR_MESSAGES_EXIST")); !got.HasErrors() || len(got.Errors()) != 1 {
+		t.Errorf("ERROR_MESSAGES_EXIST: %+v", got)
+	}
+	if _, err := cl.Submit(ctx, userID, nino, 2026, id, calc.FinalDeclaration, o, calc.WithTestScenario("FINAL_DECLARATION_RECEIVED")); !hmrc.HasErrorCode(err, calc.CodeRuleFinalDeclarationReceived) {
+		t.Errorf("FINAL_DECLARATION_RECEIVED: %v", err)
+	}
+	if _, err := cl.List(ctx, userID, nino, 2026, "", o, calc.WithTestScenario("NOT_FOUND")); err != nil {
+		t.Errorf("list NOT_FOUND is an empty list: %v", err)
+	}
+	audit.mu.Lock()
+	defer audit.mu.Unlock()
+	for _, s := range audit.seen {
+		if !strings.HasSuffix(s, ": VALID_HEADERS") {
+			t.Errorf("fraud headers: %s", s)
+		}
+	}
+}

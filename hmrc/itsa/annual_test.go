@@ -7,10 +7,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
 // decodeAnnual reads a body as the JSON API does (strictly).
@@ -259,4 +262,25 @@ func TestFinalDeclarationObligation(t *testing.T) {
 		t.Errorf("refused locally, yet %d requests were sent", after-before)
 	}
 
+}
+
+// In HMRC's sandbox the final declaration obligation is canned (2018-19,
+// HMRC's example, whatever year is asked): it is not taken for another
+// year's. DYNAMIC answers for the year asked.
+func TestFinalDeclarationObligationSandbox(t *testing.T) {
+	h := hmrctest.New(t, hmrctest.Options{Start: time.Date(2027, 5, 1, 9, 0, 0, 0, time.UTC), Mode: hmrcsim.ModeSandbox})
+	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: itsaNINO})
+	userID := h.CreateUser(t, "landlord@example.com", itsaNINO, "").ID
+	h.Connect(t, h.Client, userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
+	c := itsa.New(h.Client)
+	if ob, err := c.FinalDeclarationObligation(t.Context(), userID, itsaNINO, 2026, signedInOrigin()); err != nil || ob != nil {
+		t.Errorf("DEFAULT for 2026-27: %+v, %v", ob, err)
+	}
+	if ob, err := c.FinalDeclarationObligation(t.Context(), userID, itsaNINO, 2018, signedInOrigin()); err != nil || ob == nil || ob.Due != "2020-01-31" {
+		t.Errorf("DEFAULT for 2018-19: %+v, %v", ob, err)
+	}
+	ob, err := c.FinalDeclarationObligation(t.Context(), userID, itsaNINO, 2026, signedInOrigin(), itsa.WithTestScenario("DYNAMIC"))
+	if err != nil || ob == nil || ob.Start != "2026-04-06" || ob.Due != "2028-01-31" || ob.Fulfilled() {
+		t.Errorf("DYNAMIC: %+v, %v", ob, err)
+	}
 }
