@@ -403,16 +403,17 @@ func (f *annualForm) failAll(errs []fieldError) {
 		}
 		for _, p := range e.Paths {
 			name := fieldOfPath(p)
+			if p == "/ukProperty" {
+				name = "" // the form as a whole
+			}
 			msg := annualMessage(e.Code, name, e.Message)
 			switch {
 			case e.Code == itsa.CodeRuleBuildingNameNumber:
 				name += ".name" // the building: shown at its name
-			case name == "allowances" || name == "/ukProperty":
-				if name == "/ukProperty" {
-					name = ""
-				}
-			case strings.HasSuffix(name, ".building"), strings.HasSuffix(name, ".firstYear"):
+			case strings.HasSuffix(name, ".building"):
 				name += ".postcode"
+			case strings.HasSuffix(name, ".firstYear"):
+				name += ".qualifyingDate"
 			}
 			f.failField(name, msg)
 		}

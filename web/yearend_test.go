@@ -259,3 +259,107 @@ func TestYearEndJourney(t *testing.T) {
 	p.mustContain(t, "Your final calculation, declared")
 	p.mustNotContain(t, "Make your final declaration", "HMRC says:")
 }
+
+// The year-end adjustments form refuses, next to each field and with
+// nothing sent, what HMRC would refuse, and keeps what was typed.
+func TestYearEndAdjustmentsForm(t *testing.T) {
+	env, y, rec := yearEndEnv(t)
+	b := env.incomeTaxLandlord(false)
+	base := "/tax-year/" + y.String()
+	action := base + "/adjustments"
+	form := b.get(action).findForm(t, action)
+	// The radios: unanswered (the form reader takes every option's value).
+	form.values.Del("adjustments.nonResidentLandlord")
+	form.values.Del("adjustments.rentARoom.jointlyLet")
+	for _, tt := range []struct {
+		name    string
+		values  map[string]string
+		fieldID string // "" for a group or the form
+		message string
+	}{
+		{"non-resident question unanswered", map[string]string{"adjustments.balancingCharge": "10"}, "", "Select yes if you are a non-resident landlord"},
+		{"not a number", map[string]string{"adjustments.nonResidentLandlord": "no", "adjustments.balancingCharge": "lots"}, "adjustments-balancingCharge",
+			"Enter balancing charges as an amount in pounds, like 1250.00"},
+		{"three decimal places", map[string]string{"adjustments.nonResidentLandlord": "no", "allowances.otherCapitalAllowance": "1.005"}, "allowances-otherCapitalAllowance",
+			"Enter an amount of £0 or more, up to £99,999,999,999.99"},
+		{"property income allowance over £1,000", map[string]string{"adjustments.nonResidentLandlord": "no", "allowances.propertyIncomeAllowance": "1000.01"},
+			"allowances-propertyIncomeAllowance", "Enter a property income allowance between £0 and £1,000"},
+		{"property income allowance with private use", map[string]string{"adjustments.nonResidentLandlord": "no", "allowances.propertyIncomeAllowance": "500",
+			"adjustments.privateUseAdjustment": "20"}, "allowances-propertyIncomeAllowance", "You cannot claim the property income allowance with a private use adjustment"},
+		{"a building without postcode", map[string]string{"adjustments.nonResidentLandlord": "no", "allowances.structuredBuildingAllowance.0.amount": "100",
+			"allowances.structuredBuildingAllowance.0.building.name": "Mill House"}, "allowances-structuredBuildingAllowance-0-building-postcode", "Enter the building's postcode"},
+		{"a building without name or number", map[string]string{"adjustments.nonResidentLandlord": "no", "allowances.structuredBuildingAllowance.0.amount": "100",
+			"allowances.structuredBuildingAllowance.0.building.postcode": "TF3 4EH"}, "allowances-structuredBuildingAllowance-0-building-name", "Enter the building's name or number"},
+		{"a first year without its date", map[string]string{"adjustments.nonResidentLandlord": "no", "allowances.enhancedStructuredBuildingAllowance.0.amount": "100",
+			"allowances.enhancedStructuredBuildingAllowance.0.building.number": "3", "allowances.enhancedStructuredBuildingAllowance.0.building.postcode": "TF3 4EH",
+			"allowances.enhancedStructuredBuildingAllowance.0.firstYear.qualifyingAmountExpenditure": "5000"},
+			"allowances-enhancedStructuredBuildingAllowance-0-firstYear-qualifyingDate", "Enter the date the building first qualified"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := url.Values{}
+			for k, v := range form.values {
+				f[k] = v
+			}
+			for k, v := range tt.values {
+				f.Set(k, v)
+			}
+			before := rec.count()
+			p := b.post(action, f)
+			if p.status != http.StatusBadRequest {
+				t.Fatalf("status %d:\n%s", p.status, p.text())
+			}
+			p.mustContain(t, "There is a problem", tt.message)
+			if tt.fieldID != "" {
+				if !strings.Contains(p.body, `id="`+tt.fieldID+`-error"`) {
+					t.Errorf("no error next to %s:\n%s", tt.fieldID, p.text())
+				}
+				name := strings.ReplaceAll(tt.fieldID, "-", ".")
+				if got := p.findForm(t, action).values.Get(name); got != tt.values[name] {
+					t.Errorf("%s holds %q, want what was typed", name, got)
+				}
+			}
+			if sent := rec.since(before); len(sent) != 0 {
+				t.Errorf("refused, yet sent %q", sent)
+			}
+		})
+	}
+	if subs, _ := env.Store.Submissions(t.Context(), env.landlord.ID, mtdconnect.PurposeIncomeTax, 10); len(subs) != 0 {
+		t.Errorf("refused adjustments left receipts: %+v", subs)
+	}
+}
+
+// The pages where HMRC's view stops the year: a final calculation with
+// HMRC's errors (an update missing) shows them and no declaration; a loss
+// is signposted to where it can be claimed; a correction of the year's
+// figures goes to HMRC as an update; a landlord without a NINO or a
+// connection is told what to do first.
+func TestYearEndPagesProblems(t *testing.T) {
+	env, y, _ := yearEndEnv(t)
+	base := "/tax-year/" + y.String()
+	b := env.browser()
+	b.signIn(landlordEmail, landlordPassword)
+	b.get(base).mustContain(t, "Add your National Insurance number first")
+	b.setNINO(testNINO)
+	b.get(base).mustContain(t, "Connect mtdconnect to HMRC for Income Tax first")
+	b.connect()
+
+	b.sendQuarters(y, 3)
+	p := b.post(base+"/final-calculation", url.Values{})
+	calculationID(t, p)
+	p.mustContain(t, "HMRC found problems, so there is no calculation", "The quarterly update for the UK property business for the period 6 April "+fmt.Sprint(int(y))+" to 5 April "+fmt.Sprint(int(y)+1)+" has not been received")
+	p.mustNotContain(t, "Make your final declaration", "HMRC's declaration")
+
+	// The year's figures corrected: expenses above income make a loss.
+	f := b.get(base + "/income-and-expenses").findForm(t, base+"/income-and-expenses")
+	if f.values.Get("income.periodAmount") != "15000" || f.values.Get("to") != quarterEnds(y)[2] {
+		t.Fatalf("the correction form does not show what HMRC holds: %v", f.values)
+	}
+	f.values.Set("to", quarterEnds(y)[3])
+	f.values.Set("expenses.consolidatedExpenses", "25000")
+	if p := b.post(base+"/income-and-expenses", f.values); p.status != http.StatusOK || !strings.HasPrefix(p.url.Path, "/quarterly/receipts/") {
+		t.Fatalf("correction: %s (status %d):\n%s", p.url, p.status, p.text())
+	}
+	p = b.post(base+"/estimate", url.Values{})
+	calculationID(t, p)
+	p.mustContain(t, "Your property business made a loss", "mtdconnect does not make loss claims", "Individual Losses", "Loss £10,000.00")
+}
