@@ -350,7 +350,7 @@ func TestYearEndPagesProblems(t *testing.T) {
 	p.mustNotContain(t, "Make your final declaration", "HMRC's declaration")
 
 	// The year's figures corrected: expenses above income make a loss.
-	f := b.get(base + "/income-and-expenses").findForm(t, base+"/income-and-expenses")
+	f := b.get(base+"/income-and-expenses").findForm(t, base+"/income-and-expenses")
 	if f.values.Get("income.periodAmount") != "15000" || f.values.Get("to") != quarterEnds(y)[2] {
 		t.Fatalf("the correction form does not show what HMRC holds: %v", f.values)
 	}
