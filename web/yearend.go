@@ -381,6 +381,10 @@ func (s *Server) showCalculation(w http.ResponseWriter, r *http.Request, failed 
 		return
 	}
 	id := r.PathValue("id")
+	if !calc.ValidID(id) {
+		s.renderMessage(w, r, http.StatusNotFound, message{Title: "No such calculation", Text: "There is no calculation at this address."})
+		return
+	}
 	page := calcPage{yearPage: newYearPage(y), ID: id, Title: "Your tax calculation", OnlineServicesURL: onlineServicesURL}
 	status := http.StatusOK
 	switch {

@@ -363,3 +363,33 @@ func TestYearEndPagesProblems(t *testing.T) {
 	calculationID(t, p)
 	p.mustContain(t, "Your property business made a loss", "mtdconnect does not make loss claims", "Individual Losses", "Loss £10,000.00")
 }
+
+// Addresses that name nothing answer 404 pages, never an error of ours,
+// and another landlord's receipt is not shown.
+func TestYearEndPagesNotFound(t *testing.T) {
+	env, y, _ := yearEndEnv(t)
+	b := env.incomeTaxLandlord(false)
+	b.sendQuarters(y, 1)
+	f := b.get("/tax-year/" + y.String() + "/adjustments").findForm(t, "/tax-year/"+y.String()+"/adjustments")
+	f.values.Set("adjustments.nonResidentLandlord", "yes")
+	p := b.post("/tax-year/"+y.String()+"/adjustments", f.values)
+	if p.status != http.StatusOK {
+		t.Fatalf("adjustments: %d", p.status)
+	}
+	receipt := p.url.Path
+	for _, path := range []string{
+		"/tax-year/2024-25", "/tax-year/2099-00", "/tax-year/" + (y + 2).String(), "/tax-year/twenty",
+		"/tax-year/" + y.String() + "/calculations/not-an-id", "/tax-year/" + y.String() + "/receipts/0",
+		"/tax-year/" + y.String() + "/receipts/999", "/tax-year/" + (y - 1).String() + strings.TrimPrefix(receipt, "/tax-year/"+y.String()),
+		"/tax-year/" + y.String() + "/receipts/1", // a quarterly update's receipt, shown on its own page
+	} {
+		if p := b.get(path); p.status != http.StatusNotFound {
+			t.Errorf("%s: status %d:\n%s", path, p.status, p.text())
+		}
+	}
+	o := env.browser()
+	o.signIn(otherEmail, otherPassword)
+	if p := o.get(receipt); p.status != http.StatusNotFound {
+		t.Errorf("another landlord's receipt: status %d", p.status)
+	}
+}
