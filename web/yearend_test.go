@@ -370,7 +370,7 @@ func TestYearEndPagesNotFound(t *testing.T) {
 	env, y, _ := yearEndEnv(t)
 	b := env.incomeTaxLandlord(false)
 	b.sendQuarters(y, 1)
-	f := b.get("/tax-year/" + y.String() + "/adjustments").findForm(t, "/tax-year/"+y.String()+"/adjustments")
+	f := b.get("/tax-year/"+y.String()+"/adjustments").findForm(t, "/tax-year/"+y.String()+"/adjustments")
 	f.values.Set("adjustments.nonResidentLandlord", "yes")
 	p := b.post("/tax-year/"+y.String()+"/adjustments", f.values)
 	if p.status != http.StatusOK {
