@@ -118,10 +118,10 @@ const (
 	StepDone             Step = "done"              // declared; amendments possible until the window closes
 )
 
-// TaxYear is a landlord's Income Tax year at a glance: the quarterly
+// YearStatus is a landlord's Income Tax year at a glance: the quarterly
 // obligations and the final declaration, HMRC's due dates and states, and
 // what is next.
-type TaxYear struct {
+type YearStatus struct {
 	TaxYear   itsa.TaxYear
 	Today     time.Time // the UK date it was worked out on, as midnight UTC
 	Quarterly []itsa.Obligation
@@ -145,7 +145,7 @@ type TaxYear struct {
 
 // DaysUntil is how many days from Today to date (YYYY-MM-DD): negative
 // when it has passed; 0 when date is not a date.
-func (y *TaxYear) DaysUntil(date string) int {
+func (y *YearStatus) DaysUntil(date string) int {
 	d, err := time.Parse(time.DateOnly, date)
 	if err != nil {
 		return 0
@@ -175,7 +175,7 @@ func amendableUntil(y itsa.TaxYear, due string) string {
 // TaxYearStatus reads the landlord's obligations of taxYear from HMRC (two
 // calls: the quarterly ones and the final declaration's) and says what is
 // next. testScenario is HMRC's sandbox Gov-Test-Scenario, sent on both.
-func (s *Service) TaxYearStatus(ctx context.Context, userID int64, taxYear itsa.TaxYear, origin *fraud.Origin, testScenario string) (*TaxYear, error) {
+func (s *Service) TaxYearStatus(ctx context.Context, userID int64, taxYear itsa.TaxYear, origin *fraud.Origin, testScenario string) (*YearStatus, error) {
 	u, err := s.incomeTaxUser(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -188,7 +188,7 @@ func (s *Service) TaxYearStatus(ctx context.Context, userID int64, taxYear itsa.
 	if err != nil {
 		return nil, err
 	}
-	ty := &TaxYear{TaxYear: taxYear, Today: s.today(), Quarterly: quarterly, FinalDeclaration: final}
+	ty := &YearStatus{TaxYear: taxYear, Today: s.today(), Quarterly: quarterly, FinalDeclaration: final}
 	ty.Ended = !ty.Today.Before(yearEnd(taxYear))
 	open := slices.IndexFunc(quarterly, func(o itsa.Obligation) bool { return !o.Fulfilled() })
 	switch {
@@ -342,7 +342,7 @@ func (s *Service) SubmitAnnualSubmission(ctx context.Context, by Actor, a Annual
 	}
 	ctx = context.WithoutCancel(ctx)
 	resp, err := s.itsa.SubmitUKPropertyAnnual(ctx, u.ID, u.NINO, a.TaxYear, a.Body, a.Origin, itsa.WithTestScenario(a.TestScenario))
-	if hmrc.HasErrorCode(err, itsa.CodeRuleOutsideAmendment) {
+	if hmrc.HasErrorCode(err, itsa.CodeRuleOutsideAmendmentWindow) {
 		return nil, fmt.Errorf("%w (%w)", ErrOutsideAmendmentWindow, err)
 	}
 	if err != nil {
@@ -366,7 +366,7 @@ func (s *Service) DeleteAnnualSubmission(ctx context.Context, by Actor, userID i
 	}
 	ctx = context.WithoutCancel(ctx)
 	resp, err := s.itsa.DeleteUKPropertyAnnual(ctx, u.ID, u.NINO, taxYear, origin, itsa.WithTestScenario(testScenario))
-	if hmrc.HasErrorCode(err, itsa.CodeRuleOutsideAmendment) {
+	if hmrc.HasErrorCode(err, itsa.CodeRuleOutsideAmendmentWindow) {
 		return fmt.Errorf("%w (%w)", ErrOutsideAmendmentWindow, err)
 	}
 	if err != nil {

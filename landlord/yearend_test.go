@@ -70,7 +70,7 @@ func (e *yearEnv) sendUpdate(t *testing.T, q int) {
 func TestTaxYearStatus(t *testing.T) {
 	e := newYearEnv(t, hmrctest.Options{Start: time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC)}, nil)
 	ctx := t.Context()
-	status := func() *landlord.TaxYear {
+	status := func() *landlord.YearStatus {
 		t.Helper()
 		ty, err := e.svc.TaxYearStatus(ctx, e.userID, 2026, origin(), "")
 		if err != nil {

@@ -192,7 +192,7 @@ func (s *Server) handleTaxYear(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var ty *landlord.TaxYear
+	var ty *landlord.YearStatus
 	if err == nil {
 		ty, err = s.landlord.TaxYearStatus(r.Context(), u.ID, y, origin, "")
 	}
@@ -226,7 +226,7 @@ func (s *Server) handleTaxYear(w http.ResponseWriter, r *http.Request) {
 }
 
 // obligationState words an obligation's state on the day of ty.
-func obligationState(ty *landlord.TaxYear, fulfilled bool, due, received string) (status, code, receivedOn, days string) {
+func obligationState(ty *landlord.YearStatus, fulfilled bool, due, received string) (status, code, receivedOn, days string) {
 	if fulfilled {
 		if received != "" {
 			receivedOn = formatISODate(received)
@@ -241,7 +241,7 @@ func obligationState(ty *landlord.TaxYear, fulfilled bool, due, received string)
 }
 
 // nextStepOf says what the landlord does next, in words.
-func nextStepOf(ty *landlord.TaxYear, p yearPage) nextStep {
+func nextStepOf(ty *landlord.YearStatus, p yearPage) nextStep {
 	due := func() string { return formatISODate(ty.NextDue) + " (" + daysText(ty.DaysUntil(ty.NextDue)) + ")" }
 	switch ty.Next {
 	case landlord.StepQuarterlyUpdate:
@@ -533,7 +533,7 @@ func (s *Server) handleAmend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var ty *landlord.TaxYear
+	var ty *landlord.YearStatus
 	if err == nil {
 		ty, err = s.landlord.TaxYearStatus(r.Context(), u.ID, y, origin, "")
 	}
@@ -654,7 +654,7 @@ func (s *Server) handleAdjustmentsSubmit(w http.ResponseWriter, r *http.Request)
 			// by field.
 			form.failField("", p.Message)
 			form.failAll(p.Errors)
-		case p.Code == itsa.CodeRulePropertyIncomeAllow:
+		case p.Code == itsa.CodeRulePropertyIncomeAllowance:
 			form.failAll([]fieldError{{Code: p.Code, Message: p.Message}})
 		default:
 			page.Problem = yearProblemOf(p)

@@ -394,7 +394,7 @@ func (f *annualForm) failAll(errs []fieldError) {
 	for _, e := range errs {
 		if len(e.Paths) == 0 {
 			switch e.Code {
-			case itsa.CodeRulePropertyIncomeAllow:
+			case itsa.CodeRulePropertyIncomeAllowance:
 				f.failField("allowances.propertyIncomeAllowance", annualMessage(e.Code, "", e.Message))
 			default:
 				f.failField("", annualMessage(e.Code, "", e.Message))
@@ -431,7 +431,7 @@ func annualMessage(code, name, message string) string {
 		return "Enter an amount of £0 or more, up to £99,999,999,999.99, in pounds and pence (no more than 2 decimal places)"
 	case itsa.CodeRuleBothAllowances:
 		return "Claim either the property income allowance or the other allowances, not both: clear one of them"
-	case itsa.CodeRulePropertyIncomeAllow:
+	case itsa.CodeRulePropertyIncomeAllowance:
 		return "You cannot claim the property income allowance with a private use adjustment: remove one of them"
 	case itsa.CodeRuleBuildingNameNumber:
 		return "Enter the building's name or number"

@@ -54,7 +54,7 @@ type apiDeadline struct {
 	DaysUntilDue *int   `json:"days_until_due,omitempty"` // open ones only; negative when overdue
 }
 
-func deadline(ty *landlord.TaxYear, start, end, due, status, received string) apiDeadline {
+func deadline(ty *landlord.YearStatus, start, end, due, status, received string) apiDeadline {
 	d := apiDeadline{PeriodStart: start, PeriodEnd: end, Due: due, Status: status, Received: received}
 	if status != itsa.ObligationFulfilled {
 		n := ty.DaysUntil(due)

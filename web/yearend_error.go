@@ -82,10 +82,10 @@ func classifyYearEnd(err error) (problem, bool) {
 	p := problem{Code: api.Code}
 	if api.API == itsa.APIPropertyBusiness {
 		switch api.Code {
-		case itsa.CodeRulePropertyIncomeAllow:
+		case itsa.CodeRulePropertyIncomeAllowance:
 			p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC did not accept the figures"
 			p.Message = "HMRC does not take the property income allowance with a private use adjustment: remove one of them."
-		case itsa.CodeRuleTypeOfBusinessIncorr:
+		case itsa.CodeRuleTypeOfBusinessIncorrect:
 			p.Status, p.Title = http.StatusUnprocessableEntity, "Not a UK property business"
 			p.Message = "HMRC says the business is not a UK property business, so it takes no UK property adjustments for it."
 		default:
@@ -103,7 +103,7 @@ func classifyYearEnd(err error) (problem, bool) {
 	case calc.CodeRulePrematureFinalisation, calc.CodeRuleTaxYearNotEnded, calc.CodeRuleFinalDeclarationTaxYear:
 		p.Status, p.Title = http.StatusUnprocessableEntity, "The tax year has not ended"
 		p.Message = "HMRC gives the final calculation, and takes the final declaration, only after the tax year has ended (from 6 April). Get an estimate instead."
-	case calc.CodeRuleCalculationInProgress, calc.CodeRuleFinalDeclarationInProg:
+	case calc.CodeRuleCalculationInProgress, calc.CodeRuleFinalDeclarationInProgress:
 		p.Status, p.Title = http.StatusConflict, "HMRC is still calculating"
 		p.Message = "HMRC is still working out your last calculation. Try again in a few seconds."
 	case calc.CodeRuleFinalDeclarationReceived:

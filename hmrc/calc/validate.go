@@ -18,27 +18,27 @@ import (
 // HMRC error codes of the Individual Calculations API, the local ones and
 // those HMRC's service answers that callers branch on.
 const (
-	CodeFormatTaxYear              = "FORMAT_TAX_YEAR"
-	CodeRuleTaxYearNotSupported    = "RULE_TAX_YEAR_NOT_SUPPORTED"
-	CodeFormatCalculationID        = "FORMAT_CALCULATION_ID"
-	CodeFormatCalculationType      = "FORMAT_CALCULATION_TYPE"
-	CodeRuleCalculationTypeNotAllw = "RULE_CALCULATION_TYPE_NOT_ALLOWED"
-	CodeRuleSubmissionFailed       = "RULE_SUBMISSION_FAILED"
+	CodeFormatTaxYear                 = "FORMAT_TAX_YEAR"
+	CodeRuleTaxYearNotSupported       = "RULE_TAX_YEAR_NOT_SUPPORTED"
+	CodeFormatCalculationID           = "FORMAT_CALCULATION_ID"
+	CodeFormatCalculationType         = "FORMAT_CALCULATION_TYPE"
+	CodeRuleCalculationTypeNotAllowed = "RULE_CALCULATION_TYPE_NOT_ALLOWED"
+	CodeRuleSubmissionFailed          = "RULE_SUBMISSION_FAILED"
 
-	CodeRuleNoIncomeSubmissions      = "RULE_NO_INCOME_SUBMISSIONS_EXIST"
-	CodeRuleFinalDeclarationReceived = "RULE_FINAL_DECLARATION_RECEIVED"
-	CodeRuleCalculationInProgress    = "RULE_CALCULATION_IN_PROGRESS"
-	CodeRulePrematureFinalisation    = "RULE_PREMATURE_FINALISATION"
-	CodeRuleTaxYearNotEnded          = "RULE_TAX_YEAR_NOT_ENDED"
-	CodeRuleDeclarationNotReceived   = "RULE_DECLARATION_NOT_RECEIVED"
-	CodeRuleOutsideAmendmentWindow   = "RULE_OUTSIDE_AMENDMENT_WINDOW"
-	CodeRuleRecentSubmissionsExist   = "RULE_RECENT_SUBMISSIONS_EXIST"
-	CodeRuleFinalDeclarationTaxYear  = "RULE_FINAL_DECLARATION_TAX_YEAR"
-	CodeRuleFinalDeclarationInProg   = "RULE_FINAL_DECLARATION_IN_PROGRESS"
-	CodeRuleIncomeSourcesChanged     = "RULE_INCOME_SOURCES_CHANGED"
-	CodeRuleIncomeSourcesInvalid     = "RULE_INCOME_SOURCES_INVALID"
-	CodeRuleResidencyChanged         = "RULE_RESIDENCY_CHANGED"
-	CodeRuleBusinessValidation       = "RULE_BUSINESS_VALIDATION_FAILURE"
+	CodeRuleNoIncomeSubmissions        = "RULE_NO_INCOME_SUBMISSIONS_EXIST"
+	CodeRuleFinalDeclarationReceived   = "RULE_FINAL_DECLARATION_RECEIVED"
+	CodeRuleCalculationInProgress      = "RULE_CALCULATION_IN_PROGRESS"
+	CodeRulePrematureFinalisation      = "RULE_PREMATURE_FINALISATION"
+	CodeRuleTaxYearNotEnded            = "RULE_TAX_YEAR_NOT_ENDED"
+	CodeRuleDeclarationNotReceived     = "RULE_DECLARATION_NOT_RECEIVED"
+	CodeRuleOutsideAmendmentWindow     = "RULE_OUTSIDE_AMENDMENT_WINDOW"
+	CodeRuleRecentSubmissionsExist     = "RULE_RECENT_SUBMISSIONS_EXIST"
+	CodeRuleFinalDeclarationTaxYear    = "RULE_FINAL_DECLARATION_TAX_YEAR"
+	CodeRuleFinalDeclarationInProgress = "RULE_FINAL_DECLARATION_IN_PROGRESS"
+	CodeRuleIncomeSourcesChanged       = "RULE_INCOME_SOURCES_CHANGED"
+	CodeRuleIncomeSourcesInvalid       = "RULE_INCOME_SOURCES_INVALID"
+	CodeRuleResidencyChanged           = "RULE_RESIDENCY_CHANGED"
+	CodeRuleBusinessValidation         = "RULE_BUSINESS_VALIDATION_FAILURE"
 )
 
 var (
@@ -46,7 +46,7 @@ var (
 	errTaxYearNotSup = hmrc.ValidationError{Code: CodeRuleTaxYearNotSupported, Message: "The tax year specified does not lie within the supported range"}
 	errCalcID        = hmrc.ValidationError{Code: CodeFormatCalculationID, Message: "The provided calculation ID is invalid"}
 	errCalcType      = hmrc.ValidationError{Code: CodeFormatCalculationType, Message: "The provided calculation type is not valid"}
-	errTypeNotAllwd  = hmrc.ValidationError{Code: CodeRuleCalculationTypeNotAllw, Message: "The provided calculation type is not applicable for this tax year"}
+	errTypeNotAllwd  = hmrc.ValidationError{Code: CodeRuleCalculationTypeNotAllowed, Message: "The provided calculation type is not applicable for this tax year"}
 	errSubmission    = hmrc.ValidationError{Code: CodeRuleSubmissionFailed, Message: "The submission cannot be completed due to validation failures"}
 )
 

@@ -24,13 +24,13 @@ import (
 
 // HMRC error codes of the annual submission.
 const (
-	CodeFormatString             = "FORMAT_STRING"
-	CodeFormatDate               = "FORMAT_DATE"
-	CodeRuleBothAllowances       = "RULE_BOTH_ALLOWANCES_SUPPLIED"
-	CodeRuleBuildingNameNumber   = "RULE_BUILDING_NAME_NUMBER"
-	CodeRulePropertyIncomeAllow  = "RULE_PROPERTY_INCOME_ALLOWANCE"
-	CodeRuleOutsideAmendment     = "RULE_OUTSIDE_AMENDMENT_WINDOW"
-	CodeRuleTypeOfBusinessIncorr = "RULE_TYPE_OF_BUSINESS_INCORRECT"
+	CodeFormatString                = "FORMAT_STRING"
+	CodeFormatDate                  = "FORMAT_DATE"
+	CodeRuleBothAllowances          = "RULE_BOTH_ALLOWANCES_SUPPLIED"
+	CodeRuleBuildingNameNumber      = "RULE_BUILDING_NAME_NUMBER"
+	CodeRulePropertyIncomeAllowance = "RULE_PROPERTY_INCOME_ALLOWANCE"
+	CodeRuleOutsideAmendmentWindow  = "RULE_OUTSIDE_AMENDMENT_WINDOW"
+	CodeRuleTypeOfBusinessIncorrect = "RULE_TYPE_OF_BUSINESS_INCORRECT"
 )
 
 var (
@@ -38,7 +38,7 @@ var (
 	errFormatDate     = hmrc.ValidationError{Code: CodeFormatDate, Message: "The supplied date format is not valid"}
 	errBothAllowances = hmrc.ValidationError{Code: CodeRuleBothAllowances, Message: "Both allowances and property allowances must not be present at the same time"}
 	errBuildingName   = hmrc.ValidationError{Code: CodeRuleBuildingNameNumber, Message: "Postcode must be supplied along with at least one of name or number"}
-	errAllowancePUA   = hmrc.ValidationError{Code: CodeRulePropertyIncomeAllow, Message: "The propertyIncomeAllowance cannot be submitted if privateUseAdjustment is supplied"}
+	errAllowancePUA   = hmrc.ValidationError{Code: CodeRulePropertyIncomeAllowance, Message: "The propertyIncomeAllowance cannot be submitted if privateUseAdjustment is supplied"}
 )
 
 // ErrNoAnnualSubmission means HMRC holds no annual submission for the tax

@@ -212,7 +212,7 @@ func TestUKPropertyAnnualFlow(t *testing.T) {
 
 	// HMRC's own refusals, through its sandbox scenarios.
 	_, err = e.client.SubmitUKPropertyAnnual(ctx, e.userID, itsaNINO, year, pia, origin, itsa.WithTestScenario("OUTSIDE_AMENDMENT_WINDOW"))
-	if !hmrc.HasErrorCode(err, itsa.CodeRuleOutsideAmendment) {
+	if !hmrc.HasErrorCode(err, itsa.CodeRuleOutsideAmendmentWindow) {
 		t.Errorf("OUTSIDE_AMENDMENT_WINDOW: %v", err)
 	}
 	var ae *hmrc.APIError
