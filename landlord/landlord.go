@@ -10,9 +10,10 @@
 // action, record, which is where the events for webhooks will be written.
 //
 // Errors are typed, never HTTP statuses: ErrUnknownUser, ErrNoNINO,
-// ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, and what hmrc, hmrc/itsa and
-// hmrc/vat return (*hmrc.ValidationError for a request refused before it
-// was sent, *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
+// ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, the year end's refusals
+// (yearend.go), and what hmrc, hmrc/itsa, hmrc/calc and hmrc/vat return
+// (*hmrc.ValidationError for a request refused before it was sent,
+// *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
 package landlord
 
 import (
