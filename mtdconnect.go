@@ -202,22 +202,36 @@ type Submission struct {
 	ID      int64
 	UserID  int64
 	Purpose Purpose
-	Kind    string // SubmissionUKPropertyCumulative or SubmissionVATReturn
+	Kind    string // one of the Submission… kinds below
 	// Period names what the submission is for: a tax year ("2025-26") for
-	// the UK property cumulative summary, a period key for VAT.
-	Period        string
-	PeriodStart   time.Time // zero when HMRC gave none
-	PeriodEnd     time.Time
-	Body          []byte // the JSON sent to HMRC
-	Response      []byte // HMRC's JSON answer, empty when it sent none
+	// Income Tax, a period key for VAT.
+	Period      string
+	PeriodStart time.Time // zero when HMRC gave none
+	PeriodEnd   time.Time
+	// Body is the JSON sent to HMRC. A final declaration or an
+	// amendment's confirmation has no body at HMRC (its path names the
+	// calculation): Body then names the tax year, calculation ID and type.
+	Body []byte
+	// Response is HMRC's JSON answer, empty when it sent none. For a final
+	// declaration or an amendment's confirmation it is the calculation the
+	// landlord agreed to, as HMRC returned it (the answer to the
+	// declaration itself is empty).
+	Response      []byte
 	CorrelationID string // HMRC's X-CorrelationId
-	ReceiptID     string // VAT's Receipt-ID header; empty for ITSA
-	SubmittedAt   time.Time
+	// ReceiptID is HMRC's own reference for what it accepted, where it
+	// gives one: VAT's Receipt-ID header; the calculation ID of a final
+	// declaration or an amendment's confirmation; empty for the UK
+	// property updates and annual submission.
+	ReceiptID   string
+	SubmittedAt time.Time
 }
 
 // Submission kinds.
 const (
-	SubmissionUKPropertyCumulative = "uk-property-cumulative"
+	SubmissionUKPropertyCumulative = "uk-property-cumulative" // a quarterly update (year to date)
+	SubmissionUKPropertyAnnual     = "uk-property-annual"     // the year's allowances and adjustments
+	SubmissionFinalDeclaration     = "final-declaration"      // the tax year's final declaration
+	SubmissionAmendment            = "confirm-amendment"      // an amendment confirmed after the declaration
 	SubmissionVATReturn            = "vat-return"
 )
 

@@ -10,9 +10,10 @@
 // action, record, which is where the events for webhooks will be written.
 //
 // Errors are typed, never HTTP statuses: ErrUnknownUser, ErrNoNINO,
-// ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, and what hmrc, hmrc/itsa and
-// hmrc/vat return (*hmrc.ValidationError for a request refused before it
-// was sent, *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
+// ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, the year end's refusals
+// (yearend.go), and what hmrc, hmrc/itsa, hmrc/calc and hmrc/vat return
+// (*hmrc.ValidationError for a request refused before it was sent,
+// *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
 package landlord
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/calc"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 )
@@ -110,6 +112,10 @@ type Config struct {
 	VAT    *vat.Client      // over HMRC
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
+	// Wait is how the service waits for HMRC between polls of a tax
+	// calculation (HMRC asks for at least 5 seconds). nil: a timer. Tests
+	// whose simulator runs on a shared clock pass one that moves it.
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // Service runs the actions. It is safe for concurrent use.
@@ -118,6 +124,8 @@ type Service struct {
 	hmrc   *hmrc.Client
 	itsa   *itsa.Client
 	vat    *vat.Client
+	calc   *calc.Client
+	wait   func(context.Context, time.Duration) error
 	log    *slog.Logger
 	now    func() time.Time
 	london *time.Location
@@ -134,13 +142,17 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Wait == nil {
+		cfg.Wait = sleep
+	}
 	// HMRC's periods and tax years are UK calendar dates; hmrc/itsa links
 	// the zone database in, so this fails only in a broken build.
 	london, err := time.LoadLocation("Europe/London")
 	if err != nil {
 		return nil, fmt.Errorf("landlord: load the UK time zone: %w", err)
 	}
-	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, log: cfg.Logger, now: cfg.Now, london: london}, nil
+	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, calc: calc.New(cfg.HMRC), wait: cfg.Wait,
+		log: cfg.Logger, now: cfg.Now, london: london}, nil
 }
 
 // user reads the landlord an action is for.

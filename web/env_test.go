@@ -91,7 +91,9 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	env.itsa, env.vat = itsa.New(env.Client), vat.New(env.Client)
 	var err error
 	env.service, err = landlord.New(landlord.Config{Store: env.Store, HMRC: env.Client, ITSA: env.itsa, VAT: env.vat,
-		Logger: env.Logger, Now: env.Clock.Now})
+		Logger: env.Logger, Now: env.Clock.Now,
+		// Waiting for HMRC's calculation moves the shared clock instead.
+		Wait: func(ctx context.Context, d time.Duration) error { env.Clock.Advance(d); return ctx.Err() }})
 	if err != nil {
 		t.Fatal(err)
 	}

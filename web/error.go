@@ -81,6 +81,11 @@ func classify(err error) problem {
 	if p, ok := classifyVAT(err); ok {
 		return p
 	}
+	// The year end's refusals, and HMRC's answers to its calls
+	// (yearend_error.go).
+	if p, ok := classifyYearEnd(err); ok {
+		return p
+	}
 	switch {
 	case errors.Is(err, errNoDeviceData):
 		return problem{Status: http.StatusBadRequest, Code: "device_data_missing", Title: "Your browser must allow scripts",

@@ -208,6 +208,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "GET /quarterly", s.requireUser(s.handleQuarterly))
 	s.route(browser, "POST /quarterly/submit", s.requireUser(s.handleQuarterlySubmit))
 	s.route(browser, "GET /quarterly/receipts/{id}", s.requireUser(s.handleReceipt))
+	s.registerYearEndPages(browser)
 	s.route(browser, "GET /vat", s.requireUser(s.handleVAT))
 	s.route(browser, "POST /vat/vrn", s.requireUser(s.handleVATVRN))
 	s.route(browser, "POST /vat/submit", s.requireUser(s.handleVATSubmit))
@@ -238,6 +239,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(api, "POST /api/v1/users/{id}/hmrc/vat/returns", s.requireAPIKey(s.jsonAPI(s.handleAPIVATSubmit)))
 	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/returns/{periodKey}", s.requireAPIKey(s.jsonAPI(s.handleAPIVATReturn)))
 	s.route(api, "GET /api/v1/users/{id}/hmrc/submissions", s.requireAPIKey(s.jsonAPI(s.handleAPISubmissions)))
+	s.registerYearEndAPI(api)
 	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such API route."})
 	})

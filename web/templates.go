@@ -26,6 +26,7 @@ var pageNames = []string{
 	"signin", "signin_code", "message",
 	"settings_hmrc", "disconnect", "security", "security_totp",
 	"quarterly", "quarterly_receipt",
+	"taxyear", "calculation", "adjustments", "amend", "correction", "yearend_receipt",
 	"vat", "vat_receipt", "vat_return",
 	"admin_hmrc",
 }

@@ -287,8 +287,15 @@ func formActions(t *testing.T) []string {
 			t.Fatal(err)
 		}
 		for _, m := range regexp.MustCompile(`<form\b[^>]*\baction="([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
-			if !slices.Contains(out, m[1]) {
-				out = append(out, m[1])
+			// A year-end page's actions are under its tax year, some
+			// under a calculation.
+			action := strings.NewReplacer("{{.Base}}", "/tax-year/2025-26", "{{$.Base}}", "/tax-year/2025-26",
+				"{{.ID}}", "f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c").Replace(m[1])
+			if strings.Contains(action, "{{") {
+				t.Fatalf("%s: a form action the test cannot fill in: %s", f, m[1])
+			}
+			if !slices.Contains(out, action) {
+				out = append(out, action)
 			}
 		}
 	}

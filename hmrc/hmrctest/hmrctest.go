@@ -151,6 +151,12 @@ type Options struct {
 	// Configure, when set, changes the client's configuration before
 	// Env.Client is made; the simulator, store and sealer are in place.
 	Configure func(e *Env, cfg *hmrc.Config)
+	// Mode is the simulator's: hmrcsim.ModeDemo (the zero value) or
+	// hmrcsim.ModeSandbox, HMRC's sandbox test data.
+	Mode hmrcsim.Mode
+	// FulfilmentDelay is how long the simulator takes to show an
+	// obligation as met (HMRC: up to an hour); 0 at once.
+	FulfilmentDelay time.Duration
 }
 
 // Env is one deployment. Its fields are set by New.
@@ -185,7 +191,7 @@ func New(t testing.TB, opts Options) *Env {
 		redirectURL: cmpOr(opts.RedirectURL, RedirectURL), configure: opts.Configure,
 	}
 	e.Logger = e.Logs.Logger()
-	e.Sim = hmrcsim.New(hmrcsim.Options{Now: e.Clock.Now, RateLimit: -1})
+	e.Sim = hmrcsim.New(hmrcsim.Options{Now: e.Clock.Now, RateLimit: -1, Mode: opts.Mode, FulfilmentDelay: opts.FulfilmentDelay})
 	e.Sim.AddApplication(hmrcsim.Application{ClientID: ClientID, ClientSecret: ClientSecret, Name: "mtdconnect (test)",
 		RedirectURIs: []string{e.redirectURL, hmrc.OOBRedirectURI}})
 	srv := httptest.NewServer(e.Sim.Handler())

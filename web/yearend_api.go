@@ -1,0 +1,407 @@
+package web
+
+// The year end in the JSON API (docs/API.md, "Income Tax: the year end"):
+// every step of the pages, for the platform's backend. The service does the
+// work; these handlers decode, call and encode.
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/calc"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/landlord"
+)
+
+// registerYearEndAPI adds the year end's routes. They file with HMRC on a
+// landlord's behalf: with scoped API keys they need the scope
+// "submissions", which is the one place to say so: the key check below.
+func (s *Server) registerYearEndAPI(api *http.ServeMux) {
+	key := s.requireAPIKey
+	const u = "/api/v1/users/{id}/hmrc"
+	s.route(api, "GET "+u+"/tax-years/{taxYear}", key(s.jsonAPI(s.handleAPITaxYear)))
+	s.route(api, "GET "+u+"/calculations/{taxYear}", key(s.jsonAPI(s.handleAPICalculations)))
+	s.route(api, "POST "+u+"/calculations/{taxYear}", key(s.jsonAPI(s.handleAPICalculate)))
+	s.route(api, "GET "+u+"/calculations/{taxYear}/{calculationId}", key(s.jsonAPI(s.handleAPICalculation)))
+	s.route(api, "POST "+u+"/calculations/{taxYear}/{calculationId}/final-declaration", key(s.jsonAPI(s.handleAPIDeclare(calc.FinalDeclaration))))
+	s.route(api, "POST "+u+"/calculations/{taxYear}/{calculationId}/confirm-amendment", key(s.jsonAPI(s.handleAPIDeclare(calc.ConfirmAmendment))))
+	s.route(api, "PUT "+u+"/property/uk/annual/{taxYear}", key(s.jsonAPI(s.handleAPIPutAnnual)))
+	s.route(api, "GET "+u+"/property/uk/annual/{taxYear}", key(s.jsonAPI(s.handleAPIGetAnnual)))
+	s.route(api, "DELETE "+u+"/property/uk/annual/{taxYear}", key(s.jsonAPI(s.handleAPIDeleteAnnual)))
+}
+
+// apiTaxYear reads {id} and {taxYear}.
+func apiTaxYear(r *http.Request) (int64, itsa.TaxYear, error) {
+	id, err := apiUserID(r)
+	if err != nil {
+		return 0, 0, err
+	}
+	y, err := itsa.ParseTaxYear(r.PathValue("taxYear"))
+	return id, y, err
+}
+
+// ---- the year at a glance ----
+
+type apiDeadline struct {
+	PeriodStart  string `json:"period_start"`
+	PeriodEnd    string `json:"period_end"`
+	Due          string `json:"due"`
+	Status       string `json:"status"`
+	Received     string `json:"received,omitempty"`
+	DaysUntilDue *int   `json:"days_until_due,omitempty"` // open ones only; negative when overdue
+}
+
+func deadline(ty *landlord.YearStatus, start, end, due, status, received string) apiDeadline {
+	d := apiDeadline{PeriodStart: start, PeriodEnd: end, Due: due, Status: status, Received: received}
+	if status != itsa.ObligationFulfilled {
+		n := ty.DaysUntil(due)
+		d.DaysUntilDue = &n
+	}
+	return d
+}
+
+// handleAPITaxYear is GET /api/v1/users/{id}/hmrc/tax-years/{taxYear}: the
+// quarterly obligations and the final declaration, HMRC's due dates and
+// states, and what is next.
+func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, y, err := apiTaxYear(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	ty, err := s.landlord.TaxYearStatus(r.Context(), id, y, origin, testScenario(r))
+	if err != nil {
+		return 0, nil, err
+	}
+	type next struct {
+		Step         landlord.Step `json:"step"`
+		Due          string        `json:"due,omitempty"`
+		DaysUntilDue *int          `json:"days_until_due,omitempty"`
+	}
+	out := struct {
+		UserID           int64         `json:"user_id"`
+		TaxYear          string        `json:"tax_year"`
+		Today            string        `json:"today"`
+		Ended            bool          `json:"ended"`
+		Quarterly        []apiDeadline `json:"quarterly"`
+		FinalDeclaration *apiDeadline  `json:"final_declaration"`
+		Next             next          `json:"next"`
+		AmendableUntil   string        `json:"amendable_until,omitempty"`
+	}{UserID: id, TaxYear: y.String(), Today: ty.Today.Format(time.DateOnly), Ended: ty.Ended, Quarterly: []apiDeadline{},
+		Next: next{Step: ty.Next, Due: ty.NextDue}, AmendableUntil: ty.AmendableUntil}
+	for _, o := range ty.Quarterly {
+		out.Quarterly = append(out.Quarterly, deadline(ty, o.Start, o.End, o.Due, o.Status, o.Received))
+	}
+	if fd := ty.FinalDeclaration; fd != nil {
+		d := deadline(ty, fd.Start, fd.End, fd.Due, fd.Status, fd.Received)
+		out.FinalDeclaration = &d
+	}
+	if ty.NextDue != "" {
+		n := ty.DaysUntil(ty.NextDue)
+		out.Next.DaysUntilDue = &n
+	}
+	return http.StatusOK, out, nil
+}
+
+// ---- calculations ----
+
+// apiCalculation is a calculation as the API answers it: mtdconnect's
+// summary (amounts in pounds, as HMRC gave them), HMRC's messages and
+// disclaimer, and HMRC's answer whole.
+type apiCalculation struct {
+	UserID        int64           `json:"user_id"`
+	TaxYear       string          `json:"tax_year"`
+	CalculationID string          `json:"calculation_id"`
+	Type          calc.Type       `json:"type"`
+	PeriodFrom    string          `json:"period_from"`
+	PeriodTo      string          `json:"period_to"`
+	CalculatedAt  string          `json:"calculated_at,omitempty"`
+	Declarable    bool            `json:"declarable"` // a final or amended calculation without errors, not yet declared
+	Disclaimer    string          `json:"disclaimer,omitempty"`
+	Errors        []calc.Message  `json:"errors"`
+	Warnings      []calc.Message  `json:"warnings"`
+	Info          []calc.Message  `json:"info"`
+	Summary       *apiSummary     `json:"summary"`
+	Declaration   string          `json:"declaration,omitempty"` // HMRC's wording, to show before declaring
+	HMRC          json.RawMessage `json:"hmrc"`
+}
+
+type apiSummary struct {
+	Property []apiLine       `json:"property"`
+	Tax      []apiLine       `json:"tax"`
+	Estimate []apiLine       `json:"estimate,omitempty"`
+	TotalDue json.RawMessage `json:"total_due,omitempty"`
+}
+
+// apiLine is one line of a summary: a key for programs, the label a
+// landlord reads, the amount as a JSON number.
+type apiLine struct {
+	Key    string             `json:"key,omitempty"`
+	Label  string             `json:"label"`
+	Amount *mtdconnect.Amount `json:"amount"`
+}
+
+func apiLines(ls []calcLine) []apiLine {
+	out := []apiLine{}
+	for _, l := range ls {
+		if l.value == nil {
+			continue
+		}
+		out = append(out, apiLine{Key: l.Key, Label: l.Label, Amount: l.value})
+	}
+	return out
+}
+
+func messagesOr(m []calc.Message) []calc.Message {
+	if m == nil {
+		return []calc.Message{}
+	}
+	return m
+}
+
+func toAPICalculation(userID int64, y itsa.TaxYear, c *calc.Calculation) apiCalculation {
+	a := apiCalculation{UserID: userID, TaxYear: y.String(), CalculationID: c.Metadata.CalculationID, Type: c.Type(),
+		PeriodFrom: c.Metadata.PeriodFrom, PeriodTo: c.Metadata.PeriodTo, CalculatedAt: c.Metadata.CalculationTimestamp,
+		Errors: []calc.Message{}, Warnings: []calc.Message{}, Info: []calc.Message{}, HMRC: c.Raw}
+	if m := c.Messages; m != nil {
+		a.Errors, a.Warnings, a.Info = messagesOr(m.Errors), messagesOr(m.Warnings), messagesOr(m.Info)
+	}
+	if !c.Declared() && !c.Confirmed() {
+		a.Disclaimer = estimateDisclaimer(c.Metadata.PeriodTo)
+		if !c.HasErrors() && (c.Type() == calc.IntentToFinalise || c.Type() == calc.IntentToAmend) {
+			a.Declarable, a.Declaration = true, landlord.DeclarationText
+		}
+	}
+	if sum := summarise(c); sum != nil {
+		a.Summary = &apiSummary{Property: apiLines(sum.Income), Tax: apiLines(sum.Tax)}
+		if len(sum.Estimate) > 0 {
+			a.Summary.Estimate = apiLines(sum.Estimate)
+		}
+		if d := c.Detail.TaxCalculation.TotalIncomeTaxAndNicsDue; d != nil {
+			a.Summary.TotalDue, _ = d.MarshalJSON()
+		}
+	}
+	return a
+}
+
+// handleAPICalculate is POST /api/v1/users/{id}/hmrc/calculations/{taxYear}
+// with {"type": "in-year" | "intent-to-finalise" | "intent-to-amend"}: HMRC
+// calculates, mtdconnect waits (at least 5 seconds, as HMRC asks) and
+// answers with the calculation (200), or with its ID (202) when HMRC takes
+// longer than about a minute.
+func (s *Server) handleAPICalculate(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, y, err := apiTaxYear(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req struct {
+		Type calc.Type `json:"type"`
+	}
+	if err := decodeJSONBody(w, r, &req); err != nil {
+		return 0, nil, err
+	}
+	if req.Type != calc.InYear && req.Type != calc.IntentToFinalise && req.Type != calc.IntentToAmend {
+		return 0, nil, &jsonBodyError{Problem: `"type" must be "in-year", "intent-to-finalise" or "intent-to-amend"`}
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := s.landlord.Calculate(r.Context(), byAPI(r), landlord.CalculationRequest{
+		UserID: id, TaxYear: y, Type: req.Type, Origin: origin, TestScenario: testScenario(r),
+	})
+	var pending *landlord.CalculationPendingError
+	if errors.As(err, &pending) {
+		w.Header().Set("Location", "/api/v1/users/"+r.PathValue("id")+"/hmrc/calculations/"+y.String()+"/"+pending.CalculationID)
+		return http.StatusAccepted, struct {
+			UserID        int64  `json:"user_id"`
+			TaxYear       string `json:"tax_year"`
+			CalculationID string `json:"calculation_id"`
+			Status        string `json:"status"`
+		}{id, y.String(), pending.CalculationID, "pending"}, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toAPICalculation(id, y, c), nil
+}
+
+// handleAPICalculation is GET …/calculations/{taxYear}/{calculationId}.
+func (s *Server) handleAPICalculation(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, y, err := apiTaxYear(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := s.landlord.Calculation(r.Context(), id, y, r.PathValue("calculationId"), origin, testScenario(r))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toAPICalculation(id, y, c), nil
+}
+
+// handleAPICalculations is GET …/calculations/{taxYear}[?type=]: HMRC's
+// list, newest first.
+func (s *Server) handleAPICalculations(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, y, err := apiTaxYear(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	list, err := s.landlord.Calculations(r.Context(), id, y, calc.Type(r.URL.Query().Get("type")), origin, testScenario(r))
+	if err != nil {
+		return 0, nil, err
+	}
+	type item struct {
+		CalculationID   string          `json:"calculation_id"`
+		Type            calc.Type       `json:"type"`
+		CalculatedAt    string          `json:"calculated_at"`
+		Trigger         string          `json:"trigger,omitempty"`
+		Outcome         string          `json:"outcome,omitempty"`
+		LiabilityAmount json.RawMessage `json:"liability_amount,omitempty"`
+		FromDate        string          `json:"from_date,omitempty"`
+		ToDate          string          `json:"to_date,omitempty"`
+	}
+	out := struct {
+		UserID       int64  `json:"user_id"`
+		TaxYear      string `json:"tax_year"`
+		Calculations []item `json:"calculations"`
+	}{id, y.String(), []item{}}
+	for _, c := range list {
+		it := item{CalculationID: c.CalculationID, Type: c.CalculationType, CalculatedAt: c.CalculationTimestamp,
+			Trigger: c.CalculationTrigger, Outcome: c.CalculationOutcome, FromDate: c.FromDate, ToDate: c.ToDate}
+		if c.LiabilityAmount != nil {
+			it.LiabilityAmount, _ = c.LiabilityAmount.MarshalJSON()
+		}
+		out.Calculations = append(out.Calculations, it)
+	}
+	return http.StatusOK, out, nil
+}
+
+// apiReceipt is the answer of an accepted year-end submission.
+type apiReceipt struct {
+	UserID        int64     `json:"user_id"`
+	TaxYear       string    `json:"tax_year"`
+	Kind          string    `json:"kind"`
+	SubmissionID  int64     `json:"submission_id,omitempty"`
+	CalculationID string    `json:"calculation_id,omitempty"`
+	CorrelationID string    `json:"correlation_id"`
+	SubmittedAt   time.Time `json:"submitted_at"`
+}
+
+func toAPIReceipt(userID int64, y itsa.TaxYear, sub *mtdconnect.Submission) apiReceipt {
+	return apiReceipt{UserID: userID, TaxYear: y.String(), Kind: sub.Kind, SubmissionID: sub.ID, CalculationID: sub.ReceiptID,
+		CorrelationID: sub.CorrelationID, SubmittedAt: sub.SubmittedAt.UTC()}
+}
+
+// handleAPIDeclare is POST …/calculations/{taxYear}/{calculationId}/final-declaration
+// (kind calc.FinalDeclaration) or …/confirm-amendment, with
+// {"declaration_agreed": true}: the landlord was shown HMRC's declaration
+// and agreed to it.
+func (s *Server) handleAPIDeclare(kind calc.Type) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+		id, y, err := apiTaxYear(r)
+		if err != nil {
+			return 0, nil, err
+		}
+		var req struct {
+			DeclarationAgreed bool `json:"declaration_agreed"`
+		}
+		if err := decodeJSONBody(w, r, &req); err != nil {
+			return 0, nil, err
+		}
+		origin, err := s.apiOrigin(r, id)
+		if err != nil {
+			return 0, nil, err
+		}
+		d := landlord.Declaration{UserID: id, TaxYear: y, CalculationID: r.PathValue("calculationId"),
+			Agreed: req.DeclarationAgreed, Origin: origin, TestScenario: testScenario(r)}
+		var sub *mtdconnect.Submission
+		if kind == calc.ConfirmAmendment {
+			sub, err = s.landlord.ConfirmAmendment(r.Context(), byAPI(r), d)
+		} else {
+			sub, err = s.landlord.Declare(r.Context(), byAPI(r), d)
+		}
+		var lost *landlord.ReceiptError
+		if errors.As(err, &lost) {
+			// HMRC has it: report success with its references (the
+			// service logged that our copy of the receipt is lost).
+			sub, err = lost.Submission, nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, toAPIReceipt(id, y, sub), nil
+	}
+}
+
+// ---- the annual submission ----
+
+// handleAPIPutAnnual is PUT /api/v1/users/{id}/hmrc/property/uk/annual/{taxYear}:
+// the body is HMRC's own, checked as HMRC would before anything is sent; an
+// accepted one is kept as a receipt.
+func (s *Server) handleAPIPutAnnual(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, y, err := apiTaxYear(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var body itsa.UKPropertyAnnual
+	if err := decodeJSONBody(w, r, &body); err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	sub, err := s.landlord.SubmitAnnualSubmission(r.Context(), byAPI(r), landlord.AnnualUpdate{
+		UserID: id, TaxYear: y, Body: body, Origin: origin, TestScenario: testScenario(r),
+	})
+	var lost *landlord.ReceiptError
+	if errors.As(err, &lost) {
+		sub, err = lost.Submission, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toAPIReceipt(id, y, sub), nil
+}
+
+// handleAPIGetAnnual is GET of the same path: what HMRC holds, in HMRC's
+// shape.
+func (s *Server) handleAPIGetAnnual(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, y, err := apiTaxYear(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	held, err := s.landlord.AnnualSubmission(r.Context(), id, y, origin, testScenario(r))
+	return http.StatusOK, held, err
+}
+
+// handleAPIDeleteAnnual is DELETE of the same path: 204.
+func (s *Server) handleAPIDeleteAnnual(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, y, err := apiTaxYear(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, s.landlord.DeleteAnnualSubmission(r.Context(), byAPI(r), id, y, origin, testScenario(r))
+}
