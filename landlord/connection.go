@@ -122,7 +122,8 @@ func (s *Service) Refresh(ctx context.Context, by Actor, userID int64, p mtdconn
 // Test checks the connection with the cheapest call of the purpose's own
 // API, because HMRC's Hello World user endpoint wants a "hello" scope that
 // a connection never asks for: for Income Tax it lists the landlord's
-// businesses (Business Details, asked now, not from the cache), for VAT
+// businesses (Business Details, asked now, not the stored business ID,
+// which HMRC's answer replaces), for VAT
 // their open obligations. It needs the landlord's NINO (ErrNoNINO) or VRN
 // (ErrNoVRN), and returns what HMRC said, in words.
 func (s *Service) Test(ctx context.Context, by Actor, userID int64, p mtdconnect.Purpose, origin *fraud.Origin) (string, error) {
@@ -180,6 +181,10 @@ func (s *Service) Disconnect(ctx context.Context, by Actor, userID int64, p mtdc
 	}
 	if err := s.hmrc.Disconnect(ctx, userID, p); err != nil {
 		return err
+	}
+	if p == mtdconnect.PurposeIncomeTax {
+		// Read under the authority just given up.
+		s.forgetObligations(ctx, userID)
 	}
 	s.record(ctx, by, "disconnected", userID, p)
 	return nil

@@ -50,7 +50,7 @@ func newEnv(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *env {
 		},
 	})
 	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: nino, VRN: vrn, VATRegistrationDate: "2025-01-15"})
-	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client), VAT: vat.New(h.Client),
+	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client, h.Store), VAT: vat.New(h.Client),
 		Logger: h.Logger, Now: h.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +261,7 @@ func TestSubmitQuarterlyUpdate(t *testing.T) {
 		t.Errorf("the receipt as a VAT one: %v", err)
 	}
 	obs, err := e.svc.Obligations(t.Context(), e.userID, 2025, origin(), "")
-	if err != nil || len(obs) != 4 || !obs[0].Fulfilled() || obs[1].Fulfilled() {
+	if err != nil || len(obs.Obligations) != 4 || !obs.Obligations[0].AwaitingHMRC() || obs.Obligations[0].Sent.ID != sub.ID || obs.Obligations[1].Sent != nil {
 		t.Fatalf("obligations after Q1: %+v, %v", obs, err)
 	}
 	got, err := e.svc.CumulativeSummary(t.Context(), e.userID, 2025, origin(), "")

@@ -140,7 +140,7 @@ func newCluster(ctx context.Context, opts *Options, spec clusterSpec) (c *cluste
 	if err != nil {
 		return c, err
 	}
-	c.itsa = itsa.New(c.client)
+	c.itsa = itsa.New(c.client, c.store)
 	if c.apiKey, err = c.createAPIKey(ctx); err != nil {
 		return c, err
 	}

@@ -73,7 +73,7 @@ func newITSAEnv(t *testing.T) (*env, *fphAudit) {
 	e := &env{Env: h, userID: h.CreateUser(t, "landlord@example.com", itsaNINO, "").ID}
 	audit := &fphAudit{next: h.Tokens}
 	e.hmrc = itsaClient(t, e, audit)
-	e.client = itsa.New(e.hmrc)
+	e.client = itsa.New(e.hmrc, h.Store)
 	h.Connect(t, e.hmrc, e.userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
 	return e, audit
 }
@@ -479,7 +479,7 @@ func TestITSATestScenario(t *testing.T) {
 		t.Errorf("%d calls with a malformed scenario reached HMRC", n)
 	}
 	// Refused first, before the connection is even looked at.
-	prod := itsa.New(itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" }))
+	prod := itsa.New(itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" }), e.Store)
 	if _, err := prod.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("OPEN")); err == nil || !strings.Contains(err.Error(), "sandbox only") {
 		t.Errorf("production with a scenario: %v", err)
 	}
