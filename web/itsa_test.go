@@ -17,6 +17,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
@@ -400,10 +401,17 @@ func TestQuarterlyJourney(t *testing.T) {
 		t.Errorf("HMRC holds %+v, %v", got, err)
 	}
 
-	// The obligation is now received, and the receipt listed.
+	// The obligation shows as sent at once, from the receipt: HMRC may take
+	// up to an hour to show it as received.
 	p = b.get(pageURL)
-	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Received on "+env.Clock.Now().UTC().Format("2 January 2006"),
-		"Receipts", sub.CorrelationID)
+	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Sent on "+sub.SubmittedAt.In(london).Format("2 January 2006 at 15:04"),
+		"HMRC accepted it. It may take HMRC up to an hour to show it as received.", "Receipts", sub.CorrelationID)
+	sentOn := date(sub.SubmittedAt)
+	// An hour later HMRC shows it received; the obligations kept meanwhile
+	// are asked for again within landlord.SentRecheck (5 minutes).
+	env.Clock.Advance(time.Hour + 5*time.Minute)
+	p = b.get(pageURL)
+	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Received on "+sentOn, "Receipts", sub.CorrelationID)
 	if !strings.Contains(p.body, fmt.Sprintf(`href="/quarterly/receipts/%d"`, sub.ID)) {
 		t.Error("the receipt is not linked")
 	}
@@ -484,7 +492,9 @@ func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	env.Sim.SetFaults(hmrcsim.Faults{})
-	b.get(pageURL).mustContain(t, "Received")
+	// The receipt is kept at once: the page says the update was sent, and
+	// that HMRC may take up to an hour to show it as received.
+	b.get(pageURL).mustContain(t, "Sent on", "HMRC accepted it. It may take HMRC up to an hour to show it as received.")
 }
 
 // TestQuarterlyProblems: what the landlord reads when something stands in
@@ -557,7 +567,14 @@ func TestQuarterlyProblems(t *testing.T) {
 		// The failure is logged, without the NINO of the call's path
 		// (newTestEnv's clean-up checks the logs).
 		env.Sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
-		p := b.get("/quarterly?taxYear=" + itsa.CurrentTaxYear(env.Clock.Now()).String())
+		// The obligations read a moment ago are still kept: the page
+		// shows them without asking HMRC.
+		pageURL := "/quarterly?taxYear=" + itsa.CurrentTaxYear(env.Clock.Now()).String()
+		if p := b.get(pageURL); p.status != http.StatusOK {
+			t.Errorf("kept obligations: status %d", p.status)
+		}
+		env.Clock.Advance(landlord.ObligationsTTL)
+		p := b.get(pageURL)
 		env.Sim.SetFaults(hmrcsim.Faults{})
 		if p.status != http.StatusServiceUnavailable {
 			t.Errorf("status %d", p.status)

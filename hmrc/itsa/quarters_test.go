@@ -89,7 +89,7 @@ func TestCheckObligationsDateRange(t *testing.T) {
 		codes    []string
 	}{
 		{"2025-04-06", "2026-04-05", nil},
-		{"2025-04-06", "2026-04-06", nil}, // from + 365 days: still less than from + 366
+		{"2025-04-06", "2026-04-06", nil},                                     // from + 365 days: still less than from + 366
 		{"2023-04-06", "2024-04-06", []string{itsa.CodeRuleDateRangeInvalid}}, // 366 days later: the year holds 29 February
 		{"2025-04-06", "2025-04-06", []string{itsa.CodeRuleDateRangeInvalid}},
 		{"2025-04-06", "2025-04-07", nil},
