@@ -183,7 +183,8 @@ func (c *cluster) startSimulator(ctx context.Context) error {
 	if simRate == 0 {
 		simRate = c.spec.rate
 	}
-	args := []string{"simulator", "--simulator-addr", "127.0.0.1:0", "--rate-limit", formatFloat(simRate)}
+	// --controls: the run reads the counters (/admin/stats) and sets faults.
+	args := []string{"simulator", "--simulator-addr", "127.0.0.1:0", "--rate-limit", formatFloat(simRate), "--controls"}
 	if c.spec.accessLifetime > 0 {
 		args = append(args, "--access-token-lifetime", c.spec.accessLifetime.String())
 	}

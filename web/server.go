@@ -220,6 +220,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "POST "+adminHMRCPath+"/secrets", s.requireAdmin(s.handleAdminAddSecret))
 	s.route(browser, "POST "+adminHMRCPath+"/secrets/remove", s.requireAdmin(s.handleAdminRemoveSecret))
 	s.route(browser, "POST "+adminHMRCPath+"/consent", s.requireAdmin(s.handleAdminConsent))
+	s.route(browser, "POST "+adminHMRCPath+"/fraud-headers", s.requireAdmin(s.handleAdminFraudCheck))
 	s.route(browser, "GET /static/", s.staticHandler().ServeHTTP)
 
 	cop := http.NewCrossOriginProtection()
