@@ -369,3 +369,74 @@ func TestFileVATReturn(t *testing.T) {
 		t.Errorf("the filing is not logged with its actor:\n%s", e.Logs.String())
 	}
 }
+
+// Obligations are kept in the store for every instance: a landlord's pages
+// cost HMRC one call per ObligationsTTL, the receipt of an update shows at
+// once as "sent", HMRC is asked again within SentRecheck until it shows
+// the update received, and a disconnection forgets them.
+func TestObligationsKept(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	by := landlord.ByLandlord(e.userID)
+	e.connect(t, by, mtdconnect.PurposeIncomeTax)
+	// Another instance: its own HMRC client and service, the same store.
+	other, err := landlord.New(landlord.Config{Store: e.Store, HMRC: e.NewClient(t), ITSA: itsa.New(e.NewClient(t), e.Store),
+		VAT: vat.New(e.Client), Logger: e.Logger, Now: e.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := func() int64 { return e.Sim.Stats().APIRequests }
+	read := func(svc *landlord.Service, wantCalls int64, scenario string) *landlord.QuarterlyObligations {
+		t.Helper()
+		before := calls()
+		q, err := svc.Obligations(ctx, e.userID, 2025, origin(), scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := calls() - before; n != wantCalls {
+			t.Fatalf("%d HMRC calls, want %d", n, wantCalls)
+		}
+		return q
+	}
+	q := read(e.svc, 2, "") // the business ID, then the obligations
+	if len(q.Obligations) != 4 || q.PeriodType != itsa.PeriodTypeStandard || !q.FetchedAt.Equal(e.Clock.Now()) {
+		t.Fatalf("obligations %+v", q)
+	}
+	read(other, 0, "")
+	e.Clock.Advance(landlord.ObligationsTTL - time.Second)
+	read(other, 0, "")
+	e.Clock.Advance(time.Second)
+	read(other, 1, "")
+	read(e.svc, 0, "")
+	// A sandbox scenario's answer is neither taken from nor kept.
+	read(e.svc, 1, "CUMULATIVE")
+	read(e.svc, 0, "")
+
+	// The update: "sent" at once, from the receipt; HMRC asked again
+	// within SentRecheck while it shows the period open.
+	sub, err := e.svc.SubmitQuarterlyUpdate(ctx, by, landlord.QuarterlyUpdate{UserID: e.userID, TaxYear: 2025, Body: q1(), Origin: origin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = read(other, 0, "")
+	if ob := q.Obligations[0]; !ob.AwaitingHMRC() || ob.Sent.ID != sub.ID || q.Obligations[1].Sent != nil || q.CanChoosePeriodType {
+		t.Fatalf("after the update: %+v", q)
+	}
+	e.Clock.Advance(landlord.SentRecheck)
+	if q = read(other, 1, ""); !q.Obligations[0].AwaitingHMRC() {
+		t.Fatalf("HMRC's hour is not over: %+v", q.Obligations[0])
+	}
+	e.Clock.Advance(landlord.FulfilmentWindow)
+	if q = read(e.svc, 1, ""); !q.Obligations[0].Fulfilled() || q.Obligations[0].Sent != nil || q.Obligations[0].Received != "2026-05-01" {
+		t.Fatalf("an hour later: %+v", q.Obligations[0])
+	}
+	read(other, 0, "") // received: kept the whole ObligationsTTL again
+
+	// Disconnected: the obligations read under the authority are forgotten.
+	if err := e.svc.Disconnect(ctx, by, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.CachedObligations(ctx, e.userID, "itsa:"+q.BusinessID+":2025-26"); !errors.Is(err, mtdconnect.ErrNotFound) {
+		t.Errorf("kept after disconnecting: %v", err)
+	}
+}

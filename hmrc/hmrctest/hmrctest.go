@@ -151,6 +151,11 @@ type Options struct {
 	// Configure, when set, changes the client's configuration before
 	// Env.Client is made; the simulator, store and sealer are in place.
 	Configure func(e *Env, cfg *hmrc.Config)
+	// Mode is the simulator's: its demo (the zero value) or HMRC's
+	// sandbox test data.
+	Mode hmrcsim.Mode
+	// FulfilmentDelay is the simulator's (0: HMRC's hour).
+	FulfilmentDelay time.Duration
 }
 
 // Env is one deployment. Its fields are set by New.
@@ -185,7 +190,7 @@ func New(t testing.TB, opts Options) *Env {
 		redirectURL: cmpOr(opts.RedirectURL, RedirectURL), configure: opts.Configure,
 	}
 	e.Logger = e.Logs.Logger()
-	e.Sim = hmrcsim.New(hmrcsim.Options{Now: e.Clock.Now, RateLimit: -1})
+	e.Sim = hmrcsim.New(hmrcsim.Options{Now: e.Clock.Now, RateLimit: -1, Mode: opts.Mode, FulfilmentDelay: opts.FulfilmentDelay})
 	e.Sim.AddApplication(hmrcsim.Application{ClientID: ClientID, ClientSecret: ClientSecret, Name: "mtdconnect (test)",
 		RedirectURIs: []string{e.redirectURL, hmrc.OOBRedirectURI}})
 	srv := httptest.NewServer(e.Sim.Handler())
