@@ -183,10 +183,11 @@ func (s *Server) handleAdminFraudCheck(w http.ResponseWriter, r *http.Request) {
 			v, err = sb.ValidateFraudHeaders(r.Context(), origin)
 		}
 		if err != nil {
-			c.Failed = s.logProblem(r, err).Message
-			if errors.Is(err, errNoDeviceData) || errors.Is(err, errBadDeviceData) {
-				c.Failed = classify(err).Message
-			} else if !errors.Is(err, hmrc.ErrUnavailable) && !errors.As(err, new(*hmrc.APIError)) {
+			p := s.logProblem(r, err)
+			c.Failed = p.Message
+			if p.Code == "internal" {
+				// A host that cannot be described (fraud.Batch.Origin
+				// names the header and the setting): no secret in it.
 				c.Failed = "These headers could not be built: " + err.Error()
 			}
 			return c

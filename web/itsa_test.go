@@ -595,3 +595,58 @@ func TestQuarterlyProblems(t *testing.T) {
 		p.mustNotContain(t, "Send update to HMRC")
 	})
 }
+
+// Before the year's first update a landlord chooses standard or calendar
+// quarters, on the page or through the API; HMRC's obligations then follow
+// them. Refused without the landlord's device data through the API, and
+// with nothing sent for a bad choice.
+func TestQuarterlyPeriodTypeChoice(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.incomeTaxLandlord(false)
+	year := itsa.CurrentTaxYear(env.Clock.Now())
+	p := b.get("/quarterly")
+	p.mustContain(t, "Your quarters", "Standard quarters: 6 April to 5 July", "Calendar quarters: 1 April to 30 June",
+		fmt.Sprintf("6 April %d to 5 July %d", int(year), int(year)))
+	form := p.findForm(t, "/quarterly/period-type").values
+
+	before := env.Sim.Stats().APIRequests
+	bad := url.Values{"fph": form["fph"], "quarterlyPeriodType": {"monthly"}}
+	if p := b.post("/quarterly/period-type", bad); p.status != http.StatusBadRequest {
+		t.Errorf("a bad choice: status %d", p.status)
+	} else {
+		p.mustContain(t, "Choose standard or calendar quarters", "Nothing was sent to HMRC")
+	}
+	if env.Sim.Stats().APIRequests != before {
+		t.Error("a bad choice reached HMRC")
+	}
+
+	form.Set("quarterlyPeriodType", "calendar")
+	p = b.post("/quarterly/period-type", form)
+	if p.status != http.StatusOK || p.url.Path != "/quarterly" {
+		t.Fatalf("choosing ended on %s (status %d)", p.url, p.status)
+	}
+	// The obligations kept were forgotten: the page shows HMRC's new ones.
+	p.mustContain(t, fmt.Sprintf("6 April %d to 30 June %d", int(year), int(year)), fmt.Sprintf("6 April %d to 31 March %d", int(year), int(year)+1))
+	if !strings.Contains(p.body, `value="calendar" checked`) {
+		t.Error("calendar quarters are not shown as chosen")
+	}
+	env.fraudVerdict(t, "business-details-mtd", false)
+
+	// Through the API: the landlord's device data is required (it sends
+	// data to HMRC); with it, back to standard.
+	path := fmt.Sprintf("/api/v1/users/%d/hmrc/quarterly-period-type", env.landlord.ID)
+	if status, m := env.apiCall(t, http.MethodPut, path, `{"quarterly_period_type":"standard"}`, nil); status != 400 || m["error"] != "device_data_required" {
+		t.Errorf("without device data: %d %v", status, m)
+	}
+	if status, m := env.apiCall(t, http.MethodPut, path, `{"quarterly_period_type":"weekly"}`, platformDevice()); status != 400 || m["error"] != "invalid_request" {
+		t.Errorf("a bad type: %d %v", status, m)
+	}
+	status, m := env.apiCall(t, http.MethodPut, path, `{"quarterly_period_type":"standard"}`, platformDevice())
+	if status != 200 || m["quarterly_period_type"] != "standard" || m["tax_year"] != year.String() {
+		t.Fatalf("standard quarters: %d %v", status, m)
+	}
+	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", env.landlord.ID), "", platformDevice())
+	if status != 200 || m["quarterly_period_type"] != "standard" || m["quarterly_period_type_can_change"] != true {
+		t.Errorf("obligations after standard quarters: %d %v", status, m)
+	}
+}
