@@ -43,6 +43,11 @@ type CheckRow struct {
 	Problem string `json:"problem,omitempty"`
 }
 
+// authorityCodes are HMRC's 403 codes that say the call's authority is
+// wrong: the application's subscription, the token or the landlord's.
+var authorityCodes = []string{"CLIENT_OR_AGENT_NOT_AUTHORISED", "INVALID_SCOPE", "INCORRECT_ACCESS_TOKEN_TYPE",
+	"UNAUTHORIZED", "FORBIDDEN", "RESOURCE_FORBIDDEN", "INVALID_CREDENTIALS", "MISSING_CREDENTIALS"}
+
 // checkRecorder collects the requests made under its context.
 type checkRecorder struct {
 	mu   sync.Mutex
@@ -56,7 +61,9 @@ func (r *checkRecorder) record(x hmrc.Exchange) {
 		row.Problem = "no answer from HMRC"
 	case x.Status >= 500:
 		row.Problem = "HMRC failed"
-	case x.Status == http.StatusUnauthorized || x.Status == http.StatusForbidden:
+	case x.Status == http.StatusUnauthorized || x.Status == http.StatusForbidden && slices.Contains(authorityCodes, x.Code):
+		// A 403 of a business rule (a duplicate VAT return) is HMRC's
+		// answer to a call that works.
 		row.Problem = "HMRC refused the authority"
 	case x.Status == http.StatusBadRequest && (strings.HasPrefix(x.Code, "FORMAT_") || x.Code == "INVALID_REQUEST" ||
 		x.Code == "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED" || x.Code == "RULE_INCORRECT_GOV_TEST_SCENARIO"):

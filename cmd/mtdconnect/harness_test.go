@@ -99,7 +99,15 @@ type cliEnv struct {
 // overrides as HMRC environment hmrcEnv.
 func newSimCLIEnv(t *testing.T, hmrcEnv string, app hmrcsim.Application) *cliEnv {
 	t.Helper()
-	sim := hmrcsim.New(hmrcsim.Options{RateLimit: 1000})
+	return newSimCLIEnvWith(t, hmrcEnv, app, hmrcsim.Options{})
+}
+
+// newSimCLIEnvWith is newSimCLIEnv with the simulator's options (its
+// mode); the rate limit is lifted.
+func newSimCLIEnvWith(t *testing.T, hmrcEnv string, app hmrcsim.Application, opts hmrcsim.Options) *cliEnv {
+	t.Helper()
+	opts.RateLimit = 1000
+	sim := hmrcsim.New(opts)
 	app.RedirectURIs = []string{hmrc.OOBRedirectURI}
 	sim.AddApplication(app)
 	srv := httptest.NewServer(sim.Handler())
