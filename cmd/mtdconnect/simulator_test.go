@@ -200,3 +200,27 @@ func TestSimulatorModeAndControls(t *testing.T) {
 		t.Errorf("sandbox: Test Support %d, want 401", got)
 	}
 }
+
+// serve's built-in simulator: its control endpoints are off (a browser can
+// reach it), its mode is MTDCONNECT_SIMULATOR_MODE, and the banner says
+// which.
+func TestServeBuiltinSimulator(t *testing.T) {
+	for _, mode := range []string{"demo", "sandbox"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newServeEnv(t, map[string]string{"MTDCONNECT_SIMULATOR_MODE": mode})
+			p := e.startInProcess(t, "serve")
+			sim := "http://" + e.vars["MTDCONNECT_SIMULATOR_ADDR"]
+			resp, err := http.Get(sim + "/admin/stats")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("/admin/stats of serve's simulator: %d, want 404", resp.StatusCode)
+			}
+			if out := p.logs.String(); !strings.Contains(out, "built-in simulator at "+sim+", "+mode+" mode") {
+				t.Errorf("the banner does not name the mode:\n%s", out)
+			}
+		})
+	}
+}
