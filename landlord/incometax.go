@@ -35,6 +35,25 @@ const (
 	FulfilmentWindow = time.Hour
 )
 
+// ErrCalendarNeedsAprilYear means calendar quarters were refused because
+// the landlord did not confirm an accounting period of 1 April to 31
+// March: HMRC's guide says software "must avoid allowing customers with
+// accounting periods other than 1 April to 31 March to make this change"
+// (only they benefit from it).
+var ErrCalendarNeedsAprilYear = errors.New("landlord: calendar quarters are for an accounting period of 1 April to 31 March")
+
+// QuartersChoice is a landlord's choice of quarters for the current tax
+// year.
+type QuartersChoice struct {
+	UserID     int64
+	PeriodType string // itsa.PeriodTypeStandard or itsa.PeriodTypeCalendar
+	// AprilToMarch is the landlord's confirmation that their accounting
+	// period runs from 1 April to 31 March, required for calendar quarters.
+	AprilToMarch bool
+	Origin       *fraud.Origin
+	TestScenario string // HMRC's sandbox Gov-Test-Scenario; "" for none
+}
+
 // ErrQuartersFixed means the quarterly period type was not changed
 // because an update was already sent for the tax year: HMRC fixes the
 // quarters at the year's first update.
@@ -273,18 +292,24 @@ func (s *Service) SubmitQuarterlyUpdate(ctx context.Context, by Actor, q Quarter
 
 // ChooseQuarterlyPeriodType chooses standard or calendar quarters
 // (itsa.PeriodTypeStandard, itsa.PeriodTypeCalendar) for the current tax
-// year of the landlord's UK property business. HMRC takes the choice only
-// before the year's first quarterly update: ErrQuartersFixed, without
-// asking HMRC, when this service sent one; HMRC's own refusals are
-// *hmrc.APIError (RULE_BUSINESS_ID_STATE_CONFLICT when another product
-// sent one). HMRC then shows obligations for the quarters chosen, and they
-// carry on into later years until changed.
-func (s *Service) ChooseQuarterlyPeriodType(ctx context.Context, by Actor, userID int64, periodType string, origin *fraud.Origin, testScenario string) (itsa.TaxYear, error) {
-	u, err := s.incomeTaxUser(ctx, userID)
+// year of the landlord's UK property business. Calendar quarters need the
+// landlord's confirmation of a 1 April to 31 March accounting period
+// (ErrCalendarNeedsAprilYear). HMRC takes the choice only before the
+// year's first quarterly update: ErrQuartersFixed, without asking HMRC,
+// when this service sent one; HMRC's own refusals are *hmrc.APIError
+// (RULE_BUSINESS_ID_STATE_CONFLICT when another product sent one). HMRC
+// then shows obligations for the quarters chosen, and they carry on into
+// later years until changed.
+func (s *Service) ChooseQuarterlyPeriodType(ctx context.Context, by Actor, c QuartersChoice) (itsa.TaxYear, error) {
+	u, err := s.incomeTaxUser(ctx, c.UserID)
 	if err != nil {
 		return 0, err
 	}
+	periodType, origin, testScenario := c.PeriodType, c.Origin, c.TestScenario
 	taxYear := itsa.CurrentTaxYear(s.now())
+	if periodType == itsa.PeriodTypeCalendar && !c.AprilToMarch {
+		return taxYear, ErrCalendarNeedsAprilYear
+	}
 	if itsa.ValidPeriodType(periodType) {
 		receipts, err := s.quarterlyReceipts(ctx, u.ID, taxYear)
 		if err != nil {

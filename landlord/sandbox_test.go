@@ -79,8 +79,14 @@ func TestSandboxJourney(t *testing.T) {
 	}
 
 	// The quarters: calendar, stored for the test business (STATEFUL), before
-	// the first update.
-	if _, err := svc.ChooseQuarterlyPeriodType(ctx, by, u.ID, itsa.PeriodTypeCalendar, o, itsa.ScenarioStateful); err != nil {
+	// the first update; only for a landlord whose accounting period runs
+	// from 1 April to 31 March.
+	if _, err := svc.ChooseQuarterlyPeriodType(ctx, by, landlord.QuartersChoice{UserID: u.ID, PeriodType: itsa.PeriodTypeCalendar,
+		Origin: o, TestScenario: itsa.ScenarioStateful}); !errors.Is(err, landlord.ErrCalendarNeedsAprilYear) {
+		t.Fatalf("calendar quarters without the April year: %v", err)
+	}
+	if _, err := svc.ChooseQuarterlyPeriodType(ctx, by, landlord.QuartersChoice{UserID: u.ID, PeriodType: itsa.PeriodTypeCalendar,
+		AprilToMarch: true, Origin: o, TestScenario: itsa.ScenarioStateful}); err != nil {
 		t.Fatalf("calendar quarters: %v", err)
 	}
 
@@ -139,7 +145,8 @@ func TestSandboxJourney(t *testing.T) {
 		t.Errorf("read-back FOREIGN_PROPERTY: %v", err)
 	}
 	// The quarters are fixed now: refused here, from the receipt.
-	if _, err := svc.ChooseQuarterlyPeriodType(ctx, by, u.ID, itsa.PeriodTypeStandard, o, itsa.ScenarioStateful); !errors.Is(err, landlord.ErrQuartersFixed) {
+	if _, err := svc.ChooseQuarterlyPeriodType(ctx, by, landlord.QuartersChoice{UserID: u.ID, PeriodType: itsa.PeriodTypeStandard,
+		Origin: o, TestScenario: itsa.ScenarioStateful}); !errors.Is(err, landlord.ErrQuartersFixed) {
 		t.Errorf("quarters after an update: %v", err)
 	}
 

@@ -264,6 +264,9 @@ func (s *Server) handleAPIPeriodType(w http.ResponseWriter, r *http.Request) (in
 	}
 	var body struct {
 		QuarterlyPeriodType string `json:"quarterly_period_type"`
+		// The landlord's confirmation that their accounting period runs
+		// from 1 April to 31 March: required for calendar quarters.
+		AprilToMarch bool `json:"accounting_period_1_april_to_31_march"`
 	}
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return 0, nil, err
@@ -272,7 +275,8 @@ func (s *Server) handleAPIPeriodType(w http.ResponseWriter, r *http.Request) (in
 	if err != nil {
 		return 0, nil, err
 	}
-	taxYear, err := s.landlord.ChooseQuarterlyPeriodType(r.Context(), byAPI(r), id, body.QuarterlyPeriodType, origin, testScenario(r))
+	taxYear, err := s.landlord.ChooseQuarterlyPeriodType(r.Context(), byAPI(r), landlord.QuartersChoice{UserID: id,
+		PeriodType: body.QuarterlyPeriodType, AprilToMarch: body.AprilToMarch, Origin: origin, TestScenario: testScenario(r)})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -97,6 +97,10 @@ func classify(err error) problem {
 				"data with it, in the Mtd-Client-* headers (see docs/API.md). If no user started the request, say so with " +
 				"Mtd-Client-Connection-Method: BATCH_PROCESS_DIRECT. Nothing was sent to HMRC.",
 			Errors: []fieldError{{Header: hdrClientMethod, Message: "send the landlord's device data, or " + hdrClientMethod + ": BATCH_PROCESS_DIRECT"}}}
+	case errors.Is(err, landlord.ErrCalendarNeedsAprilYear):
+		return problem{Status: http.StatusBadRequest, Code: "calendar_quarters_need_april_year", Title: "Calendar quarters are for an April to March year",
+			Message: "Calendar quarters are for landlords whose accounting period runs from 1 April to 31 March: HMRC asks software " +
+				"not to offer them to others. If yours does, confirm it and choose again. Nothing was sent to HMRC."}
 	case errors.Is(err, landlord.ErrQuartersFixed):
 		return problem{Status: http.StatusConflict, Code: "quarters_fixed", Title: "Your quarters are fixed for this tax year",
 			Message: "An update was already sent for this tax year, and HMRC fixes the quarters with the year's first update. " +

@@ -540,7 +540,8 @@ func (s *Server) handleQuarterlyPeriodType(w http.ResponseWriter, r *http.Reques
 	}
 	origin, err := s.browserOrigin(r, u)
 	if err == nil {
-		_, err = s.landlord.ChooseQuarterlyPeriodType(r.Context(), landlord.ByLandlord(u.ID), u.ID, periodType, origin, "")
+		_, err = s.landlord.ChooseQuarterlyPeriodType(r.Context(), landlord.ByLandlord(u.ID), landlord.QuartersChoice{UserID: u.ID,
+			PeriodType: periodType, AprilToMarch: r.PostFormValue("aprilToMarch") == "yes", Origin: origin})
 	}
 	if err != nil {
 		p := s.logProblem(r, err)

@@ -620,7 +620,15 @@ func TestQuarterlyPeriodTypeChoice(t *testing.T) {
 		t.Error("a bad choice reached HMRC")
 	}
 
+	// Calendar quarters only for an April to March accounting period.
 	form.Set("quarterlyPeriodType", "calendar")
+	form.Del("aprilToMarch") // the box left unticked
+	p = b.post("/quarterly/period-type", form)
+	if p.status != http.StatusBadRequest {
+		t.Errorf("calendar quarters without the April year: status %d", p.status)
+	}
+	p.mustContain(t, "Calendar quarters are for landlords whose accounting period runs from 1 April to 31 March", "Nothing was sent to HMRC")
+	form.Set("aprilToMarch", "yes")
 	p = b.post("/quarterly/period-type", form)
 	if p.status != http.StatusOK || p.url.Path != "/quarterly" {
 		t.Fatalf("choosing ended on %s (status %d)", p.url, p.status)
