@@ -345,8 +345,9 @@ func (s *Service) CreateTestBusiness(ctx context.Context, by Actor, userID int64
 	if err != nil {
 		return "", err
 	}
+	nino, _ := mtdconnect.ParseNINO(u.NINO) // HMRC took it: well formed
 	if err := s.store.SaveIncomeTaxBusiness(ctx, &mtdconnect.IncomeTaxBusiness{
-		UserID: u.ID, NINO: u.NINO, Environment: s.hmrc.Environment(), BusinessID: id, FoundAt: s.now(),
+		UserID: u.ID, NINO: nino, Environment: s.hmrc.Environment(), BusinessID: id, FoundAt: s.now(),
 	}); err != nil {
 		return id, fmt.Errorf("landlord: HMRC created the test business %s, but it was not stored: %w", id, err)
 	}

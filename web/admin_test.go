@@ -313,9 +313,13 @@ func TestAdminPageSimulator(t *testing.T) {
 	}
 	p.mustContain(t, "built-in HMRC simulator", "no consent is needed", clientID)
 	p.mustNotContain(t, clientSecret)
-	if strings.Contains(p.body, `action="/admin/hmrc/`) {
-		t.Fatal("the simulator's admin page has forms")
+	// Nothing to set: the one form is the fraud prevention headers check,
+	// which the simulator answers as HMRC's sandbox does.
+	if n, m := strings.Count(p.body, `action="/admin/hmrc/`), strings.Count(p.body, `action="/admin/hmrc/fraud-headers"`); n != 1 || m != 1 {
+		t.Fatalf("the simulator's admin page has %d forms, %d of them the fraud headers check", n, m)
 	}
+	p = b.post("/admin/hmrc/fraud-headers", p.findForm(t, "/admin/hmrc/fraud-headers").values)
+	p.mustContain(t, "(BATCH_PROCESS_DIRECT) VALID_HEADERS")
 }
 
 // The admin page's button sends this deployment's fraud prevention headers

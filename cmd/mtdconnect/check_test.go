@@ -78,19 +78,24 @@ func (e *cliEnv) createUserFor(t *testing.T, extra ...string) (out, userID, pass
 		inW.Close()
 		t.Fatalf("no code on the simulator's page")
 	}
-	go io.Copy(&transcript, outR)
+	var rest strings.Builder
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&rest, outR) // until run returns and closes outW
+		close(copied)
+	}()
 	io.WriteString(inW, m[1]+"\n")
 	select {
 	case err := <-done:
+		<-copied
 		if err != nil {
-			t.Fatalf("create-user: %v\n%s\n%s", err, transcript.String(), errOut.String())
+			t.Fatalf("create-user: %v\n%s%s\n%s", err, transcript.String(), rest.String(), errOut.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("create-user did not finish")
 	}
 	inW.Close()
-	time.Sleep(10 * time.Millisecond) // the copy of the last lines
-	return transcript.String(), userID, password
+	return transcript.String() + rest.String(), userID, password
 }
 
 // `sandbox create-user --user` gives the landlord the test user's
