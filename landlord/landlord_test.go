@@ -135,12 +135,12 @@ func TestConnection(t *testing.T) {
 	if st, _ := e.svc.Status(ctx, e.userID, mtdconnect.PurposeIncomeTax); !st.LastRefreshAt.Equal(now) {
 		t.Errorf("last refresh %v, want %v", st.LastRefreshAt, now)
 	}
-	msg, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeIncomeTax, origin())
+	msg, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeIncomeTax, origin(), "")
 	if err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is X") {
 		t.Fatalf("Test = %q, %v", msg, err)
 	}
 	// Not connected for VAT: the VAT test says so, and asks nothing.
-	if _, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeVAT, origin()); !errors.Is(err, hmrc.ErrNotConnected) {
+	if _, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeVAT, origin(), ""); !errors.Is(err, hmrc.ErrNotConnected) {
 		t.Fatalf("VAT test without a VAT connection: %v", err)
 	}
 	if err := e.svc.Disconnect(ctx, by, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
@@ -174,7 +174,7 @@ func TestUnknownUserAndMissingIdentifiers(t *testing.T) {
 			_, _, err := e.svc.StartConnect(ctx, by, 999, mtdconnect.PurposeVAT, "")
 			return err
 		},
-		"Test":     func() error { _, err := e.svc.Test(ctx, by, 999, mtdconnect.PurposeVAT, origin()); return err },
+		"Test":     func() error { _, err := e.svc.Test(ctx, by, 999, mtdconnect.PurposeVAT, origin(), ""); return err },
 		"Receipts": func() error { _, err := e.svc.Receipts(ctx, 999, landlord.ReceiptQuery{}); return err },
 		"Submit": func() error {
 			_, err := e.svc.SubmitQuarterlyUpdate(ctx, by, landlord.QuarterlyUpdate{UserID: 999, TaxYear: 2025, Body: q1(), Origin: origin()})

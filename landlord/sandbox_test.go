@@ -55,7 +55,7 @@ func TestSandboxJourney(t *testing.T) {
 
 	// The sandbox's default business list has a self-employment only: no
 	// UK property business, as the real sandbox answers.
-	msg, err := svc.Test(ctx, by, u.ID, mtdconnect.PurposeIncomeTax, o)
+	msg, err := svc.Test(ctx, by, u.ID, mtdconnect.PurposeIncomeTax, o, "")
 	if err != nil || msg != "HMRC answered: no UK property business is registered for your National Insurance number" {
 		t.Fatalf("connection test before the test business: %q, %v", msg, err)
 	}
@@ -73,9 +73,11 @@ func TestSandboxJourney(t *testing.T) {
 	}
 	// STATEFUL lists it: the connection test (which asks HMRC afresh) finds
 	// it only with the scenario, and keeps the stored ID.
-	id, err := itsa.New(h.Client, h.Store).UKPropertyBusinessID(ctx, u.ID, tu.NINO, o, itsa.WithTestScenario(itsa.ScenarioStateful), itsa.WithoutCache())
-	if err != nil || id != bid {
-		t.Fatalf("STATEFUL list: %q, %v; want %s", id, err, bid)
+	if msg, err := svc.Test(ctx, by, u.ID, mtdconnect.PurposeIncomeTax, o, itsa.ScenarioStateful); err != nil || msg != "HMRC answered: your UK property business is "+bid {
+		t.Fatalf("STATEFUL connection test: %q, %v; want %s", msg, err, bid)
+	}
+	if b, err := h.Store.IncomeTaxBusiness(ctx, u.ID); err != nil || b.BusinessID != bid {
+		t.Fatalf("stored business after the STATEFUL test: %+v, %v", b, err)
 	}
 
 	// The quarters: calendar, stored for the test business (STATEFUL), before

@@ -176,7 +176,7 @@ func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) (int, any
 	if err != nil {
 		return 0, nil, err
 	}
-	msg, err := s.landlord.Test(r.Context(), byAPI(r), id, purpose, origin)
+	msg, err := s.landlord.Test(r.Context(), byAPI(r), id, purpose, origin, testScenario(r))
 	return http.StatusOK, struct {
 		UserID  int64              `json:"user_id"`
 		Purpose mtdconnect.Purpose `json:"purpose"`

@@ -143,7 +143,7 @@ func runUserCommand(ctx context.Context, cfg *Config, cmd string, uf userFlags, 
 		if err != nil {
 			return fmt.Errorf("describe this server for HMRC's fraud prevention headers: %w", err)
 		}
-		msg, err := a.landlord.Test(ctx, by, u.ID, purpose, origin)
+		msg, err := a.landlord.Test(ctx, by, u.ID, purpose, origin, "")
 		if err != nil {
 			return explain(err)
 		}
