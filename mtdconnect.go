@@ -235,6 +235,31 @@ const (
 	SubmissionVATReturn            = "vat-return"
 )
 
+// IncomeTaxBusiness is the landlord's UK property business as HMRC's
+// Business Details API lists it: the businessId every Income Tax call of the
+// landlord needs. It is kept so that every instance, after a restart too,
+// uses it instead of asking HMRC again (HMRC's end-to-end guide: "the
+// software should store this ID instead of making extra calls"). It holds
+// for the NINO and the HMRC environment it was found for only.
+type IncomeTaxBusiness struct {
+	UserID      int64
+	NINO        string // the National Insurance number HMRC was asked about
+	Environment string // simulator, sandbox or production
+	BusinessID  string // e.g. XPIS12345678901
+	FoundAt     time.Time
+}
+
+// CachedObligations is HMRC's answer to one obligations query of a
+// landlord, kept a short time so that the pages and instances that show it
+// share one HMRC call. Body is the caller's encoding; the store only keeps
+// it.
+type CachedObligations struct {
+	UserID    int64
+	Key       string // what was asked, e.g. "itsa:XPIS12345678901:2025-26"
+	Body      []byte
+	FetchedAt time.Time
+}
+
 // Application is the HMRC developer application the service calls HMRC as,
 // in one environment (sandbox or production). An administrator enters it
 // once; environment variables, where set, override it.
@@ -336,6 +361,25 @@ type Store interface {
 	// Submission returns one of the user's submissions; ErrNotFound when it
 	// does not exist or belongs to another user.
 	Submission(ctx context.Context, userID, id int64) (*Submission, error)
+
+	// IncomeTaxBusiness returns the landlord's stored UK property business;
+	// ErrNotFound when none is stored.
+	IncomeTaxBusiness(ctx context.Context, userID int64) (*IncomeTaxBusiness, error)
+	// SaveIncomeTaxBusiness creates or replaces the landlord's UK property
+	// business; ErrNotFound when the user does not exist.
+	SaveIncomeTaxBusiness(ctx context.Context, b *IncomeTaxBusiness) error
+	// DeleteIncomeTaxBusiness forgets it; none stored is not an error.
+	DeleteIncomeTaxBusiness(ctx context.Context, userID int64) error
+
+	// CachedObligations returns the answer kept for the user and key;
+	// ErrNotFound when none is kept. Whether it is fresh is the caller's
+	// judgement (FetchedAt).
+	CachedObligations(ctx context.Context, userID int64, key string) (*CachedObligations, error)
+	// SaveObligations creates or replaces the answer kept for (UserID,
+	// Key); ErrNotFound when the user does not exist.
+	SaveObligations(ctx context.Context, o *CachedObligations) error
+	// DeleteObligations forgets every answer kept for the user.
+	DeleteObligations(ctx context.Context, userID int64) error
 
 	// SaveApplication creates or replaces the application of its
 	// environment, secrets included.

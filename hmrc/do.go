@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -142,6 +143,8 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 		}
 		resp, err := c.send(ctx, call, fph, body, contentType, token)
 		c.metrics.apiCall(resp, err)
+		c.noticeDeprecation(ctx, call.API, resp)
+		record(ctx, call, resp, err)
 		if err != nil {
 			lastErr, lastResp = err, nil
 			if call.Idempotent || sentNothing(err) {
@@ -180,6 +183,62 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 		return lastResp, nil
 	}
 	return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, call.Method, logPath(call.Path), lastErr)
+}
+
+// noticeDeprecation logs, once per API and process, that HMRC answered
+// with a Deprecation header (the version called will be withdrawn, at the
+// Sunset date if it names one; HMRC gives at least 6 weeks' notice for its
+// beta APIs), and counts every such answer.
+func (c *Client) noticeDeprecation(ctx context.Context, api string, resp *Response) {
+	if resp == nil || resp.Header.Get("Deprecation") == "" {
+		return
+	}
+	c.metrics.deprecatedAnswer(api)
+	if _, logged := c.deprecated.LoadOrStore(api, true); logged {
+		return
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "HMRC says the version of this API that mtdconnect calls is deprecated: move to the newer version before its sunset",
+		slog.String("api", api), slog.String("deprecation", resp.Header.Get("Deprecation")),
+		slog.String("sunset", resp.Header.Get("Sunset")), slog.String("link", resp.Header.Get("Link")))
+}
+
+// Exchange is one request to HMRC and its answer, as a recorder sees it
+// (WithRecorder): never a token, never a NINO or VRN.
+type Exchange struct {
+	API    string
+	Method string
+	Path   string // with the NINO or VRN replaced by {id}
+	// Status is HMRC's HTTP status; 0 when no answer came (Err).
+	Status int
+	// Code is HMRC's error code, "" on success.
+	Code          string
+	CorrelationID string
+	Err           error
+}
+
+type recorderKey struct{}
+
+// WithRecorder returns a context under which Do reports every request it
+// sends to HMRC to rec, once HMRC answered or failed to: a report of the
+// calls an action made, with HMRC's references (mtdconnect sandbox check).
+// rec must be safe for concurrent use when calls run concurrently.
+func WithRecorder(ctx context.Context, rec func(Exchange)) context.Context {
+	return context.WithValue(ctx, recorderKey{}, rec)
+}
+
+func record(ctx context.Context, call Call, resp *Response, err error) {
+	rec, _ := ctx.Value(recorderKey{}).(func(Exchange))
+	if rec == nil {
+		return
+	}
+	x := Exchange{API: call.API, Method: call.Method, Path: logPath(call.Path), Err: err}
+	if resp != nil {
+		x.Status, x.CorrelationID = resp.Status, resp.CorrelationID
+		if resp.Status >= 300 {
+			x.Code = ParseAPIError(call.API, resp).Code
+		}
+	}
+	rec(x)
 }
 
 // scenarioPattern is the form of HMRC's Gov-Test-Scenario names.

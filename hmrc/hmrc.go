@@ -126,6 +126,10 @@ type Client struct {
 
 	refreshing *inFlight // leased refreshes, for Drain
 
+	// deprecated holds the APIs whose Deprecation header was logged, so
+	// each is logged once per process (the metric counts every answer).
+	deprecated sync.Map
+
 	metrics *metrics // nil: no Config.Registerer
 }
 

@@ -423,7 +423,7 @@ func webOrigin() *fraud.Origin { return hmrctest.BrowserOrigin() }
 // Details (not cached), as a landlord's page would: the connection's token
 // is used, refreshed first when due. It returns the UK property business ID.
 func useConnection(ctx context.Context, c *hmrc.Client, userID int64) (string, error) {
-	return itsa.New(c).UKPropertyBusinessID(ctx, userID, "TC663795B", webOrigin(), itsa.WithoutCache())
+	return itsa.New(c, nil).UKPropertyBusinessID(ctx, userID, "TC663795B", webOrigin(), itsa.WithoutCache())
 }
 
 // connectVAT runs the VAT authorisation (read:vat write:vat) for e.userID,

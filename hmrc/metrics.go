@@ -24,6 +24,7 @@ type metrics struct {
 	reconnects  *prometheus.CounterVec // reason
 	passSeconds prometheus.Histogram
 	due         prometheus.Gauge
+	deprecated  *prometheus.CounterVec // api
 }
 
 // Label values.
@@ -71,6 +72,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 300}}),
 		due: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "refresher_due_connections",
 			Help: "Connections the last refresher pass found due (or interrupted)."}),
+		deprecated: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "deprecated_responses_total",
+			Help: "HMRC answers carrying a Deprecation header (the API version called will be withdrawn), by API: move to the newer version before the Sunset date the log names."},
+			[]string{"api"}),
 	}
 	// Several clients may share a registry (the tests, a process with two
 	// clients): they then share the collectors.
@@ -84,6 +88,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.reconnects, err = register(reg, m.reconnects, err)
 	m.passSeconds, err = register(reg, m.passSeconds, err)
 	m.due, err = register(reg, m.due, err)
+	m.deprecated, err = register(reg, m.deprecated, err)
 	if err != nil {
 		return nil, fmt.Errorf("hmrc: register metrics: %w", err)
 	}
@@ -161,6 +166,14 @@ func (m *metrics) apiCall(resp *Response, err error) {
 		}
 	}
 	m.apiCalls.WithLabelValues(class).Inc()
+}
+
+// deprecatedAnswer counts an answer of api that carried a Deprecation
+// header.
+func (m *metrics) deprecatedAnswer(api string) {
+	if m != nil {
+		m.deprecated.WithLabelValues(api).Inc()
+	}
 }
 
 func (m *metrics) throttle() {

@@ -31,7 +31,7 @@ func TestFailedCallErrorsNameNoIdentifier(t *testing.T) {
 			e.connect(t)
 			e.connectVAT(t, simUser, simPassword)
 			e.Sim.SetFaults(fault.faults)
-			_, err := itsa.New(e.client).Obligations(t.Context(), e.userID, nino, 2025, webOrigin())
+			_, err := itsa.New(e.client, nil).Obligations(t.Context(), e.userID, nino, 2025, webOrigin())
 			if !errors.Is(err, hmrc.ErrUnavailable) {
 				t.Fatalf("obligations: %v, want ErrUnavailable", err)
 			}

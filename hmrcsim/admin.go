@@ -110,15 +110,7 @@ func (s *Server) controls(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) controlsServed() bool {
-	switch s.opts.Controls {
-	case ControlsOn:
-		return true
-	case ControlsOff:
-		return false
-	}
-	return s.opts.Mode == ModeDemo // ControlsDefault, for now
-}
+func (s *Server) controlsServed() bool { return s.opts.Controls == ControlsOn }
 
 // crossOrigin reports a request that a browser sent on behalf of another
 // site: Sec-Fetch-Site says so (every current browser sends it), or the

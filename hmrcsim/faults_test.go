@@ -183,7 +183,7 @@ func TestFaultLatencyAndRates(t *testing.T) {
 }
 
 func TestAdmin(t *testing.T) {
-	e := newEnv(t, hmrcsim.Options{})
+	e := newEnv(t, hmrcsim.Options{Controls: hmrcsim.ControlsOn})
 	tok := e.connect()
 
 	put := func(body string) int {

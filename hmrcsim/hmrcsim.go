@@ -57,13 +57,12 @@ type Options struct {
 	// Mode is ModeDemo (the zero value: kind and stateful) or ModeSandbox
 	// (HMRC's sandbox test data); see mode.go.
 	Mode Mode
-	// Strict turns on, in ModeDemo, HMRC behaviours the client does not
-	// handle yet; ModeSandbox has them all.
-	Strict Strict
 	// FulfilmentDelay is how long after a quarterly update, or a final
-	// declaration, the demo's obligation shows as fulfilled. HMRC: "it may
-	// take up to an hour for the obligation to be marked as fulfilled" (E2E
-	// make-updates-during-tax-year). 0 (the default) marks it at once. The
+	// declaration, the demo's obligation shows as fulfilled, on the
+	// simulator's clock. HMRC: "it may take up to an hour for the
+	// obligation to be marked as fulfilled" (E2E
+	// make-updates-during-tax-year). 0 (the default) is that hour
+	// (DefaultFulfilmentDelay); a negative value marks it at once. The
 	// sandbox's obligations are fixtures that no submission changes.
 	FulfilmentDelay time.Duration
 	// Controls says whether /admin/* is served (see Controls).

@@ -632,7 +632,7 @@ func (st *itsaState) demoObligations(c itsaCall, q oblQuery, now time.Time) []ob
 				PeriodStartDate: p.start.Format(isoDate), PeriodEndDate: end.Format(isoDate),
 				DueDate: p.dues[i].Format(isoDate), Status: "open",
 			}
-			if at, ok := receivedAt(received[d.PeriodEndDate]); ok && !now.Before(at.Add(st.s.opts.FulfilmentDelay)) {
+			if at, ok := receivedAt(received[d.PeriodEndDate]); ok && !now.Before(at.Add(st.s.fulfilmentDelay())) {
 				d.ReceivedDate, d.Status = dateOf(at).Format(isoDate), "fulfilled"
 			}
 			if q.status == "" || q.status == d.Status {

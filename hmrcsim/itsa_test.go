@@ -122,8 +122,8 @@ func details(t *testing.T, r itsaResp) []map[string]any {
 // atQ1End is an env whose clock is at the end of 2026-27's first period,
 // with a connected user holding read and write scopes.
 func atQ1End(t *testing.T) (*env, string, string) {
-	e := newEnv(t, hmrcsim.Options{})
-	e.clock.Advance(90 * 24 * time.Hour) // 2026-04-06 -> 2026-07-05
+	e := newEnv(t, hmrcsim.Options{FulfilmentDelay: -1}) // fulfilled at once: TestFulfilmentDelay has the delay
+	e.clock.Advance(90 * 24 * time.Hour)                 // 2026-04-06 -> 2026-07-05
 	tok := e.connect().AccessToken
 	return e, tok, e.businessID(tok)
 }

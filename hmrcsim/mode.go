@@ -48,10 +48,7 @@ func ParseMode(s string) (Mode, bool) {
 type Controls int
 
 const (
-	// ControlsDefault is the zero value. For now it serves the controls in
-	// ModeDemo, as callers written before this option expect, and refuses
-	// them in ModeSandbox. Once every caller says what it wants, it will
-	// mean ControlsOff.
+	// ControlsDefault is the zero value: ControlsOff.
 	ControlsDefault Controls = iota
 	// ControlsOn serves them, to same-origin callers only (tests, loadtest).
 	ControlsOn
@@ -59,26 +56,23 @@ const (
 	ControlsOff
 )
 
-// Strict turns on, in ModeDemo, behaviours of HMRC's services that the
-// client does not handle yet. ModeSandbox always has all of them. Each field
-// is named for what HMRC does; the zero value keeps the demo as it was.
-// (HMRC behaviours that broke no client test are on in both modes: the
-// date rules of VAT and Income Tax obligations and of the cumulative PUT,
-// amounts with more than 2 decimals, HMRC's message texts.)
-type Strict struct {
-	// EmptyViewReturn404: VAT View Return answers a period with no return
-	// 404 with an empty body (vat-api ViewReturnService maps NOT_FOUND to
-	// EmptyNotFoundError, which ViewReturnController answers as NotFound
-	// with no body), not the OAS's NOT_FOUND body.
-	EmptyViewReturn404 bool
-}
+// DefaultFulfilmentDelay is how long after a quarterly update or a final
+// declaration the simulator shows its obligation as fulfilled when
+// Options.FulfilmentDelay is zero: HMRC's "it may take up to an hour for
+// the obligation to be marked as fulfilled" (E2E
+// make-updates-during-tax-year), at its longest.
+const DefaultFulfilmentDelay = time.Hour
 
-// strict is the rule set in force: all of them in ModeSandbox.
-func (s *Server) strict() Strict {
-	if s.opts.Mode == ModeSandbox {
-		return Strict{EmptyViewReturn404: true}
+// fulfilmentDelay is the delay in force (Options.FulfilmentDelay).
+func (s *Server) fulfilmentDelay() time.Duration {
+	switch d := s.opts.FulfilmentDelay; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return DefaultFulfilmentDelay
+	default:
+		return d
 	}
-	return s.opts.Strict
 }
 
 // sandbox reports whether the simulator follows HMRC's sandbox test data.

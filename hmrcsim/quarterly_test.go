@@ -30,7 +30,7 @@ func ends(t *testing.T, r itsaResp) (starts, periodEnds, dues []string) {
 // shown in the obligations with the standard due dates, enforced on the
 // updates, fixed once one arrived, and carried into the next year.
 func TestQuarterlyPeriodTypeCalendar(t *testing.T) {
-	e := newEnv(t, hmrcsim.Options{})
+	e := newEnv(t, hmrcsim.Options{FulfilmentDelay: -1})
 	tok := e.connect().AccessToken
 	bid := e.businessID(tok)
 	year := "?fromDate=2026-04-06&toDate=2027-04-05"
@@ -177,9 +177,10 @@ func TestSandboxQuarterlyPeriodType(t *testing.T) {
 }
 
 // HMRC: "it may take up to an hour for the obligation to be marked as
-// fulfilled". FulfilmentDelay models it on the simulator's clock.
+// fulfilled". FulfilmentDelay models it on the simulator's clock; the
+// default is that hour.
 func TestFulfilmentDelay(t *testing.T) {
-	e := newEnv(t, hmrcsim.Options{FulfilmentDelay: time.Hour})
+	e := newEnv(t, hmrcsim.Options{})
 	e.clock.Advance(90 * 24 * time.Hour) // 2026-07-05 09:00
 	tok := e.connect().AccessToken
 	bid := e.businessID(tok)

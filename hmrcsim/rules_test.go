@@ -171,7 +171,7 @@ func TestITSAMessagesPerAPI(t *testing.T) {
 }
 
 // VAT: the newer obligations scenarios, HMRC's messages, and View Return's
-// empty 404 behind Strict.EmptyViewReturn404.
+// empty 404.
 func TestVATScenariosAndMessages(t *testing.T) {
 	e := vatEnv(t)
 	tok := e.vatToken("read:vat", "write:vat")
@@ -212,22 +212,15 @@ func TestVATScenariosAndMessages(t *testing.T) {
 	if r := e.vatCall("GET", "/organisations/vat/12345/obligations?status=O", tok, "", nil); r.body["message"] != "The provided VRN is invalid" {
 		t.Errorf("VRN message: %v", r.body)
 	}
-	// The demo still answers a missing return with the OAS's body...
-	if r := e.vatCall("GET", "/organisations/vat/"+vatVRN+"/returns/25A2", tok, "", nil); r.status != 404 || r.body["code"] != "NOT_FOUND" {
-		t.Errorf("demo view 404: %d %v", r.status, r.body)
-	}
-	// ...and with Strict.EmptyViewReturn404 as HMRC's service does.
-	strict := newEnv(t, hmrcsim.Options{Strict: hmrcsim.Strict{EmptyViewReturn404: true}})
-	strict.sim.AddTestUser(hmrcsim.TestUser{UserID: userID, Password: userPassword, NINO: "AA123456A", VRN: vatVRN, VATRegistrationDate: "2025-01-15"})
-	stok := strict.vatToken("read:vat")
-	if status, raw := strict.rawCall("GET", "/organisations/vat/"+vatVRN+"/returns/25A2", stok, acceptVAT); status != 404 || raw != "" {
-		t.Errorf("strict view 404: %d %q", status, raw)
+	// A missing return is an empty 404, as HMRC's service answers it, in
+	// the demo too.
+	if status, raw := e.rawCall("GET", "/organisations/vat/"+vatVRN+"/returns/25A2", e.vatToken("read:vat"), acceptVAT); status != 404 || raw != "" {
+		t.Errorf("demo view 404: %d %q", status, raw)
 	}
 }
 
 // Controls are served same-origin only, and only when Options.Controls
-// says so (ControlsDefault: served in the demo, for now, not in the
-// sandbox).
+// says so (ControlsDefault is off, in both modes).
 func TestControls(t *testing.T) {
 	call := func(e *env, method, path, body string, h http.Header) page {
 		t.Helper()
@@ -237,9 +230,9 @@ func TestControls(t *testing.T) {
 		}
 		return e.do(http.DefaultClient, req)
 	}
-	demo := newEnv(t, hmrcsim.Options{})
+	demo := newEnv(t, hmrcsim.Options{Controls: hmrcsim.ControlsOn})
 	if p := call(demo, "GET", "/admin/stats", "", nil); p.status != 200 {
-		t.Errorf("demo default: %d %s", p.status, p.body)
+		t.Errorf("demo with ControlsOn: %d %s", p.status, p.body)
 	}
 	// A page on another site: a simple POST (no preflight) is refused and
 	// moves nothing.
@@ -272,6 +265,7 @@ func TestControls(t *testing.T) {
 
 	for name, opts := range map[string]hmrcsim.Options{
 		"off":             {Controls: hmrcsim.ControlsOff},
+		"demo default":    {},
 		"sandbox default": {Mode: hmrcsim.ModeSandbox},
 	} {
 		e := newEnv(t, opts)

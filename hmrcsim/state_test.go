@@ -84,7 +84,7 @@ func save(t *testing.T, sim *hmrcsim.Server) []byte {
 // the snapshot, on a new listener.
 func (e *env) restarted(t *testing.T, snapshot []byte, prepare func(*hmrcsim.Server)) *env {
 	t.Helper()
-	sim := hmrcsim.New(hmrcsim.Options{Now: e.clock.Now, RateLimit: -1})
+	sim := hmrcsim.New(hmrcsim.Options{Now: e.clock.Now, RateLimit: -1, Controls: hmrcsim.ControlsOn})
 	if prepare != nil {
 		prepare(sim)
 	}

@@ -802,14 +802,10 @@ func (st *vatState) viewReturn(w http.ResponseWriter, r *http.Request) {
 	ret := st.returns[vatKey{vrn, key}]
 	st.mu.Unlock()
 	if ret == nil {
-		if st.s.strict().EmptyViewReturn404 {
-			// The service answers NOT_FOUND with no body at all
-			// (ViewReturnService: EmptyNotFoundError; ViewReturnController:
-			// NotFound), although its OAS shows a NOT_FOUND body.
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		writeVATErrors(w, http.StatusNotFound, vatErrNotFound)
+		// The service answers NOT_FOUND with no body at all
+		// (ViewReturnService: EmptyNotFoundError; ViewReturnController:
+		// NotFound), although its OAS shows a NOT_FOUND body.
+		w.WriteHeader(http.StatusNotFound)
 		return
 	}
 	writeJSON(w, http.StatusOK, ret.view)

@@ -29,7 +29,7 @@ type vatResp struct {
 // 2025; the clock is 6 April 2026, so its quarters run from 25A1 to 26A2,
 // April to June 2026, which has not ended).
 func vatEnv(t *testing.T) *env {
-	e := newEnv(t, hmrcsim.Options{})
+	e := newEnv(t, hmrcsim.Options{Controls: hmrcsim.ControlsOn})
 	e.sim.AddTestUser(hmrcsim.TestUser{UserID: userID, Password: userPassword, NINO: "AA123456A", FullName: "Ida Newton",
 		VRN: vatVRN, VATRegistrationDate: "2025-01-15"})
 	return e
@@ -373,8 +373,8 @@ func TestVATReturnValidation(t *testing.T) {
 		})
 	}
 	// Only the one valid return was stored.
-	if r := e.vatCall("GET", "/organisations/vat/"+vatVRN+"/returns/25A2", tok, "", nil); r.status != 404 || r.body["code"] != "NOT_FOUND" {
-		t.Errorf("view after refusals: %d %v", r.status, r.body)
+	if status, raw := e.rawCall("GET", "/organisations/vat/"+vatVRN+"/returns/25A2", tok, acceptVAT); status != 404 || raw != "" {
+		t.Errorf("view after refusals: %d %q", status, raw)
 	}
 }
 
@@ -454,8 +454,8 @@ func TestVATScenarios(t *testing.T) {
 		}
 	}
 	// A canned refusal stored nothing.
-	if r := e.vatCall("GET", "/organisations/vat/"+vatVRN+"/returns/25A1", tok, "", nil); r.status != 404 {
-		t.Errorf("after scenarios: %d %v", r.status, r.body)
+	if status, raw := e.rawCall("GET", "/organisations/vat/"+vatVRN+"/returns/25A1", tok, acceptVAT); status != 404 {
+		t.Errorf("after scenarios: %d %q", status, raw)
 	}
 }
 

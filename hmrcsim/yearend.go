@@ -302,7 +302,7 @@ func (y *yearState) declarationObligations(nino string, first, last int) []cryst
 	defer y.mu.Unlock()
 	for start := first; start <= min(last, current); start++ {
 		ob := yearObligation(start)
-		if c := y.declarationLocked(yearKey{nino, taxYearString(start)}); c != nil && !now.Before(c.finalisedAt.Add(y.s.opts.FulfilmentDelay)) {
+		if c := y.declarationLocked(yearKey{nino, taxYearString(start)}); c != nil && !now.Before(c.finalisedAt.Add(y.s.fulfilmentDelay())) {
 			ob.Status, ob.ReceivedDate = "fulfilled", dateOf(c.finalisedAt).Format(isoDate)
 		}
 		obs = append(obs, ob)

@@ -25,7 +25,9 @@ type yearEnv struct {
 
 func newYearEnv(t *testing.T) *yearEnv {
 	t.Helper()
-	return newYearEnvWith(t, hmrcsim.Options{})
+	// Obligations fulfilled at once: these tests are about the year end,
+	// TestFulfilmentDelay about HMRC's delay.
+	return newYearEnvWith(t, hmrcsim.Options{FulfilmentDelay: -1})
 }
 
 // newYearEnvWith is newYearEnv with options. In ModeSandbox bid is a UK

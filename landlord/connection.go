@@ -122,10 +122,13 @@ func (s *Service) Refresh(ctx context.Context, by Actor, userID int64, p mtdconn
 // Test checks the connection with the cheapest call of the purpose's own
 // API, because HMRC's Hello World user endpoint wants a "hello" scope that
 // a connection never asks for: for Income Tax it lists the landlord's
-// businesses (Business Details, asked now, not from the cache), for VAT
+// businesses (Business Details, asked now, not the stored business ID,
+// which HMRC's answer replaces), for VAT
 // their open obligations. It needs the landlord's NINO (ErrNoNINO) or VRN
-// (ErrNoVRN), and returns what HMRC said, in words.
-func (s *Service) Test(ctx context.Context, by Actor, userID int64, p mtdconnect.Purpose, origin *fraud.Origin) (string, error) {
+// (ErrNoVRN), and returns what HMRC said, in words. testScenario is HMRC's
+// sandbox Gov-Test-Scenario ("" for none): STATEFUL lists the sandbox's
+// test businesses, and the one found is stored as the landlord's.
+func (s *Service) Test(ctx context.Context, by Actor, userID int64, p mtdconnect.Purpose, origin *fraud.Origin, testScenario string) (string, error) {
 	u, err := s.user(ctx, userID)
 	if err != nil {
 		return "", err
@@ -137,7 +140,7 @@ func (s *Service) Test(ctx context.Context, by Actor, userID int64, p mtdconnect
 			return "", ErrNoVRN
 		}
 		var obs []vat.Obligation
-		obs, err = s.vat.Obligations(ctx, userID, u.VRN, time.Time{}, time.Time{}, vat.StatusOpen, origin)
+		obs, err = s.vat.Obligations(ctx, userID, u.VRN, time.Time{}, time.Time{}, vat.StatusOpen, origin, vat.WithTestScenario(testScenario))
 		switch len(obs) {
 		case 0:
 			msg = "HMRC answered: no open VAT returns"
@@ -151,7 +154,7 @@ func (s *Service) Test(ctx context.Context, by Actor, userID int64, p mtdconnect
 			return "", ErrNoNINO
 		}
 		var id string
-		id, err = s.itsa.UKPropertyBusinessID(ctx, userID, u.NINO, origin, itsa.WithoutCache())
+		id, err = s.itsa.UKPropertyBusinessID(ctx, userID, u.NINO, origin, itsa.WithoutCache(), itsa.WithTestScenario(testScenario))
 		if errors.Is(err, itsa.ErrNoUKProperty) {
 			msg, err = "HMRC answered: no UK property business is registered for your National Insurance number", nil
 		} else {
@@ -180,6 +183,10 @@ func (s *Service) Disconnect(ctx context.Context, by Actor, userID int64, p mtdc
 	}
 	if err := s.hmrc.Disconnect(ctx, userID, p); err != nil {
 		return err
+	}
+	if p == mtdconnect.PurposeIncomeTax {
+		// Read under the authority just given up.
+		s.forgetObligations(ctx, userID)
 	}
 	s.record(ctx, by, "disconnected", userID, p)
 	return nil

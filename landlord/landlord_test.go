@@ -50,7 +50,7 @@ func newEnv(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *env {
 		},
 	})
 	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: nino, VRN: vrn, VATRegistrationDate: "2025-01-15"})
-	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client), VAT: vat.New(h.Client),
+	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client, h.Store), VAT: vat.New(h.Client),
 		Logger: h.Logger, Now: h.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -135,12 +135,12 @@ func TestConnection(t *testing.T) {
 	if st, _ := e.svc.Status(ctx, e.userID, mtdconnect.PurposeIncomeTax); !st.LastRefreshAt.Equal(now) {
 		t.Errorf("last refresh %v, want %v", st.LastRefreshAt, now)
 	}
-	msg, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeIncomeTax, origin())
+	msg, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeIncomeTax, origin(), "")
 	if err != nil || !strings.HasPrefix(msg, "HMRC answered: your UK property business is X") {
 		t.Fatalf("Test = %q, %v", msg, err)
 	}
 	// Not connected for VAT: the VAT test says so, and asks nothing.
-	if _, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeVAT, origin()); !errors.Is(err, hmrc.ErrNotConnected) {
+	if _, err := e.svc.Test(ctx, by, e.userID, mtdconnect.PurposeVAT, origin(), ""); !errors.Is(err, hmrc.ErrNotConnected) {
 		t.Fatalf("VAT test without a VAT connection: %v", err)
 	}
 	if err := e.svc.Disconnect(ctx, by, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
@@ -174,7 +174,7 @@ func TestUnknownUserAndMissingIdentifiers(t *testing.T) {
 			_, _, err := e.svc.StartConnect(ctx, by, 999, mtdconnect.PurposeVAT, "")
 			return err
 		},
-		"Test":     func() error { _, err := e.svc.Test(ctx, by, 999, mtdconnect.PurposeVAT, origin()); return err },
+		"Test":     func() error { _, err := e.svc.Test(ctx, by, 999, mtdconnect.PurposeVAT, origin(), ""); return err },
 		"Receipts": func() error { _, err := e.svc.Receipts(ctx, 999, landlord.ReceiptQuery{}); return err },
 		"Submit": func() error {
 			_, err := e.svc.SubmitQuarterlyUpdate(ctx, by, landlord.QuarterlyUpdate{UserID: 999, TaxYear: 2025, Body: q1(), Origin: origin()})
@@ -261,7 +261,7 @@ func TestSubmitQuarterlyUpdate(t *testing.T) {
 		t.Errorf("the receipt as a VAT one: %v", err)
 	}
 	obs, err := e.svc.Obligations(t.Context(), e.userID, 2025, origin(), "")
-	if err != nil || len(obs) != 4 || !obs[0].Fulfilled() || obs[1].Fulfilled() {
+	if err != nil || len(obs.Obligations) != 4 || !obs.Obligations[0].AwaitingHMRC() || obs.Obligations[0].Sent.ID != sub.ID || obs.Obligations[1].Sent != nil {
 		t.Fatalf("obligations after Q1: %+v, %v", obs, err)
 	}
 	got, err := e.svc.CumulativeSummary(t.Context(), e.userID, 2025, origin(), "")
@@ -367,5 +367,76 @@ func TestFileVATReturn(t *testing.T) {
 	}
 	if !strings.Contains(e.Logs.String(), `msg="VAT return filed" by.kind=administrator by.id=ops`) {
 		t.Errorf("the filing is not logged with its actor:\n%s", e.Logs.String())
+	}
+}
+
+// Obligations are kept in the store for every instance: a landlord's pages
+// cost HMRC one call per ObligationsTTL, the receipt of an update shows at
+// once as "sent", HMRC is asked again within SentRecheck until it shows
+// the update received, and a disconnection forgets them.
+func TestObligationsKept(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	by := landlord.ByLandlord(e.userID)
+	e.connect(t, by, mtdconnect.PurposeIncomeTax)
+	// Another instance: its own HMRC client and service, the same store.
+	other, err := landlord.New(landlord.Config{Store: e.Store, HMRC: e.NewClient(t), ITSA: itsa.New(e.NewClient(t), e.Store),
+		VAT: vat.New(e.Client), Logger: e.Logger, Now: e.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := func() int64 { return e.Sim.Stats().APIRequests }
+	read := func(svc *landlord.Service, wantCalls int64, scenario string) *landlord.QuarterlyObligations {
+		t.Helper()
+		before := calls()
+		q, err := svc.Obligations(ctx, e.userID, 2025, origin(), scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := calls() - before; n != wantCalls {
+			t.Fatalf("%d HMRC calls, want %d", n, wantCalls)
+		}
+		return q
+	}
+	q := read(e.svc, 2, "") // the business ID, then the obligations
+	if len(q.Obligations) != 4 || q.PeriodType != itsa.PeriodTypeStandard || !q.FetchedAt.Equal(e.Clock.Now()) {
+		t.Fatalf("obligations %+v", q)
+	}
+	read(other, 0, "")
+	e.Clock.Advance(landlord.ObligationsTTL - time.Second)
+	read(other, 0, "")
+	e.Clock.Advance(time.Second)
+	read(other, 1, "")
+	read(e.svc, 0, "")
+	// A sandbox scenario's answer is neither taken from nor kept.
+	read(e.svc, 1, "CUMULATIVE")
+	read(e.svc, 0, "")
+
+	// The update: "sent" at once, from the receipt; HMRC asked again
+	// within SentRecheck while it shows the period open.
+	sub, err := e.svc.SubmitQuarterlyUpdate(ctx, by, landlord.QuarterlyUpdate{UserID: e.userID, TaxYear: 2025, Body: q1(), Origin: origin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = read(other, 0, "")
+	if ob := q.Obligations[0]; !ob.AwaitingHMRC() || ob.Sent.ID != sub.ID || q.Obligations[1].Sent != nil || q.CanChoosePeriodType {
+		t.Fatalf("after the update: %+v", q)
+	}
+	e.Clock.Advance(landlord.SentRecheck)
+	if q = read(other, 1, ""); !q.Obligations[0].AwaitingHMRC() {
+		t.Fatalf("HMRC's hour is not over: %+v", q.Obligations[0])
+	}
+	e.Clock.Advance(landlord.FulfilmentWindow)
+	if q = read(e.svc, 1, ""); !q.Obligations[0].Fulfilled() || q.Obligations[0].Sent != nil || q.Obligations[0].Received != "2026-05-01" {
+		t.Fatalf("an hour later: %+v", q.Obligations[0])
+	}
+	read(other, 0, "") // received: kept the whole ObligationsTTL again
+
+	// Disconnected: the obligations read under the authority are forgotten.
+	if err := e.svc.Disconnect(ctx, by, e.userID, mtdconnect.PurposeIncomeTax); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.CachedObligations(ctx, e.userID, "itsa:"+q.BusinessID+":2025-26"); !errors.Is(err, mtdconnect.ErrNotFound) {
+		t.Errorf("kept after disconnecting: %v", err)
 	}
 }

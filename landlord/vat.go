@@ -26,11 +26,13 @@ func (s *Service) vatUser(ctx context.Context, userID int64) (*mtdconnect.User, 
 }
 
 // RecentVATPeriod is the last 12 months to today (UK dates, as midnight
-// UTC): 366 days with both ends counted, the most one VAT obligations query
-// may span.
+// UTC): from the same day a year ago, the most one VAT obligations query
+// may span (HMRC's DateRangeValidation: to no later than from plus one
+// year).
 func (s *Service) RecentVATPeriod() (from, to time.Time) {
 	to = s.today()
-	return to.AddDate(0, 0, -365), to
+	// A year before 29 February is 1 March: still within HMRC's year.
+	return to.AddDate(-1, 0, 0), to
 }
 
 // VATObligationList is the VAT obligations of one VAT registration number.
@@ -40,7 +42,7 @@ type VATObligationList struct {
 }
 
 // VATObligations returns the VAT obligations whose period overlaps from..to
-// (at most 366 days apart) of the given status (vat.StatusOpen,
+// (from before to, to at most a year after from) of the given status (vat.StatusOpen,
 // vat.StatusFulfilled or "" for both); from and to may be zero together
 // with status vat.StatusOpen, for every open obligation. A query HMRC would
 // refuse is a *hmrc.ValidationError, and nothing is sent.

@@ -124,7 +124,9 @@ const (
 type YearStatus struct {
 	TaxYear   itsa.TaxYear
 	Today     time.Time // the UK date it was worked out on, as midnight UTC
-	Quarterly []itsa.Obligation
+	// Quarterly are the quarterly obligations with the receipts of updates
+	// HMRC does not show as received yet (Obligation.AwaitingHMRC).
+	Quarterly []Obligation
 	// FinalDeclaration is nil when HMRC has no final declaration
 	// obligation for the year (not in Making Tax Digital that year, or the
 	// year has not begun).
@@ -135,7 +137,7 @@ type YearStatus struct {
 	// window; "" for StepNone and StepWaitForYearEnd.
 	NextDue string
 	// NextObligation is the update of StepQuarterlyUpdate.
-	NextObligation *itsa.Obligation
+	NextObligation *Obligation
 	// Ended reports whether the tax year is over (by the service's clock).
 	Ended bool
 	// AmendableUntil is the last day an amendment is accepted, once
@@ -180,17 +182,22 @@ func (s *Service) TaxYearStatus(ctx context.Context, userID int64, taxYear itsa.
 	if err != nil {
 		return nil, err
 	}
-	quarterly, err := s.itsa.Obligations(ctx, u.ID, u.NINO, taxYear, origin, itsa.WithTestScenario(testScenario))
+	// The service's own obligations: kept for all instances, and with the
+	// receipts of updates HMRC may take an hour to show as received.
+	obligations, err := s.Obligations(ctx, u.ID, taxYear, origin, testScenario)
 	if err != nil {
 		return nil, err
 	}
+	quarterly := obligations.Obligations
 	final, err := s.itsa.FinalDeclarationObligation(ctx, u.ID, u.NINO, taxYear, origin, itsa.WithTestScenario(testScenario))
 	if err != nil {
 		return nil, err
 	}
 	ty := &YearStatus{TaxYear: taxYear, Today: s.today(), Quarterly: quarterly, FinalDeclaration: final}
 	ty.Ended = !ty.Today.Before(yearEnd(taxYear))
-	open := slices.IndexFunc(quarterly, func(o itsa.Obligation) bool { return !o.Fulfilled() })
+	// An update sent and accepted is not asked for again while HMRC has
+	// yet to mark it received.
+	open := slices.IndexFunc(quarterly, func(o Obligation) bool { return !o.Fulfilled() && !o.AwaitingHMRC() })
 	switch {
 	case final != nil && final.Fulfilled():
 		ty.Next = StepDone

@@ -36,6 +36,13 @@ const (
 	clientSecret = "loadtest-simulator-secret"
 )
 
+// The maker and model of the machine the run is on, for the batch calls'
+// Gov-Client-User-Agent where the host has no DMI data to say (a VM).
+const (
+	loadtestManufacturer = "mtdconnect loadtest"
+	loadtestModel        = "local machine"
+)
+
 // clusterSpec is what a scenario asks of its deployment.
 type clusterSpec struct {
 	scenario    string
@@ -119,8 +126,11 @@ func newCluster(ctx context.Context, opts *Options, spec clusterSpec) (c *cluste
 		"MTDCONNECT_CLIENT_ID="+clientID,
 		"MTDCONNECT_CLIENT_SECRET="+clientSecret,
 		"MTDCONNECT_HMRC_RATE="+formatFloat(spec.rate),
-		// HMRC's fraud-prevention headers need the software's licences.
+		// HMRC's fraud-prevention headers need the software's licences,
+		// and this machine's maker and model where it cannot tell them.
 		"MTDCONNECT_LICENCE_IDS=mtdconnect-loadtest=local",
+		"MTDCONNECT_DEVICE_MANUFACTURER="+loadtestManufacturer,
+		"MTDCONNECT_DEVICE_MODEL="+loadtestModel,
 	)
 	if spec.refreshMargin > 0 {
 		c.baseEnv = append(c.baseEnv, "MTDCONNECT_REFRESH_MARGIN="+spec.refreshMargin.String())
@@ -134,13 +144,14 @@ func newCluster(ctx context.Context, opts *Options, spec clusterSpec) (c *cluste
 		RedirectURL: "http://127.0.0.1/oauth/hmrc/callback", Environment: "simulator",
 		Store: c.store, Sealer: c.sealer, Rate: spec.rate, RefreshMargin: spec.refreshMargin,
 		Logger: slog.New(slog.DiscardHandler), DeviceID: newUUID(),
+		DeviceManufacturer: loadtestManufacturer, DeviceModel: loadtestModel,
 		// This process is a batch job of the deployment (rate scenario).
 		Vendor: fraud.Vendor{LicenseIDs: map[string]string{"mtdconnect-loadtest": "local"}},
 	})
 	if err != nil {
 		return c, err
 	}
-	c.itsa = itsa.New(c.client)
+	c.itsa = itsa.New(c.client, c.store)
 	if c.apiKey, err = c.createAPIKey(ctx); err != nil {
 		return c, err
 	}
@@ -183,7 +194,8 @@ func (c *cluster) startSimulator(ctx context.Context) error {
 	if simRate == 0 {
 		simRate = c.spec.rate
 	}
-	args := []string{"simulator", "--simulator-addr", "127.0.0.1:0", "--rate-limit", formatFloat(simRate)}
+	// --controls: the run reads the counters (/admin/stats) and sets faults.
+	args := []string{"simulator", "--simulator-addr", "127.0.0.1:0", "--rate-limit", formatFloat(simRate), "--controls"}
 	if c.spec.accessLifetime > 0 {
 		args = append(args, "--access-token-lifetime", c.spec.accessLifetime.String())
 	}

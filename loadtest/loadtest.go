@@ -34,10 +34,13 @@ const (
 	ScenarioFaults  = "faults"
 	ScenarioRate    = "rate"
 	ScenarioScale   = "scale"
+	// ScenarioQuarterly measures what a landlord's quarterly journey costs
+	// at HMRC across the instances.
+	ScenarioQuarterly = "quarterly"
 )
 
 // Scenarios are every scenario, in the order "all" runs them.
-var Scenarios = []string{ScenarioRaces, ScenarioRolling, ScenarioCrashes, ScenarioFaults, ScenarioRate, ScenarioScale}
+var Scenarios = []string{ScenarioRaces, ScenarioRolling, ScenarioCrashes, ScenarioFaults, ScenarioRate, ScenarioQuarterly, ScenarioScale}
 
 // Options are what every scenario shares.
 type Options struct {
@@ -77,6 +80,8 @@ type Options struct {
 	Faults  FaultsConfig
 	Rate    RateConfig
 	Scale   ScaleConfig
+
+	Quarterly QuarterlyConfig
 }
 
 func (o *Options) setDefaults() {
@@ -92,6 +97,7 @@ func (o *Options) setDefaults() {
 	o.Faults.setDefaults()
 	o.Rate.setDefaults()
 	o.Scale.setDefaults()
+	o.Quarterly.setDefaults()
 }
 
 // Backend names the store the instances share.
@@ -108,17 +114,18 @@ func (o *Options) progress(format string, args ...any) {
 
 // Report is the outcome of a run: one section per scenario run.
 type Report struct {
-	Started   time.Time      `json:"started"`
-	Finished  time.Time      `json:"finished"`
-	Machine   Machine        `json:"machine"`
-	Backend   string         `json:"backend"`
-	Instances int            `json:"instances"`
-	Races     *RacesReport   `json:"races,omitempty"`
-	Rolling   *RollingReport `json:"rolling,omitempty"`
-	Crashes   *CrashesReport `json:"crashes,omitempty"`
-	Faults    *FaultsReport  `json:"faults,omitempty"`
-	Rate      *RateReport    `json:"rate,omitempty"`
-	Scale     *ScaleReport   `json:"scale,omitempty"`
+	Started   time.Time        `json:"started"`
+	Finished  time.Time        `json:"finished"`
+	Machine   Machine          `json:"machine"`
+	Backend   string           `json:"backend"`
+	Instances int              `json:"instances"`
+	Races     *RacesReport     `json:"races,omitempty"`
+	Rolling   *RollingReport   `json:"rolling,omitempty"`
+	Crashes   *CrashesReport   `json:"crashes,omitempty"`
+	Faults    *FaultsReport    `json:"faults,omitempty"`
+	Rate      *RateReport      `json:"rate,omitempty"`
+	Scale     *ScaleReport     `json:"scale,omitempty"`
+	Quarterly *QuarterlyReport `json:"quarterly,omitempty"`
 	// Stopped says why the run ended before its last scenario.
 	Stopped string `json:"stopped,omitempty"`
 }
@@ -159,6 +166,9 @@ func (r *Report) Violations() []string {
 	}
 	if r.Scale != nil {
 		add(ScenarioScale, r.Scale.Violations())
+	}
+	if r.Quarterly != nil {
+		add(ScenarioQuarterly, r.Quarterly.Violations())
 	}
 	return v
 }
@@ -242,6 +252,8 @@ func Run(ctx context.Context, opts Options, scenarios []string) (*Report, error)
 			rep.Rate, err = runRate(ctx, &opts)
 		case ScenarioScale:
 			rep.Scale, err = runScale(ctx, &opts)
+		case ScenarioQuarterly:
+			rep.Quarterly, err = runQuarterly(ctx, &opts)
 		}
 		if err != nil {
 			err = fmt.Errorf("loadtest: %s: %w", s, err)

@@ -124,6 +124,20 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.kv("waits for another instance's refresh", "%.0f", s.RefreshLeaseWaits)
 		p.children(s.Children)
 	}
+	if s := r.Quarterly; s != nil {
+		c := s.Config
+		p.section("Quarterly: %d landlords read their obligations and send their update through the API, read and update on two of %d instances, for %v",
+			c.Landlords, s.Instances, c.Duration)
+		p.kv("first journeys", "%d, %d HMRC requests (%.2f each: the business ID found once and stored, the obligations read and kept)",
+			s.FirstJourneys, s.FirstCalls, s.FirstCallsPerJourney)
+		p.kv("journeys in steady state", "%d, %d failed", s.Journeys, s.Failed)
+		p.failures(s.Failures)
+		p.kv("HMRC requests per journey", "%.3f (%d requests; bound %s) %s", s.CallsPerJourney, s.Calls, formatFloat(c.MaxCallsPerJourney),
+			ok(s.CallsPerJourney <= c.MaxCallsPerJourney))
+		p.kv("obligations read", "%s", s.ReadLatency)
+		p.kv("update sent", "%s", s.UpdateLatency)
+		p.children(s.Children)
+	}
 	if s := r.Scale; s != nil {
 		p.section("Scale: connections in PostgreSQL, %d due; each query timed %d times", s.Config.Due, s.Config.Repeat)
 		for _, pt := range []ScalePoint{s.Small, s.Large} {

@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"InterruptedRefreshes", testInterruptedRefreshes},
 		{"Audit", testAudit},
 		{"Submissions", testSubmissions},
+		{"IncomeTaxBusiness", testIncomeTaxBusiness},
+		{"CachedObligations", testCachedObligations},
 		{"Application", testApplication},
 		{"Confirmation", testConfirmation},
 		{"ReserveSlot", testReserveSlot},

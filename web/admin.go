@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
+	"github.com/mtdconnect/mtdconnect/hmrc/sandbox"
 )
 
 // The admin page for the HMRC application the service calls as: client
@@ -68,7 +71,25 @@ type adminPage struct {
 	Confirmed   bool
 	ConfirmedBy string
 	ConfirmedAt string
+
+	// CanCheckFraud: the environment has HMRC's Test Fraud Prevention
+	// Headers API (the sandbox, the simulator). FraudChecks are its
+	// verdicts after the button was pressed.
+	CanCheckFraud bool
+	FraudChecks   []fraudCheck
 }
+
+// fraudCheck is HMRC's verdict on one origin's fraud prevention headers.
+type fraudCheck struct {
+	Origin        string // in words
+	Code, Message string // HMRC's verdict
+	CorrelationID string
+	Failed        string // why no verdict came
+	Errors        []fraudIssue
+	Warnings      []fraudIssue
+}
+
+type fraudIssue struct{ Code, Headers, Message string }
 
 var envLabels = map[string]string{
 	hmrc.EnvSandbox:    "HMRC's sandbox",
@@ -77,6 +98,12 @@ var envLabels = map[string]string{
 }
 
 func (s *Server) handleAdminHMRC(w http.ResponseWriter, r *http.Request) {
+	s.renderAdminHMRC(w, r, nil)
+}
+
+// renderAdminHMRC renders the admin page, with checks when the fraud
+// prevention headers were just checked.
+func (s *Server) renderAdminHMRC(w http.ResponseWriter, r *http.Request, checks []fraudCheck) {
 	ctx := r.Context()
 	id := s.hmrc.Identity(ctx)
 	page := adminPage{
@@ -88,6 +115,8 @@ func (s *Server) handleAdminHMRC(w http.ResponseWriter, r *http.Request) {
 		Overridden:    !id.FromStore && id.Environment != hmrc.EnvSimulator,
 		Callback:      id.RedirectURL,
 		MaxSecrets:    hmrc.MaxClientSecrets,
+		CanCheckFraud: id.Environment != hmrc.EnvProduction,
+		FraudChecks:   checks,
 	}
 	if page.Label == "" {
 		page.Label = id.Environment
@@ -132,6 +161,52 @@ func (s *Server) handleAdminHMRC(w http.ResponseWriter, r *http.Request) {
 		page.ConfirmedAt = s.formatTime(c.At)
 	}
 	s.render(w, r, http.StatusOK, "admin_hmrc", "HMRC application", page)
+}
+
+// handleAdminFraudCheck sends this deployment's fraud prevention headers to
+// HMRC's Test Fraud Prevention Headers API (sandbox and simulator only):
+// those of the administrator's own browser, as every landlord's page
+// request sends them (WEB_APP_VIA_SERVER), and those of this server for
+// calls no landlord starts (BATCH_PROCESS_DIRECT); the page shows HMRC's
+// verdict, errors and warnings for each.
+func (s *Server) handleAdminFraudCheck(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	if s.hmrc.Environment() == hmrc.EnvProduction {
+		s.adminFlashError(w, r, &hmrc.ApplicationError{Message: "HMRC's Test Fraud Prevention Headers API exists in its sandbox only"})
+		return
+	}
+	sb := sandbox.New(s.hmrc)
+	check := func(name string, origin *fraud.Origin, err error) fraudCheck {
+		c := fraudCheck{Origin: name}
+		var v *sandbox.FraudVerdict
+		if err == nil {
+			v, err = sb.ValidateFraudHeaders(r.Context(), origin)
+		}
+		if err != nil {
+			p := s.logProblem(r, err)
+			c.Failed = p.Message
+			if p.Code == "internal" {
+				// A host that cannot be described (fraud.Batch.Origin
+				// names the header and the setting): no secret in it.
+				c.Failed = "These headers could not be built: " + err.Error()
+			}
+			return c
+		}
+		c.Code, c.Message, c.CorrelationID = v.Code, v.Message, v.CorrelationID
+		for _, i := range v.Errors {
+			c.Errors = append(c.Errors, fraudIssue{Code: i.Code, Headers: strings.Join(i.Headers, ", "), Message: i.Message})
+		}
+		for _, i := range v.Warnings {
+			c.Warnings = append(c.Warnings, fraudIssue{Code: i.Code, Headers: strings.Join(i.Headers, ", "), Message: i.Message})
+		}
+		return c
+	}
+	browser, err := s.browserOrigin(r, u)
+	checks := []fraudCheck{check("Your browser, as a landlord's page request sends them (WEB_APP_VIA_SERVER)", browser, err)}
+	batch, err := s.hmrc.BatchOrigin(map[string]string{"mtdconnect": strconv.FormatInt(u.ID, 10)})
+	checks = append(checks, check("This server, for calls no landlord starts (BATCH_PROCESS_DIRECT)", batch, err))
+	s.log.Info("fraud prevention headers checked", "user_id", u.ID, "web", checks[0].Code, "batch", checks[1].Code)
+	s.renderAdminHMRC(w, r, checks)
 }
 
 // who names an administrator: their email, or the command line (user 0).

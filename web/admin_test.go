@@ -108,6 +108,7 @@ func TestAdminPageOnlyForAdministrators(t *testing.T) {
 		form url.Values
 	}{
 		{"/admin/hmrc/application", url.Values{"client_id": {"AnotherClientId"}, "client_secret": {sbSecret2}}},
+		{"/admin/hmrc/fraud-headers", url.Values{}},
 		{"/admin/hmrc/secrets", url.Values{"client_secret": {sbSecret2}}},
 		{"/admin/hmrc/secrets/remove", url.Values{"id": {before.Secrets[0].ID}}},
 		{"/admin/hmrc/consent", url.Values{"allow": {"yes"}}},
@@ -312,7 +313,40 @@ func TestAdminPageSimulator(t *testing.T) {
 	}
 	p.mustContain(t, "built-in HMRC simulator", "no consent is needed", clientID)
 	p.mustNotContain(t, clientSecret)
-	if strings.Contains(p.body, `action="/admin/hmrc/`) {
-		t.Fatal("the simulator's admin page has forms")
+	// Nothing to set: the one form is the fraud prevention headers check,
+	// which the simulator answers as HMRC's sandbox does.
+	if n, m := strings.Count(p.body, `action="/admin/hmrc/`), strings.Count(p.body, `action="/admin/hmrc/fraud-headers"`); n != 1 || m != 1 {
+		t.Fatalf("the simulator's admin page has %d forms, %d of them the fraud headers check", n, m)
+	}
+	p = b.post("/admin/hmrc/fraud-headers", p.findForm(t, "/admin/hmrc/fraud-headers").values)
+	p.mustContain(t, "(BATCH_PROCESS_DIRECT) VALID_HEADERS")
+}
+
+// The admin page's button sends this deployment's fraud prevention headers
+// to HMRC's Test Fraud Prevention Headers API: the administrator's browser
+// (as a landlord's page request sends them) and this server (batch), and
+// shows HMRC's verdicts; not before the consent to call HMRC.
+func TestAdminFraudHeadersCheck(t *testing.T) {
+	e := newAdminEnv(t)
+	b := e.adminBrowser()
+	p := b.get("/admin/hmrc")
+	p.mustContain(t, "Fraud prevention headers", "Check the fraud prevention headers")
+	form := p.findForm(t, "/admin/hmrc/fraud-headers").values
+	p = b.post("/admin/hmrc/fraud-headers", form)
+	p.mustContain(t, "An administrator must first allow this service to call HMRC's external web services (Admin → HMRC application)")
+	if _, err := e.apps.Confirm(t.Context(), hmrc.EnvSandbox, e.admin.ID); err != nil {
+		t.Fatal(err)
+	}
+	p = b.post("/admin/hmrc/fraud-headers", form)
+	if p.status != http.StatusOK {
+		t.Fatalf("status %d", p.status)
+	}
+	// Signed in with a password only: HMRC warns of the empty multi-factor
+	// header; the server's batch headers are valid.
+	p.mustContain(t, "Your browser, as a landlord's page request sends them (WEB_APP_VIA_SERVER) POTENTIALLY_INVALID_HEADERS",
+		"EMPTY_HEADER gov-client-multi-factor",
+		"This server, for calls no landlord starts (BATCH_PROCESS_DIRECT) VALID_HEADERS")
+	if n := strings.Count(p.text(), "HMRC's reference:"); n != 2 {
+		t.Errorf("%d references of HMRC's, want 2:\n%s", n, p.text())
 	}
 }

@@ -172,11 +172,11 @@ func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) (int, any
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
-	msg, err := s.landlord.Test(r.Context(), byAPI(r), id, purpose, origin)
+	msg, err := s.landlord.Test(r.Context(), byAPI(r), id, purpose, origin, testScenario(r))
 	return http.StatusOK, struct {
 		UserID  int64              `json:"user_id"`
 		Purpose mtdconnect.Purpose `json:"purpose"`
@@ -200,8 +200,18 @@ type apiObligation struct {
 	PeriodStart string `json:"period_start"`
 	PeriodEnd   string `json:"period_end"`
 	Due         string `json:"due"`
-	Status      string `json:"status"`
-	Received    string `json:"received,omitempty"`
+	Status      string `json:"status"`             // HMRC's: open or fulfilled
+	Received    string `json:"received,omitempty"` // HMRC's received date
+	// Sent is this service's receipt of an update covering the period
+	// that HMRC accepted but does not show as received yet (it may take
+	// up to an hour).
+	Sent *apiSent `json:"sent,omitempty"`
+}
+
+type apiSent struct {
+	SubmissionID  int64     `json:"submission_id"`
+	SubmittedAt   time.Time `json:"submitted_at"`
+	CorrelationID string    `json:"correlation_id"`
 }
 
 // handleAPIObligations is GET /api/v1/users/{id}/hmrc/obligations
@@ -218,22 +228,63 @@ func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) (i
 			return 0, nil, err
 		}
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
-	obligations, err := s.landlord.Obligations(r.Context(), id, taxYear, origin, testScenario(r))
-	out := struct {
-		UserID      int64           `json:"user_id"`
-		TaxYear     string          `json:"tax_year"`
-		Obligations []apiObligation `json:"obligations"`
-	}{id, taxYear.String(), []apiObligation{}}
-	for _, ob := range obligations {
-		out.Obligations = append(out.Obligations, apiObligation{
-			PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: ob.Status, Received: ob.Received,
-		})
+	q, err := s.landlord.Obligations(r.Context(), id, taxYear, origin, testScenario(r))
+	if err != nil {
+		return 0, nil, err
 	}
-	return http.StatusOK, out, err
+	out := struct {
+		UserID              int64           `json:"user_id"`
+		TaxYear             string          `json:"tax_year"`
+		QuarterlyPeriodType string          `json:"quarterly_period_type,omitempty"`
+		CanChoose           bool            `json:"quarterly_period_type_can_change"`
+		FetchedAt           time.Time       `json:"fetched_at"`
+		Obligations         []apiObligation `json:"obligations"`
+	}{id, taxYear.String(), q.PeriodType, q.CanChoosePeriodType, q.FetchedAt.UTC(), []apiObligation{}}
+	for _, ob := range q.Obligations {
+		o := apiObligation{PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: ob.Status, Received: ob.Received}
+		if ob.AwaitingHMRC() {
+			o.Sent = &apiSent{SubmissionID: ob.Sent.ID, SubmittedAt: ob.Sent.SubmittedAt.UTC(), CorrelationID: ob.Sent.CorrelationID}
+		}
+		out.Obligations = append(out.Obligations, o)
+	}
+	return http.StatusOK, out, nil
+}
+
+// handleAPIPeriodType is PUT /api/v1/users/{id}/hmrc/quarterly-period-type:
+// {"quarterly_period_type": "standard"|"calendar"} for the current tax
+// year, before its first update.
+func (s *Server) handleAPIPeriodType(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := apiUserID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var body struct {
+		QuarterlyPeriodType string `json:"quarterly_period_type"`
+		// The landlord's confirmation that their accounting period runs
+		// from 1 April to 31 March: required for calendar quarters.
+		AprilToMarch bool `json:"accounting_period_1_april_to_31_march"`
+	}
+	if err := decodeJSONBody(w, r, &body); err != nil {
+		return 0, nil, err
+	}
+	origin, err := s.apiOrigin(r, id, callSends)
+	if err != nil {
+		return 0, nil, err
+	}
+	taxYear, err := s.landlord.ChooseQuarterlyPeriodType(r.Context(), byAPI(r), landlord.QuartersChoice{UserID: id,
+		PeriodType: body.QuarterlyPeriodType, AprilToMarch: body.AprilToMarch, Origin: origin, TestScenario: testScenario(r)})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, struct {
+		UserID              int64  `json:"user_id"`
+		TaxYear             string `json:"tax_year"`
+		QuarterlyPeriodType string `json:"quarterly_period_type"`
+	}{id, taxYear.String(), body.QuarterlyPeriodType}, nil
 }
 
 // maxAPIBody bounds an API request body; a cumulative summary is well
@@ -257,7 +308,7 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callSends)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -293,7 +344,7 @@ func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -88,7 +88,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		UserID: simUserID, Password: simPassword, NINO: "AA123456A", FullName: "Test Landlord",
 		AffinityGroup: "Individual", ServiceNames: []string{"mtd-income-tax"},
 	})
-	env.itsa, env.vat = itsa.New(env.Client), vat.New(env.Client)
+	env.itsa, env.vat = itsa.New(env.Client, env.Store), vat.New(env.Client)
 	var err error
 	env.service, err = landlord.New(landlord.Config{Store: env.Store, HMRC: env.Client, ITSA: env.itsa, VAT: env.vat,
 		Logger: env.Logger, Now: env.Clock.Now,

@@ -96,6 +96,20 @@ func classify(err error) problem {
 		return problem{Status: http.StatusBadRequest, Code: "device_data_invalid", Title: "Your browser's details could not be used",
 			Message: "The details of your browser that HMRC's fraud-prevention rules require could not be read, so nothing " +
 				"was sent to HMRC. Reload the page and try again; if it keeps happening, try another browser."}
+	case errors.Is(err, errDeviceDataRequired):
+		return problem{Status: http.StatusBadRequest, Code: "device_data_required", Title: "The landlord's device data is required",
+			Message: "This request sends the landlord's data to HMRC, and HMRC's fraud-prevention rules need the landlord's device " +
+				"data with it, in the Mtd-Client-* headers (see docs/API.md). If no user started the request, say so with " +
+				"Mtd-Client-Connection-Method: BATCH_PROCESS_DIRECT. Nothing was sent to HMRC.",
+			Errors: []fieldError{{Header: hdrClientMethod, Message: "send the landlord's device data, or " + hdrClientMethod + ": BATCH_PROCESS_DIRECT"}}}
+	case errors.Is(err, landlord.ErrCalendarNeedsAprilYear):
+		return problem{Status: http.StatusBadRequest, Code: "calendar_quarters_need_april_year", Title: "Calendar quarters are for an April to March year",
+			Message: "Calendar quarters are for landlords whose accounting period runs from 1 April to 31 March: HMRC asks software " +
+				"not to offer them to others. If yours does, confirm it and choose again. Nothing was sent to HMRC."}
+	case errors.Is(err, landlord.ErrQuartersFixed):
+		return problem{Status: http.StatusConflict, Code: "quarters_fixed", Title: "Your quarters are fixed for this tax year",
+			Message: "An update was already sent for this tax year, and HMRC fixes the quarters with the year's first update. " +
+				"You can choose again for the next tax year. Nothing was sent to HMRC."}
 	case errors.As(err, &headers):
 		p := problem{Status: http.StatusBadRequest, Code: "invalid_device_headers", Title: "Bad device headers",
 			Message: "The landlord's device data in the Mtd-Client-* headers is incomplete or malformed (see docs/API.md): " + headers.summary() + "."}
@@ -269,6 +283,54 @@ func classifyAPIError(api *hmrc.APIError) (problem, bool) {
 	case "RULE_INSOLVENT_TRADER":
 		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC cannot take updates online"
 		p.Message = "HMRC's records show an insolvency for you, so it does not take quarterly updates online. Contact HMRC."
+	case "RULE_ADVANCE_SUBMISSION_REQUIRES_PERIOD_END_DATE":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "Send this update for a whole quarter"
+		p.Message = "HMRC takes an update before its period has ended only if it runs to the end of a quarter. " +
+			"Nothing was accepted. Choose the period again from your quarterly updates."
+	case "RULE_SUBMISSION_END_DATE_CANNOT_MOVE_BACKWARDS":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC already has a later update"
+		p.Message = "HMRC already holds an update for this tax year that runs to a later date, and an update cannot end " +
+			"earlier than it. Updates are year to date: send the update for the latest period instead."
+	case "RULE_START_DATE_NOT_ALIGNED_WITH_REPORTING_TYPE":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "The update does not start when HMRC expects"
+		p.Message = "HMRC expects an update to start on the first day of the tax year for your quarters (6 April, or " +
+			"1 April with calendar quarters). Nothing was accepted. Choose the period again from your quarterly updates."
+	case "RULE_START_DATE_NOT_ALIGNED_TO_COMMENCEMENT_DATE":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "The update does not start when your business started"
+		p.Message = "Your property business started during this tax year, and HMRC expects the update to start on that day. " +
+			"Nothing was accepted. Choose the period again from your quarterly updates."
+	case "RULE_END_DATE_NOT_ALIGNED_WITH_REPORTING_TYPE":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "The update does not end on one of your quarters"
+		p.Message = "HMRC expects an update to end on the last day of one of your quarters (the 5th of the month with " +
+			"standard quarters, the month's last day with calendar quarters). Nothing was accepted. Choose the period again from your quarterly updates."
+	case "RULE_START_AND_END_DATE_NOT_ALLOWED":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC takes this update without dates"
+		p.Message = "HMRC's records show that you report this business once a year, not quarterly, so it takes its " +
+			"updates without a start and end date. Nothing was accepted."
+	case "RULE_MISSING_SUBMISSION_DATES":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC needs the update's dates"
+		p.Message = "HMRC needs the start and end date of this update, since you report quarterly. Nothing was accepted. " +
+			"Choose the period from your quarterly updates."
+	case "RULE_TYPE_OF_BUSINESS_INCORRECT":
+		p.Status, p.Title, p.Action = http.StatusUnprocessableEntity, "HMRC says this is not a UK property business", actionSettings
+		p.Message = "The business HMRC holds under the ID mtdconnect used is not a UK property business. Test your HMRC " +
+			"connection in your settings: mtdconnect then looks your UK property business up again."
+	case "RULE_BUSINESS_ID_STATE_CONFLICT":
+		p.Status, p.Title = http.StatusConflict, "Your quarters are fixed for this tax year"
+		p.Message = "HMRC already has an update for this tax year, so the quarters can no longer be changed for it. You can choose again for the next tax year."
+	case "RULE_QUARTERLY_PERIOD_UPDATING":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC cannot change your quarters today"
+		p.Message = "Your business started between 1 and 5 April, and HMRC does not change the quarters during those days. Try again after 5 April."
+	case "RULE_BUSINESS_ID_NOT_FOUND":
+		p.Status, p.Title, p.Action = http.StatusNotFound, "HMRC does not find your business", actionSettings
+		p.Message = "HMRC does not find the business mtdconnect holds for you. Test your HMRC connection in your settings to look it up again."
+	case "RULE_REQUEST_CANNOT_BE_FULFILLED":
+		p.Status, p.Title = http.StatusUnprocessableEntity, "HMRC cannot do this for you"
+		p.Message = "HMRC cannot do this for your business or for this tax year"
+		if api.Message != "" {
+			p.Message += " (HMRC says: " + api.Message + ")"
+		}
+		p.Message += ". The choice of quarters, for one, is for the current tax year only."
 	case "RULE_INCORRECT_GOV_TEST_SCENARIO":
 		p.Status, p.Title = http.StatusBadRequest, "Unknown test scenario"
 		p.Message = "HMRC's sandbox does not know the Gov-Test-Scenario sent with this request."

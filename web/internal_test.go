@@ -131,3 +131,16 @@ func TestClientWentAwayNotAnError(t *testing.T) {
 		t.Errorf("log:\n%s", out)
 	}
 }
+
+// callKindOf (the proxy's rule) reads for GET and HEAD only: any other
+// method may send the landlord's data to HMRC.
+func TestCallKindOf(t *testing.T) {
+	for method, want := range map[string]callKind{
+		http.MethodGet: callReads, http.MethodHead: callReads,
+		http.MethodPost: callSends, http.MethodPut: callSends, http.MethodDelete: callSends, http.MethodPatch: callSends,
+	} {
+		if got := callKindOf(method); got != want {
+			t.Errorf("%s: %v, want %v", method, got, want)
+		}
+	}
+}

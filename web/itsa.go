@@ -208,7 +208,10 @@ type quarterlyPage struct {
 	Problem     *pageProblem
 
 	Obligations []obligationRow
-	Form        *updateForm
+	// Quarters says which quarters HMRC's obligations follow; Choose
+	// offers the choice (the current tax year, before its first update).
+	Quarters *quartersChoice
+	Form     *updateForm
 	// FormOnly: the form came back with errors after a POST; the
 	// obligations are not read from HMRC again for it.
 	FormOnly   bool
@@ -227,6 +230,19 @@ type obligationRow struct {
 	Period, Due, Status, StatusCode, Received string
 	Open, Selected, Overdue                   bool
 	Link                                      string
+	// Sent says that an update covering the period was sent and accepted
+	// while HMRC does not show it as received yet: when, and what HMRC is
+	// expected to do.
+	Sent, SentNote string
+}
+
+// quartersChoice is the quarterly period type on the page.
+type quartersChoice struct {
+	TaxYear  string
+	Current  string // standard, calendar, or "" when HMRC's obligations do not tell
+	Choose   bool   // the choice is still open
+	Standard string // the standard quarters' ends, in words
+	Calendar string
 }
 
 type updateForm struct {
@@ -452,9 +468,9 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var obligations []itsa.Obligation
+	var q *landlord.QuarterlyObligations
 	if err == nil {
-		obligations, err = s.landlord.Obligations(r.Context(), u.ID, taxYear, origin, "")
+		q, err = s.landlord.Obligations(r.Context(), u.ID, taxYear, origin, "")
 	}
 	if err != nil {
 		p := s.logProblem(r, err)
@@ -462,28 +478,40 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, p.Status, "quarterly", "Error: Quarterly updates", page)
 		return
 	}
+	page.Quarters = &quartersChoice{TaxYear: taxYear.String(), Current: q.PeriodType, Choose: q.CanChoosePeriodType,
+		Standard: "6 April to 5 July, 5 October, 5 January and 5 April", Calendar: "1 April to 30 June, 30 September, 31 December and 31 March"}
 
+	// The form is for the period asked for, else the first open one not
+	// sent yet (one sent may be sent again, to correct it).
 	selected := r.URL.Query().Get("period")
-	var chosen *itsa.Obligation
-	for i, ob := range obligations {
-		if !ob.Fulfilled() && chosen == nil && (selected == "" || selected == ob.End) {
-			chosen = &obligations[i]
+	var chosen *landlord.Obligation
+	for i, ob := range q.Obligations {
+		if !ob.Fulfilled() && chosen == nil && (selected == ob.End || selected == "" && !ob.AwaitingHMRC()) {
+			chosen = &q.Obligations[i]
 		}
 	}
 	today := now.In(s.london).Format(time.DateOnly)
-	for _, ob := range obligations {
+	for _, ob := range q.Obligations {
 		row := obligationRow{
 			Period: formatISODate(ob.Start) + " to " + formatISODate(ob.End),
 			Due:    formatISODate(ob.Due), Status: "Open", StatusCode: "open", Open: !ob.Fulfilled(),
 			Selected: chosen != nil && ob.End == chosen.End && ob.Start == chosen.Start,
 			Link:     "/quarterly?taxYear=" + taxYear.String() + "&period=" + ob.End + "#update",
 		}
-		if ob.Fulfilled() {
+		switch {
+		case ob.Fulfilled():
 			row.Status, row.StatusCode = "Received", "fulfilled"
 			if ob.Received != "" {
 				row.Received = formatISODate(ob.Received)
 			}
-		} else if ob.Due < today {
+		case ob.AwaitingHMRC():
+			row.Status, row.StatusCode = "Sent", "sent"
+			row.Sent = s.formatTime(ob.Sent.SubmittedAt)
+			row.SentNote = "HMRC accepted it. It may take HMRC up to an hour to show it as received."
+			if now.Sub(ob.Sent.SubmittedAt) > landlord.FulfilmentWindow {
+				row.SentNote = "HMRC accepted it, but does not show it as received yet. If this lasts a day, check your HMRC online account."
+			}
+		case ob.Due < today:
 			row.Status, row.StatusCode, row.Overdue = "Overdue", "overdue", true
 		}
 		page.Obligations = append(page.Obligations, row)
@@ -498,6 +526,29 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, status, "quarterly", "Quarterly updates", page)
+}
+
+// handleQuarterlyPeriodType chooses standard or calendar quarters for the
+// current tax year, before its first update.
+func (s *Server) handleQuarterlyPeriodType(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r.Context())
+	periodType := r.PostFormValue("quarterlyPeriodType")
+	if !itsa.ValidPeriodType(periodType) {
+		s.renderMessage(w, r, http.StatusBadRequest, message{Title: "Choose your quarters",
+			Text: "Choose standard or calendar quarters, then press the button again. Nothing was sent to HMRC.", Back: true})
+		return
+	}
+	origin, err := s.browserOrigin(r, u)
+	if err == nil {
+		_, err = s.landlord.ChooseQuarterlyPeriodType(r.Context(), landlord.ByLandlord(u.ID), landlord.QuartersChoice{UserID: u.ID,
+			PeriodType: periodType, AprilToMarch: r.PostFormValue("aprilToMarch") == "yes", Origin: origin})
+	}
+	if err != nil {
+		p := s.logProblem(r, err)
+		s.renderMessage(w, r, p.Status, message{Title: p.Title, Text: p.Message, Back: true})
+		return
+	}
+	http.Redirect(w, r, "/quarterly#quarters", http.StatusSeeOther)
 }
 
 // receipts lists the landlord's UK property updates, newest first.

@@ -17,6 +17,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
@@ -400,10 +401,17 @@ func TestQuarterlyJourney(t *testing.T) {
 		t.Errorf("HMRC holds %+v, %v", got, err)
 	}
 
-	// The obligation is now received, and the receipt listed.
+	// The obligation shows as sent at once, from the receipt: HMRC may take
+	// up to an hour to show it as received.
 	p = b.get(pageURL)
-	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Received on "+env.Clock.Now().UTC().Format("2 January 2006"),
-		"Receipts", sub.CorrelationID)
+	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Sent on "+sub.SubmittedAt.In(london).Format("2 January 2006 at 15:04"),
+		"HMRC accepted it. It may take HMRC up to an hour to show it as received.", "Receipts", sub.CorrelationID)
+	sentOn := date(sub.SubmittedAt)
+	// An hour later HMRC shows it received; the obligations kept meanwhile
+	// are asked for again within landlord.SentRecheck (5 minutes).
+	env.Clock.Advance(time.Hour + 5*time.Minute)
+	p = b.get(pageURL)
+	p.mustContain(t, target.startW+" to "+target.endW+" "+target.dueW+" Received on "+sentOn, "Receipts", sub.CorrelationID)
 	if !strings.Contains(p.body, fmt.Sprintf(`href="/quarterly/receipts/%d"`, sub.ID)) {
 		t.Error("the receipt is not linked")
 	}
@@ -484,7 +492,9 @@ func TestQuarterlyReceiptKeptWhenBrowserLeaves(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	env.Sim.SetFaults(hmrcsim.Faults{})
-	b.get(pageURL).mustContain(t, "Received")
+	// The receipt is kept at once: the page says the update was sent, and
+	// that HMRC may take up to an hour to show it as received.
+	b.get(pageURL).mustContain(t, "Sent on", "HMRC accepted it. It may take HMRC up to an hour to show it as received.")
 }
 
 // TestQuarterlyProblems: what the landlord reads when something stands in
@@ -557,7 +567,14 @@ func TestQuarterlyProblems(t *testing.T) {
 		// The failure is logged, without the NINO of the call's path
 		// (newTestEnv's clean-up checks the logs).
 		env.Sim.SetFaults(hmrcsim.Faults{ErrorRate: 1})
-		p := b.get("/quarterly?taxYear=" + itsa.CurrentTaxYear(env.Clock.Now()).String())
+		// The obligations read a moment ago are still kept: the page
+		// shows them without asking HMRC.
+		pageURL := "/quarterly?taxYear=" + itsa.CurrentTaxYear(env.Clock.Now()).String()
+		if p := b.get(pageURL); p.status != http.StatusOK {
+			t.Errorf("kept obligations: status %d", p.status)
+		}
+		env.Clock.Advance(landlord.ObligationsTTL)
+		p := b.get(pageURL)
 		env.Sim.SetFaults(hmrcsim.Faults{})
 		if p.status != http.StatusServiceUnavailable {
 			t.Errorf("status %d", p.status)
@@ -577,4 +594,67 @@ func TestQuarterlyProblems(t *testing.T) {
 		p.mustContain(t, "HMRC no longer accepts mtdconnect's connection (authority removed at HMRC)", "Reconnect to HMRC")
 		p.mustNotContain(t, "Send update to HMRC")
 	})
+}
+
+// Before the year's first update a landlord chooses standard or calendar
+// quarters, on the page or through the API; HMRC's obligations then follow
+// them. Refused without the landlord's device data through the API, and
+// with nothing sent for a bad choice.
+func TestQuarterlyPeriodTypeChoice(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.incomeTaxLandlord(false)
+	year := itsa.CurrentTaxYear(env.Clock.Now())
+	p := b.get("/quarterly")
+	p.mustContain(t, "Your quarters", "Standard quarters: 6 April to 5 July", "Calendar quarters: 1 April to 30 June",
+		fmt.Sprintf("6 April %d to 5 July %d", int(year), int(year)))
+	form := p.findForm(t, "/quarterly/period-type").values
+
+	before := env.Sim.Stats().APIRequests
+	bad := url.Values{"fph": form["fph"], "quarterlyPeriodType": {"monthly"}}
+	if p := b.post("/quarterly/period-type", bad); p.status != http.StatusBadRequest {
+		t.Errorf("a bad choice: status %d", p.status)
+	} else {
+		p.mustContain(t, "Choose standard or calendar quarters", "Nothing was sent to HMRC")
+	}
+	if env.Sim.Stats().APIRequests != before {
+		t.Error("a bad choice reached HMRC")
+	}
+
+	// Calendar quarters only for an April to March accounting period.
+	form.Set("quarterlyPeriodType", "calendar")
+	form.Del("aprilToMarch") // the box left unticked
+	p = b.post("/quarterly/period-type", form)
+	if p.status != http.StatusBadRequest {
+		t.Errorf("calendar quarters without the April year: status %d", p.status)
+	}
+	p.mustContain(t, "Calendar quarters are for landlords whose accounting period runs from 1 April to 31 March", "Nothing was sent to HMRC")
+	form.Set("aprilToMarch", "yes")
+	p = b.post("/quarterly/period-type", form)
+	if p.status != http.StatusOK || p.url.Path != "/quarterly" {
+		t.Fatalf("choosing ended on %s (status %d)", p.url, p.status)
+	}
+	// The obligations kept were forgotten: the page shows HMRC's new ones.
+	p.mustContain(t, fmt.Sprintf("6 April %d to 30 June %d", int(year), int(year)), fmt.Sprintf("6 April %d to 31 March %d", int(year), int(year)+1))
+	if !strings.Contains(p.body, `value="calendar" checked`) {
+		t.Error("calendar quarters are not shown as chosen")
+	}
+	env.fraudVerdict(t, "business-details-mtd", false)
+
+	// Through the API: the landlord's device data is required (it sends
+	// data to HMRC); with it, back to standard.
+	path := fmt.Sprintf("/api/v1/users/%d/hmrc/quarterly-period-type", env.landlord.ID)
+	if status, m := env.apiCall(t, http.MethodPut, path, `{"quarterly_period_type":"standard"}`, nil); status != 400 || m["error"] != "device_data_required" {
+		t.Errorf("without device data: %d %v", status, m)
+	}
+	if status, m := env.apiCall(t, http.MethodPut, path, `{"quarterly_period_type":"weekly"}`, platformDevice()); status != 400 || m["error"] != "invalid_request" {
+		t.Errorf("a bad type: %d %v", status, m)
+	}
+	status, m := env.apiCall(t, http.MethodPut, path, `{"quarterly_period_type":"standard"}`, platformDevice())
+	if status != 200 || m["quarterly_period_type"] != "standard" || m["tax_year"] != year.String() {
+		t.Fatalf("standard quarters: %d %v", status, m)
+	}
+	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", env.landlord.ID), "", platformDevice())
+	if status != 200 || m["quarterly_period_type"] != "standard" || m["quarterly_period_type_can_change"] != true {
+		t.Errorf("obligations after standard quarters: %d %v", status, m)
+	}
 }

@@ -45,7 +45,7 @@ func originServer(t *testing.T, cfg Config) (*Server, *mtdconnect.User) {
 	h := hmrctest.New(t, hmrctest.Options{Configure: func(_ *hmrctest.Env, c *hmrc.Config) {
 		c.DeviceID, c.Vendor.LicenseIDs = serverDeviceID, licences
 	}})
-	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client), VAT: vat.New(h.Client)})
+	svc, err := landlord.New(landlord.Config{Store: h.Store, HMRC: h.Client, ITSA: itsa.New(h.Client, h.Store), VAT: vat.New(h.Client)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestAPIOrigin(t *testing.T) {
 			for k, vs := range tt.header {
 				r.Header[http.CanonicalHeaderKey(k)] = vs
 			}
-			got, err := s.apiOrigin(r, u.ID)
+			got, err := s.apiOrigin(r, u.ID, callReads)
 			if tt.badHeaders != nil {
 				var he headerErrors
 				if !errors.As(err, &he) {

@@ -207,6 +207,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "POST /settings/nino", s.requireUser(s.handleNINO))
 	s.route(browser, "GET /quarterly", s.requireUser(s.handleQuarterly))
 	s.route(browser, "POST /quarterly/submit", s.requireUser(s.handleQuarterlySubmit))
+	s.route(browser, "POST /quarterly/period-type", s.requireUser(s.handleQuarterlyPeriodType))
 	s.route(browser, "GET /quarterly/receipts/{id}", s.requireUser(s.handleReceipt))
 	s.registerYearEndPages(browser)
 	s.route(browser, "GET /vat", s.requireUser(s.handleVAT))
@@ -220,6 +221,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "POST "+adminHMRCPath+"/secrets", s.requireAdmin(s.handleAdminAddSecret))
 	s.route(browser, "POST "+adminHMRCPath+"/secrets/remove", s.requireAdmin(s.handleAdminRemoveSecret))
 	s.route(browser, "POST "+adminHMRCPath+"/consent", s.requireAdmin(s.handleAdminConsent))
+	s.route(browser, "POST "+adminHMRCPath+"/fraud-headers", s.requireAdmin(s.handleAdminFraudCheck))
 	s.route(browser, "GET /static/", s.staticHandler().ServeHTTP)
 
 	cop := http.NewCrossOriginProtection()
@@ -233,6 +235,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.jsonAPI(s.handleAPITest)))
 	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.jsonAPI(s.handleAPIDisconnect)))
 	s.route(api, "GET /api/v1/users/{id}/hmrc/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIObligations)))
+	s.route(api, "PUT /api/v1/users/{id}/hmrc/quarterly-period-type", s.requireAPIKey(s.jsonAPI(s.handleAPIPeriodType)))
 	s.route(api, "PUT /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIPutCumulative)))
 	s.route(api, "GET /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIGetCumulative)))
 	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIVATObligations)))

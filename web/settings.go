@@ -226,7 +226,7 @@ func (s *Server) handleTest(w http.ResponseWriter, r *http.Request) {
 	origin, err := s.browserOrigin(r, u)
 	if err != nil {
 		s.flashError(w, r, err)
-	} else if msg, err := s.landlord.Test(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose, origin); err != nil {
+	} else if msg, err := s.landlord.Test(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose, origin, ""); err != nil {
 		s.flashError(w, r, err)
 	} else {
 		s.setFlash(w, flash{Kind: "success", Text: msg})

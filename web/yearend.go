@@ -120,6 +120,8 @@ func (s *Server) ready(r *http.Request, u *mtdconnect.User, p *yearPage) (bool, 
 type deadlineRow struct {
 	What, Period, Due, Status, StatusCode, Received, Days string
 	Link                                                  string
+	// Sent is when an update HMRC does not show as received yet was sent.
+	Sent string
 }
 
 type nextStep struct {
@@ -206,7 +208,11 @@ func (s *Server) handleTaxYear(w http.ResponseWriter, r *http.Request) {
 	for _, o := range ty.Quarterly {
 		row := deadlineRow{What: "Quarterly update", Period: formatISODate(o.Start) + " to " + formatISODate(o.End), Due: formatISODate(o.Due)}
 		row.Status, row.StatusCode, row.Received, row.Days = obligationState(ty, o.Fulfilled(), o.Due, o.Received)
-		if !o.Fulfilled() {
+		if o.AwaitingHMRC() {
+			row.Status, row.StatusCode, row.Days = "Sent", "sent", ""
+			row.Sent = s.formatTime(o.Sent.SubmittedAt)
+		}
+		if !o.Fulfilled() && !o.AwaitingHMRC() {
 			row.Link = "/quarterly?taxYear=" + y.String() + "&period=" + o.End + "#update"
 		}
 		page.Rows = append(page.Rows, row)
@@ -754,9 +760,9 @@ func (s *Server) handleCorrection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var held *itsa.UKPropertyCumulative
+	var summary *itsa.UKPropertySummary
 	if err == nil {
-		held, err = s.landlord.CumulativeSummary(r.Context(), u.ID, y, origin, "")
+		summary, err = s.landlord.CumulativeSummary(r.Context(), u.ID, y, origin, "")
 	}
 	if err != nil {
 		p := s.logProblem(r, err)
@@ -767,6 +773,7 @@ func (s *Server) handleCorrection(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, p.Status, "correction", "Error: "+title, page)
 		return
 	}
+	held := &summary.UKPropertyCumulative
 	from, to := held.FromDate, held.ToDate
 	if from == "" || to == "" {
 		from, to = y.FirstDay(), y.LastDay()

@@ -52,6 +52,8 @@ type apiDeadline struct {
 	Status       string `json:"status"`
 	Received     string `json:"received,omitempty"`
 	DaysUntilDue *int   `json:"days_until_due,omitempty"` // open ones only; negative when overdue
+	// Sent is the receipt of an update HMRC does not show as received yet.
+	Sent *apiSent `json:"sent,omitempty"`
 }
 
 func deadline(ty *landlord.YearStatus, start, end, due, status, received string) apiDeadline {
@@ -71,7 +73,7 @@ func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -96,7 +98,11 @@ func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, 
 	}{UserID: id, TaxYear: y.String(), Today: ty.Today.Format(time.DateOnly), Ended: ty.Ended, Quarterly: []apiDeadline{},
 		Next: next{Step: ty.Next, Due: ty.NextDue}, AmendableUntil: ty.AmendableUntil}
 	for _, o := range ty.Quarterly {
-		out.Quarterly = append(out.Quarterly, deadline(ty, o.Start, o.End, o.Due, o.Status, o.Received))
+		d := deadline(ty, o.Start, o.End, o.Due, o.Status, o.Received)
+		if o.AwaitingHMRC() {
+			d.Sent = &apiSent{SubmissionID: o.Sent.ID, SubmittedAt: o.Sent.SubmittedAt.UTC(), CorrelationID: o.Sent.CorrelationID}
+		}
+		out.Quarterly = append(out.Quarterly, d)
 	}
 	if fd := ty.FinalDeclaration; fd != nil {
 		d := deadline(ty, fd.Start, fd.End, fd.Due, fd.Status, fd.Received)
@@ -209,7 +215,7 @@ func (s *Server) handleAPICalculate(w http.ResponseWriter, r *http.Request) (int
 	if req.Type != calc.InYear && req.Type != calc.IntentToFinalise && req.Type != calc.IntentToAmend {
 		return 0, nil, &jsonBodyError{Problem: `"type" must be "in-year", "intent-to-finalise" or "intent-to-amend"`}
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callSends)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -238,7 +244,7 @@ func (s *Server) handleAPICalculation(w http.ResponseWriter, r *http.Request) (i
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -256,7 +262,7 @@ func (s *Server) handleAPICalculations(w http.ResponseWriter, r *http.Request) (
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -322,7 +328,7 @@ func (s *Server) handleAPIDeclare(kind calc.Type) apiHandler {
 		if err := decodeJSONBody(w, r, &req); err != nil {
 			return 0, nil, err
 		}
-		origin, err := s.apiOrigin(r, id)
+		origin, err := s.apiOrigin(r, id, callSends)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -361,7 +367,7 @@ func (s *Server) handleAPIPutAnnual(w http.ResponseWriter, r *http.Request) (int
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callSends)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -385,7 +391,7 @@ func (s *Server) handleAPIGetAnnual(w http.ResponseWriter, r *http.Request) (int
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -399,7 +405,7 @@ func (s *Server) handleAPIDeleteAnnual(w http.ResponseWriter, r *http.Request) (
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callSends)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -114,6 +114,7 @@ func TestAPIYearEnd(t *testing.T) {
 	for q := 1; q <= 4; q++ {
 		env.sendQuarterAPI(t, y, q, "")
 	}
+	env.Clock.Advance(time.Hour) // HMRC may take up to an hour to show them received
 
 	status, m := call(http.MethodGet, "/tax-years/"+ty, "")()
 	if status != http.StatusOK {
@@ -179,6 +180,7 @@ func TestAPIYearEnd(t *testing.T) {
 	}
 	env.refused(t, rec, -1, declare(calcC, true), 409, "already_declared")
 
+	env.Clock.Advance(time.Hour) // HMRC may take up to an hour to show it received
 	status, m = call(http.MethodGet, "/tax-years/"+ty, "")()
 	fd, _ = m["final_declaration"].(map[string]any)
 	next, _ = m["next"].(map[string]any)

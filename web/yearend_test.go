@@ -142,6 +142,7 @@ func TestYearEndJourney(t *testing.T) {
 	}
 
 	b.sendQuarters(y, 4)
+	env.Clock.Advance(time.Hour) // HMRC may take up to an hour to show them received
 	p = b.get(base)
 	p.mustContain(t, "Finalise your tax year", "make your final declaration by "+fdDue)
 	p.mustNotContain(t, "Overdue")
@@ -224,7 +225,8 @@ func TestYearEndJourney(t *testing.T) {
 	p.mustContain(t, "HMRC received your final declaration", "Tax year "+ty, "HMRC reference "+subs[0].CorrelationID,
 		"Calculation ID "+final, "The calculation you agreed to", "Total Income Tax and National Insurance due £26.00")
 
-	// The obligation is met.
+	// The obligation is met (HMRC may take up to an hour to show it).
+	env.Clock.Advance(time.Hour)
 	p = b.get(base)
 	p.mustContain(t, "HMRC has your final declaration", "Final declaration", "Received on 1 May "+fmt.Sprint(int(y)+1),
 		"Amend your tax year "+ty, "Final declaration", "Year-end adjustments")

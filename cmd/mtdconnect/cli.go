@@ -42,7 +42,8 @@ func newRoot(p *proc) *ffcli.Command {
 			connectCommand(p),
 			userCommand(p, "status"), userCommand(p, "refresh"), userCommand(p, "test"), userCommand(p, "disconnect"),
 			group("keyset", "the keyset sealing tokens and secrets at rest", keysetRotateCommand(p)),
-			group("sandbox", "HMRC's sandbox (or the simulator)", sandboxCreateUserCommand(p)),
+			group("sandbox", "HMRC's sandbox (or the simulator)", sandboxCreateUserCommand(p), sandboxCreateBusinessCommand(p), sandboxCheckCommand(p)),
+			group("fraud-headers", "HMRC's fraud prevention headers", fraudHeadersCheckCommand(p)),
 			{
 				Name: "version", ShortUsage: "mtdconnect version", ShortHelp: "print the version",
 				Exec: func(context.Context, []string) error {
@@ -134,7 +135,7 @@ func newFlagSet(name string) *flag.FlagSet {
 
 func serveCommand(p *proc) *ffcli.Command {
 	fs := newFlagSet("serve")
-	cfg := newConfig(fs, p.getenv, webSettings, storeSettings, hmrcSettings, fraudSettings, logSettings)
+	cfg := newConfig(fs, p.getenv, webSettings, storeSettings, hmrcSettings, []string{"simulator-mode"}, fraudSettings, logSettings)
 	var f serveFlags
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "listen address of Prometheus's /metrics, e.g. 127.0.0.1:9100; empty: not served (MTDCONNECT_METRICS_ADDR)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", time.Minute,
@@ -148,7 +149,7 @@ func serveCommand(p *proc) *ffcli.Command {
 
 func simulatorCommand(p *proc) *ffcli.Command {
 	fs := newFlagSet("simulator")
-	cfg := newConfig(fs, p.getenv, []string{"simulator-addr", "addr", "public-url", "client-id", "client-secret", "hmrc-rate"}, logSettings)
+	cfg := newConfig(fs, p.getenv, []string{"simulator-addr", "simulator-mode", "addr", "public-url", "client-id", "client-secret", "hmrc-rate"}, logSettings)
 	var sf simulatorFlags
 	sf.bind(fs)
 	stateFile := fs.String("state-file", "", "keep the simulator's grants, tokens, test users and submissions in this file across restarts (default: in memory only)")
@@ -290,11 +291,43 @@ func keysetRotateCommand(p *proc) *ffcli.Command {
 
 func sandboxCreateUserCommand(p *proc) *ffcli.Command {
 	fs := newFlagSet("sandbox create-user")
-	cfg := newConfig(fs, p.getenv, storeSettings, hmrcSettings, cliLogSettings)
+	// fraudSettings: with --user, the test business is created with the
+	// fraud prevention headers of a batch process.
+	cfg := newConfig(fs, p.getenv, storeSettings, hmrcSettings, fraudSettings, cliLogSettings)
 	services := fs.String("services", defaultSandboxServices,
 		"comma-separated Create Test User services to enrol the test user for: "+strings.Join(sandboxServices, ", "))
 	asJSON := fs.Bool("json", false, "print the test user as JSON")
-	return command("create-user", "mtdconnect sandbox create-user [--services mtd-income-tax,mtd-vat] [--json]",
-		"create a test user at HMRC's sandbox (or the simulator)", fs, cfg,
-		func(ctx context.Context) error { return runSandboxCreateUser(ctx, cfg, *services, *asJSON, p) })
+	user := fs.String("user", "", "also give this landlord (an mtdconnect user's email) the test user's NINO and VRN, connect it for Income Tax as the test user, and create its UK property test business")
+	return command("create-user", "mtdconnect sandbox create-user [--services mtd-income-tax,mtd-vat] [--user EMAIL] [--json]",
+		"create a test user at HMRC's sandbox (or the simulator); with --user, its UK property test business too", fs, cfg,
+		func(ctx context.Context) error { return runSandboxCreateUser(ctx, cfg, *services, *user, *asJSON, p) })
+}
+
+func sandboxCreateBusinessCommand(p *proc) *ffcli.Command {
+	fs := newFlagSet("sandbox create-business")
+	cfg := newConfig(fs, p.getenv, storeSettings, hmrcSettings, fraudSettings, cliLogSettings)
+	uf := userFlags{user: fs.String("user", "", "the landlord, connected for Income Tax as a sandbox test user"), purpose: new(string)}
+	*uf.purpose = string(mtdconnect.PurposeIncomeTax)
+	return command("create-business", "mtdconnect sandbox create-business --user EMAIL",
+		"create the landlord's UK property test business (Self Assessment Test Support API) and store its ID", fs, cfg,
+		func(ctx context.Context) error { return runSandboxCreateBusiness(ctx, cfg, uf, p) })
+}
+
+func sandboxCheckCommand(p *proc) *ffcli.Command {
+	fs := newFlagSet("sandbox check")
+	cfg := newConfig(fs, p.getenv, storeSettings, hmrcSettings, fraudSettings, cliLogSettings)
+	user := fs.String("user", "", "the landlord whose Income Tax and VAT connections (test users') the calls use")
+	asJSON := fs.Bool("json", false, "print the calls as JSON")
+	return command("check", "mtdconnect sandbox check --user EMAIL [--json]",
+		"call every HMRC endpoint the product uses and print HMRC's answers, as HMRC asks before production", fs, cfg,
+		func(ctx context.Context) error { return runSandboxCheck(ctx, cfg, *user, *asJSON, p) })
+}
+
+func fraudHeadersCheckCommand(p *proc) *ffcli.Command {
+	fs := newFlagSet("fraud-headers check")
+	cfg := newConfig(fs, p.getenv, storeSettings, hmrcSettings, fraudSettings, cliLogSettings)
+	asJSON := fs.Bool("json", false, "print HMRC's answers as JSON")
+	return command("check", "mtdconnect fraud-headers check [--json]",
+		"send this deployment's fraud prevention headers to HMRC's Test Fraud Prevention Headers API and print its verdict and feedback", fs, cfg,
+		func(ctx context.Context) error { return runFraudHeadersCheck(ctx, cfg, *asJSON, p) })
 }

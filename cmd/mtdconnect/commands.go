@@ -86,15 +86,26 @@ func runConnect(ctx context.Context, cfg *Config, uf userFlags, manual bool, p *
 		return err
 	}
 	defer a.Close()
+	if err := manualConnect(ctx, a, u, purpose, p.stdin, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	return printStatus(ctx, a, u, purpose, false, stdout)
+}
+
+// manualConnect runs HMRC's out-of-band authorisation for the landlord:
+// it writes HMRC's authorise URL to out and reads back, from in, the code
+// HMRC shows once the landlord granted authority.
+func manualConnect(ctx context.Context, a *app, u *mtdconnect.User, purpose mtdconnect.Purpose, in io.Reader, out io.Writer) error {
 	by := landlord.ByAdministrator("")
 	authURL, state, err := a.landlord.StartConnect(ctx, by, u.ID, purpose, hmrc.OOBRedirectURI)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Open this address in a browser, sign in to HMRC and grant authority:\n\n  %s\n\n", authURL)
-	fmt.Fprintln(stdout, "HMRC then shows an authorisation code. It is valid for 10 minutes.")
-	fmt.Fprint(stdout, "Paste the code here and press Enter: ")
-	line, err := bufio.NewReader(p.stdin).ReadString('\n')
+	fmt.Fprintf(out, "Open this address in a browser, sign in to HMRC and grant authority:\n\n  %s\n\n", authURL)
+	fmt.Fprintln(out, "HMRC then shows an authorisation code. It is valid for 10 minutes.")
+	fmt.Fprint(out, "Paste the code here and press Enter: ")
+	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
 		return errors.New("no code was entered")
 	}
@@ -109,8 +120,7 @@ func runConnect(ctx context.Context, cfg *Config, uf userFlags, manual bool, p *
 		}
 		return err
 	}
-	fmt.Fprintln(stdout)
-	return printStatus(ctx, a, u, purpose, false, stdout)
+	return nil
 }
 
 func runUserCommand(ctx context.Context, cfg *Config, cmd string, uf userFlags, asJSON bool, p *proc) error {
@@ -133,7 +143,7 @@ func runUserCommand(ctx context.Context, cfg *Config, cmd string, uf userFlags, 
 		if err != nil {
 			return fmt.Errorf("describe this server for HMRC's fraud prevention headers: %w", err)
 		}
-		msg, err := a.landlord.Test(ctx, by, u.ID, purpose, origin)
+		msg, err := a.landlord.Test(ctx, by, u.ID, purpose, origin, "")
 		if err != nil {
 			return explain(err)
 		}

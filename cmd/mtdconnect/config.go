@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 	ClientID      string
 	ClientSecret  string
 	SimulatorAddr string
+	// SimulatorMode is the built-in simulator's mode: demo or sandbox
+	// (hmrcsim.ModeDemo, hmrcsim.ModeSandbox).
+	SimulatorMode string
 	Rate          float64
 	RefreshMargin time.Duration
 	LogFormat     string
@@ -102,7 +106,7 @@ var secretSettings = map[string]bool{"client-secret": true}
 // settings of groups to fs. load then reads the environment.
 func newConfig(fs *flag.FlagSet, getenv getenvFunc, groups ...[]string) *Config {
 	c := &Config{
-		Addr: "127.0.0.1:8080", DataDir: "mtdconnect-data", HMRC: hmrc.EnvSimulator, SimulatorAddr: "127.0.0.1:9090",
+		Addr: "127.0.0.1:8080", DataDir: "mtdconnect-data", HMRC: hmrc.EnvSimulator, SimulatorAddr: "127.0.0.1:9090", SimulatorMode: "demo",
 		Rate: 3, RefreshMargin: 5 * time.Minute, LogFormat: "text",
 		fs: fs, getenv: getenv,
 	}
@@ -138,6 +142,7 @@ func (c *Config) bind(name string) {
 		"client-id":           "HMRC application client ID; with the secret, overrides the application stored with mtdconnect app set",
 		"client-secret":       "HMRC application client secret; prefer the environment, which other users of the machine cannot read",
 		"simulator-addr":      "listen address of the built-in HMRC simulator",
+		"simulator-mode":      "how the HMRC simulator answers: demo (kind and stateful, for a first look) or sandbox (as HMRC's sandbox does: canned answers, Gov-Test-Scenario, STATEFUL test businesses)",
 		"hmrc-rate":           "HMRC requests per second for the whole deployment",
 		"refresh-margin":      "refresh access tokens this long before they expire",
 		"log-format":          "text or json",
@@ -182,6 +187,8 @@ func (c *Config) bind(name string) {
 		fs.StringVar(&c.ClientSecret, name, c.ClientSecret, usage)
 	case "simulator-addr":
 		fs.StringVar(&c.SimulatorAddr, name, c.SimulatorAddr, usage)
+	case "simulator-mode":
+		fs.StringVar(&c.SimulatorMode, name, c.SimulatorMode, usage)
 	case "hmrc-rate":
 		fs.Float64Var(&c.Rate, name, c.Rate, usage)
 	case "refresh-margin":
@@ -289,6 +296,9 @@ func (c *Config) resolve() error {
 	}
 	if c.RefreshMargin <= 0 {
 		return errors.New("MTDCONNECT_REFRESH_MARGIN must be positive")
+	}
+	if _, ok := hmrcsim.ParseMode(c.SimulatorMode); !ok {
+		return fmt.Errorf("MTDCONNECT_SIMULATOR_MODE must be demo or sandbox, not %q", c.SimulatorMode)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("MTDCONNECT_LOG_FORMAT must be text or json, not %q", c.LogFormat)

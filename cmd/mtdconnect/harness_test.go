@@ -99,7 +99,15 @@ type cliEnv struct {
 // overrides as HMRC environment hmrcEnv.
 func newSimCLIEnv(t *testing.T, hmrcEnv string, app hmrcsim.Application) *cliEnv {
 	t.Helper()
-	sim := hmrcsim.New(hmrcsim.Options{RateLimit: 1000})
+	return newSimCLIEnvWith(t, hmrcEnv, app, hmrcsim.Options{})
+}
+
+// newSimCLIEnvWith is newSimCLIEnv with the simulator's options (its
+// mode); the rate limit is lifted.
+func newSimCLIEnvWith(t *testing.T, hmrcEnv string, app hmrcsim.Application, opts hmrcsim.Options) *cliEnv {
+	t.Helper()
+	opts.RateLimit = 1000
+	sim := hmrcsim.New(opts)
 	app.RedirectURIs = []string{hmrc.OOBRedirectURI}
 	sim.AddApplication(app)
 	srv := httptest.NewServer(sim.Handler())
@@ -110,6 +118,10 @@ func newSimCLIEnv(t *testing.T, hmrcEnv string, app hmrcsim.Application) *cliEnv
 		"MTDCONNECT_HMRC_AUTHORIZE_URL": srv.URL + "/oauth/authorize",
 		"MTDCONNECT_HMRC_TOKEN_URL":     srv.URL + "/oauth/token",
 		"MTDCONNECT_HMRC_API_URL":       srv.URL,
+		// The maker and model of this server, for the batch calls'
+		// Gov-Client-User-Agent where the host has no DMI data to say.
+		"MTDCONNECT_DEVICE_MANUFACTURER": "Test Cloud",
+		"MTDCONNECT_DEVICE_MODEL":        "Test VM",
 	}}
 }
 
@@ -134,10 +146,12 @@ func newCLIEnv(t *testing.T) *cliEnv {
 func newServeEnv(t *testing.T, extra map[string]string) *cliEnv {
 	t.Helper()
 	vars := map[string]string{
-		"MTDCONNECT_ADDR":           freeAddr(t),
-		"MTDCONNECT_SIMULATOR_ADDR": freeAddr(t),
-		"MTDCONNECT_DATA_DIR":       t.TempDir(),
-		"MTDCONNECT_HMRC":           "simulator",
+		"MTDCONNECT_ADDR":                freeAddr(t),
+		"MTDCONNECT_SIMULATOR_ADDR":      freeAddr(t),
+		"MTDCONNECT_DATA_DIR":            t.TempDir(),
+		"MTDCONNECT_HMRC":                "simulator",
+		"MTDCONNECT_DEVICE_MANUFACTURER": "Test Cloud",
+		"MTDCONNECT_DEVICE_MODEL":        "Test VM",
 	}
 	for k, v := range extra {
 		vars[k] = v

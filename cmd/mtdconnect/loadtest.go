@@ -19,8 +19,8 @@ HMRC simulator (mtdconnect simulator) and several mtdconnect serve instances
 on one database, seeded with real grants, driven through the JSON API.
 It prints what it measured, and exits 1 if a correctness bound did not hold.
 
-Scenarios: races, rolling, crashes, faults, rate, scale (PostgreSQL only),
-or all. Without --database-url the instances share one SQLite file.`
+Scenarios: races, rolling, crashes, faults, rate, quarterly, scale
+(PostgreSQL only), or all. Without --database-url the instances share one SQLite file.`
 
 // loadtestFlags are the command's flags; run turns them into
 // loadtest.Options.
@@ -34,8 +34,8 @@ type loadtestFlags struct {
 }
 
 func (f *loadtestFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&f.scenario, "scenario", "all", "races, rolling, crashes, faults, rate, scale or all; several separated by commas")
-	fs.DurationVar(&f.duration, "duration", 0, "length of the races, faults and rate phases (default 60s each)")
+	fs.StringVar(&f.scenario, "scenario", "all", "races, rolling, crashes, faults, rate, quarterly, scale or all; several separated by commas")
+	fs.DurationVar(&f.duration, "duration", 0, "length of the races, faults and rate phases (default 60s each) and of the quarterly steady state (default 30s)")
 	fs.IntVar(&f.instances, "instances", 3, "mtdconnect serve instances sharing the database")
 	fs.StringVar(&f.databaseURL, "database-url", "",
 		"postgres:// URL of a server where each scenario creates (and drops) a database of its own; empty: one SQLite file (MTDCONNECT_LOADTEST_DATABASE_URL)")
@@ -86,6 +86,7 @@ func (f *loadtestFlags) options(command []string, progress io.Writer) (loadtest.
 	opts.Crashes.Kills = f.kills
 	opts.Rolling.Restarts = f.restarts
 	opts.Scale.Connections = f.scaleConns
+	opts.Quarterly.Duration = f.duration
 	return opts, scenarios, nil
 }
 

@@ -40,6 +40,7 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 			// connection drops after it, as a reset would.
 			Timeout: time.Second,
 		},
+		Quarterly: loadtest.QuarterlyConfig{Landlords: 6, Duration: 4 * time.Second, Workers: 3},
 		Rate: loadtest.RateConfig{
 			Duration: 4 * time.Second, Connections: 6,
 			PriorityDuration: 4 * time.Second, BackgroundWorkers: 3,
@@ -58,7 +59,8 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 // no connection lost, and only refusals by a stopping instance, each
 // retried elsewhere with success; no connection lost and all healthy
 // within 30s after faults; at most the limit per second and no 429 under
-// excess demand. Speed is reported, not asserted.
+// excess demand; at most 1.1 HMRC requests per quarterly journey in steady
+// state across the instances. Speed is reported, not asserted.
 func TestReliability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a simulator and three instances per scenario")
@@ -69,7 +71,7 @@ func TestReliability(t *testing.T) {
 			if b.name == "postgres" && b.url == "" {
 				t.Skip("MTDCONNECT_TEST_POSTGRES_DSN is not set: the PostgreSQL variant is skipped")
 			}
-			for _, scenario := range []string{loadtest.ScenarioRaces, loadtest.ScenarioRolling, loadtest.ScenarioFaults, loadtest.ScenarioRate} {
+			for _, scenario := range []string{loadtest.ScenarioRaces, loadtest.ScenarioRolling, loadtest.ScenarioFaults, loadtest.ScenarioRate, loadtest.ScenarioQuarterly} {
 				t.Run(scenario, func(t *testing.T) {
 					rep, err := loadtest.Run(t.Context(), shortOptions(t, b.url), []string{scenario})
 					if err != nil {

@@ -197,7 +197,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	a.landlord, err = landlord.New(landlord.Config{
-		Store: a.store, HMRC: a.hmrc, ITSA: itsa.New(a.hmrc), VAT: vat.New(a.hmrc), Logger: a.log,
+		Store: a.store, HMRC: a.hmrc, ITSA: itsa.New(a.hmrc, a.store), VAT: vat.New(a.hmrc), Logger: a.log,
 	})
 	if err != nil {
 		a.store.Close()

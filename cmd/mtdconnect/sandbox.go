@@ -10,11 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/sandbox"
+	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
 // sandboxServices are the Create Test User services this service's
@@ -49,9 +52,13 @@ type TestUserJSON struct {
 	VRN                 string   `json:"vrn,omitempty"`
 	VATRegistrationDate string   `json:"vat_registration_date,omitempty"`
 	SAUTR               string   `json:"sa_utr,omitempty"`
+	// Landlord and BusinessID: with --user, the landlord given the test
+	// user's identifiers, and the UK property test business created for it.
+	Landlord   string `json:"landlord,omitempty"`
+	BusinessID string `json:"business_id,omitempty"`
 }
 
-func runSandboxCreateUser(ctx context.Context, cfg *Config, servicesFlag string, asJSON bool, p *proc) error {
+func runSandboxCreateUser(ctx context.Context, cfg *Config, servicesFlag, landlordEmail string, asJSON bool, p *proc) error {
 	stdout := p.stdout
 	// Everything that can be refused is refused before the database is
 	// opened or anything is sent.
@@ -76,20 +83,126 @@ func runSandboxCreateUser(ctx context.Context, cfg *Config, servicesFlag string,
 		return err
 	}
 	defer a.Close()
+	var landlordUser *mtdconnect.User
+	if landlordEmail != "" {
+		if landlordUser, err = a.userByEmail(ctx, landlordEmail); err != nil {
+			return err
+		}
+	}
 	u, err := sandbox.New(a.hmrc).CreateTestUser(ctx, services)
 	if err != nil {
 		return explainCreateUser(cfg, err)
 	}
+	out := TestUserJSON{
+		Environment: cfg.HMRC, Services: services,
+		UserID: u.UserID, Password: u.Password, Name: u.UserFullName, Email: u.EmailAddress,
+		NINO: u.NINO, MTDITID: u.MTDITID, VRN: u.VRN, VATRegistrationDate: u.VATRegistrationDate, SAUTR: u.SAUTR,
+	}
+	if !asJSON {
+		printTestUser(stdout, cfg, services, u, landlordUser != nil)
+	}
+	if landlordUser != nil {
+		// The prompts of the sign-in go where a person reads them; with
+		// --json standard output holds the JSON only.
+		talk := stdout
+		if asJSON {
+			talk = p.stderr
+		}
+		out.Landlord = landlordUser.Email
+		if out.BusinessID, err = setUpTestLandlord(ctx, a, landlordUser, u, talk, p.stdin); err != nil {
+			return err
+		}
+	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(TestUserJSON{
-			Environment: cfg.HMRC, Services: services,
-			UserID: u.UserID, Password: u.Password, Name: u.UserFullName, Email: u.EmailAddress,
-			NINO: u.NINO, MTDITID: u.MTDITID, VRN: u.VRN, VATRegistrationDate: u.VATRegistrationDate, SAUTR: u.SAUTR,
-		})
+		return enc.Encode(out)
 	}
-	printTestUser(stdout, cfg, services, u)
+	return nil
+}
+
+// setUpTestLandlord gives the landlord the test user's identifiers and,
+// when the test user has Income Tax, connects the landlord as it (HMRC's
+// out-of-band flow: the person running the command signs in with the test
+// user's credentials and pastes the code) and creates its UK property test
+// business, stored as the landlord's. It returns the business ID.
+func setUpTestLandlord(ctx context.Context, a *app, u *mtdconnect.User, tu *sandbox.TestUser, talk io.Writer, stdin io.Reader) (string, error) {
+	if tu.NINO != "" {
+		u.NINO = tu.NINO
+	}
+	if tu.VRN != "" {
+		u.VRN = tu.VRN
+	}
+	if err := a.store.UpdateUser(ctx, u); err != nil {
+		return "", fmt.Errorf("give %s the test user's identifiers: %w", u.Email, err)
+	}
+	fmt.Fprintf(talk, "\n%s now has the test user's NINO %s and VRN %s.\n", u.Email, cmpOr(u.NINO, "(none)"), cmpOr(u.VRN, "(none)"))
+	if tu.MTDITID == "" || tu.NINO == "" {
+		fmt.Fprintln(talk, "The test user has no MTD Income Tax enrolment, so no UK property test business is made.")
+		return "", nil
+	}
+	fmt.Fprintf(talk, "\nHMRC creates a test business only for a connected landlord: connect %s for Income Tax, signing in at HMRC as the test user above.\n", u.Email)
+	if err := manualConnect(ctx, a, u, mtdconnect.PurposeIncomeTax, stdin, talk); err != nil {
+		return "", err
+	}
+	fmt.Fprintln(talk)
+	id, err := createTestBusiness(ctx, a, u)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(talk, "Created a UK property test business for %s: %s\n", u.Email, id)
+	fmt.Fprintln(talk, "It is stored as the landlord's business, so the pages and the API use it; Gov-Test-Scenario: STATEFUL reaches its data.")
+	return id, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// createTestBusiness creates the landlord's UK property test business
+// through the Self Assessment Test Support API and explains its refusals.
+func createTestBusiness(ctx context.Context, a *app, u *mtdconnect.User) (string, error) {
+	origin, err := a.hmrc.BatchOrigin(map[string]string{"mtdconnect": strconv.FormatInt(u.ID, 10)})
+	if err != nil {
+		return "", fmt.Errorf("describe this server for HMRC's fraud prevention headers: %w", err)
+	}
+	id, err := a.landlord.CreateTestBusiness(ctx, landlord.ByAdministrator(""), u.ID, origin)
+	var ae *hmrc.APIError
+	switch {
+	case err == nil:
+		return id, nil
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.Code == "MATCHING_RESOURCE_NOT_FOUND" && a.cfg.HMRC == hmrc.EnvSimulator:
+		return "", errors.New("the simulator runs in demo mode, which has no Self Assessment Test Support API (every test user already has a UK property business there): " +
+			"run it with --simulator-mode sandbox (MTDCONNECT_SIMULATOR_MODE=sandbox) to make test businesses as in HMRC's sandbox")
+	case errors.As(err, &ae) && ae.Code == "RULE_PROPERTY_BUSINESS_ADDED":
+		return "", errors.New("HMRC already holds a UK property test business for this test user (one of each property business is allowed; HMRC purges them 7 days after creation): " +
+			"find it with `mtdconnect test --user EMAIL` and Gov-Test-Scenario STATEFUL, or use another test user")
+	case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
+		return "", fmt.Errorf("HMRC refused: check that the application is subscribed to the Self Assessment Test Support API at HMRC's Developer Hub: %w", err)
+	}
+	return "", explain(err)
+}
+
+func runSandboxCreateBusiness(ctx context.Context, cfg *Config, uf userFlags, p *proc) error {
+	if cfg.HMRC == hmrc.EnvProduction {
+		return errors.New("HMRC has the Self Assessment Test Support API in its sandbox only: run this with MTDCONNECT_HMRC=sandbox, or against the simulator")
+	}
+	a, u, _, err := uf.open(ctx, cfg, p.stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if u.NINO == "" {
+		return explain(landlord.ErrNoNINO)
+	}
+	id, err := createTestBusiness(ctx, a, u)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(p.stdout, "Created a UK property test business for %s: %s\n", u.Email, id)
 	return nil
 }
 
@@ -171,7 +284,7 @@ func explainCreateUser(cfg *Config, err error) error {
 	return err
 }
 
-func printTestUser(w io.Writer, cfg *Config, services []string, u *sandbox.TestUser) {
+func printTestUser(w io.Writer, cfg *Config, services []string, u *sandbox.TestUser, landlordGiven bool) {
 	where := "HMRC's sandbox"
 	if cfg.HMRC == hmrc.EnvSimulator {
 		where = "the HMRC simulator"
@@ -190,6 +303,9 @@ func printTestUser(w io.Writer, cfg *Config, services []string, u *sandbox.TestU
 	row("Self Assessment UTR", u.SAUTR)
 	row("VAT registration number (VRN)", u.VRN)
 	row("VAT registration date", u.VATRegistrationDate)
+	if landlordGiven {
+		return // setUpTestLandlord carries on
+	}
 
 	fmt.Fprintln(w, "\nNext:")
 	n := 1
@@ -209,6 +325,10 @@ func printTestUser(w io.Writer, cfg *Config, services []string, u *sandbox.TestU
 	}
 	step("Connect at Settings → HMRC connection, or: mtdconnect connect --user EMAIL --manual [--purpose vat].\n"+
 		"     When %s asks, sign in with the user ID and password above and grant authority.", signIn)
+	if u.MTDITID != "" {
+		step("Create its UK property test business: mtdconnect sandbox create-business --user EMAIL\n" +
+			"     (or run create-user with --user EMAIL, which does steps 1 to 3 and this one in one go).")
+	}
 	if cfg.HMRC == hmrc.EnvSimulator {
 		fmt.Fprintln(w, "\nThe simulator of `mtdconnect serve` keeps this user in its data directory across restarts;\n"+
 			"`mtdconnect simulator` on its own keeps it in memory, until it stops.")

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/web"
 )
@@ -44,6 +45,10 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	}
 	// Closed last, after every actor has stopped.
 	defer a.Close()
+	deviceWarning, err := checkBatchDevice(a.cfg)
+	if err != nil {
+		return err
+	}
 	stop := &stopper{log: a.log, timeout: f.drainTimeout, delay: f.shutdownDelay, hurry: p.hurry}
 
 	// Listeners are opened before anything runs, so that a port in use
@@ -57,7 +62,11 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		}
 		defer simLn.Close()
 		simURL = "http://" + simLn.Addr().String()
-		sim = newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{})
+		mode, _ := hmrcsim.ParseMode(a.cfg.SimulatorMode)
+		// The demo shows an update as received after demoFulfilmentDelay
+		// rather than HMRC's hour: a newcomer sees both states in one
+		// sitting. Its control endpoints stay off: a browser can reach it.
+		sim = newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{Mode: mode, FulfilmentDelay: demoFulfilmentDelay})
 		if err := seedDemo(ctx, a); err != nil {
 			return err
 		}
@@ -110,6 +119,10 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", mln.Addr())
 	}
 	printBanner(stdout, a, "http://"+ln.Addr().String(), simURL)
+	if deviceWarning != "" {
+		fmt.Fprintln(stdout, "\nWARNING: "+deviceWarning)
+		a.log.Warn(deviceWarning)
+	}
 	err = g.Run()
 	stop.end()
 	if errors.Is(err, errStopSignal) {
@@ -128,6 +141,42 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }
+
+// checkBatchDevice says, at the start, what this host cannot tell of itself
+// for HMRC's Gov-Client-User-Agent (its maker and model: a VM without DMI
+// data) and the configuration does not fill in. HMRC's spec wants all four
+// of its fields on every call no landlord starts, so against HMRC such a
+// server does not start; with the simulator it starts with a warning, and
+// those calls are refused until the settings are given.
+func checkBatchDevice(cfg *Config) (warning string, err error) {
+	var missing []string
+	for _, what := range fraud.HostUnknowns() {
+		switch {
+		case what == "manufacturer" && cfg.DeviceManufacturer == "":
+			missing = append(missing, "MTDCONNECT_DEVICE_MANUFACTURER")
+		case what == "model" && cfg.DeviceModel == "":
+			missing = append(missing, "MTDCONNECT_DEVICE_MODEL")
+		}
+	}
+	if len(missing) == 0 {
+		return "", nil
+	}
+	msg := "this host does not report its device manufacturer and model (no DMI data, as on many virtual machines), which HMRC's " +
+		"Gov-Client-User-Agent needs on every call no landlord starts: set " + strings.Join(missing, " and ") +
+		" (for example your cloud provider and instance type)"
+	if cfg.HMRC != hmrc.EnvSimulator {
+		return "", errors.New(msg)
+	}
+	return msg + "; until then such calls are refused", nil
+}
+
+// demoFulfilmentDelay is how long the built-in simulator takes to show a
+// quarterly update's obligation as fulfilled. HMRC says "up to an hour"
+// (the simulator's default); the demo takes 2 minutes, long enough that the
+// page's "sent: HMRC may take up to an hour to show it as received" is
+// seen, short enough that a newcomer sees "received" in the same sitting
+// (within landlord.SentRecheck after it).
+const demoFulfilmentDelay = 2 * time.Minute
 
 // builtinSimulator says whether serve runs the HMRC simulator in-process:
 // with MTDCONNECT_HMRC=simulator, unless the HMRC URLs were pointed
@@ -186,7 +235,11 @@ func printBanner(w io.Writer, a *app, url, simURL string) {
 		fmt.Fprintf(w, "  HMRC: %s (%s)\n", a.cfg.HMRC, a.cfg.APIURL)
 		return
 	}
-	fmt.Fprintf(w, "  HMRC: built-in simulator at %s\n\n", simURL)
+	fmt.Fprintf(w, "  HMRC: built-in simulator at %s, %s mode\n", simURL, a.cfg.SimulatorMode)
+	if a.cfg.SimulatorMode == "sandbox" {
+		fmt.Fprintf(w, "  It answers as HMRC's sandbox does (canned answers, Gov-Test-Scenario, STATEFUL test businesses): docs/SANDBOX.md\n")
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Sign in to mtdconnect as the demo landlord:\n  email:    %s\n  password: %s\n\n", demoEmail, demoPassword)
 	fmt.Fprintf(w, "At the simulated HMRC sign-in (Government Gateway), use the test user:\n  user ID:  %s\n  password: %s\n\n", simUserID, simUserPassword)
 	fmt.Fprintf(w, "Its National Insurance number is %s and its VAT registration number %s.\n\n", simUserNINO, simUserVRN)
@@ -200,6 +253,8 @@ type simulatorFlags struct {
 	resetRate, lostResponseRate, rateLimit float64
 	timeout, accessTokenLifetime           time.Duration
 	seed                                   int64
+	controls                               bool
+	fulfilmentDelay                        time.Duration
 }
 
 func (f *simulatorFlags) bind(fs *flag.FlagSet) {
@@ -213,6 +268,8 @@ func (f *simulatorFlags) bind(fs *flag.FlagSet) {
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests/second per application before 429 MESSAGE_THROTTLED_OUT (default --hmrc-rate, MTDCONNECT_HMRC_RATE; negative: unlimited)")
 	fs.DurationVar(&f.accessTokenLifetime, "access-token-lifetime", 4*time.Hour, "lifetime of access tokens (HMRC's is 4h; seconds make refreshes race in tests)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the fault draws, for reproducible runs")
+	fs.BoolVar(&f.controls, "controls", false, "serve the control endpoints /admin/faults, /admin/stats and /admin/clock (same-origin requests only), for tests and mtdconnect loadtest; off by default, as they are unauthenticated")
+	fs.DurationVar(&f.fulfilmentDelay, "fulfilment-delay", 0, "how long after an update the demo's obligation shows as fulfilled (default HMRC's \"up to an hour\"; negative: at once)")
 }
 
 // options checks the knobs and turns them into the simulator's options
@@ -245,7 +302,11 @@ func (f *simulatorFlags) options() (hmrcsim.Options, hmrcsim.Faults, error) {
 	case math.IsNaN(f.rateLimit):
 		return hmrcsim.Options{}, hmrcsim.Faults{}, errors.New("--rate-limit must be a number")
 	}
-	opts := hmrcsim.Options{RateLimit: f.rateLimit, AccessTokenLifetime: f.accessTokenLifetime.Truncate(time.Second)}
+	opts := hmrcsim.Options{RateLimit: f.rateLimit, AccessTokenLifetime: f.accessTokenLifetime.Truncate(time.Second),
+		FulfilmentDelay: f.fulfilmentDelay, Controls: hmrcsim.ControlsOff}
+	if f.controls {
+		opts.Controls = hmrcsim.ControlsOn
+	}
 	faults := hmrcsim.Faults{
 		Latency: f.latency, LatencyRate: f.latencyRate, ErrorRate: f.errorRate, TimeoutRate: f.timeoutRate,
 		ResetRate: f.resetRate, LostResponseRate: f.lostResponseRate, Timeout: f.timeout, Seed: f.seed,
@@ -262,6 +323,7 @@ func runSimulator(ctx context.Context, cfg *Config, sf *simulatorFlags, stateFil
 	if err != nil {
 		return err
 	}
+	opts.Mode, _ = hmrcsim.ParseMode(cfg.SimulatorMode)
 	log := cfg.logger(p.stderr)
 	ln, err := net.Listen("tcp", cfg.SimulatorAddr)
 	if err != nil {
@@ -275,8 +337,12 @@ func runSimulator(ctx context.Context, cfg *Config, sf *simulatorFlags, stateFil
 	} else if opts.RateLimit == 0 {
 		limit = strconv.FormatFloat(cfg.Rate, 'f', -1, 64) + " requests/second per application"
 	}
-	fmt.Fprintf(stdout, "HMRC simulator running: http://%s\n  rate limit: %s; access tokens last %s\n", ln.Addr(), limit, opts.AccessTokenLifetime)
-	fmt.Fprintf(stdout, "  faults: %s (change them while it runs: PUT http://%s/admin/faults; counters: GET /admin/stats)\n", describeFaults(faults), ln.Addr())
+	fmt.Fprintf(stdout, "HMRC simulator running: http://%s\n  mode: %s; rate limit: %s; access tokens last %s\n", ln.Addr(), opts.Mode, limit, opts.AccessTokenLifetime)
+	if sf.controls {
+		fmt.Fprintf(stdout, "  faults: %s (change them while it runs: PUT http://%s/admin/faults; counters: GET /admin/stats)\n", describeFaults(faults), ln.Addr())
+	} else {
+		fmt.Fprintf(stdout, "  faults: %s (control endpoints off; --controls serves /admin/faults and /admin/stats)\n", describeFaults(faults))
+	}
 	fmt.Fprintf(stdout, "  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
 		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
 	stop := &stopper{log: log, timeout: simulatorDrainTimeout + 5*time.Second}

@@ -30,6 +30,7 @@ func TestSimulatorFlagErrors(t *testing.T) {
 		{[]string{"--rate-limit", "NaN"}, "--rate-limit must be a number"},
 		{[]string{"--error-rate", "lots"}, "invalid value"},
 		{[]string{"surplus"}, `unexpected argument "surplus"`},
+		{[]string{"--simulator-mode", "strict"}, "MTDCONNECT_SIMULATOR_MODE must be demo or sandbox"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -47,9 +48,9 @@ func TestSimulatorFlagErrors(t *testing.T) {
 
 // TestSimulatorFlags starts `mtdconnect simulator` with fault, limit and
 // lifetime flags and checks each takes effect, and that /admin/faults
-// changes the faults while it runs.
+// (served with --controls) changes the faults while it runs.
 func TestSimulatorFlags(t *testing.T) {
-	base := startSimulatorCommand(t, "--error-rate", "1", "--seed", "7", "--latency", "5ms", "--rate-limit", "5", "--access-token-lifetime", "2s")
+	base := startSimulatorCommand(t, "--controls", "--error-rate", "1", "--seed", "7", "--latency", "5ms", "--rate-limit", "5", "--access-token-lifetime", "2s")
 
 	var f hmrcsim.Faults
 	getJSON(t, base+"/admin/faults", &f)
@@ -162,5 +163,64 @@ func getJSON(t *testing.T, u string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The simulator's mode and controls: without --controls the control
+// endpoints are an unknown resource; the sandbox mode serves the Self
+// Assessment Test Support API, which the demo has not (as in production).
+func TestSimulatorModeAndControls(t *testing.T) {
+	status := func(method, u string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, u, strings.NewReader(`{"typeOfBusiness":"uk-property"}`))
+		req.Header.Set("Accept", "application/vnd.hmrc.1.0+json")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	demo := startSimulatorCommand(t)
+	sandbox := startSimulatorCommand(t, "--simulator-mode", "sandbox", "--controls")
+	if got := status("GET", demo+"/admin/stats"); got != http.StatusNotFound {
+		t.Errorf("demo without --controls: /admin/stats %d, want 404", got)
+	}
+	if got := status("GET", sandbox+"/admin/stats"); got != http.StatusOK {
+		t.Errorf("sandbox with --controls: /admin/stats %d, want 200", got)
+	}
+	// No token: the sandbox's route exists and asks for one (401); the
+	// demo has no such resource (404).
+	path := "/individuals/self-assessment-test-support/business/AA123456A"
+	if got := status("POST", demo+path); got != http.StatusNotFound {
+		t.Errorf("demo: Test Support %d, want 404", got)
+	}
+	if got := status("POST", sandbox+path); got != http.StatusUnauthorized {
+		t.Errorf("sandbox: Test Support %d, want 401", got)
+	}
+}
+
+// serve's built-in simulator: its control endpoints are off (a browser can
+// reach it), its mode is MTDCONNECT_SIMULATOR_MODE, and the banner says
+// which.
+func TestServeBuiltinSimulator(t *testing.T) {
+	for _, mode := range []string{"demo", "sandbox"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newServeEnv(t, map[string]string{"MTDCONNECT_SIMULATOR_MODE": mode})
+			p := e.startInProcess(t, "serve")
+			sim := "http://" + e.vars["MTDCONNECT_SIMULATOR_ADDR"]
+			resp, err := http.Get(sim + "/admin/stats")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("/admin/stats of serve's simulator: %d, want 404", resp.StatusCode)
+			}
+			if out := p.logs.String(); !strings.Contains(out, "built-in simulator at "+sim+", "+mode+" mode") {
+				t.Errorf("the banner does not name the mode:\n%s", out)
+			}
+		})
 	}
 }

@@ -57,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: nino})
 	e := &env{Env: h, userID: h.CreateUser(t, "landlord@example.com", nino, "").ID, audit: &fphAudit{next: h.Tokens}}
 	c := h.NewClient(t, func(cfg *hmrc.Config) { cfg.HTTPClient = &http.Client{Transport: e.audit, Timeout: 5 * time.Second} })
-	e.calc, e.itsa = calc.New(c), itsa.New(c)
+	e.calc, e.itsa = calc.New(c), itsa.New(c, h.Store)
 	h.Connect(t, c, e.userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
 	return e
 }
@@ -148,6 +148,7 @@ func TestYearEnd(t *testing.T) {
 	if err != nil || resp.Status != http.StatusNoContent {
 		t.Fatalf("final declaration: %+v, %v", resp, err)
 	}
+	e.Clock.Advance(time.Hour) // HMRC may take up to an hour to show it received
 	if ob, err := e.itsa.FinalDeclarationObligation(ctx, e.userID, nino, year, o); err != nil || ob == nil || !ob.Fulfilled() || ob.Received != "2027-05-01" {
 		t.Errorf("the obligation after declaring: %+v, %v", ob, err)
 	}

@@ -20,8 +20,25 @@ type Batch struct {
 	Vendor Vendor
 	// DeviceManufacturer and DeviceModel describe this server in
 	// Gov-Client-User-Agent when the host cannot say (a VM without DMI
-	// data); the host's own values win when it can.
+	// data); the host's own values win when it can. HMRC's spec wants both
+	// in every batch call's Gov-Client-User-Agent, so Origin fails without
+	// them on such a host.
 	DeviceManufacturer, DeviceModel string
+}
+
+// HostUnknowns names what this host cannot tell of itself for
+// Gov-Client-User-Agent and the configuration must give: "manufacturer",
+// "model", both, or none. A server says so when it starts.
+func HostUnknowns() []string {
+	_, manufacturer, model := hostDetails()
+	var out []string
+	if manufacturer == "" {
+		out = append(out, "manufacturer")
+	}
+	if model == "" {
+		out = append(out, "model")
+	}
+	return out
 }
 
 // Origin describes this server as the origin of one call for userIDs, the

@@ -163,8 +163,8 @@ type BatchDevice struct {
 	MACAddresses          []string  // e.g. "ea:43:1a:5d:21:45"
 	OSFamily              string    // e.g. "Linux"
 	OSVersion             string    // e.g. "6.8.0-45-generic"
-	DeviceManufacturer    string    // optional; omitted from Gov-Client-User-Agent when empty
-	DeviceModel           string    // optional; omitted from Gov-Client-User-Agent when empty
+	DeviceManufacturer    string    // required: the host's, or the configuration's where the host cannot tell
+	DeviceModel           string    // required, as DeviceManufacturer
 	TimezoneOffsetMinutes int       // JS convention, as Device.TimezoneOffsetMinutes
 }
 
@@ -528,13 +528,16 @@ func (o Origin) batch(b *builder) {
 	if bd.OSVersion == "" {
 		b.fail(govClientUserAgent, "BatchDevice.OSVersion", "is required")
 	}
-	if bd.DeviceManufacturer != "" {
-		ua = append(ua, [2]string{"device-manufacturer", bd.DeviceManufacturer})
+	// The spec's four fields, always: a host that cannot tell its maker or
+	// model (a VM without DMI data) must be told them by its configuration.
+	if bd.DeviceManufacturer == "" {
+		b.fail(govClientUserAgent, "BatchDevice.DeviceManufacturer", "is required; this host does not report it, so the configuration must give it")
 	}
-	if bd.DeviceModel != "" {
-		ua = append(ua, [2]string{"device-model", bd.DeviceModel})
+	if bd.DeviceModel == "" {
+		b.fail(govClientUserAgent, "BatchDevice.DeviceModel", "is required; this host does not report it, so the configuration must give it")
 	}
-	if bd.OSFamily != "" && bd.OSVersion != "" {
+	ua = append(ua, [2]string{"device-manufacturer", bd.DeviceManufacturer}, [2]string{"device-model", bd.DeviceModel})
+	if bd.OSFamily != "" && bd.OSVersion != "" && bd.DeviceManufacturer != "" && bd.DeviceModel != "" {
 		b.set(govClientUserAgent, keyValues(ua))
 	}
 }

@@ -404,8 +404,17 @@ func TestHostBatchDevice(t *testing.T) {
 			t.Errorf("loopback %s listed", ip)
 		}
 	}
+	// Where the host does not tell its maker and model, Gov-Client-User-Agent
+	// cannot be built without them: the configuration must give them.
 	r := batchOrigin()
 	r.BatchDevice = d
+	if d.DeviceManufacturer == "" || d.DeviceModel == "" {
+		if _, err := r.Headers(); err == nil || !strings.Contains(err.Error(), "Gov-Client-User-Agent") {
+			t.Fatalf("a host without maker or model: Headers = %v", err)
+		}
+		d.DeviceManufacturer, d.DeviceModel = cmpOr(d.DeviceManufacturer, "Test Cloud"), cmpOr(d.DeviceModel, "Test VM")
+		r.BatchDevice = d
+	}
 	if len(d.MACAddresses) == 0 {
 		r.MissingData = []string{"Gov-Client-MAC-Addresses"}
 	}
@@ -508,4 +517,31 @@ func FuzzFraudEncode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Batch Gov-Client-User-Agent always carries its four fields: an origin
+// without the maker or model is refused, naming the field.
+func TestBatchUserAgentFourFields(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{{"manufacturer", "BatchDevice.DeviceManufacturer"}, {"model", "BatchDevice.DeviceModel"}} {
+		r := batchOrigin()
+		if tc.name == "manufacturer" {
+			r.BatchDevice.DeviceManufacturer = ""
+		} else {
+			r.BatchDevice.DeviceModel = ""
+		}
+		if _, err := r.Headers(); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "configuration") {
+			t.Errorf("no %s: %v", tc.name, err)
+		}
+	}
+	h := mustHeaders(t, batchOrigin())
+	if ua := h.Get("Gov-Client-User-Agent"); strings.Count(ua, "=") != 4 {
+		t.Errorf("Gov-Client-User-Agent %q has not four fields", ua)
+	}
 }

@@ -151,11 +151,10 @@ type Options struct {
 	// Configure, when set, changes the client's configuration before
 	// Env.Client is made; the simulator, store and sealer are in place.
 	Configure func(e *Env, cfg *hmrc.Config)
-	// Mode is the simulator's: hmrcsim.ModeDemo (the zero value) or
-	// hmrcsim.ModeSandbox, HMRC's sandbox test data.
+	// Mode is the simulator's: its demo (the zero value) or HMRC's
+	// sandbox test data.
 	Mode hmrcsim.Mode
-	// FulfilmentDelay is how long the simulator takes to show an
-	// obligation as met (HMRC: up to an hour); 0 at once.
+	// FulfilmentDelay is the simulator's (0: HMRC's hour).
 	FulfilmentDelay time.Duration
 }
 

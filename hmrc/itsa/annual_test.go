@@ -272,7 +272,7 @@ func TestFinalDeclarationObligationSandbox(t *testing.T) {
 	h.Sim.AddTestUser(hmrcsim.TestUser{UserID: simUser, Password: simPassword, NINO: itsaNINO})
 	userID := h.CreateUser(t, "landlord@example.com", itsaNINO, "").ID
 	h.Connect(t, h.Client, userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
-	c := itsa.New(h.Client)
+	c := itsa.New(h.Client, h.Store)
 	if ob, err := c.FinalDeclarationObligation(t.Context(), userID, itsaNINO, 2026, signedInOrigin()); err != nil || ob != nil {
 		t.Errorf("DEFAULT for 2026-27: %+v, %v", ob, err)
 	}

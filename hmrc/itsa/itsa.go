@@ -61,22 +61,65 @@ var (
 	ErrNoSubmission = errors.New("itsa: nothing has been submitted for this tax year yet")
 )
 
-// businessIDTTL is how long a UK property business ID is reused without
-// asking HMRC again: it changes only if the landlord's business ceases and
-// a new one starts, so a day costs one call of rate budget per landlord a
-// day at most.
-const businessIDTTL = 24 * time.Hour
-
-// Client makes the Income Tax calls through an hmrc.Client. Make one per
-// process and share it: it keeps each landlord's UK property business ID
-// for a day.
-type Client struct {
-	hmrc       *hmrc.Client
-	businesses businessCache // UK property business IDs, so each costs one call a day
+// BusinessStore is where a Client keeps each landlord's UK property
+// business ID: the service's mtdconnect.Store, so that every instance,
+// after a restart too, uses the ID found once (HMRC's end-to-end guide: "the
+// software should store this ID instead of making extra calls").
+type BusinessStore interface {
+	IncomeTaxBusiness(ctx context.Context, userID int64) (*mtdconnect.IncomeTaxBusiness, error)
+	SaveIncomeTaxBusiness(ctx context.Context, b *mtdconnect.IncomeTaxBusiness) error
 }
 
-// New returns a Client over c.
-func New(c *hmrc.Client) *Client { return &Client{hmrc: c} }
+// Client makes the Income Tax calls through an hmrc.Client. Make one per
+// process and share it: lookups of one landlord's business ID are made one
+// at a time, so pages asking at the same moment cost one call.
+type Client struct {
+	hmrc  *hmrc.Client
+	store BusinessStore // nil: the business ID is asked for on every call
+
+	mu      sync.Mutex
+	lookups map[int64]*lookup // by user ID, while looked up or waited for
+}
+
+// lookup is a one-slot lock, held while HMRC is asked for one landlord's
+// business ID; a channel, so a waiter can give up with its context.
+type lookup struct {
+	slot chan struct{}
+	refs int // guarded by Client.mu
+}
+
+// New returns a Client over c that keeps the landlords' UK property
+// business IDs in store. A nil store keeps none: every call that needs the
+// ID asks HMRC for it first.
+func New(c *hmrc.Client, store BusinessStore) *Client {
+	return &Client{hmrc: c, store: store, lookups: map[int64]*lookup{}}
+}
+
+// lock takes userID's lookup slot; the returned func releases it.
+func (c *Client) lock(ctx context.Context, userID int64) (func(), error) {
+	c.mu.Lock()
+	l := c.lookups[userID]
+	if l == nil {
+		l = &lookup{slot: make(chan struct{}, 1)}
+		c.lookups[userID] = l
+	}
+	l.refs++
+	c.mu.Unlock()
+	drop := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if l.refs--; l.refs == 0 {
+			delete(c.lookups, userID)
+		}
+	}
+	select {
+	case l.slot <- struct{}{}:
+		return func() { <-l.slot; drop() }, nil
+	case <-ctx.Done():
+		drop()
+		return nil, ctx.Err()
+	}
+}
 
 // Option adjusts one call.
 type Option func(*options)
@@ -95,16 +138,20 @@ func WithPriority(p hmrc.Priority) Option {
 }
 
 // WithTestScenario sends HMRC's sandbox Gov-Test-Scenario header (e.g.
-// "NOT_FOUND") on the call's own request only, not on the business ID
-// lookup it may need first, and bypasses the business ID cache for a
-// UKPropertyBusinessID call. The call fails, sending nothing, if the client
-// is configured for production, where the header has no place.
+// "STATEFUL", "NOT_FOUND") on the call's own request and on the business
+// ID lookup it makes first when no ID is stored: the sandbox's default
+// business list holds a self-employment business only, so a sandbox
+// journey finds its UK property test business with "STATEFUL". An ID found
+// under another scenario is HMRC's canned test data and is not stored. The
+// call fails, sending nothing, if the client is configured for production,
+// where the header has no place.
 func WithTestScenario(name string) Option {
 	return func(o *options) { o.scenario = name }
 }
 
-// WithoutCache makes UKPropertyBusinessID ask HMRC now rather than answer
-// from the day's cache (testing a connection is asking HMRC).
+// WithoutCache makes UKPropertyBusinessID ask HMRC now rather than use the
+// stored ID (testing a connection is asking HMRC); what HMRC answers
+// replaces the stored ID.
 func WithoutCache() Option {
 	return func(o *options) { o.fresh = true }
 }
@@ -137,75 +184,62 @@ func notFound(err error, codes ...string) (*hmrc.APIError, bool) {
 	return nil, false
 }
 
-// ---- the UK property business ID, cached per client ----
+// ---- Business Details: the landlord's businesses ----
 
-type businessKey struct {
-	userID int64
-	nino   string
+// Business is one income source as Business Details v2.0 "List All
+// Businesses" lists it.
+type Business struct {
+	// TypeOfBusiness is "self-employment", "uk-property",
+	// "foreign-property" or "property-unspecified".
+	TypeOfBusiness string `json:"typeOfBusiness"`
+	BusinessID     string `json:"businessId"`
+	// TradingType and TradingName describe a self-employment (e.g.
+	// "Plastering", "RCDTS"); HMRC sends neither for property.
+	TradingType string `json:"tradingType,omitempty"`
+	TradingName string `json:"tradingName,omitempty"`
 }
 
-type businessEntry struct {
-	// fetch is a one-slot lock held while HMRC is asked, so a key is
-	// fetched once; a channel, so a waiter can give up with its context.
-	fetch chan struct{}
-	id    string    // guarded by businessCache.mu
-	at    time.Time // guarded by businessCache.mu
-}
-
-type businessCache struct {
-	mu    sync.Mutex
-	m     map[businessKey]*businessEntry
-	swept time.Time
-}
-
-// entry returns the key's entry and its cached ID if still fresh.
-func (b *businessCache) entry(k businessKey, now time.Time) (*businessEntry, string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entryLocked(k, now)
-	if e.id != "" && now.Sub(e.at) < businessIDTTL && !now.Before(e.at) {
-		return e, e.id
+// Businesses lists the landlord's income sources (Business Details v2.0),
+// in HMRC's order. None (HMRC's 404) is ErrNoUKProperty. A malformed NINO is
+// a *mtdconnect.NINOError and nothing is sent.
+func (c *Client) Businesses(ctx context.Context, userID int64, nino string, origin *fraud.Origin, opts ...Option) ([]Business, error) {
+	n, err := mtdconnect.ParseNINO(nino)
+	if err != nil {
+		return nil, err
 	}
-	return e, ""
+	o, err := c.options(opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.businesses(ctx, o, userID, n, origin)
 }
 
-// entryLocked finds or creates the key's entry. Creating one first drops
-// the stale ones (expired, or never filled and not being fetched), so the
-// map holds about a day's landlords. A dropped entry still in use only
-// costs its user a lookup.
-func (b *businessCache) entryLocked(k businessKey, now time.Time) *businessEntry {
-	if e := b.m[k]; e != nil {
-		return e
+func (c *Client) businesses(ctx context.Context, o options, userID int64, nino string, origin *fraud.Origin) ([]Business, error) {
+	var out struct {
+		ListOfBusinesses []Business `json:"listOfBusinesses"`
 	}
-	if b.m == nil {
-		b.m = map[businessKey]*businessEntry{}
+	_, err := c.do(ctx, o, userID, hmrc.Call{
+		API: APIBusinessDetails, Method: http.MethodGet, Path: "/individuals/business/details/" + nino + "/list",
+		Accept: acceptBusinessDetails, Fraud: origin,
+	}, &out)
+	if ae, ok := notFound(err, "MATCHING_RESOURCE_NOT_FOUND", "NO_BUSINESS_FOUND"); ok {
+		return nil, fmt.Errorf("%w (%w)", ErrNoUKProperty, ae)
 	}
-	// Sweep at most once a minute: a sweep walks the whole map.
-	if now.Sub(b.swept) >= time.Minute || now.Before(b.swept) {
-		b.swept = now
-		for key, old := range b.m {
-			if old.id == "" && len(old.fetch) == 0 || old.id != "" && now.Sub(old.at) >= businessIDTTL {
-				delete(b.m, key)
-			}
-		}
+	if err != nil {
+		return nil, fmt.Errorf("itsa: list businesses: %w", err)
 	}
-	e := &businessEntry{fetch: make(chan struct{}, 1)}
-	b.m[k] = e
-	return e
-}
-
-func (b *businessCache) store(k businessKey, id string, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entryLocked(k, now)
-	e.id, e.at = id, now
+	if out.ListOfBusinesses == nil {
+		out.ListOfBusinesses = []Business{}
+	}
+	return out.ListOfBusinesses, nil
 }
 
 // UKPropertyBusinessID returns the businessId of the landlord's UK property
-// business (Business Details v2.0 list). The answer is kept in memory for a
-// day per user and NINO, so the pages that need it spend HMRC's rate budget
-// once; ErrNoUKProperty (not cached) when HMRC lists no UK property business.
-// A malformed NINO is a *mtdconnect.NINOError and nothing is sent.
+// business: the one stored for the landlord's NINO in this HMRC
+// environment, or else the one Business Details v2.0 lists, which is then
+// stored (unless it came from a sandbox scenario other than STATEFUL).
+// ErrNoUKProperty when HMRC lists no UK property business. A malformed NINO
+// is a *mtdconnect.NINOError and nothing is sent.
 func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino string, origin *fraud.Origin, opts ...Option) (string, error) {
 	n, err := mtdconnect.ParseNINO(nino)
 	if err != nil {
@@ -215,62 +249,72 @@ func (c *Client) UKPropertyBusinessID(ctx context.Context, userID int64, nino st
 	if err != nil {
 		return "", err
 	}
-	if o.scenario != "" || o.fresh {
-		// A sandbox scenario's answer is canned: neither use nor keep the
-		// cache. A fresh answer is asked for when HMRC itself is tested.
-		return c.fetchUKPropertyBusinessID(ctx, o, userID, n, origin)
+	return c.businessID(ctx, o, userID, n, origin)
+}
+
+// businessID is UKPropertyBusinessID with checked arguments.
+func (c *Client) businessID(ctx context.Context, o options, userID int64, nino string, origin *fraud.Origin) (string, error) {
+	if c.store == nil || o.fresh {
+		return c.lookupBusinessID(ctx, o, userID, nino, origin)
 	}
-	cache := &c.businesses
-	k := businessKey{userID, n}
-	e, id := cache.entry(k, c.hmrc.Now())
-	if id != "" {
-		return id, nil
+	if id, err := c.storedBusinessID(ctx, userID, nino); id != "" || err != nil {
+		return id, err
 	}
-	select {
-	case e.fetch <- struct{}{}:
-		defer func() { <-e.fetch }()
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	if _, id := cache.entry(k, c.hmrc.Now()); id != "" {
-		return id, nil // fetched while this caller waited
-	}
-	id, err = c.fetchUKPropertyBusinessID(ctx, o, userID, n, origin)
+	unlock, err := c.lock(ctx, userID)
 	if err != nil {
 		return "", err
 	}
-	cache.store(k, id, c.hmrc.Now())
+	defer unlock()
+	if id, err := c.storedBusinessID(ctx, userID, nino); id != "" || err != nil {
+		return id, err // found while this caller waited
+	}
+	return c.lookupBusinessID(ctx, o, userID, nino, origin)
+}
+
+// storedBusinessID is the ID stored for the landlord's NINO in this HMRC
+// environment, "" when there is none.
+func (c *Client) storedBusinessID(ctx context.Context, userID int64, nino string) (string, error) {
+	b, err := c.store.IncomeTaxBusiness(ctx, userID)
+	switch {
+	case errors.Is(err, mtdconnect.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("itsa: read the stored business ID: %w", err)
+	case b.NINO == nino && b.Environment == c.hmrc.Environment() && ValidBusinessID(b.BusinessID):
+		return b.BusinessID, nil
+	}
+	return "", nil // another NINO's, or another environment's
+}
+
+// lookupBusinessID asks HMRC for the landlord's UK property business and
+// stores what it answers.
+func (c *Client) lookupBusinessID(ctx context.Context, o options, userID int64, nino string, origin *fraud.Origin) (string, error) {
+	list, err := c.businesses(ctx, o, userID, nino, origin)
+	if err != nil {
+		return "", err
+	}
+	i := slices.IndexFunc(list, func(b Business) bool { return b.TypeOfBusiness == TypeUKProperty })
+	if i < 0 {
+		return "", ErrNoUKProperty
+	}
+	id := list[i].BusinessID
+	if !ValidBusinessID(id) {
+		return "", fmt.Errorf("itsa: list businesses: HMRC returned a malformed businessId %q", id)
+	}
+	if c.store != nil && (o.scenario == "" || o.scenario == ScenarioStateful) {
+		// A failed save costs a lookup next time; HMRC answered, so the
+		// call goes on.
+		_ = c.store.SaveIncomeTaxBusiness(ctx, &mtdconnect.IncomeTaxBusiness{
+			UserID: userID, NINO: nino, Environment: c.hmrc.Environment(), BusinessID: id, FoundAt: c.hmrc.Now(),
+		})
+	}
 	return id, nil
 }
 
-func (c *Client) fetchUKPropertyBusinessID(ctx context.Context, o options, userID int64, nino string, origin *fraud.Origin) (string, error) {
-	var out struct {
-		ListOfBusinesses []struct {
-			TypeOfBusiness string `json:"typeOfBusiness"`
-			BusinessID     string `json:"businessId"`
-		} `json:"listOfBusinesses"`
-	}
-	_, err := c.do(ctx, o, userID, hmrc.Call{
-		API: APIBusinessDetails, Method: http.MethodGet, Path: "/individuals/business/details/" + nino + "/list",
-		Accept: acceptBusinessDetails, Fraud: origin,
-	}, &out)
-	if ae, ok := notFound(err, "MATCHING_RESOURCE_NOT_FOUND", "NO_BUSINESS_FOUND"); ok {
-		return "", fmt.Errorf("%w (%w)", ErrNoUKProperty, ae)
-	}
-	if err != nil {
-		return "", fmt.Errorf("itsa: list businesses: %w", err)
-	}
-	for _, b := range out.ListOfBusinesses {
-		if b.TypeOfBusiness != TypeUKProperty {
-			continue
-		}
-		if !ValidBusinessID(b.BusinessID) {
-			return "", fmt.Errorf("itsa: list businesses: HMRC returned a malformed businessId %q", b.BusinessID)
-		}
-		return b.BusinessID, nil
-	}
-	return "", ErrNoUKProperty
-}
+// ScenarioStateful is the sandbox's Gov-Test-Scenario that reaches the
+// developer's own test data (test businesses, stored submissions), rather
+// than canned answers.
+const ScenarioStateful = "STATEFUL"
 
 // ---- obligations ----
 
@@ -295,10 +339,18 @@ func (o Obligation) Fulfilled() bool { return o.Status == ObligationFulfilled }
 // landlord's UK property business whose period ends in taxYear, open and
 // fulfilled, sorted by period start then end. None (HMRC's
 // NO_OBLIGATIONS_FOUND) is an empty list, not an error.
+//
+// The query is checked as HMRC's Obligations service checks a date range
+// (CheckObligationsDateRange): a tax year before 2018-19 is refused here,
+// with HMRC's RULE_FROM_DATE_NOT_SUPPORTED, and nothing is sent.
 func (c *Client) Obligations(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *fraud.Origin, opts ...Option) ([]Obligation, error) {
 	n, err := mtdconnect.ParseNINO(nino)
 	if !taxYear.Valid() {
 		err = errors.Join(err, errOf(errTaxYearFormat))
+	} else {
+		from, _ := time.Parse(time.DateOnly, taxYear.FirstDay())
+		to, _ := time.Parse(time.DateOnly, taxYear.LastDay())
+		err = errors.Join(err, hmrc.JoinValidationErrors(CheckObligationsDateRange(from, to)))
 	}
 	if err != nil {
 		return nil, err
@@ -307,7 +359,7 @@ func (c *Client) Obligations(ctx context.Context, userID int64, nino string, tax
 	if err != nil {
 		return nil, err
 	}
-	bid, err := c.UKPropertyBusinessID(ctx, userID, n, origin, WithPriority(o.priority))
+	bid, err := c.businessID(ctx, o, userID, n, origin)
 	if err != nil {
 		return nil, err
 	}
@@ -358,6 +410,80 @@ func (c *Client) Obligations(ctx context.Context, userID int64, nino string, tax
 	return list, nil
 }
 
+// ---- the quarterly period type ----
+
+// The quarterly period types of Business Details "Create and Amend
+// Quarterly Period Type": standard quarters end on 5 July, 5 October, 5
+// January and 5 April; calendar quarters on 30 June, 30 September, 31
+// December and 31 March.
+const (
+	PeriodTypeStandard = "standard"
+	PeriodTypeCalendar = "calendar"
+)
+
+// ValidPeriodType reports whether t is PeriodTypeStandard or
+// PeriodTypeCalendar.
+func ValidPeriodType(t string) bool { return t == PeriodTypeStandard || t == PeriodTypeCalendar }
+
+// SetQuarterlyPeriodType chooses standard or calendar quarters for the
+// landlord's UK property business in taxYear (Business Details v2.0 "Create
+// and Amend Quarterly Period Type for a Business"). HMRC takes it for the
+// current tax year only, and only before the year's first quarterly update
+// (400 RULE_BUSINESS_ID_STATE_CONFLICT after it; 422
+// RULE_REQUEST_CANNOT_BE_FULFILLED for another year); its refusals are
+// *hmrc.APIError. A malformed NINO, tax year or type is refused here and
+// nothing is sent.
+func (c *Client) SetQuarterlyPeriodType(ctx context.Context, userID int64, nino string, taxYear TaxYear, periodType string, origin *fraud.Origin, opts ...Option) (*hmrc.Response, error) {
+	n, err := mtdconnect.ParseNINO(nino)
+	if !taxYear.Valid() {
+		err = errors.Join(err, errOf(errTaxYearFormat))
+	}
+	if !ValidPeriodType(periodType) {
+		err = errors.Join(err, errOf(errEmptyBody, "/quarterlyPeriodType"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	o, err := c.options(opts)
+	if err != nil {
+		return nil, err
+	}
+	bid, err := c.businessID(ctx, o, userID, n, origin)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(ctx, o, userID, hmrc.Call{
+		API: APIBusinessDetails, Method: http.MethodPut, Path: "/individuals/business/details/" + n + "/" + bid + "/" + taxYear.String(),
+		Accept: acceptBusinessDetails, Fraud: origin,
+		Body: struct {
+			QuarterlyPeriodType string `json:"quarterlyPeriodType"`
+		}{periodType},
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("itsa: quarterly period type %s: %w", taxYear, err)
+	}
+	return resp, nil
+}
+
+// PeriodTypeOf tells from HMRC's obligations of one tax year which
+// quarters they follow: calendar quarters end on a month's last day,
+// standard ones on the 5th. "" when there are none to tell from.
+func PeriodTypeOf(obligations []Obligation) string {
+	for _, ob := range obligations {
+		end, err := time.Parse(time.DateOnly, ob.End)
+		if err != nil {
+			continue
+		}
+		if end.Day() == 5 {
+			return PeriodTypeStandard
+		}
+		if end.AddDate(0, 0, 1).Day() == 1 {
+			return PeriodTypeCalendar
+		}
+	}
+	return ""
+}
+
 // ---- the UK property cumulative summary ----
 
 // checkCumulativeTarget validates what goes in the cumulative summary's
@@ -399,7 +525,7 @@ func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, n
 	if err != nil {
 		return nil, err
 	}
-	bid, err := c.UKPropertyBusinessID(ctx, userID, n, origin, WithPriority(o.priority))
+	bid, err := c.businessID(ctx, o, userID, n, origin)
 	if err != nil {
 		return nil, err
 	}
@@ -413,10 +539,22 @@ func (c *Client) SubmitUKPropertyCumulative(ctx context.Context, userID int64, n
 	return resp, nil
 }
 
+// UKPropertySummary is the UK property cumulative summary as HMRC holds it:
+// what was last submitted, with the period HMRC recorded for it and when it
+// arrived.
+type UKPropertySummary struct {
+	// SubmittedOn is when HMRC received it, as HMRC writes it
+	// (2025-08-24T14:15:22.802Z).
+	SubmittedOn string `json:"submittedOn,omitempty"`
+	UKPropertyCumulative
+}
+
 // UKPropertyCumulative returns the UK property summary HMRC holds for
 // taxYear (2025-26 onwards), as last submitted; ErrNoSubmission when there is
-// none. Local checks are as for SubmitUKPropertyCumulative.
-func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *fraud.Origin, opts ...Option) (*UKPropertyCumulative, error) {
+// none. A summary HMRC holds for a business of another type is HMRC's 400
+// RULE_TYPE_OF_BUSINESS_INCORRECT (*hmrc.APIError). Local checks are as for
+// SubmitUKPropertyCumulative.
+func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino string, taxYear TaxYear, origin *fraud.Origin, opts ...Option) (*UKPropertySummary, error) {
 	n, err := checkCumulativeTarget(nino, taxYear)
 	if err != nil {
 		return nil, err
@@ -425,11 +563,11 @@ func (c *Client) UKPropertyCumulative(ctx context.Context, userID int64, nino st
 	if err != nil {
 		return nil, err
 	}
-	bid, err := c.UKPropertyBusinessID(ctx, userID, n, origin, WithPriority(o.priority))
+	bid, err := c.businessID(ctx, o, userID, n, origin)
 	if err != nil {
 		return nil, err
 	}
-	var out UKPropertyCumulative
+	var out UKPropertySummary
 	_, err = c.do(ctx, o, userID, hmrc.Call{
 		API: APIPropertyBusiness, Method: http.MethodGet, Path: "/individuals/business/property/uk/" + n + "/" + bid + "/cumulative/" + taxYear.String(),
 		Accept: acceptPropertyBusiness, Fraud: origin,

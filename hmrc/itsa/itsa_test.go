@@ -73,7 +73,7 @@ func newITSAEnv(t *testing.T) (*env, *fphAudit) {
 	e := &env{Env: h, userID: h.CreateUser(t, "landlord@example.com", itsaNINO, "").ID}
 	audit := &fphAudit{next: h.Tokens}
 	e.hmrc = itsaClient(t, e, audit)
-	e.client = itsa.New(e.hmrc)
+	e.client = itsa.New(e.hmrc, h.Store)
 	h.Connect(t, e.hmrc, e.userID, mtdconnect.PurposeIncomeTax, simUser, simPassword)
 	return e, audit
 }
@@ -202,6 +202,15 @@ func TestITSAFlow(t *testing.T) {
 			if err != nil || again != id || apiCalls() != 1 {
 				t.Fatalf("second lookup = %q, %v after %d API calls; want %q from the cache", again, err, apiCalls(), id)
 			}
+			// Stored with the landlord: another instance (another client
+			// on the same store) asks HMRC nothing either.
+			other := itsa.New(itsaClient(t, e, e.Tokens), e.Store)
+			if id2, err := other.UKPropertyBusinessID(ctx, e.userID, itsaNINO, origin()); err != nil || id2 != id || apiCalls() != 1 {
+				t.Fatalf("another instance's lookup = %q, %v after %d API calls", id2, err, apiCalls())
+			}
+			if b, err := e.Store.IncomeTaxBusiness(ctx, e.userID); err != nil || b.BusinessID != id || b.NINO != itsaNINO || b.Environment != hmrc.EnvSimulator {
+				t.Fatalf("stored business %+v, %v", b, err)
+			}
 			checked := wantFraudChecked(t, e, audit, o, 0)
 
 			// 2025-26: four cumulative periods from 6 April, all open.
@@ -222,6 +231,13 @@ func TestITSAFlow(t *testing.T) {
 			if resp.Status != http.StatusNoContent || len(resp.CorrelationID) != 36 {
 				t.Errorf("submit: status %d correlation %q", resp.Status, resp.CorrelationID)
 			}
+			// HMRC takes up to an hour to mark the obligation fulfilled.
+			obs, err = e.client.Obligations(ctx, e.userID, itsaNINO, 2025, origin())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantObligations(t, obs, id, []string{"open", "open", "open", "open"}, nil)
+			e.Clock.Advance(time.Hour)
 			obs, err = e.client.Obligations(ctx, e.userID, itsaNINO, 2025, origin())
 			if err != nil {
 				t.Fatal(err)
@@ -229,19 +245,19 @@ func TestITSAFlow(t *testing.T) {
 			wantObligations(t, obs, id, []string{"fulfilled", "open", "open", "open"}, []string{"2026-05-01"})
 
 			got, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, origin())
-			if want := q1Summary(); err != nil || !reflect.DeepEqual(*got, want) {
-				t.Fatalf("GET = %+v, %v; want %+v", got, err, want)
+			if want := q1Summary(); err != nil || !reflect.DeepEqual(got.UKPropertyCumulative, want) || got.SubmittedOn != "2026-05-01T09:00:00.000Z" {
+				t.Fatalf("GET = %+v, %v; want %+v submitted on 2026-05-01T09:00:00.000Z", got, err, want)
 			}
 
 			// A later update amends it (PUT, the same path) and fulfils Q2.
-			e.Clock.Advance(time.Hour)
 			if _, err := e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q2Summary(), origin()); err != nil {
 				t.Fatal(err)
 			}
 			got, err = e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, origin())
-			if want := q2Summary(); err != nil || !reflect.DeepEqual(*got, want) {
+			if want := q2Summary(); err != nil || !reflect.DeepEqual(got.UKPropertyCumulative, want) || got.SubmittedOn != "2026-05-01T10:00:00.000Z" {
 				t.Fatalf("GET after amend = %+v, %v; want %+v", got, err, want)
 			}
+			e.Clock.Advance(time.Hour)
 			obs, err = e.client.Obligations(ctx, e.userID, itsaNINO, 2025, origin())
 			if err != nil {
 				t.Fatal(err)
@@ -252,11 +268,11 @@ func TestITSAFlow(t *testing.T) {
 			if _, err := e.client.UKPropertyCumulative(ctx, e.userID, itsaNINO, 2026, origin()); !errors.Is(err, itsa.ErrNoSubmission) {
 				t.Errorf("GET 2026-27 = %v, want ErrNoSubmission", err)
 			}
-			if n := apiCalls(); n != 9 {
-				t.Errorf("%d API calls in the flow, want 9 (one business lookup)", n)
+			if n := apiCalls(); n != 10 {
+				t.Errorf("%d API calls in the flow, want 10 (one business lookup)", n)
 			}
-			if wantFraudChecked(t, e, audit, o, checked) != 9 {
-				t.Errorf("fraud headers checked on %d requests, want 9", len(audit.all()))
+			if wantFraudChecked(t, e, audit, o, checked) != 10 {
+				t.Errorf("fraud headers checked on %d requests, want 10", len(audit.all()))
 			}
 		})
 	}
@@ -425,7 +441,7 @@ func TestITSATestScenario(t *testing.T) {
 	o := signedInOrigin()
 	scenario := itsa.WithTestScenario
 
-	// No UK property business: a clear error, and nothing cached.
+	// No UK property business: a clear error, and nothing stored.
 	for _, sc := range []string{"FOREIGN_PROPERTY", "NOT_FOUND"} {
 		if _, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario(sc)); !errors.Is(err, itsa.ErrNoUKProperty) {
 			t.Errorf("%s: err = %v, want ErrNoUKProperty", sc, err)
@@ -435,17 +451,41 @@ func TestITSATestScenario(t *testing.T) {
 	if _, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario("NOT_FOUND")); !errors.As(err, &ae) || ae.Status != 404 {
 		t.Errorf("NOT_FOUND keeps HMRC's answer: %v", err)
 	}
+	// A canned answer (PROPERTY) is the sandbox's test data, not the
+	// landlord's: not stored.
+	if id, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario("PROPERTY")); err != nil || !itsa.ValidBusinessID(id) {
+		t.Errorf("PROPERTY: %q, %v", id, err)
+	}
+	if _, err := e.Store.IncomeTaxBusiness(ctx, e.userID); !errors.Is(err, mtdconnect.ErrNotFound) {
+		t.Errorf("a scenario's business was stored: %v", err)
+	}
 
-	// The scenario goes on the call itself, not on the business lookup it
-	// needs first (which would refuse NO_OBLIGATIONS_FOUND), and the
-	// scenarios above left nothing in the cache: two calls.
+	// With no business stored, the scenario goes on the lookup the call
+	// needs first: Business Details knows no NO_OBLIGATIONS_FOUND.
 	before := e.Sim.Stats().APIRequests
+	if _, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("NO_OBLIGATIONS_FOUND")); !errors.As(err, &ae) ||
+		ae.API != itsa.APIBusinessDetails || ae.Code != "RULE_INCORRECT_GOV_TEST_SCENARIO" {
+		t.Errorf("NO_OBLIGATIONS_FOUND with no business stored: %v", err)
+	}
+	if n := e.Sim.Stats().APIRequests - before; n != 1 {
+		t.Errorf("%d API calls, want the lookup only", n)
+	}
+	// STATEFUL reaches the landlord's own data (in the sandbox, their test
+	// business): stored, and used by the calls after it.
+	id, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, o, scenario(itsa.ScenarioStateful))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := e.Store.IncomeTaxBusiness(ctx, e.userID); err != nil || b.BusinessID != id {
+		t.Fatalf("STATEFUL's business not stored: %+v, %v", b, err)
+	}
+	before = e.Sim.Stats().APIRequests
 	obs, err := e.client.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("NO_OBLIGATIONS_FOUND"))
 	if err != nil || obs == nil || len(obs) != 0 {
 		t.Errorf("NO_OBLIGATIONS_FOUND: %v, %v; want an empty list", obs, err)
 	}
-	if n := e.Sim.Stats().APIRequests - before; n != 2 {
-		t.Errorf("obligations after scenario lookups made %d API calls, want 2", n)
+	if n := e.Sim.Stats().APIRequests - before; n != 1 {
+		t.Errorf("obligations with a stored business made %d API calls, want 1", n)
 	}
 	_, err = e.client.SubmitUKPropertyCumulative(ctx, e.userID, itsaNINO, 2025, q1Summary(), o, scenario("EARLY_DATA_SUBMISSION_NOT_ACCEPTED"))
 	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED" {
@@ -479,7 +519,7 @@ func TestITSATestScenario(t *testing.T) {
 		t.Errorf("%d calls with a malformed scenario reached HMRC", n)
 	}
 	// Refused first, before the connection is even looked at.
-	prod := itsa.New(itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" }))
+	prod := itsa.New(itsaClient(t, e, e.Tokens, func(c *hmrc.Config) { c.Environment = "production" }), e.Store)
 	if _, err := prod.Obligations(ctx, e.userID, itsaNINO, 2025, o, scenario("OPEN")); err == nil || !strings.Contains(err.Error(), "sandbox only") {
 		t.Errorf("production with a scenario: %v", err)
 	}
@@ -511,9 +551,10 @@ func TestITSABusinessIDFetchedOnce(t *testing.T) {
 	}
 }
 
-// An expired access token is refreshed on the way, and the business ID is
-// asked again only once the day is over.
-func TestITSAExpiredTokenAndCacheAge(t *testing.T) {
+// An expired access token is refreshed on the way, and the stored business
+// ID is not asked for again, however old it is (it changes only when the
+// NINO does, or when a connection test asks HMRC afresh).
+func TestITSAExpiredTokenAndStoredBusiness(t *testing.T) {
 	e, _ := newITSAEnv(t)
 	ctx := t.Context()
 	if _, err := e.client.UKPropertyBusinessID(ctx, e.userID, itsaNINO, signedInOrigin()); err != nil {
@@ -521,13 +562,13 @@ func TestITSAExpiredTokenAndCacheAge(t *testing.T) {
 	}
 	steps := []struct {
 		advance       time.Duration
-		apiCalls      int64 // Obligations costs 1, or 2 with the business lookup
+		apiCalls      int64 // Obligations costs 1: the business ID is stored
 		refreshes     int64
 		totalAPICalls int64
 	}{
 		{4*time.Hour + time.Minute, 1, 1, 2},
-		{19 * time.Hour, 1, 2, 3}, // 23h01m: still cached
-		{time.Hour, 2, 2, 5},      // 24h01m: looked up again; the token is 1h old
+		{19 * time.Hour, 1, 2, 3}, // 23h01m
+		{30 * 24 * time.Hour, 1, 3, 4},
 	}
 	for i, s := range steps {
 		e.Clock.Advance(s.advance)

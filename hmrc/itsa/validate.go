@@ -37,6 +37,11 @@ const (
 	CodeRuleMissingSubmission    = "RULE_MISSING_SUBMISSION_DATES"
 	CodeRuleBothExpenses         = "RULE_BOTH_EXPENSES_SUPPLIED"
 	CodeRuleIncorrectOrEmptyBody = "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"
+
+	// The Obligations API's date range codes (ObligationsDateRangeSupport).
+	CodeRangeToDateBeforeFromDate = "RANGE_TO_DATE_BEFORE_FROM_DATE"
+	CodeRuleFromDateNotSupported  = "RULE_FROM_DATE_NOT_SUPPORTED"
+	CodeRuleDateRangeInvalid      = "RULE_DATE_RANGE_INVALID"
 )
 
 var (
@@ -50,7 +55,47 @@ var (
 	errMissingDates   = hmrc.ValidationError{Code: CodeRuleMissingSubmission, Message: "Submission start/end date not provided"}
 	errBothExpenses   = hmrc.ValidationError{Code: CodeRuleBothExpenses, Message: "Both expenses and consolidatedExpenses can not be present at the same time"}
 	errEmptyBody      = hmrc.ValidationError{Code: CodeRuleIncorrectOrEmptyBody, Message: "An empty or non-matching body was submitted"}
+
+	// Obligations (obligations-api CommonMtdErrors.scala).
+	errOblToBeforeFrom  = hmrc.ValidationError{Code: CodeRangeToDateBeforeFromDate, Message: "The To date must be after the From date"}
+	errOblFromNotSupp   = hmrc.ValidationError{Code: CodeRuleFromDateNotSupported, Message: "The specified from date is not supported as too early"}
+	errOblToDate        = hmrc.ValidationError{Code: CodeFormatToDate, Message: "The provided toDate is invalid"}
+	errOblRangeInvalid  = hmrc.ValidationError{Code: CodeRuleDateRangeInvalid, Message: "The specified date range is invalid"}
+	obligationsEarliest = time.Date(2018, time.April, 6, 0, 0, 0, 0, time.UTC)
+	obligationsLatest   = time.Date(2099, time.December, 31, 0, 0, 0, 0, time.UTC)
+	obligationsMaxDays  = 366
 )
+
+// CheckObligationsDateRange checks an Obligations v3.0 date range as HMRC's
+// service does (ObligationsDateRangeSupport), every rule together: to not
+// before from (RANGE_TO_DATE_BEFORE_FROM_DATE), from not before 6 April
+// 2018 (RULE_FROM_DATE_NOT_SUPPORTED), to not after 2099
+// (FORMAT_TO_DATE), and to strictly less than from + 366 days and not from
+// itself (RULE_DATE_RANGE_INVALID). Dates are read as calendar dates in
+// their own location. Nil when HMRC would accept it.
+func CheckObligationsDateRange(from, to time.Time) []*hmrc.ValidationError {
+	from, to = civilDate(from), civilDate(to)
+	var errs []*hmrc.ValidationError
+	if to.Before(from) {
+		errs = append(errs, errOf(errOblToBeforeFrom))
+	}
+	if from.Before(obligationsEarliest) {
+		errs = append(errs, errOf(errOblFromNotSupp))
+	}
+	if to.After(obligationsLatest) {
+		errs = append(errs, errOf(errOblToDate))
+	}
+	if !to.Before(from.AddDate(0, 0, obligationsMaxDays)) || to.Equal(from) {
+		errs = append(errs, errOf(errOblRangeInvalid))
+	}
+	return merge(errs)
+}
+
+// civilDate is t's calendar date, in t's location, as midnight UTC.
+func civilDate(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
 
 // errOf is a copy of one of the errors above, at paths.
 func errOf(base hmrc.ValidationError, paths ...string) *hmrc.ValidationError {

@@ -1,7 +1,9 @@
 // Package sandbox calls HMRC's test-support APIs, which exist in its
-// sandbox only: Create Test User today. They are application-restricted,
-// so the calls carry the application's own token (hmrc.Call.Application),
-// never a landlord's.
+// sandbox only: Create Test User and the Test Fraud Prevention Headers API,
+// application-restricted (the calls carry the application's own token,
+// hmrc.Call.Application), and the Self Assessment Test Support API's
+// "Create a Test Business", which carries the landlord's Income Tax token.
+// Every call is refused when the client calls production.
 package sandbox
 
 // HMRC's Create Test User API v1.0 (sandbox only): a Government Gateway

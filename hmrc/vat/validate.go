@@ -9,7 +9,6 @@ package vat
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -32,6 +31,7 @@ const (
 	CodeInvalidDateTo         = "INVALID_DATE_TO"
 	CodeInvalidDateRange      = "INVALID_DATE_RANGE"
 	CodeInvalidStatus         = "INVALID_STATUS"
+	CodeMissingDateRange      = "MISSING_DATE_RANGE"
 	CodeDuplicateSubmission   = "DUPLICATE_SUBMISSION"
 	CodeTaxPeriodNotEnded     = "TAX_PERIOD_NOT_ENDED"
 	CodeNotFound              = "NOT_FOUND"
@@ -52,7 +52,6 @@ const (
 	msgTotal               = "totalVatDue should be equal to vatDueSales + vatDueAcquisitions"
 	msgNet                 = "netVatDue should be the difference between the largest and the smallest values among totalVatDue and vatReclaimedCurrPeriod"
 	msgNotFinalised        = "The return cannot be accepted without a declaration it is finalised."
-	maxDays                = 366             // an obligations query spans at most 366 days, both ends counted
 	max13Pence       int64 = 999999999999999 // boxes 1–4: ±9,999,999,999,999.99
 	maxNetPence      int64 = 9999999999999   // box 5: 0..99,999,999,999.99
 	maxWholePence    int64 = 999999999999900 // boxes 6–9: ±9,999,999,999,999
@@ -256,44 +255,59 @@ func (r Return) compare34() int {
 	return cmp.Compare(a, b)
 }
 
-// obligationsQuery checks an obligations query as HMRC does before
-// anything is sent: from and to (dates, or zero for none) are required
-// together, unless status is "O" and both are zero; they span 366 days at
-// most, both counted, and to is not before from; status is "", "O" or "F".
-// Dates are read in their own location. It returns the query parameters.
+// obligationsQuery checks an obligations query as HMRC's VAT service does
+// (ObligationParameterFormatValidation, then DateRangeValidation) before
+// anything is sent, and returns its query parameters. from and to (dates,
+// or zero for none) are required together: with neither, status "O" asks
+// for every open obligation, "F" is MISSING_DATE_RANGE and none
+// INVALID_DATE_FROM; one alone is INVALID_DATE_TO (to missing) or
+// INVALID_DATE_FROM. With both, from must be before to, and to no later
+// than from plus one year (INVALID_DATE_RANGE): 366 days with both ends
+// counted, 367 across a 29 February. status is "", "O" or "F". Dates are
+// read in their own location.
 func obligationsQuery(from, to time.Time, status string) (map[string]string, error) {
-	var errs []error
-	fail := func(code, msg string) {
-		errs = append(errs, &hmrc.ValidationError{Code: code, Message: msg})
+	fail := func(code, msg string) (map[string]string, error) {
+		return nil, &hmrc.ValidationError{Code: code, Message: msg}
 	}
-	if status != "" && status != StatusOpen && status != StatusFulfilled {
-		fail(CodeInvalidStatus, fmt.Sprintf("status must be O (open) or F (fulfilled), or empty for both, not %q", status))
-	}
+	statusOK := status == "" || status == StatusOpen || status == StatusFulfilled
 	q := map[string]string{}
 	if status != "" {
 		q["status"] = status
 	}
 	switch {
 	case from.IsZero() && to.IsZero():
-		if status != StatusOpen {
-			fail(CodeInvalidDateFrom, "from and to dates are required unless only open obligations (status O) are asked for")
+		switch status {
+		case StatusOpen:
+			return q, nil
+		case StatusFulfilled:
+			return fail(CodeMissingDateRange, "from and to dates are required for fulfilled obligations")
+		case "":
+			return fail(CodeInvalidDateFrom, "from and to dates are required unless only open obligations (status O) are asked for")
 		}
-	case from.IsZero():
-		fail(CodeInvalidDateFrom, "a from date is required with a to date")
+		return fail(CodeInvalidStatus, fmt.Sprintf("status must be O (open) or F (fulfilled), or empty for both, not %q", status))
 	case to.IsZero():
-		fail(CodeInvalidDateTo, "a to date is required with a from date")
-	default:
-		f, t := civil(from), civil(to)
-		days := int(t.Sub(f).Hours()/24) + 1
-		if days < 1 || days > maxDays {
-			fail(CodeInvalidDateRange, fmt.Sprintf("the to date must not be before the from date, and the range must be at most %d days (it is %d)", maxDays, days))
-		}
-		q["from"], q["to"] = f.Format(time.DateOnly), t.Format(time.DateOnly)
+		return fail(CodeInvalidDateTo, "a to date is required with a from date")
+	case from.IsZero():
+		return fail(CodeInvalidDateFrom, "a from date is required with a to date")
+	case !statusOK:
+		return fail(CodeInvalidStatus, fmt.Sprintf("status must be O (open) or F (fulfilled), or empty for both, not %q", status))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	f, t := civil(from), civil(to)
+	if !f.Before(t) || plusYear(f).Before(t) {
+		return fail(CodeInvalidDateRange, fmt.Sprintf("the from date must be before the to date, and the to date no later than one year after it (%s to %s)",
+			f.Format(time.DateOnly), t.Format(time.DateOnly)))
 	}
+	q["from"], q["to"] = f.Format(time.DateOnly), t.Format(time.DateOnly)
 	return q, nil
+}
+
+// plusYear is d one year later as Java's LocalDate.plusYears(1) makes it:
+// 29 February becomes 28 February.
+func plusYear(d time.Time) time.Time {
+	if d.Month() == time.February && d.Day() == 29 {
+		return time.Date(d.Year()+1, time.February, 28, 0, 0, 0, 0, d.Location())
+	}
+	return d.AddDate(1, 0, 0)
 }
 
 // civil is t's calendar date, in t's location, as midnight UTC.

@@ -141,12 +141,19 @@ func TestVATObligationsQuery(t *testing.T) {
 	}{
 		{"Range", d("2025-04-06"), d("2026-04-05"), "", map[string]string{"from": "2025-04-06", "to": "2026-04-05"}, ""},
 		{"366Days", d("2025-04-06"), d("2026-04-06"), "F", map[string]string{"from": "2025-04-06", "to": "2026-04-06", "status": "F"}, ""},
-		{"OneDay", d("2025-04-06"), d("2025-04-06"), "O", map[string]string{"from": "2025-04-06", "to": "2025-04-06", "status": "O"}, ""},
+		// DateRangeValidation: from before to, to no later than from plus
+		// a year (LocalDate.plusYears: a leap day's year spans 367 days).
+		{"OneDay", d("2025-04-06"), d("2025-04-06"), "O", nil, CodeInvalidDateRange},
+		{"TwoDays", d("2025-04-06"), d("2025-04-07"), "O", map[string]string{"from": "2025-04-06", "to": "2025-04-07", "status": "O"}, ""},
+		{"LeapYear367Days", d("2027-03-01"), d("2028-03-01"), "", map[string]string{"from": "2027-03-01", "to": "2028-03-01"}, ""},
+		{"FromLeapDay", d("2028-02-29"), d("2029-02-28"), "", map[string]string{"from": "2028-02-29", "to": "2029-02-28"}, ""},
+		{"FromLeapDayPlusOne", d("2028-02-29"), d("2029-03-01"), "", nil, CodeInvalidDateRange},
 		{"OpenWithoutDates", zero, zero, "O", map[string]string{"status": "O"}, ""},
 		{"367Days", d("2025-04-05"), d("2026-04-06"), "", nil, CodeInvalidDateRange},
 		{"ToBeforeFrom", d("2025-04-06"), d("2025-04-05"), "", nil, CodeInvalidDateRange},
 		{"NoDates", zero, zero, "", nil, CodeInvalidDateFrom},
-		{"FulfilledWithoutDates", zero, zero, "F", nil, CodeInvalidDateFrom},
+		{"FulfilledWithoutDates", zero, zero, "F", nil, CodeMissingDateRange},
+		{"BadStatusWithoutDates", zero, zero, "A", nil, CodeInvalidStatus},
 		{"FromOnly", d("2025-04-06"), zero, "", nil, CodeInvalidDateTo},
 		{"ToOnly", zero, d("2025-04-06"), "", nil, CodeInvalidDateFrom},
 		{"BadStatus", d("2025-04-06"), d("2025-05-06"), "A", nil, CodeInvalidStatus},

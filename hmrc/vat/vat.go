@@ -11,6 +11,7 @@ package vat
 // Tax one, and carries the fraud prevention headers.
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -32,8 +33,10 @@ const API = "vat"
 
 const accept = "application/vnd.hmrc.1.0+json"
 
-// ErrNoReturn means HMRC holds no return for the period key (View VAT
-// return's 404 NOT_FOUND).
+// ErrNoReturn means HMRC holds no return for the period key: View VAT
+// return's 404, which HMRC's service sends with an empty body
+// (ViewReturnService maps NOT_FOUND to EmptyNotFoundError), though its OAS
+// shows a NOT_FOUND body.
 var ErrNoReturn = errors.New("vat: HMRC holds no VAT return for this period")
 
 // Client makes the VAT calls through an hmrc.Client.
@@ -151,6 +154,7 @@ var queryMessages = map[string]string{
 	CodeInvalidDateTo:    "The provided to date is invalid",
 	CodeInvalidDateRange: "Invalid date range, must be 366 days or less",
 	CodeInvalidStatus:    "The provided data is failed validation, invalid status",
+	CodeMissingDateRange: "Missing date range",
 }
 
 // normalise fits the VAT API's error bodies to APIError. The VAT API
@@ -205,8 +209,8 @@ func notFound(err error) bool {
 }
 
 // Obligations returns the VAT obligations of the landlord's VRN: those
-// whose period overlaps from..to (dates read in their own location, at most
-// 366 days apart, both counted), of the given status (StatusOpen,
+// whose period overlaps from..to (dates read in their own location, from
+// before to, to at most a year after from) of the given status (StatusOpen,
 // StatusFulfilled, or "" for both). from and to may be zero only
 // together, and only with status StatusOpen: then every open obligation
 // is returned. The list is sorted by period start. None (HMRC's 404
@@ -214,7 +218,8 @@ func notFound(err error) bool {
 //
 // Nothing is sent when the query would be refused: the error then joins a
 // *mtdconnect.VRNError and/or *hmrc.ValidationError values with HMRC's codes
-// (INVALID_DATE_FROM, INVALID_DATE_TO, INVALID_DATE_RANGE, INVALID_STATUS).
+// (INVALID_DATE_FROM, INVALID_DATE_TO, INVALID_DATE_RANGE, INVALID_STATUS,
+// MISSING_DATE_RANGE).
 // HMRC's refusals are *hmrc.APIError (e.g. 403 CLIENT_OR_AGENT_NOT_AUTHORISED for
 // a VRN the landlord's authority does not cover); ErrNotConnected when the
 // user has no VAT connection.
@@ -318,12 +323,13 @@ func (c *Client) Return(ctx context.Context, userID int64, vrn, periodKey string
 		return nil, err
 	}
 	var out Return
-	_, err = c.do(ctx, o, hmrc.Call{
+	resp, err := c.do(ctx, o, hmrc.Call{
 		UserID: userID, Method: http.MethodGet,
 		Path:  "/organisations/vat/" + v + "/returns/" + url.PathEscape(periodKey),
 		Fraud: origin,
 	}, &out)
-	if notFound(err) {
+	var ae *hmrc.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && (ae.Code == CodeNotFound || resp != nil && len(bytes.TrimSpace(resp.Body)) == 0) {
 		return nil, fmt.Errorf("%w (%w)", ErrNoReturn, err)
 	}
 	if err != nil {

@@ -294,7 +294,7 @@ func TestVATAndIncomeTaxConnectionsApart(t *testing.T) {
 	}
 
 	v := vatEnv(t) // VAT only
-	if _, err := itsa.New(v.hmrc).UKPropertyBusinessID(t.Context(), v.userID, "TC663795B", webOrigin(), itsa.WithoutCache()); !errors.Is(err, hmrc.ErrNotConnected) {
+	if _, err := itsa.New(v.hmrc, nil).UKPropertyBusinessID(t.Context(), v.userID, "TC663795B", webOrigin(), itsa.WithoutCache()); !errors.Is(err, hmrc.ErrNotConnected) {
 		t.Fatalf("Income Tax call with a VAT connection: %v", err)
 	}
 }
