@@ -9,7 +9,8 @@
 // line saying who did what (Actor). That line is written in one place per
 // action, record, which is where the events for webhooks will be written.
 //
-// Errors are typed, never HTTP statuses: ErrUnknownUser, ErrNoNINO,
+// Errors are typed, never HTTP statuses: ErrUnknownUser, *DeletedError,
+// ErrNoNINO,
 // ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, and what hmrc, hmrc/itsa and
 // hmrc/vat return (*hmrc.ValidationError for a request refused before it
 // was sent, *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
@@ -143,8 +144,22 @@ func New(cfg Config) (*Service, error) {
 	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, log: cfg.Logger, now: cfg.Now, london: london}, nil
 }
 
-// user reads the landlord an action is for.
+// user reads the landlord an action is for: ErrUnknownUser, or a
+// *DeletedError for a deleted one.
 func (s *Service) user(ctx context.Context, userID int64) (*mtdconnect.User, error) {
+	u, err := s.records(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Deleted() {
+		return nil, &DeletedError{Handle: u.Handle(), DeletedAt: u.DeletedAt, KeptUntil: u.RecordsKeptUntil}
+	}
+	return u, nil
+}
+
+// records reads the landlord whose records are asked for, who may have
+// been deleted (their receipts are kept for a while).
+func (s *Service) records(ctx context.Context, userID int64) (*mtdconnect.User, error) {
 	u, err := s.store.UserByID(ctx, userID)
 	if errors.Is(err, mtdconnect.ErrNotFound) {
 		return nil, ErrUnknownUser

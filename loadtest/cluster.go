@@ -389,9 +389,9 @@ func (c *cluster) call(ctx context.Context, inst int, userID int64, action strin
 	if p.URL() == "" {
 		return apiResult{err: errors.New("instance restarting")}
 	}
-	method, path := http.MethodPost, fmt.Sprintf("/api/v1/users/%d/hmrc/%s", userID, action)
+	method, path := http.MethodPost, fmt.Sprintf("/api/v1/users/id:%d/hmrc/%s", userID, action)
 	if action == "" {
-		method, path = http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc", userID)
+		method, path = http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc", userID)
 	}
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, method, p.URL()+path, nil)

@@ -48,6 +48,8 @@ type testEnv struct {
 	t       *testing.T
 	url     string // the web server
 	apiKey  string
+	// httpClient makes the API calls.
+	httpClient *http.Client
 	// secrets are values seen in the test that must never be logged:
 	// authorisation codes, session cookies.
 	secrets []string
@@ -64,7 +66,7 @@ type envOption func(env *testEnv, cfg *hmrc.Config)
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	env := &testEnv{t: t}
+	env := &testEnv{t: t, httpClient: &http.Client{Timeout: 30 * time.Second}}
 	webSrv := httptest.NewUnstartedServer(nil)
 	env.url = "http://" + webSrv.Listener.Addr().String()
 	callback := env.url + "/oauth/hmrc/callback"
@@ -107,7 +109,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	env.other = env.createUser(otherEmail, otherPassword)
 
 	key, hash := web.NewAPIKey()
-	if err := env.Store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: "platform", Hash: hash}); err != nil {
+	if err := env.Store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: "platform", Hash: hash, Scopes: mtdconnect.AllScopes}); err != nil {
 		t.Fatal(err)
 	}
 	env.apiKey = key
@@ -429,7 +431,7 @@ func (env *testEnv) api(method, path, key string) (int, string) {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := env.httpClient.Do(req)
 	if err != nil {
 		env.t.Fatal(err)
 	}

@@ -225,19 +225,9 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(s.handleCrossOrigin))
 
 	api := http.NewServeMux()
-	s.route(api, "GET /api/v1/users/{id}", s.requireAPIKey(s.handleAPIProfile))
-	s.route(api, "PATCH /api/v1/users/{id}", s.requireAPIKey(s.handleAPIPatchProfile))
-	s.route(api, "GET /api/v1/users/{id}/hmrc", s.requireAPIKey(s.jsonAPI(s.handleAPIStatus)))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/refresh", s.requireAPIKey(s.jsonAPI(s.handleAPIRefresh)))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/test", s.requireAPIKey(s.jsonAPI(s.handleAPITest)))
-	s.route(api, "DELETE /api/v1/users/{id}/hmrc", s.requireAPIKey(s.jsonAPI(s.handleAPIDisconnect)))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIObligations)))
-	s.route(api, "PUT /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIPutCumulative)))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}", s.requireAPIKey(s.jsonAPI(s.handleAPIGetCumulative)))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/obligations", s.requireAPIKey(s.jsonAPI(s.handleAPIVATObligations)))
-	s.route(api, "POST /api/v1/users/{id}/hmrc/vat/returns", s.requireAPIKey(s.jsonAPI(s.handleAPIVATSubmit)))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/vat/returns/{periodKey}", s.requireAPIKey(s.jsonAPI(s.handleAPIVATReturn)))
-	s.route(api, "GET /api/v1/users/{id}/hmrc/submissions", s.requireAPIKey(s.jsonAPI(s.handleAPISubmissions)))
+	for _, rt := range s.apiRoutes() {
+		s.route(api, rt.pattern, s.requireAPIKey(rt.scope, rt.handler))
+	}
 	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such API route."})
 	})

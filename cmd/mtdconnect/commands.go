@@ -29,7 +29,8 @@ func runAPIKeyCreate(ctx context.Context, cfg *Config, name string, p *proc) err
 	}
 	defer a.Close()
 	key, hash := web.NewAPIKey()
-	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: name, Hash: hash}); err != nil {
+	// Every scope until the command takes --scopes.
+	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: name, Hash: hash, Scopes: mtdconnect.AllScopes}); err != nil {
 		return err
 	}
 	fmt.Fprintf(p.stderr, "API key %q created. It is shown once; only its hash is stored.\n", name)
