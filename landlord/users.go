@@ -282,8 +282,30 @@ func (s *Service) DeleteUser(ctx context.Context, by Actor, userID int64) (*mtdc
 	return s.store.UserByID(ctx, userID)
 }
 
+// PurgeInterval is how often RunPurge purges: the retention is counted in
+// years, a day late costs nothing.
+const PurgeInterval = 24 * time.Hour
+
+// RunPurge purges at once, then every PurgeInterval, until ctx ends. A
+// failed purge is logged and tried again at the next turn (the rows wait).
+func (s *Service) RunPurge(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := s.PurgeDeleted(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("purge of deleted landlords", "err", err)
+		}
+		t.Reset(PurgeInterval)
+	}
+}
+
 // PurgeDeleted removes the deleted landlords whose records' retention has
-// ended, with their receipts and audit. The service runs it daily.
+// ended, with their receipts and audit (RunPurge runs it daily).
 func (s *Service) PurgeDeleted(ctx context.Context) (int, error) {
 	n, err := s.store.PurgeDeletedUsers(ctx, s.now())
 	if err != nil {

@@ -219,6 +219,10 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "POST "+adminHMRCPath+"/secrets", s.requireAdmin(s.handleAdminAddSecret))
 	s.route(browser, "POST "+adminHMRCPath+"/secrets/remove", s.requireAdmin(s.handleAdminRemoveSecret))
 	s.route(browser, "POST "+adminHMRCPath+"/consent", s.requireAdmin(s.handleAdminConsent))
+	s.route(browser, "GET "+adminKeysPath, s.requireAdmin(s.handleAdminKeys))
+	s.route(browser, "POST "+adminKeysPath, s.requireAdmin(s.handleAdminKeyCreate))
+	s.route(browser, "POST "+adminKeysPath+"/rotate", s.requireAdmin(s.handleAdminKeyRotate))
+	s.route(browser, "POST "+adminKeysPath+"/revoke", s.requireAdmin(s.handleAdminKeyRevoke))
 	s.route(browser, "GET /static/", s.staticHandler().ServeHTTP)
 
 	cop := http.NewCrossOriginProtection()

@@ -27,7 +27,7 @@ var pageNames = []string{
 	"settings_hmrc", "disconnect", "security", "security_totp",
 	"quarterly", "quarterly_receipt",
 	"vat", "vat_receipt", "vat_return",
-	"admin_hmrc",
+	"admin_hmrc", "admin_keys",
 }
 
 func parseTemplates() (map[string]*template.Template, error) {

@@ -91,6 +91,7 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	g.Add(stop.onSignal(ctx))
 	g.Add(stop.httpServer("web", ln, withReadyz(srv.Handler(), stop, a.store, a.log)))
 	g.Add(stop.background("refresher", (&hmrc.Refresher{Client: a.hmrc}).Run))
+	g.Add(stop.background("purge of deleted landlords", a.landlord.RunPurge))
 	g.Add(stop.waitFor("hmrc refreshes", func(ctx context.Context) error {
 		if n := a.hmrc.Refreshing(); n > 0 {
 			a.log.Info("waiting for HMRC refreshes in flight", "count", n)
