@@ -30,8 +30,7 @@ type apiRoute struct {
 	handler http.HandlerFunc
 }
 
-// apiRoutes is the whole JSON API. The OpenAPI description
-// (docs/openapi.json) must describe each: a test checks.
+// apiRoutes is the whole JSON API.
 func (s *Server) apiRoutes() []apiRoute {
 	const user = "/api/v1/users/{user}"
 	return []apiRoute{
@@ -50,6 +49,8 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST " + user + "/hmrc/vat/returns", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATSubmit)},
 		{"GET " + user + "/hmrc/vat/returns/{periodKey}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATReturn)},
 		{"GET " + user + "/hmrc/submissions", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPISubmissions)},
+		{"POST /api/v1/connect-sessions", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPICreateConnectSession)},
+		{"GET /api/v1/connect-sessions/{id}", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPIConnectSession)},
 	}
 }
 
