@@ -48,8 +48,10 @@ type testEnv struct {
 	t       *testing.T
 	url     string // the web server
 	apiKey  string
-	// httpClient makes the API calls.
+	// httpClient makes the API calls, checking each against the OpenAPI
+	// description (validatingTransport).
 	httpClient *http.Client
+	server     *web.Server
 	// secrets are values seen in the test that must never be logged:
 	// authorisation codes, session cookies.
 	secrets []string
@@ -66,7 +68,8 @@ type envOption func(env *testEnv, cfg *hmrc.Config)
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	env := &testEnv{t: t, httpClient: &http.Client{Timeout: 30 * time.Second}}
+	env := &testEnv{t: t, httpClient: &http.Client{Timeout: 30 * time.Second,
+		Transport: &validatingTransport{t: t, base: http.DefaultTransport}}}
 	webSrv := httptest.NewUnstartedServer(nil)
 	env.url = "http://" + webSrv.Listener.Addr().String()
 	callback := env.url + "/oauth/hmrc/callback"
@@ -101,6 +104,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.server = srv
 	webSrv.Config.Handler = srv.Handler()
 	webSrv.Start()
 	t.Cleanup(webSrv.Close)

@@ -254,6 +254,10 @@ func (s *Server) Handler() http.Handler {
 
 	api := http.NewServeMux()
 	for _, rt := range s.apiRoutes() {
+		if rt.scope == "" {
+			s.route(api, rt.pattern, rt.handler)
+			continue
+		}
 		s.route(api, rt.pattern, s.requireAPIKey(rt.scope, rt.handler))
 	}
 	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
