@@ -27,7 +27,9 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("mtdconnect: %d %s: %s", e.Status, e.Code, e.Message) }
+func (e *apiError) Error() string {
+	return fmt.Sprintf("mtdconnect: %d %s: %s", e.Status, e.Code, e.Message)
+}
 
 // call sends one request and decodes the answer into out (nil: none).
 func (c *mtdconnectClient) call(ctx context.Context, method, path string, body, out any) error {
