@@ -67,7 +67,8 @@ func TestExamplePlatform(t *testing.T) {
 		"MTDCONNECT_CONNECT_RETURN_URLS": "http://" + platformAddr,
 		"MTDCONNECT_PLATFORM_NAME":       "Acme Lettings",
 	})
-	key := strings.TrimSpace(b.env.run(t, nil, "apikey", "create", "--name", "example platform"))
+	key := strings.TrimSpace(b.env.run(t, nil, "apikey", "create", "--name", "example platform",
+		"--scopes", "users,connect,connections:read,connections:write"))
 	platform, platformLogs := startExamplePlatform(t, platformAddr, b.baseURL, key)
 
 	b.step("sign in to the platform",
