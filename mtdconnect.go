@@ -9,6 +9,7 @@ package mtdconnect
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -87,15 +88,44 @@ const (
 	ReasonOtherApplication   = "connected to a different HMRC application"
 )
 
+// ReasonCode is the stable code of a reason a connection needs
+// reconnecting, for programs: revoked, grant_expired, refresh_interrupted,
+// other_application; "other" for a reason without a code, "" for none.
+func ReasonCode(reason string) string {
+	switch reason {
+	case "":
+		return ""
+	case ReasonRevoked:
+		return "revoked"
+	case ReasonGrantExpired:
+		return "grant_expired"
+	case ReasonRefreshInterrupted:
+		return "refresh_interrupted"
+	case ReasonOtherApplication:
+		return "other_application"
+	}
+	return "other"
+}
+
 // GrantEnd is when an authority granted at t ends: 18 calendar months later,
 // whatever refreshes happen in between.
 func GrantEnd(grantedAt time.Time) time.Time { return grantedAt.AddDate(0, 18, 0) }
 
-// User is a landlord (or an administrator) who signs in to the service.
+// User is a landlord (or an administrator). The built-in pages' landlords
+// sign in with an email and a password; a platform's landlords are created
+// by the platform through the API, named by its own Ref, and have no
+// password: they can never sign in to the pages.
 type User struct {
-	ID           int64
+	ID int64
+	// Ref is the platform's own identifier of the landlord (ParseRef),
+	// unique; empty for the built-in pages' landlords and once deleted.
+	Ref string
+	// Email is the sign-in name of a built-in landlord (unique among
+	// them); for a platform's landlord it is a contact address the
+	// platform gave, possibly empty, and signs nobody in.
 	Email        string
-	PasswordHash string
+	DisplayName  string
+	PasswordHash string // empty for a platform's landlord: no password matches
 	NINO         string // normalised, empty until given
 	VRN          string // 9 digits, empty until given
 	Admin        bool
@@ -106,6 +136,25 @@ type User struct {
 	// a code is never accepted twice.
 	TOTPLastStep int64
 	CreatedAt    time.Time
+	// DeletedAt is when the landlord was deleted (zero while they exist).
+	// A deleted landlord is kept only as the owner of their receipts and
+	// audit, without ref, email, name, NINO, VRN or credentials, until
+	// RecordsKeptUntil (RetainUntil); then the row and its records go.
+	DeletedAt        time.Time
+	RecordsKeptUntil time.Time
+}
+
+// Deleted reports whether the landlord was deleted.
+func (u *User) Deleted() bool { return !u.DeletedAt.IsZero() }
+
+// Handle is how the JSON API names the landlord: the platform's Ref, or
+// "id:" and the numeric ID for the built-in pages' landlords (and for a
+// deleted landlord's records, whose ref is gone).
+func (u *User) Handle() string {
+	if u.Ref != "" {
+		return u.Ref
+	}
+	return IDHandlePrefix + strconv.FormatInt(u.ID, 10)
 }
 
 // Connection is one user's HMRC authority for one purpose. Tokens holds the
@@ -177,6 +226,8 @@ const (
 	AuditNeedsReconnect     = "needs_reconnect"
 	AuditDisconnected       = "disconnected"
 	AuditConsentDenied      = "consent_denied"
+	// AuditUserDeleted is the last event of a deleted landlord.
+	AuditUserDeleted = "deleted"
 )
 
 // Session is a signed-in browser. Only a hash of its cookie value is stored.
@@ -190,9 +241,18 @@ type Session struct {
 
 // APIKey authenticates the platform's backend. Only a hash is stored.
 type APIKey struct {
-	ID        int64
-	Name      string
-	Hash      []byte
+	ID     int64
+	Name   string
+	Hash   []byte
+	Scopes []Scope // what it may do, in the order of AllScopes
+	// LastUsedAt is when it was last used, to within APIKeyTouchInterval
+	// (writes are coalesced); zero if never.
+	LastUsedAt time.Time
+	// RevokedAt is when it was revoked; zero while it is not.
+	RevokedAt time.Time
+	// ExpiresAt is when a rotated key stops working (the rotation's grace
+	// period); zero for a key that was not rotated.
+	ExpiresAt time.Time
 	CreatedAt time.Time
 }
 
@@ -307,13 +367,32 @@ type DueQuery struct {
 //
 // Times are stored with millisecond precision and returned in UTC.
 type Store interface {
-	CreateUser(ctx context.Context, u *User) error // sets ID, CreatedAt; ErrConflict if the email is taken
+	// CreateUser sets ID and CreatedAt. ErrConflict if the ref is taken,
+	// or, for a user without a ref (who signs in), if the email is.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns deleted users too (User.Deleted): they own their
+	// receipts and audit until purged.
 	UserByID(ctx context.Context, id int64) (*User, error)
+	// UserByEmail finds the user who signs in with email: never a
+	// platform's landlord (with a ref) nor a deleted one.
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	// UpdateUser writes email, password hash, NINO, VRN and admin; the
-	// second factor has its own writes, so a settings save racing a sign-in
-	// cannot undo them.
+	UserByRef(ctx context.Context, ref string) (*User, error)
+	// UpdateUser writes email, display name, password hash, NINO, VRN and
+	// admin (not the ref); the second factor has its own writes, so a
+	// settings save racing a sign-in cannot undo them. ErrNotFound for a
+	// deleted user.
 	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser deletes, in one transaction, the user's sessions,
+	// connections (tokens), pending authorisations and connect sessions,
+	// and keeps the row only as the owner of their receipts and audit:
+	// ref, email, name, password, NINO, VRN, admin and second factor are
+	// cleared, DeletedAt and RecordsKeptUntil set. ErrNotFound if there is
+	// no such user or they were deleted already.
+	DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time) error
+	// PurgeDeletedUsers removes the deleted users whose RecordsKeptUntil
+	// is not after before, with their receipts and audit, and says how
+	// many went.
+	PurgeDeletedUsers(ctx context.Context, before time.Time) (int, error)
 	// SetTOTP enrols (sealed non-empty) or removes (empty) the user's
 	// authenticator app and sets its last accepted step.
 	SetTOTP(ctx context.Context, userID int64, sealed []byte, lastStep int64) error
@@ -327,7 +406,47 @@ type Store interface {
 	DeleteSession(ctx context.Context, hash []byte) error
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error // sets ID, CreatedAt
+	// APIKeyByHash returns the key whatever its state: callers check
+	// Active. It is read on every API call, never cached, so a revocation
+	// is seen at once by every instance.
 	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	APIKey(ctx context.Context, id int64) (*APIKey, error)
+	APIKeys(ctx context.Context) ([]*APIKey, error) // every key, revoked too, oldest first
+	// RevokeAPIKey sets RevokedAt: ErrNotFound if there is no such key,
+	// ErrConflict if it was revoked already (the first revocation stands).
+	RevokeAPIKey(ctx context.Context, id int64, at time.Time) error
+	// RotateAPIKey creates a key with newHash and the name and scopes of
+	// key id, and sets key id's ExpiresAt to oldExpiresAt, in one
+	// transaction. ErrNotFound if there is no such key, ErrConflict if it
+	// is revoked or rotated already.
+	RotateAPIKey(ctx context.Context, id int64, newHash []byte, oldExpiresAt time.Time) (*APIKey, error)
+	// TouchAPIKey sets LastUsedAt to at only if it is before ifBefore, so
+	// that of many calls (on any instance) within an interval one writes.
+	TouchAPIKey(ctx context.Context, id int64, at, ifBefore time.Time) error
+
+	// CreateConnectSession stores cs: ErrConflict if its ID or token hash
+	// is taken, ErrNotFound if its user does not exist.
+	CreateConnectSession(ctx context.Context, cs *ConnectSession) error
+	ConnectSession(ctx context.Context, id string) (*ConnectSession, error)
+	ConnectSessionByToken(ctx context.Context, tokenHash []byte) (*ConnectSession, error)
+	ConnectSessionByState(ctx context.Context, state string) (*ConnectSession, error)
+	// StartConnectSession records that the link was used: state and
+	// browserHash set, StartedAt = at, only if the session is pending and
+	// was not started. ErrConflict otherwise (of two racers, one wins),
+	// ErrNotFound if there is no such session.
+	StartConnectSession(ctx context.Context, id, state string, browserHash []byte, at time.Time) error
+	// FinishConnectSession moves a pending session to status (with errCode
+	// saying why, for failures), FinishedAt = at. ErrConflict if it is not
+	// pending any more (the first outcome stands), ErrNotFound if there is
+	// no such session.
+	FinishConnectSession(ctx context.Context, id string, status ConnectSessionStatus, errCode string, at time.Time) error
+
+	// The return URLs an administrator allowed (besides the configured
+	// ones). AddReturnURL: ErrConflict if listed already; RemoveReturnURL:
+	// ErrNotFound if not listed.
+	ReturnURLs(ctx context.Context) ([]*AllowedReturnURL, error)
+	AddReturnURL(ctx context.Context, u *AllowedReturnURL) error
+	RemoveReturnURL(ctx context.Context, url string) error
 
 	CreatePendingAuthorization(ctx context.Context, p *PendingAuthorization) error
 	PendingAuthorization(ctx context.Context, state string) (*PendingAuthorization, error)

@@ -9,10 +9,10 @@
 // line saying who did what (Actor). That line is written in one place per
 // action, record, which is where the events for webhooks will be written.
 //
-// Errors are typed, never HTTP statuses: ErrUnknownUser, ErrNoNINO,
-// ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, the year end's refusals
-// (yearend.go), and what hmrc, hmrc/itsa, hmrc/calc and hmrc/vat return
-// (*hmrc.ValidationError for a request refused before it was sent,
+// Errors are typed, never HTTP statuses: ErrUnknownUser, *DeletedError,
+// ErrNoNINO, ErrNoVRN, ErrPeriodNotEnded, *ReceiptError, the year end's
+// refusals (yearend.go), and what hmrc, hmrc/itsa, hmrc/calc and hmrc/vat
+// return (*hmrc.ValidationError for a request refused before it was sent,
 // *hmrc.APIError for HMRC's refusals, hmrc.ErrUnavailable...).
 package landlord
 
@@ -116,6 +116,14 @@ type Config struct {
 	// calculation (HMRC asks for at least 5 seconds). nil: a timer. Tests
 	// whose simulator runs on a shared clock pass one that moves it.
 	Wait func(ctx context.Context, d time.Duration) error
+
+	// ConnectSessionLifetime is how long a connect link works before the
+	// landlord presses Continue to HMRC; 0: DefaultConnectSessionLifetime.
+	ConnectSessionLifetime time.Duration
+	// ReturnURLs are the return URLs connect sessions may send landlords
+	// back to (origins or URL prefixes, ParseReturnURLPrefix), besides
+	// those an administrator stores on the admin page.
+	ReturnURLs []string
 }
 
 // Service runs the actions. It is safe for concurrent use.
@@ -129,6 +137,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	london *time.Location
+
+	connectLifetime time.Duration
+	returnURLs      []string
 }
 
 // New checks cfg and returns a Service.
@@ -151,12 +162,40 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("landlord: load the UK time zone: %w", err)
 	}
+	if cfg.ConnectSessionLifetime == 0 {
+		cfg.ConnectSessionLifetime = DefaultConnectSessionLifetime
+	}
+	if cfg.ConnectSessionLifetime < time.Minute || cfg.ConnectSessionLifetime > 7*24*time.Hour {
+		return nil, fmt.Errorf("landlord: a connect session lifetime of %v is not between a minute and a week", cfg.ConnectSessionLifetime)
+	}
+	var returnURLs []string
+	for _, u := range cfg.ReturnURLs {
+		p, err := ParseReturnURLPrefix(u)
+		if err != nil {
+			return nil, err
+		}
+		returnURLs = append(returnURLs, p)
+	}
 	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, calc: calc.New(cfg.HMRC), wait: cfg.Wait,
-		log: cfg.Logger, now: cfg.Now, london: london}, nil
+		log: cfg.Logger, now: cfg.Now, london: london, connectLifetime: cfg.ConnectSessionLifetime, returnURLs: returnURLs}, nil
 }
 
-// user reads the landlord an action is for.
+// user reads the landlord an action is for: ErrUnknownUser, or a
+// *DeletedError for a deleted one.
 func (s *Service) user(ctx context.Context, userID int64) (*mtdconnect.User, error) {
+	u, err := s.records(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Deleted() {
+		return nil, &DeletedError{Handle: u.Handle(), DeletedAt: u.DeletedAt, KeptUntil: u.RecordsKeptUntil}
+	}
+	return u, nil
+}
+
+// records reads the landlord whose records are asked for, who may have
+// been deleted (their receipts are kept for a while).
+func (s *Service) records(ctx context.Context, userID int64) (*mtdconnect.User, error) {
 	u, err := s.store.UserByID(ctx, userID)
 	if errors.Is(err, mtdconnect.ErrNotFound) {
 		return nil, ErrUnknownUser

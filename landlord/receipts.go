@@ -24,9 +24,9 @@ type ReceiptQuery struct {
 const maxReceipts = 100
 
 // Receipts lists the receipts of what HMRC accepted from the landlord,
-// newest first.
+// newest first; a deleted landlord's too, until they are purged.
 func (s *Service) Receipts(ctx context.Context, userID int64, q ReceiptQuery) ([]*mtdconnect.Submission, error) {
-	if _, err := s.user(ctx, userID); err != nil {
+	if _, err := s.records(ctx, userID); err != nil {
 		return nil, err
 	}
 	purposes := q.Purposes
@@ -58,7 +58,7 @@ func (s *Service) Receipts(ctx context.Context, userID int64, q ReceiptQuery) ([
 // Receipt returns the landlord's receipt id of the given kind ("" for any);
 // mtdconnect.ErrNotFound when the landlord has none such.
 func (s *Service) Receipt(ctx context.Context, userID, id int64, kind string) (*mtdconnect.Submission, error) {
-	if _, err := s.user(ctx, userID); err != nil {
+	if _, err := s.records(ctx, userID); err != nil {
 		return nil, err
 	}
 	sub, err := s.store.Submission(ctx, userID, id)

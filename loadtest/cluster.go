@@ -270,9 +270,11 @@ func (c *cluster) instanceCount() int {
 	return len(c.instances)
 }
 
-// createAPIKey runs `mtdconnect apikey create`, the way an operator does.
+// createAPIKey runs `mtdconnect apikey create`, the way an operator does,
+// with the scopes the scenarios use: the connection's, and submissions for
+// the quarterly journey.
 func (c *cluster) createAPIKey(ctx context.Context) (string, error) {
-	argv := append(slices.Clone(c.opts.Command[1:]), "apikey", "create", "--name", "loadtest")
+	argv := append(slices.Clone(c.opts.Command[1:]), "apikey", "create", "--name", "loadtest", "--scopes", "connections:read,connections:write,submissions")
 	cmd := exec.CommandContext(ctx, c.opts.Command[0], argv...)
 	cmd.Env = append(slices.Clone(c.baseEnv), "MTDCONNECT_DATA_DIR="+filepath.Join(c.dir, "cli"))
 	var stderr bytes.Buffer
@@ -401,9 +403,9 @@ func (c *cluster) call(ctx context.Context, inst int, userID int64, action strin
 	if p.URL() == "" {
 		return apiResult{err: errors.New("instance restarting")}
 	}
-	method, path := http.MethodPost, fmt.Sprintf("/api/v1/users/%d/hmrc/%s", userID, action)
+	method, path := http.MethodPost, fmt.Sprintf("/api/v1/users/id:%d/hmrc/%s", userID, action)
 	if action == "" {
-		method, path = http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc", userID)
+		method, path = http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc", userID)
 	}
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, method, p.URL()+path, nil)

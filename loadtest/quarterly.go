@@ -198,7 +198,7 @@ func (c *cluster) journey(ctx context.Context, inst int, userID int64, steps [2]
 	body := fmt.Sprintf(`{"fromDate":%q,"toDate":%q,"ukProperty":{"income":{"periodAmount":12500.00},"expenses":{"premisesRunningCosts":1200.50}}}`,
 		period.start, period.end)
 	r := c.apiRequest(ctx, (inst+1)%c.instanceCount(), http.MethodPut,
-		fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/%s", userID, year), []byte(body))
+		fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/%s", userID, year), []byte(body))
 	if steps[1] != nil {
 		steps[1].add(r)
 	}
@@ -213,7 +213,7 @@ type apiObligation struct {
 }
 
 func (c *cluster) obligations(ctx context.Context, inst int, userID int64, y itsa.TaxYear) (apiResult, []apiObligation) {
-	r := c.apiRequest(ctx, inst, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations?taxYear=%s", userID, y), nil)
+	r := c.apiRequest(ctx, inst, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/obligations?taxYear=%s", userID, y), nil)
 	if !r.ok() {
 		return r, nil
 	}

@@ -2,35 +2,55 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/mtdconnect/mtdconnect"
 )
 
-const userColumns = `id, email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at`
+const userColumns = `id, ref, email, display_name, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at,
+	deleted_at, records_kept_until`
 
 func scanUser(row interface{ Scan(...any) error }) (*mtdconnect.User, error) {
 	var u mtdconnect.User
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &u.TOTPSecret, &u.TOTPLastStep, &u.CreatedAt); err != nil {
+	var ref *string
+	var deleted, keep *time.Time
+	if err := row.Scan(&u.ID, &ref, &u.Email, &u.DisplayName, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &u.TOTPSecret,
+		&u.TOTPLastStep, &u.CreatedAt, &deleted, &keep); err != nil {
 		return nil, err
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
+	if ref != nil {
+		u.Ref = *ref
+	}
+	u.CreatedAt, u.DeletedAt, u.RecordsKeptUntil = u.CreatedAt.UTC(), utc(deleted), utc(keep)
 	if len(u.TOTPSecret) == 0 {
 		u.TOTPSecret = nil // none enrolled reads back as it was written
 	}
 	return &u, nil
 }
 
+// nullRef is how a ref is stored: NULL for none, so that the UNIQUE
+// constraint holds only between refs.
+func nullRef(ref string) *string {
+	if ref == "" {
+		return nil
+	}
+	return &ref
+}
+
 // CreateUser inserts u and sets its ID and CreatedAt (from s.Now).
-// ErrConflict if the email is taken.
+// ErrConflict if the ref, or the sign-in email, is taken.
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
 	created := ts(s.now())
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO users (email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		INSERT INTO users (ref, email, display_name, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING id`,
-		u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep, created,
+		nullRef(u.Ref), u.Email, u.DisplayName, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep, created,
 	).Scan(&u.ID)
 	if err != nil {
 		return wrap("create user", err)
@@ -48,20 +68,30 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*mtdconnect.User, error
 }
 
 func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users
+		WHERE email = $1 AND email <> '' AND ref IS NULL AND deleted_at IS NULL`, email))
 	if err != nil {
 		return nil, wrap("user by email", err)
 	}
 	return u, nil
 }
 
-// UpdateUser writes u's email, password hash, NINO, VRN and admin flag.
-// ErrNotFound if the user is gone, ErrConflict if the email is taken.
+func (s *Store) UserByRef(ctx context.Context, ref string) (*mtdconnect.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE ref = $1`, ref))
+	if err != nil {
+		return nil, wrap("user by ref", err)
+	}
+	return u, nil
+}
+
+// UpdateUser writes u's email, display name, password hash, NINO, VRN and
+// admin flag. ErrNotFound if the user is gone or deleted, ErrConflict if
+// the email is taken.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE users SET email = $2, password_hash = $3, nino = $4, vrn = $5, admin = $6
-		WHERE id = $1`,
-		u.ID, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin)
+		UPDATE users SET email = $2, display_name = $3, password_hash = $4, nino = $5, vrn = $6, admin = $7
+		WHERE id = $1 AND deleted_at IS NULL`,
+		u.ID, u.Email, u.DisplayName, u.PasswordHash, u.NINO, u.VRN, u.Admin)
 	if err != nil {
 		return wrap("update user", err)
 	}
@@ -69,6 +99,44 @@ func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
 		return fmt.Errorf("postgres: update user: %w", mtdconnect.ErrNotFound)
 	}
 	return nil
+}
+
+// DeleteUser clears the user and deletes their credentials in one
+// statement (data-modifying CTEs run as one atomic statement).
+func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time) error {
+	tag, err := s.pool.Exec(ctx, `
+		WITH u AS (
+			UPDATE users SET ref = NULL, email = '', display_name = '', password_hash = '', nino = '', vrn = '',
+				admin = false, totp_secret = ''::bytea, totp_last_step = 0, deleted_at = $2, records_kept_until = $3
+			WHERE id = $1 AND deleted_at IS NULL
+			RETURNING id
+		), s AS (
+			DELETE FROM sessions WHERE user_id IN (SELECT id FROM u)
+		), c AS (
+			DELETE FROM connections WHERE user_id IN (SELECT id FROM u)
+		), p AS (
+			DELETE FROM pending_authorizations WHERE user_id IN (SELECT id FROM u)
+		), cs AS (
+			DELETE FROM connect_sessions WHERE user_id IN (SELECT id FROM u)
+		)
+		SELECT id FROM u`, id, ts(at), ts(keepUntil))
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: delete user: %w", mtdconnect.ErrNotFound)
+	}
+	return nil
+}
+
+// PurgeDeletedUsers removes deleted users past their retention; their
+// receipts and audit go with them (ON DELETE CASCADE).
+func (s *Store) PurgeDeletedUsers(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE deleted_at IS NOT NULL AND records_kept_until <= $1`, ts(before))
+	if err != nil {
+		return 0, wrap("purge deleted users", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 func (s *Store) CreateSession(ctx context.Context, sess *mtdconnect.Session) error {
@@ -110,14 +178,30 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
+const apiKeyColumns = `id, name, hash, scopes, last_used_at, revoked_at, expires_at, created_at`
+
+func scanAPIKey(row interface{ Scan(...any) error }) (*mtdconnect.APIKey, error) {
+	var k mtdconnect.APIKey
+	var scopes string
+	var used, revoked, expires *time.Time
+	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &scopes, &used, &revoked, &expires, &k.CreatedAt); err != nil {
+		return nil, err
+	}
+	for _, f := range strings.Fields(scopes) {
+		k.Scopes = append(k.Scopes, mtdconnect.Scope(f))
+	}
+	k.LastUsedAt, k.RevokedAt, k.ExpiresAt, k.CreatedAt = utc(used), utc(revoked), utc(expires), k.CreatedAt.UTC()
+	return &k, nil
+}
+
 // CreateAPIKey inserts k and sets its ID and CreatedAt (from s.Now).
 // ErrConflict if the hash exists.
 func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
 	created := ts(s.now())
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (name, hash, created_at) VALUES ($1, $2, $3)
+		INSERT INTO api_keys (name, hash, scopes, created_at) VALUES ($1, $2, $3, $4)
 		RETURNING id`,
-		k.Name, k.Hash, created,
+		k.Name, k.Hash, mtdconnect.JoinScopes(k.Scopes), created,
 	).Scan(&k.ID)
 	if err != nil {
 		return wrap("create api key", err)
@@ -127,14 +211,89 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
 }
 
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*mtdconnect.APIKey, error) {
-	var k mtdconnect.APIKey
-	err := s.pool.QueryRow(ctx, `SELECT id, name, hash, created_at FROM api_keys WHERE hash = $1`, hash).
-		Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt)
+	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = $1`, hash))
 	if err != nil {
 		return nil, wrap("api key by hash", err)
 	}
-	k.CreatedAt = k.CreatedAt.UTC()
-	return &k, nil
+	return k, nil
+}
+
+func (s *Store) APIKey(ctx context.Context, id int64) (*mtdconnect.APIKey, error) {
+	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrap("api key", err)
+	}
+	return k, nil
+}
+
+func (s *Store) APIKeys(ctx context.Context) ([]*mtdconnect.APIKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
+	if err != nil {
+		return nil, wrap("api keys", err)
+	}
+	defer rows.Close()
+	var out []*mtdconnect.APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, wrap("api keys", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("api keys", err)
+	}
+	return out, nil
+}
+
+// apiKeyStateError tells why a conditional write of key id matched no
+// row: ErrNotFound if the key does not exist, ErrConflict otherwise.
+func (s *Store) apiKeyStateError(ctx context.Context, op string, id int64) error {
+	var one int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM api_keys WHERE id = $1`, id).Scan(&one)
+	if err != nil {
+		return wrap(op, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, mtdconnect.ErrConflict)
+}
+
+func (s *Store) RevokeAPIKey(ctx context.Context, id int64, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, ts(at))
+	if err != nil {
+		return wrap("revoke api key", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.apiKeyStateError(ctx, "revoke api key", id)
+	}
+	return nil
+}
+
+// RotateAPIKey sets the old key's expiry and inserts its successor in one
+// statement.
+func (s *Store) RotateAPIKey(ctx context.Context, id int64, newHash []byte, oldExpiresAt time.Time) (*mtdconnect.APIKey, error) {
+	k, err := scanAPIKey(s.pool.QueryRow(ctx, `
+		WITH old AS (
+			UPDATE api_keys SET expires_at = $2 WHERE id = $1 AND revoked_at IS NULL AND expires_at IS NULL
+			RETURNING name, scopes
+		)
+		INSERT INTO api_keys (name, hash, scopes, created_at) SELECT name, $3, scopes, $4 FROM old
+		RETURNING `+apiKeyColumns, id, ts(oldExpiresAt), newHash, ts(s.now())))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, s.apiKeyStateError(ctx, "rotate api key", id)
+	}
+	if err != nil {
+		return nil, wrap("rotate api key", err)
+	}
+	return k, nil
+}
+
+func (s *Store) TouchAPIKey(ctx context.Context, id int64, at, ifBefore time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)`, id, ts(at), ts(ifBefore))
+	if err != nil {
+		return wrap("touch api key", err)
+	}
+	return nil
 }
 
 // CreatePendingAuthorization inserts p. ErrConflict if its state exists.

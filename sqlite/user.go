@@ -5,32 +5,44 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 )
 
-const userColumns = `id, email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at`
+const userColumns = `id, ref, email, display_name, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at,
+	deleted_at, records_kept_until`
 
 func scanUser(r scanner) (*mtdconnect.User, error) {
 	var u mtdconnect.User
-	var created int64
-	if err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &u.TOTPSecret, &u.TOTPLastStep, &created); err != nil {
+	var ref sql.NullString
+	var created, deleted, keep int64
+	if err := r.Scan(&u.ID, &ref, &u.Email, &u.DisplayName, &u.PasswordHash, &u.NINO, &u.VRN, &u.Admin, &u.TOTPSecret,
+		&u.TOTPLastStep, &created, &deleted, &keep); err != nil {
 		return nil, err
 	}
-	u.CreatedAt = msTime(created)
+	u.Ref = ref.String
+	u.CreatedAt, u.DeletedAt, u.RecordsKeptUntil = msTime(created), msTime(deleted), msTime(keep)
 	if len(u.TOTPSecret) == 0 {
 		u.TOTPSecret = nil // none enrolled reads back as it was written
 	}
 	return &u, nil
 }
 
+// nullRef is how a ref is stored: NULL for none, so that the UNIQUE
+// constraint holds only between refs.
+func nullRef(ref string) sql.NullString { return sql.NullString{String: ref, Valid: ref != ""} }
+
 // CreateUser implements mtdconnect.Store.
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
 	created := now()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep, ms(created))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users (ref, email, display_name, password_hash, nino, vrn, admin,
+		totp_secret, totp_last_step, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, nullRef(u.Ref), u.Email, u.DisplayName, u.PasswordHash, u.NINO, u.VRN, u.Admin,
+		nonNil(u.TOTPSecret), u.TOTPLastStep, ms(created))
 	if isUnique(err) {
-		return fmt.Errorf("sqlite: create user: email in use: %w", mtdconnect.ErrConflict)
+		return fmt.Errorf("sqlite: create user: ref or email in use: %w", mtdconnect.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create user: %w", err)
@@ -51,14 +63,21 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*mtdconnect.User, error
 
 // UserByEmail implements mtdconnect.Store.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE email = ? AND email <> '' AND ref IS NULL AND deleted_at = 0`, email))
 	return u, notFound("user by email", err)
+}
+
+// UserByRef implements mtdconnect.Store.
+func (s *Store) UserByRef(ctx context.Context, ref string) (*mtdconnect.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE ref = ?`, ref))
+	return u, notFound("user by ref", err)
 }
 
 // UpdateUser implements mtdconnect.Store.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?
-		WHERE id = ?`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, u.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, display_name = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?
+		WHERE id = ? AND deleted_at = 0`, u.Email, u.DisplayName, u.PasswordHash, u.NINO, u.VRN, u.Admin, u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: update user: email in use: %w", mtdconnect.ErrConflict)
 	}
@@ -69,6 +88,44 @@ func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
 		return fmt.Errorf("sqlite: update user: %w", err)
 	}
 	return nil
+}
+
+// DeleteUser implements mtdconnect.Store.
+func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET ref = NULL, email = '', display_name = '', password_hash = '',
+			nino = '', vrn = '', admin = 0, totp_secret = x'', totp_last_step = 0, deleted_at = ?, records_kept_until = ?
+			WHERE id = ? AND deleted_at = 0`, ms(at), ms(keepUntil), id)
+		if err == nil {
+			err = affected(res)
+		}
+		if err != nil {
+			return err
+		}
+		for _, table := range []string{"sessions", "connections", "pending_authorizations", "connect_sessions"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, id); err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete user: %w", err)
+	}
+	return nil
+}
+
+// PurgeDeletedUsers implements mtdconnect.Store.
+func (s *Store) PurgeDeletedUsers(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM users WHERE deleted_at <> 0 AND records_kept_until <= ?`, ms(before))
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge deleted users: %w", err)
+	}
+	return int(n), nil
 }
 
 // CreateSession implements mtdconnect.Store.
@@ -110,11 +167,27 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
+const apiKeyColumns = `id, name, hash, scopes, last_used_at, revoked_at, expires_at, created_at`
+
+func scanAPIKey(r scanner) (*mtdconnect.APIKey, error) {
+	var k mtdconnect.APIKey
+	var scopes string
+	var used, revoked, expires, created int64
+	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &scopes, &used, &revoked, &expires, &created); err != nil {
+		return nil, err
+	}
+	for _, f := range strings.Fields(scopes) {
+		k.Scopes = append(k.Scopes, mtdconnect.Scope(f))
+	}
+	k.LastUsedAt, k.RevokedAt, k.ExpiresAt, k.CreatedAt = msTime(used), msTime(revoked), msTime(expires), msTime(created)
+	return &k, nil
+}
+
 // CreateAPIKey implements mtdconnect.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
 	created := now()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (name, hash, created_at) VALUES (?, ?, ?)`,
-		k.Name, k.Hash, ms(created))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (name, hash, scopes, created_at) VALUES (?, ?, ?, ?)`,
+		k.Name, k.Hash, mtdconnect.JoinScopes(k.Scopes), ms(created))
 	if isUnique(err) {
 		err = mtdconnect.ErrConflict
 	}
@@ -131,15 +204,109 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
 
 // APIKeyByHash implements mtdconnect.Store.
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*mtdconnect.APIKey, error) {
-	var k mtdconnect.APIKey
-	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash).
-		Scan(&k.ID, &k.Name, &k.Hash, &created)
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
+	return k, notFound("api key by hash", err)
+}
+
+// APIKey implements mtdconnect.Store.
+func (s *Store) APIKey(ctx context.Context, id int64) (*mtdconnect.APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
+	return k, notFound("api key", err)
+}
+
+// APIKeys implements mtdconnect.Store.
+func (s *Store) APIKeys(ctx context.Context) ([]*mtdconnect.APIKey, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
 	if err != nil {
-		return nil, notFound("api key by hash", err)
+		return nil, fmt.Errorf("sqlite: api keys: %w", err)
 	}
-	k.CreatedAt = msTime(created)
-	return &k, nil
+	defer rows.Close()
+	var out []*mtdconnect.APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: api keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: api keys: %w", err)
+	}
+	return out, nil
+}
+
+// apiKeyStateError tells why a conditional write of key id matched no
+// row: ErrNotFound if the key does not exist, ErrConflict otherwise.
+func apiKeyStateError(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id int64) error {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return mtdconnect.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return mtdconnect.ErrConflict
+}
+
+// RevokeAPIKey implements mtdconnect.Store.
+func (s *Store) RevokeAPIKey(ctx context.Context, id int64, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(at), id)
+	if err == nil {
+		if err = affected(res); errors.Is(err, mtdconnect.ErrNotFound) {
+			err = apiKeyStateError(ctx, s.db, id)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke api key: %w", err)
+	}
+	return nil
+}
+
+// RotateAPIKey implements mtdconnect.Store.
+func (s *Store) RotateAPIKey(ctx context.Context, id int64, newHash []byte, oldExpiresAt time.Time) (*mtdconnect.APIKey, error) {
+	var k *mtdconnect.APIKey
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET expires_at = ? WHERE id = ? AND revoked_at = 0 AND expires_at = 0`,
+			ms(oldExpiresAt), id)
+		if err == nil {
+			if err = affected(res); errors.Is(err, mtdconnect.ErrNotFound) {
+				err = apiKeyStateError(ctx, tx, id)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `INSERT INTO api_keys (name, hash, scopes, created_at)
+			SELECT name, ?, scopes, ? FROM api_keys WHERE id = ?`, newHash, ms(now()), id)
+		if isUnique(err) {
+			return mtdconnect.ErrConflict
+		}
+		var newID int64
+		if err == nil {
+			newID, err = res.LastInsertId()
+		}
+		if err != nil {
+			return err
+		}
+		k, err = scanAPIKey(tx.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, newID))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rotate api key: %w", err)
+	}
+	return k, nil
+}
+
+// TouchAPIKey implements mtdconnect.Store.
+func (s *Store) TouchAPIKey(ctx context.Context, id int64, at, ifBefore time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND last_used_at < ?`,
+		ms(at), id, ms(ifBefore)); err != nil {
+		return fmt.Errorf("sqlite: touch api key: %w", err)
+	}
+	return nil
 }
 
 // notFound wraps a lookup's error with what was looked up, turning

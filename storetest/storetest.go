@@ -33,6 +33,11 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"RaceUseTOTPStep", testRaceUseTOTPStep},
 		{"Session", testSession},
 		{"APIKey", testAPIKey},
+		{"APIKeyLifecycle", testAPIKeyLifecycle},
+		{"UserRef", testUserRef},
+		{"DeleteUser", testDeleteUser},
+		{"ConnectSession", testConnectSession},
+		{"ReturnURLs", testReturnURLs},
 		{"PendingAuthorization", testPendingAuthorization},
 		{"ConnectionRoundTrip", testConnectionRoundTrip},
 		{"ConnectionZeroTimes", testConnectionZeroTimes},
@@ -58,6 +63,9 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"RaceNoLostUpdate", func(t *testing.T, s mtdconnect.Store) { testRaceNoLostUpdate(t, s) }},
 		{"RaceDeletePendingAuthorization", func(t *testing.T, s mtdconnect.Store) { testRaceDeletePending(t, s) }},
 		{"RaceReserveSlot", func(t *testing.T, s mtdconnect.Store) { testRaceReserveSlot(t, s) }},
+		{"RaceRotateAPIKey", func(t *testing.T, s mtdconnect.Store) { testRaceRotateAPIKey(t, s) }},
+		{"RaceCreateRef", func(t *testing.T, s mtdconnect.Store) { testRaceCreateRef(t, s) }},
+		{"RaceConnectSession", func(t *testing.T, s mtdconnect.Store) { testRaceConnectSession(t, s) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +90,9 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b mtdconnect.Store)) {
 		{"RaceNoLostUpdate", func(t *testing.T, a, b mtdconnect.Store) { testRaceNoLostUpdate(t, a, b) }},
 		{"RaceDeletePendingAuthorization", func(t *testing.T, a, b mtdconnect.Store) { testRaceDeletePending(t, a, b) }},
 		{"RaceReserveSlot", func(t *testing.T, a, b mtdconnect.Store) { testRaceReserveSlot(t, a, b) }},
+		{"RaceRotateAPIKey", func(t *testing.T, a, b mtdconnect.Store) { testRaceRotateAPIKey(t, a, b) }},
+		{"RaceCreateRef", func(t *testing.T, a, b mtdconnect.Store) { testRaceCreateRef(t, a, b) }},
+		{"RaceConnectSession", func(t *testing.T, a, b mtdconnect.Store) { testRaceConnectSession(t, a, b) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +225,8 @@ func testUserNotFound(t *testing.T, s mtdconnect.Store) {
 	wantErr(t, "UserByID", err, mtdconnect.ErrNotFound)
 	_, err = s.UserByEmail(ctx, "nobody@example.com")
 	wantErr(t, "UserByEmail", err, mtdconnect.ErrNotFound)
+	_, err = s.UserByRef(ctx, "nobody")
+	wantErr(t, "UserByRef", err, mtdconnect.ErrNotFound)
 	wantErr(t, "UpdateUser", s.UpdateUser(ctx, &mtdconnect.User{ID: 404, Email: "x@example.com"}), mtdconnect.ErrNotFound)
 }
 

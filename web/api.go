@@ -12,20 +12,79 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/docs"
+	"github.com/mtdconnect/mtdconnect/hmrc/calc"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
-// requireAPIKey admits requests bearing a known API key
-// (Authorization: Bearer mtdc_…). API requests carry no cookies' authority.
-// The key's ID is the actor of what the request does.
-func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
+// apiRoute is one endpoint of the JSON API and the scope its API key
+// needs.
+type apiRoute struct {
+	pattern string
+	scope   mtdconnect.Scope
+	handler http.HandlerFunc
+}
+
+// apiRoutes is the whole JSON API. The OpenAPI description
+// (docs/openapi.json) must describe each, with its scope (x-scope): a test
+// checks. A route with no scope needs no key.
+func (s *Server) apiRoutes() []apiRoute {
+	const user = "/api/v1/users/{user}"
+	return []apiRoute{
+		{"GET " + user, mtdconnect.ScopeUsers, s.jsonAPI(s.handleAPIProfile)},
+		{"PUT " + user, mtdconnect.ScopeUsers, s.jsonAPI(s.handleAPIPutUser)},
+		{"PATCH " + user, mtdconnect.ScopeUsers, s.jsonAPI(s.handleAPIPatchProfile)},
+		{"DELETE " + user, mtdconnect.ScopeUsers, s.jsonAPI(s.handleAPIDeleteUser)},
+		{"GET " + user + "/hmrc", mtdconnect.ScopeConnectionsRead, s.jsonAPI(s.handleAPIStatus)},
+		{"POST " + user + "/hmrc/refresh", mtdconnect.ScopeConnectionsWrite, s.jsonAPI(s.handleAPIRefresh)},
+		{"POST " + user + "/hmrc/test", mtdconnect.ScopeConnectionsWrite, s.jsonAPI(s.handleAPITest)},
+		{"DELETE " + user + "/hmrc", mtdconnect.ScopeConnectionsWrite, s.jsonAPI(s.handleAPIDisconnect)},
+		{"GET " + user + "/hmrc/obligations", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIObligations)},
+		{"PUT " + user + "/hmrc/quarterly-period-type", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIPeriodType)},
+		{"PUT " + user + "/hmrc/property/uk/cumulative/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIPutCumulative)},
+		{"GET " + user + "/hmrc/property/uk/cumulative/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIGetCumulative)},
+		// The year end (yearend_api.go).
+		{"GET " + user + "/hmrc/tax-years/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPITaxYear)},
+		{"GET " + user + "/hmrc/calculations/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPICalculations)},
+		{"POST " + user + "/hmrc/calculations/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPICalculate)},
+		{"GET " + user + "/hmrc/calculations/{taxYear}/{calculationId}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPICalculation)},
+		{"POST " + user + "/hmrc/calculations/{taxYear}/{calculationId}/final-declaration", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIDeclare(calc.FinalDeclaration))},
+		{"POST " + user + "/hmrc/calculations/{taxYear}/{calculationId}/confirm-amendment", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIDeclare(calc.ConfirmAmendment))},
+		{"PUT " + user + "/hmrc/property/uk/annual/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIPutAnnual)},
+		{"GET " + user + "/hmrc/property/uk/annual/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIGetAnnual)},
+		{"DELETE " + user + "/hmrc/property/uk/annual/{taxYear}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIDeleteAnnual)},
+		{"GET " + user + "/hmrc/vat/obligations", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATObligations)},
+		{"POST " + user + "/hmrc/vat/returns", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATSubmit)},
+		{"GET " + user + "/hmrc/vat/returns/{periodKey}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATReturn)},
+		{"GET " + user + "/hmrc/submissions", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPISubmissions)},
+		{"POST /api/v1/connect-sessions", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPICreateConnectSession)},
+		{"GET /api/v1/connect-sessions/{id}", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPIConnectSession)},
+		// The description of all of it needs no key.
+		{"GET /api/v1/openapi.json", "", handleOpenAPI},
+	}
+}
+
+// handleOpenAPI serves docs/openapi.json.
+func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(docs.OpenAPI)
+}
+
+// requireAPIKey admits requests bearing an active API key
+// (Authorization: Bearer mtdc_…) that holds scope. API requests carry no
+// cookies' authority. The key is read from the store on every request,
+// never from a cache, so a revoked key is refused at once by every
+// instance. The key's ID (never the key) is logged and is the actor of what
+// the request does.
+func (s *Server) requireAPIKey(scope mtdconnect.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		key = strings.TrimSpace(key)
@@ -42,8 +101,34 @@ func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
 			s.apiError(w, r, err)
 			return
 		}
+		now := s.now()
 		info(r.Context()).apiKeyID = k.ID
+		if !k.Active(now) {
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "revoked or expired api key refused", slog.Int64("api_key_id", k.ID))
+			s.unauthorized(w, r)
+			return
+		}
+		s.touchAPIKey(r, k, now)
+		if !k.Allows(scope) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mtdconnect", error="insufficient_scope", scope="`+string(scope)+`"`)
+			s.writeJSONError(w, r, problem{Status: http.StatusForbidden, Code: "insufficient_scope", Scope: string(scope),
+				Message: "This API key does not have the scope " + string(scope) + ", which this request needs. Nothing was changed."})
+			return
+		}
 		h(w, r)
+	}
+}
+
+// touchAPIKey records the key's use at most once per
+// mtdconnect.APIKeyTouchInterval: the store writes only if the stored time
+// is older, so a busy key (on any number of instances) writes about once a
+// minute. A failed write costs the request nothing.
+func (s *Server) touchAPIKey(r *http.Request, k *mtdconnect.APIKey, now time.Time) {
+	if now.Sub(k.LastUsedAt) < mtdconnect.APIKeyTouchInterval {
+		return
+	}
+	if err := s.store.TouchAPIKey(r.Context(), k.ID, now, now.Add(-mtdconnect.APIKeyTouchInterval)); err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "record api key use", slog.Int64("api_key_id", k.ID), slog.String("err", err.Error()))
 	}
 }
 
@@ -73,22 +158,33 @@ func (s *Server) jsonAPI(h apiHandler) http.HandlerFunc {
 }
 
 // byAPI is the actor of an API request: the platform, by its key's ID.
-func byAPI(r *http.Request) landlord.Actor { return landlord.ByPlatform(info(r.Context()).apiKeyID) }
+func byAPI(r *http.Request) landlord.Actor { return landlord.ByPlatform(apiKeyID(r)) }
 
-// apiUserID reads the path's {id}: errBadRequest when it is not a positive
-// number. Whether the user exists is the service's answer
-// (landlord.ErrUnknownUser).
-func apiUserID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, errBadRequest
+// apiKeyID is the ID of the API key the request was made with (0 outside
+// requireAPIKey).
+func apiKeyID(r *http.Request) int64 { return info(r.Context()).apiKeyID }
+
+// apiUserID resolves the path's {user} (the platform's ref, or "id:" and
+// mtdconnect's ID) to the landlord's ID, and notes their handle for
+// apiHandle. Unknown: landlord.ErrUnknownUser; malformed: a
+// *mtdconnect.RefError. A deleted landlord is found: the service refuses
+// to act for them (*landlord.DeletedError) but lists their receipts.
+func (s *Server) apiUserID(r *http.Request) (int64, error) {
+	u, err := s.landlord.UserByHandle(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return 0, err
 	}
-	info(r.Context()).userID = id
-	return id, nil
+	ri := info(r.Context())
+	ri.userID, ri.handle = u.ID, u.Handle()
+	return u.ID, nil
 }
 
-// apiUser reads {id} and ?purpose= (itsa by default).
-func apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
+// apiHandle is how answers name the landlord of the request: the handle
+// apiUserID found.
+func apiHandle(r *http.Request) string { return info(r.Context()).handle }
+
+// apiUser reads {user} and ?purpose= (itsa by default).
+func (s *Server) apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
 	purpose := mtdconnect.PurposeIncomeTax
 	if v := r.URL.Query().Get("purpose"); v != "" {
 		purpose = mtdconnect.Purpose(v)
@@ -96,7 +192,7 @@ func apiUser(r *http.Request) (int64, mtdconnect.Purpose, error) {
 			return 0, "", errBadRequest
 		}
 	}
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	return id, purpose, err
 }
 
@@ -111,15 +207,18 @@ func testScenario(r *http.Request) string {
 
 // connectionStatus is a connection as the platform sees it: never tokens.
 type connectionStatus struct {
-	UserID               int64              `json:"user_id"`
-	Purpose              mtdconnect.Purpose `json:"purpose"`
-	Status               mtdconnect.Status  `json:"status"`
-	Reason               string             `json:"reason"`
-	Scopes               []string           `json:"scopes"`
-	ConnectedSince       *time.Time         `json:"connected_since"`
-	AccessTokenExpiresAt *time.Time         `json:"access_token_expires_at"`
-	AuthorityEndsAt      *time.Time         `json:"authority_ends_at"`
-	LastRefreshAt        *time.Time         `json:"last_refresh_at"`
+	User    string             `json:"user"`
+	Purpose mtdconnect.Purpose `json:"purpose"`
+	Status  mtdconnect.Status  `json:"status"`
+	// ReasonCode and Reason say why a reconnect is needed (status
+	// needs_reconnect): a stable code for programs, words for landlords.
+	ReasonCode           string     `json:"reason_code"`
+	Reason               string     `json:"reason"`
+	Scopes               []string   `json:"scopes"`
+	ConnectedSince       *time.Time `json:"connected_since"`
+	AccessTokenExpiresAt *time.Time `json:"access_token_expires_at"`
+	AuthorityEndsAt      *time.Time `json:"authority_ends_at"`
+	LastRefreshAt        *time.Time `json:"last_refresh_at"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -137,15 +236,16 @@ func (s *Server) status(r *http.Request, userID int64, p mtdconnect.Purpose) (*c
 		return nil, err
 	}
 	return &connectionStatus{
-		UserID: st.UserID, Purpose: st.Purpose, Status: st.Status, Reason: st.Reason, Scopes: st.Scopes,
+		User: apiHandle(r), Purpose: st.Purpose, Status: st.Status,
+		ReasonCode: mtdconnect.ReasonCode(st.Reason), Reason: st.Reason, Scopes: st.Scopes,
 		ConnectedSince: timePtr(st.ConnectedSince), AccessTokenExpiresAt: timePtr(st.AccessTokenExpiresAt),
 		AuthorityEndsAt: timePtr(st.AuthorityEndsAt), LastRefreshAt: timePtr(st.LastRefreshAt),
 	}, nil
 }
 
-// handleAPIStatus is GET /api/v1/users/{id}/hmrc[?purpose=].
+// handleAPIStatus is GET /api/v1/users/{user}/hmrc[?purpose=].
 func (s *Server) handleAPIStatus(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, purpose, err := apiUser(r)
+	id, purpose, err := s.apiUser(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -155,7 +255,7 @@ func (s *Server) handleAPIStatus(w http.ResponseWriter, r *http.Request) (int, a
 
 // handleAPIRefresh refreshes now and answers with the new status.
 func (s *Server) handleAPIRefresh(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, purpose, err := apiUser(r)
+	id, purpose, err := s.apiUser(r)
 	if err == nil {
 		err = s.landlord.Refresh(r.Context(), byAPI(r), id, purpose)
 	}
@@ -168,7 +268,7 @@ func (s *Server) handleAPIRefresh(w http.ResponseWriter, r *http.Request) (int, 
 
 // handleAPITest checks the connection with a cheap call of its own API.
 func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, purpose, err := apiUser(r)
+	id, purpose, err := s.apiUser(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -178,16 +278,16 @@ func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) (int, any
 	}
 	msg, err := s.landlord.Test(r.Context(), byAPI(r), id, purpose, origin, testScenario(r))
 	return http.StatusOK, struct {
-		UserID  int64              `json:"user_id"`
+		User    string             `json:"user"`
 		Purpose mtdconnect.Purpose `json:"purpose"`
 		OK      bool               `json:"ok"`
 		Message string             `json:"message"`
-	}{id, purpose, true, msg}, err
+	}{apiHandle(r), purpose, true, msg}, err
 }
 
-// handleAPIDisconnect is DELETE /api/v1/users/{id}/hmrc[?purpose=].
+// handleAPIDisconnect is DELETE /api/v1/users/{user}/hmrc[?purpose=].
 func (s *Server) handleAPIDisconnect(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, purpose, err := apiUser(r)
+	id, purpose, err := s.apiUser(r)
 	if err == nil {
 		err = s.landlord.Disconnect(r.Context(), byAPI(r), id, purpose)
 	}
@@ -214,11 +314,11 @@ type apiSent struct {
 	CorrelationID string    `json:"correlation_id"`
 }
 
-// handleAPIObligations is GET /api/v1/users/{id}/hmrc/obligations
+// handleAPIObligations is GET /api/v1/users/{user}/hmrc/obligations
 // [?taxYear=2025-26]: the UK property obligations of the tax year (the
 // current one by default).
 func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -237,13 +337,13 @@ func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) (i
 		return 0, nil, err
 	}
 	out := struct {
-		UserID              int64           `json:"user_id"`
+		User                string          `json:"user"`
 		TaxYear             string          `json:"tax_year"`
 		QuarterlyPeriodType string          `json:"quarterly_period_type,omitempty"`
 		CanChoose           bool            `json:"quarterly_period_type_can_change"`
 		FetchedAt           time.Time       `json:"fetched_at"`
 		Obligations         []apiObligation `json:"obligations"`
-	}{id, taxYear.String(), q.PeriodType, q.CanChoosePeriodType, q.FetchedAt.UTC(), []apiObligation{}}
+	}{apiHandle(r), taxYear.String(), q.PeriodType, q.CanChoosePeriodType, q.FetchedAt.UTC(), []apiObligation{}}
 	for _, ob := range q.Obligations {
 		o := apiObligation{PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: ob.Status, Received: ob.Received}
 		if ob.AwaitingHMRC() {
@@ -254,11 +354,11 @@ func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) (i
 	return http.StatusOK, out, nil
 }
 
-// handleAPIPeriodType is PUT /api/v1/users/{id}/hmrc/quarterly-period-type:
+// handleAPIPeriodType is PUT /api/v1/users/{user}/hmrc/quarterly-period-type:
 // {"quarterly_period_type": "standard"|"calendar"} for the current tax
 // year, before its first update.
 func (s *Server) handleAPIPeriodType(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -281,10 +381,10 @@ func (s *Server) handleAPIPeriodType(w http.ResponseWriter, r *http.Request) (in
 		return 0, nil, err
 	}
 	return http.StatusOK, struct {
-		UserID              int64  `json:"user_id"`
+		User                string `json:"user"`
 		TaxYear             string `json:"tax_year"`
 		QuarterlyPeriodType string `json:"quarterly_period_type"`
-	}{id, taxYear.String(), body.QuarterlyPeriodType}, nil
+	}{apiHandle(r), taxYear.String(), body.QuarterlyPeriodType}, nil
 }
 
 // maxAPIBody bounds an API request body; a cumulative summary is well
@@ -292,11 +392,11 @@ func (s *Server) handleAPIPeriodType(w http.ResponseWriter, r *http.Request) (in
 const maxAPIBody = 64 << 10
 
 // handleAPIPutCumulative is PUT
-// /api/v1/users/{id}/hmrc/property/uk/cumulative/{taxYear}: the body is
+// /api/v1/users/{user}/hmrc/property/uk/cumulative/{taxYear}: the body is
 // HMRC's own (fromDate, toDate, ukProperty), checked as HMRC would before
 // anything is sent; an accepted one is kept as a receipt.
 func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -325,18 +425,18 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 		return 0, nil, err
 	}
 	return http.StatusOK, struct {
-		UserID        int64     `json:"user_id"`
+		User          string    `json:"user"`
 		TaxYear       string    `json:"tax_year"`
 		SubmissionID  int64     `json:"submission_id,omitempty"`
 		CorrelationID string    `json:"correlation_id"`
 		SubmittedAt   time.Time `json:"submitted_at"`
-	}{id, taxYear.String(), sub.ID, sub.CorrelationID, sub.SubmittedAt.UTC()}, nil
+	}{apiHandle(r), taxYear.String(), sub.ID, sub.CorrelationID, sub.SubmittedAt.UTC()}, nil
 }
 
 // handleAPIGetCumulative is GET of the same path: what HMRC holds for the
 // tax year, in HMRC's shape.
 func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -28,7 +28,7 @@ func decode(t *testing.T, body string) map[string]any {
 
 func TestAPI(t *testing.T) {
 	env := newTestEnv(t)
-	user := fmt.Sprintf("/api/v1/users/%d/hmrc", env.landlord.ID)
+	user := fmt.Sprintf("/api/v1/users/id:%d/hmrc", env.landlord.ID)
 
 	t.Run("Unauthorized", func(t *testing.T) {
 		for _, key := range []string{"", "mtdc_not-a-key-we-issued", "not-even-the-format", env.apiKey + "x"} {
@@ -48,7 +48,7 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("status %d: %s", status, body)
 		}
 		m := decode(t, body)
-		if m["status"] != "not_connected" || m["user_id"] != float64(env.landlord.ID) || m["purpose"] != "itsa" {
+		if m["status"] != "not_connected" || m["user"] != fmt.Sprintf("id:%d", env.landlord.ID) || m["purpose"] != "itsa" {
 			t.Errorf("body %s", body)
 		}
 		if status, body := env.api(http.MethodPost, user+"/refresh", env.apiKey); status != http.StatusNotFound || decode(t, body)["error"] != "not_connected" {
@@ -61,9 +61,13 @@ func TestAPI(t *testing.T) {
 
 	t.Run("BadRequests", func(t *testing.T) {
 		for path, want := range map[string]int{
-			"/api/v1/users/999999/hmrc":       http.StatusNotFound,
-			"/api/v1/users/abc/hmrc":          http.StatusBadRequest,
-			"/api/v1/users/-1/hmrc":           http.StatusBadRequest,
+			"/api/v1/users/id:999999/hmrc":    http.StatusNotFound,
+			"/api/v1/users/abc/hmrc":          http.StatusNotFound, // a ref no landlord has
+			"/api/v1/users/id:abc/hmrc":       http.StatusBadRequest,
+			"/api/v1/users/id:-1/hmrc":        http.StatusBadRequest,
+			"/api/v1/users/id:007/hmrc":       http.StatusBadRequest,
+			"/api/v1/users/%20x/hmrc":         http.StatusBadRequest, // a ref may not start with a space
+			"/api/v1/users/a%00b/hmrc":        http.StatusBadRequest, // nor hold control characters
 			user + "?purpose=corporation-tax": http.StatusBadRequest,
 			"/api/v1/nothing-here":            http.StatusNotFound,
 		} {
@@ -75,7 +79,7 @@ func TestAPI(t *testing.T) {
 				t.Errorf("%s: body %s", path, body)
 			}
 		}
-		if _, body := env.api(http.MethodGet, "/api/v1/users/999999/hmrc", env.apiKey); decode(t, body)["error"] != "user_not_found" {
+		if _, body := env.api(http.MethodGet, "/api/v1/users/id:999999/hmrc", env.apiKey); decode(t, body)["error"] != "user_not_found" {
 			t.Errorf("unknown user: %s", body)
 		}
 		// Form bodies are refused: an HTML form elsewhere cannot drive the API.
@@ -107,7 +111,7 @@ func TestAPI(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		want := []string{"access_token_expires_at", "authority_ends_at", "connected_since", "last_refresh_at", "purpose", "reason", "scopes", "status", "user_id"}
+		want := []string{"access_token_expires_at", "authority_ends_at", "connected_since", "last_refresh_at", "purpose", "reason", "reason_code", "scopes", "status", "user"}
 		if !slices.Equal(keys, want) {
 			t.Errorf("keys %v, want %v", keys, want)
 		}
@@ -212,7 +216,7 @@ func (env *testEnv) apiCall(t *testing.T, method, path, body string, header http
 	for k, vs := range header {
 		req.Header[http.CanonicalHeaderKey(k)] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := env.httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,10 +277,10 @@ func errorsOf(m map[string]any) []string {
 func TestAPIIncomeTax(t *testing.T) {
 	env := newTestEnv(t)
 	id := env.landlord.ID
-	obligations := fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", id)
+	obligations := fmt.Sprintf("/api/v1/users/id:%d/hmrc/obligations", id)
 	now := env.Clock.Now()
 	target, _ := firstOpen(t, now)
-	cumulative := fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/%s", id, target.taxYear)
+	cumulative := fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/%s", id, target.taxYear)
 	good := fmt.Sprintf(`{"fromDate":%q,"toDate":%q,"ukProperty":{"income":{"periodAmount":5000.25},"expenses":{"consolidatedExpenses":1000,"residentialFinancialCost":120}}}`,
 		target.startS, target.endS)
 
@@ -343,8 +347,8 @@ func TestAPIIncomeTax(t *testing.T) {
 		}{
 			{"tax year format", http.MethodGet, obligations + "?taxYear=2025", "", nil, 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
 			{"tax year range", http.MethodGet, obligations + "?taxYear=2025-27", "", nil, 400, "invalid_request", []string{"RULE_TAX_YEAR_RANGE_INVALID"}},
-			{"path tax year", http.MethodPut, fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/2025-2026", id), good, batchProcess(), 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
-			{"tax year before cumulative updates", http.MethodPut, fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/2024-25", id), good, batchProcess(), 400, "invalid_request", []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}},
+			{"path tax year", http.MethodPut, fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/2025-2026", id), good, batchProcess(), 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
+			{"tax year before cumulative updates", http.MethodPut, fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/2024-25", id), good, batchProcess(), 400, "invalid_request", []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}},
 			{"broken JSON", http.MethodPut, cumulative, `{"ukProperty":`, batchProcess(), 400, "invalid_json", nil},
 			{"not an object", http.MethodPut, cumulative, `[1,2]`, batchProcess(), 400, "invalid_json", nil},
 			{"trailing data", http.MethodPut, cumulative, good + `{}`, batchProcess(), 400, "invalid_json", nil},
@@ -377,7 +381,7 @@ func TestAPIIncomeTax(t *testing.T) {
 				return h
 			}(), 400, "invalid_device_headers", []string{"Mtd-Client-Device"}},
 			{"unknown test scenario", http.MethodGet, obligations, "", http.Header{"Gov-Test-Scenario": {"NO_SUCH_SCENARIO"}}, 400, "RULE_INCORRECT_GOV_TEST_SCENARIO", nil},
-			{"unknown user", http.MethodGet, "/api/v1/users/999999/hmrc/obligations", "", nil, 404, "user_not_found", nil},
+			{"unknown user", http.MethodGet, "/api/v1/users/id:999999/hmrc/obligations", "", nil, 404, "user_not_found", nil},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				status, m := env.apiCall(t, tt.method, tt.path, tt.body, tt.header)
@@ -473,7 +477,7 @@ func TestAPIIncomeTax(t *testing.T) {
 		if err := env.Store.UpdateUser(t.Context(), &other); err != nil {
 			t.Fatal(err)
 		}
-		status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", other.ID), "", nil)
+		status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/obligations", other.ID), "", nil)
 		if status != http.StatusNotFound || m["error"] != "not_connected" {
 			t.Errorf("%d %v", status, m)
 		}

@@ -48,6 +48,10 @@ type testEnv struct {
 	t       *testing.T
 	url     string // the web server
 	apiKey  string
+	// httpClient makes the API calls, checking each against the OpenAPI
+	// description (validatingTransport).
+	httpClient *http.Client
+	server     *web.Server
 	// secrets are values seen in the test that must never be logged:
 	// authorisation codes, session cookies.
 	secrets []string
@@ -64,7 +68,8 @@ type envOption func(env *testEnv, cfg *hmrc.Config)
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	env := &testEnv{t: t}
+	env := &testEnv{t: t, httpClient: &http.Client{Timeout: 30 * time.Second,
+		Transport: &validatingTransport{t: t, base: http.DefaultTransport}}}
 	webSrv := httptest.NewUnstartedServer(nil)
 	env.url = "http://" + webSrv.Listener.Addr().String()
 	callback := env.url + "/oauth/hmrc/callback"
@@ -91,7 +96,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	env.itsa, env.vat = itsa.New(env.Client, env.Store), vat.New(env.Client)
 	var err error
 	env.service, err = landlord.New(landlord.Config{Store: env.Store, HMRC: env.Client, ITSA: env.itsa, VAT: env.vat,
-		Logger: env.Logger, Now: env.Clock.Now,
+		Logger: env.Logger, Now: env.Clock.Now, ReturnURLs: []string{testPlatformURL + "/settings"},
 		// Waiting for HMRC's calculation moves the shared clock instead.
 		Wait: func(ctx context.Context, d time.Duration) error { env.Clock.Advance(d); return ctx.Err() }})
 	if err != nil {
@@ -101,6 +106,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.server = srv
 	webSrv.Config.Handler = srv.Handler()
 	webSrv.Start()
 	t.Cleanup(webSrv.Close)
@@ -109,7 +115,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	env.other = env.createUser(otherEmail, otherPassword)
 
 	key, hash := web.NewAPIKey()
-	if err := env.Store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: "platform", Hash: hash}); err != nil {
+	if err := env.Store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: "platform", Hash: hash, Scopes: mtdconnect.AllScopes}); err != nil {
 		t.Fatal(err)
 	}
 	env.apiKey = key
@@ -122,8 +128,8 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		secrets := append([]string{env.apiKey, simPassword, landlordPassword, otherPassword,
 			testNINO, "AB123456C", testVRN, "987654321"}, env.secrets...)
 		for _, secret := range secrets {
-			if strings.Contains(logs, secret) {
-				t.Errorf("logs contain a secret ending in %q", secret[max(0, len(secret)-4):])
+			if i := strings.Index(logs, secret); i >= 0 {
+				t.Errorf("logs contain a secret ending in %q: %s", secret[max(0, len(secret)-4):], logs[max(0, i-300):min(len(logs), i+100)])
 			}
 		}
 	})
@@ -143,8 +149,16 @@ func (env *testEnv) config() web.Config {
 		TrustedProxies: testTrustedProxies,
 		VendorPublicIP: testVendorIP,
 		LicenceIDs:     testLicences,
+		PlatformName:   testPlatformName,
 	}
 }
+
+// The landlord platform of the connect-session tests: its name and where
+// its landlords may be sent back to (configured: its settings pages).
+const (
+	testPlatformName = "Acme Lettings"
+	testPlatformURL  = "https://platform.example"
+)
 
 func (env *testEnv) createUser(email, password string) *mtdconnect.User {
 	env.t.Helper()
@@ -386,7 +400,14 @@ func (p page) findForm(t *testing.T, action string) form {
 func (b *browser) authorizeAtHMRC(decision string) string {
 	b.t.Helper()
 	connect := b.get("/settings/hmrc").findForm(b.t, "/settings/hmrc/connect")
-	signIn := b.post("/settings/hmrc/connect", connect.values)
+	return b.grantAtHMRC(b.post("/settings/hmrc/connect", connect.values), decision)
+}
+
+// grantAtHMRC signs in on HMRC's sign-in page signIn (where a Connect
+// button led) and answers the grant page with decision. It returns the
+// callback URL HMRC redirects to, without visiting it.
+func (b *browser) grantAtHMRC(signIn page, decision string) string {
+	b.t.Helper()
 	if signIn.status != http.StatusOK || !strings.HasPrefix(signIn.url.String(), b.env.SimURL+"/oauth/authorize") {
 		b.t.Fatalf("connect led to %s (status %d), not to HMRC's sign-in:\n%s", signIn.url, signIn.status, signIn.body)
 	}
@@ -431,7 +452,7 @@ func (env *testEnv) api(method, path, key string) (int, string) {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := env.httpClient.Do(req)
 	if err != nil {
 		env.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
@@ -34,6 +35,7 @@ type problem struct {
 	Title   string // heading of the page that shows it
 	Message string
 	Reason  string // why a connection needs reconnecting
+	Scope   string // the scope an API key lacks (insufficient_scope)
 	// Errors are the individual problems (fields, headers) behind it.
 	Errors []fieldError
 	// Action says what the landlord can do about it, when one of the
@@ -68,6 +70,11 @@ func classify(err error) problem {
 		headers   headerErrors
 		nino      *mtdconnect.NINOError
 		badJSON   *jsonBodyError
+		badRef    *mtdconnect.RefError
+		deleted   *landlord.DeletedError
+		badUser   *landlord.InvalidUserError
+		badConn   *landlord.ConnectRequestError
+		badRet    *landlord.ReturnURLError
 	)
 	if verrs := hmrc.ValidationErrorsIn(err); len(verrs) > 0 {
 		p := problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Check the figures",
@@ -172,9 +179,41 @@ func classify(err error) problem {
 	case errors.Is(err, hmrc.ErrNotConnected), errors.Is(err, mtdconnect.ErrNotFound):
 		return problem{Status: http.StatusNotFound, Code: "not_connected", Title: "Not connected to HMRC",
 			Message: "This account is not connected to HMRC. Connect first."}
+	case errors.As(err, &badUser):
+		p := problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Check the details",
+			Message: "Nothing was changed: correct the details and try again."}
+		for _, f := range badUser.Fields {
+			p.Errors = append(p.Errors, fieldError{Code: f.Code, Message: f.Message, Paths: []string{"/" + f.Field}})
+		}
+		return p
+	case errors.As(err, &badConn):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Bad request",
+			Message: "The connect session was not made: " + badConn.Field + " " + badConn.Message + ".",
+			Errors:  []fieldError{{Message: badConn.Field + " " + badConn.Message, Paths: []string{"/" + badConn.Field}}}}
+	case errors.Is(err, landlord.ErrReturnURLNotAllowed):
+		return problem{Status: http.StatusBadRequest, Code: "return_url_not_allowed", Title: "Bad request",
+			Message: "The return_url is not one an administrator allowed (Admin → Connect links, or MTDCONNECT_CONNECT_RETURN_URLS). No connect session was made.",
+			Errors:  []fieldError{{Message: "return_url is not allowed", Paths: []string{"/return_url"}}}}
+	case errors.As(err, &badRet):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_return_url", Title: "Check the return URL",
+			Message: sentence(badRet.Message)}
+	case errors.Is(err, landlord.ErrConnectSessionUnknown):
+		return problem{Status: http.StatusNotFound, Code: "connect_session_not_found", Title: "No such connect session",
+			Message: "There is no connect session with that ID (a deleted landlord's sessions are deleted with them)."}
+	case errors.As(err, &badRef):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_user", Title: "Bad request",
+			Message: sentence(badRef.Error())}
+	case errors.As(err, &deleted):
+		return problem{Status: http.StatusGone, Code: "user_deleted", Title: "This landlord was deleted",
+			Message: "This landlord was deleted on " + deleted.DeletedAt.UTC().Format(time.DateOnly) +
+				". Their receipts are kept until " + deleted.KeptUntil.UTC().Format(time.DateOnly) +
+				" and can be read at /api/v1/users/" + deleted.Handle + "/hmrc/submissions."}
+	case errors.Is(err, landlord.ErrAdministrator):
+		return problem{Status: http.StatusConflict, Code: "user_is_administrator", Title: "Administrators cannot be deleted here",
+			Message: "This user is an administrator of mtdconnect; administrators are not deleted through the API. Nothing was changed."}
 	case errors.Is(err, landlord.ErrUnknownUser):
 		return problem{Status: http.StatusNotFound, Code: "user_not_found", Title: "No such user",
-			Message: "There is no user with that id."}
+			Message: "There is no landlord with that ID."}
 	case errors.Is(err, errBadRequest):
 		return problem{Status: http.StatusBadRequest, Code: "bad_request", Title: "Bad request",
 			Message: "The request is not valid."}
@@ -223,10 +262,12 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 type jsonError struct {
-	Error   string       `json:"error"`
-	Message string       `json:"message"`
-	Reason  string       `json:"reason,omitempty"`
-	Errors  []fieldError `json:"errors,omitempty"`
+	Error      string       `json:"error"`
+	Message    string       `json:"message"`
+	ReasonCode string       `json:"reason_code,omitempty"`
+	Reason     string       `json:"reason,omitempty"`
+	Scope      string       `json:"scope,omitempty"`
+	Errors     []fieldError `json:"errors,omitempty"`
 }
 
 // apiError answers an API request with err as JSON.
@@ -235,7 +276,8 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, p problem) {
-	s.writeJSON(w, r, p.Status, jsonError{Error: p.Code, Message: p.Message, Reason: p.Reason, Errors: p.Errors})
+	s.writeJSON(w, r, p.Status, jsonError{Error: p.Code, Message: p.Message, ReasonCode: mtdconnect.ReasonCode(p.Reason),
+		Reason: p.Reason, Scope: p.Scope, Errors: p.Errors})
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {

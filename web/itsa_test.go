@@ -642,7 +642,7 @@ func TestQuarterlyPeriodTypeChoice(t *testing.T) {
 
 	// Through the API: the landlord's device data is required (it sends
 	// data to HMRC); with it, back to standard.
-	path := fmt.Sprintf("/api/v1/users/%d/hmrc/quarterly-period-type", env.landlord.ID)
+	path := fmt.Sprintf("/api/v1/users/id:%d/hmrc/quarterly-period-type", env.landlord.ID)
 	if status, m := env.apiCall(t, http.MethodPut, path, `{"quarterly_period_type":"standard"}`, nil); status != 400 || m["error"] != "device_data_required" {
 		t.Errorf("without device data: %d %v", status, m)
 	}
@@ -653,7 +653,7 @@ func TestQuarterlyPeriodTypeChoice(t *testing.T) {
 	if status != 200 || m["quarterly_period_type"] != "standard" || m["tax_year"] != year.String() {
 		t.Fatalf("standard quarters: %d %v", status, m)
 	}
-	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", env.landlord.ID), "", platformDevice())
+	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/obligations", env.landlord.ID), "", platformDevice())
 	if status != 200 || m["quarterly_period_type"] != "standard" || m["quarterly_period_type_can_change"] != true {
 		t.Errorf("obligations after standard quarters: %d %v", status, m)
 	}

@@ -13,7 +13,8 @@ import (
 type requestInfo struct {
 	pattern  string
 	userID   int64
-	apiKeyID int64 // the API key the request was made with
+	apiKeyID int64  // the API key the request was made with
+	handle   string // the API's name of the landlord the request is for (never logged: it may be personal)
 }
 
 type requestInfoKey struct{}

@@ -433,7 +433,7 @@ func TestAPIOrigin(t *testing.T) {
 			badHeaders: []string{"Mtd-Client-Screens"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodGet, "/api/v1/users/1/hmrc/obligations", nil)
+			r := httptest.NewRequest(http.MethodGet, "/api/v1/users/id:1/hmrc/obligations", nil)
 			r.RemoteAddr = tt.remote
 			for k, vs := range tt.header {
 				r.Header[http.CanonicalHeaderKey(k)] = vs

@@ -28,7 +28,8 @@ var pageNames = []string{
 	"quarterly", "quarterly_receipt",
 	"taxyear", "calculation", "adjustments", "amend", "correction", "yearend_receipt",
 	"vat", "vat_receipt", "vat_return",
-	"admin_hmrc",
+	"admin_hmrc", "admin_keys", "admin_connect",
+	"connect", "connect_result",
 }
 
 func parseTemplates() (map[string]*template.Template, error) {

@@ -1,102 +1,116 @@
 package web
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
-// apiProfile is what the platform may read and set of a landlord: the
-// identifiers HMRC's APIs need. Never the email's password, never a token.
-type apiProfile struct {
-	UserID int64  `json:"user_id"`
-	Email  string `json:"email"`
-	NINO   string `json:"nino"`
-	VRN    string `json:"vrn"`
-}
+// The API's landlords: PUT creates or updates one by the platform's own ID
+// (the ref), GET and PATCH read and change their details, DELETE deletes
+// them. Never a password, never a token.
 
-// apiPathUser returns the user named by the path's {id}.
-func (s *Server) apiPathUser(r *http.Request) (*mtdconnect.User, error) {
-	id, err := apiUserID(r)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.store.UserByID(r.Context(), id)
-	if errors.Is(err, mtdconnect.ErrNotFound) {
-		return nil, landlord.ErrUnknownUser
-	}
-	if err != nil {
-		return nil, fmt.Errorf("web: api user %d: %w", id, err)
-	}
-	return u, nil
+// apiProfile is a landlord as the platform reads them.
+type apiProfile struct {
+	User        string    `json:"user"` // the ref, or id:N for the built-in pages' landlords
+	Email       string    `json:"email"`
+	DisplayName string    `json:"display_name"`
+	NINO        string    `json:"nino"`
+	VRN         string    `json:"vrn"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 func profileOf(u *mtdconnect.User) apiProfile {
-	return apiProfile{UserID: u.ID, Email: u.Email, NINO: u.NINO, VRN: u.VRN}
+	return apiProfile{User: u.Handle(), Email: u.Email, DisplayName: u.DisplayName, NINO: u.NINO, VRN: u.VRN,
+		CreatedAt: u.CreatedAt.UTC()}
 }
 
-func (s *Server) handleAPIProfile(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiPathUser(r)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, profileOf(u))
+// apiUserBody is the body of PUT and PATCH: a field left out is unchanged,
+// "" clears it. Null is taken as left out.
+type apiUserBody struct {
+	Email       *string `json:"email"`
+	DisplayName *string `json:"display_name"`
+	NINO        *string `json:"nino"`
+	VRN         *string `json:"vrn"`
 }
 
-// handleAPIPatchProfile sets the landlord's NINO and/or VRN, so the
-// platform can fill them from its own records: {"nino": "…", "vrn": "…"}.
-// A field left out is unchanged, "" clears it. Both are validated with
-// HMRC's rules before anything is written: one bad value changes nothing.
-func (s *Server) handleAPIPatchProfile(w http.ResponseWriter, r *http.Request) {
-	u, err := s.apiPathUser(r)
+func (b apiUserBody) changes() landlord.UserChanges {
+	return landlord.UserChanges{Email: b.Email, DisplayName: b.DisplayName, NINO: b.NINO, VRN: b.VRN}
+}
+
+// handleAPIProfile is GET /api/v1/users/{user}.
+func (s *Server) handleAPIProfile(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := s.apiUserID(r)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	var body struct {
-		NINO *string `json:"nino"`
-		VRN  *string `json:"vrn"`
+	u, err := s.landlord.User(r.Context(), id)
+	if err != nil {
+		return 0, nil, err
 	}
+	return http.StatusOK, profileOf(u), nil
+}
+
+// handleAPIPutUser is PUT /api/v1/users/{user}: creates the landlord the
+// platform names {user} (201) or updates them (200). Idempotent. Every
+// field is checked (the NINO and VRN with HMRC's rules) before anything is
+// written: one bad value changes nothing.
+func (s *Server) handleAPIPutUser(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	var body apiUserBody
 	if err := decodeJSONBody(w, r, &body); err != nil {
-		s.apiError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	updated := *u
-	var errs []fieldError
-	if body.NINO != nil {
-		updated.NINO = ""
-		if *body.NINO != "" {
-			n, err := mtdconnect.ParseNINO(*body.NINO)
-			var ne *mtdconnect.NINOError
-			if errors.As(err, &ne) {
-				errs = append(errs, fieldError{Code: "FORMAT_NINO", Message: "The National Insurance number " + ne.Problem + ".", Paths: []string{"/nino"}})
-			}
-			updated.NINO = n
-		}
+	u, created, err := s.landlord.PutUser(r.Context(), byAPI(r), r.PathValue("user"), body.changes())
+	if err != nil {
+		return 0, nil, err
 	}
-	if body.VRN != nil {
-		updated.VRN = ""
-		if *body.VRN != "" {
-			v, err := mtdconnect.ParseVRN(*body.VRN)
-			var ve *mtdconnect.VRNError
-			if errors.As(err, &ve) {
-				errs = append(errs, fieldError{Code: "VRN_INVALID", Message: "The VAT registration number " + ve.Problem + ".", Paths: []string{"/vrn"}})
-			}
-			updated.VRN = v
-		}
+	info(r.Context()).userID = u.ID
+	if created {
+		return http.StatusCreated, profileOf(u), nil
 	}
-	if len(errs) > 0 {
-		s.writeJSONError(w, r, problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Check the details",
-			Message: "Nothing was changed: correct the details and try again.", Errors: errs})
-		return
+	return http.StatusOK, profileOf(u), nil
+}
+
+// handleAPIPatchProfile is PATCH /api/v1/users/{user}: changes the given
+// details of an existing landlord, so the platform can fill them from its
+// own records.
+func (s *Server) handleAPIPatchProfile(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := s.apiUserID(r)
+	if err != nil {
+		return 0, nil, err
 	}
-	if err := s.store.UpdateUser(r.Context(), &updated); err != nil {
-		s.apiError(w, r, err)
-		return
+	var body apiUserBody
+	if err := decodeJSONBody(w, r, &body); err != nil {
+		return 0, nil, err
 	}
-	s.writeJSON(w, r, http.StatusOK, profileOf(&updated))
+	u, err := s.landlord.UpdateUser(r.Context(), byAPI(r), id, body.changes())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, profileOf(u), nil
+}
+
+// apiDeleted is what DELETE answers: the landlord is gone; their receipts
+// stay readable at Receipts until RecordsKeptUntil.
+type apiDeleted struct {
+	User             string    `json:"user"` // the handle of what remains: id:N
+	DeletedAt        time.Time `json:"deleted_at"`
+	RecordsKeptUntil time.Time `json:"records_kept_until"`
+	Receipts         string    `json:"receipts"`
+}
+
+// handleAPIDeleteUser is DELETE /api/v1/users/{user}.
+func (s *Server) handleAPIDeleteUser(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := s.apiUserID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	u, err := s.landlord.DeleteUser(r.Context(), byAPI(r), id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, apiDeleted{User: u.Handle(), DeletedAt: u.DeletedAt, RecordsKeptUntil: u.RecordsKeptUntil,
+		Receipts: "/api/v1/users/" + u.Handle() + "/hmrc/submissions"}, nil
 }

@@ -10,10 +10,10 @@ import (
 // refused with its field and nothing changes.
 func TestAPIProfile(t *testing.T) {
 	env := newTestEnv(t)
-	path := fmt.Sprintf("/api/v1/users/%d", env.landlord.ID)
+	path := fmt.Sprintf("/api/v1/users/id:%d", env.landlord.ID)
 
 	status, m := env.apiCall(t, http.MethodGet, path, "", nil)
-	if status != http.StatusOK || m["email"] != env.landlord.Email || m["user_id"] != float64(env.landlord.ID) {
+	if status != http.StatusOK || m["email"] != env.landlord.Email || m["user"] != fmt.Sprintf("id:%d", env.landlord.ID) {
 		t.Fatalf("GET profile: %d %v", status, m)
 	}
 
@@ -68,7 +68,7 @@ func TestAPIProfile(t *testing.T) {
 		t.Fatalf("PATCH clearing the VRN: %d %v", status, m)
 	}
 
-	if status, m := env.apiCall(t, http.MethodGet, "/api/v1/users/999999", "", nil); status != http.StatusNotFound || m["error"] != "user_not_found" {
+	if status, m := env.apiCall(t, http.MethodGet, "/api/v1/users/id:999999", "", nil); status != http.StatusNotFound || m["error"] != "user_not_found" {
 		t.Errorf("unknown user: %d %v", status, m)
 	}
 }

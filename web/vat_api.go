@@ -6,7 +6,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -65,9 +64,9 @@ func (s *Server) vatObligationsQuery(q url.Values) (from, to time.Time, status s
 }
 
 // handleAPIVATObligations is GET
-// /api/v1/users/{id}/hmrc/vat/obligations[?from=&to=&status=].
+// /api/v1/users/{user}/hmrc/vat/obligations[?from=&to=&status=].
 func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -84,12 +83,12 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 		return 0, nil, vatCall(err)
 	}
 	out := struct {
-		UserID      int64              `json:"user_id"`
+		User        string             `json:"user"`
 		VRN         string             `json:"vrn"`
 		From        string             `json:"from,omitempty"`
 		To          string             `json:"to,omitempty"`
 		Obligations []apiVATObligation `json:"obligations"`
-	}{UserID: id, VRN: list.VRN, Obligations: []apiVATObligation{}}
+	}{User: apiHandle(r), VRN: list.VRN, Obligations: []apiVATObligation{}}
 	if !from.IsZero() {
 		out.From = from.Format(time.DateOnly)
 	}
@@ -110,7 +109,7 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 
 // apiVATReceipt is HMRC's receipt of a return as the API gives it.
 type apiVATReceipt struct {
-	UserID           int64     `json:"user_id"`
+	User             string    `json:"user"`
 	PeriodKey        string    `json:"period_key"`
 	SubmissionID     int64     `json:"submission_id,omitempty"`
 	ProcessingDate   string    `json:"processing_date"`
@@ -123,12 +122,12 @@ type apiVATReceipt struct {
 	SubmittedAt      time.Time `json:"submitted_at"`
 }
 
-// handleAPIVATSubmit is POST /api/v1/users/{id}/hmrc/vat/returns: the body
+// handleAPIVATSubmit is POST /api/v1/users/{user}/hmrc/vat/returns: the body
 // is HMRC's own nine-box return (periodKey, the nine boxes, finalised),
 // checked as HMRC would before anything is sent; a filed one is kept as a
 // receipt at once.
 func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -152,9 +151,9 @@ func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) (int
 	if err != nil {
 		return 0, nil, &vatCallError{err: err, submit: true}
 	}
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/users/%d/hmrc/vat/returns/%s", id, url.PathEscape(ret.PeriodKey)))
+	w.Header().Set("Location", "/api/v1/users/"+url.PathEscape(apiHandle(r))+"/hmrc/vat/returns/"+url.PathEscape(ret.PeriodKey))
 	return http.StatusCreated, apiVATReceipt{
-		UserID: id, PeriodKey: ret.PeriodKey, SubmissionID: sub.ID,
+		User: apiHandle(r), PeriodKey: ret.PeriodKey, SubmissionID: sub.ID,
 		ProcessingDate: rec.ProcessingDate, FormBundleNumber: rec.FormBundleNumber,
 		PaymentIndicator: rec.PaymentIndicator, ChargeRefNumber: rec.ChargeRefNumber,
 		ReceiptID: rec.ReceiptID, ReceiptTimestamp: rec.ReceiptTimestamp, CorrelationID: rec.CorrelationID,
@@ -163,10 +162,10 @@ func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) (int
 }
 
 // handleAPIVATReturn is GET
-// /api/v1/users/{id}/hmrc/vat/returns/{periodKey}: the return HMRC holds,
+// /api/v1/users/{user}/hmrc/vat/returns/{periodKey}: the return HMRC holds,
 // in HMRC's shape. A # in the period key is sent as %23.
 func (s *Server) handleAPIVATReturn(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -201,7 +200,7 @@ type apiSubmission struct {
 	Response      json.RawMessage    `json:"response,omitempty"`
 }
 
-// handleAPISubmissions is GET /api/v1/users/{id}/hmrc/submissions
+// handleAPISubmissions is GET /api/v1/users/{user}/hmrc/submissions
 // [?purpose=itsa|vat]: the receipts of what HMRC accepted, newest first,
 // of one purpose or both.
 func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) (int, any, error) {
@@ -213,7 +212,7 @@ func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) (i
 		}
 		q.Purposes = []mtdconnect.Purpose{p}
 	}
-	id, err := apiUserID(r)
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -222,9 +221,9 @@ func (s *Server) handleAPISubmissions(w http.ResponseWriter, r *http.Request) (i
 		return 0, nil, err
 	}
 	out := struct {
-		UserID      int64           `json:"user_id"`
+		User        string          `json:"user"`
 		Submissions []apiSubmission `json:"submissions"`
-	}{UserID: id, Submissions: []apiSubmission{}}
+	}{User: apiHandle(r), Submissions: []apiSubmission{}}
 	for _, sub := range subs {
 		a := apiSubmission{
 			ID: sub.ID, Purpose: sub.Purpose, Kind: sub.Kind, Period: sub.Period, SubmittedAt: sub.SubmittedAt.UTC(),

@@ -36,7 +36,7 @@ func TestAPIVAT(t *testing.T) {
 	env := newTestEnv(t)
 	withVAT(env)
 	id := env.landlord.ID
-	base := fmt.Sprintf("/api/v1/users/%d/hmrc", id)
+	base := fmt.Sprintf("/api/v1/users/id:%d/hmrc", id)
 	obligations, returns := base+"/vat/obligations", base+"/vat/returns"
 	periods := vatPeriods(env.Clock.Now())
 	target, current := periods[0], periods[len(periods)-1]
@@ -159,7 +159,7 @@ func TestAPIVAT(t *testing.T) {
 			{"period key", http.MethodPost, returns, vatBody("25A", nil), 400, "invalid_request", []string{"PERIOD_KEY_INVALID /periodKey"}},
 			{"path period key", http.MethodGet, returns + "/25a1", "", 400, "invalid_request", []string{"PERIOD_KEY_INVALID"}},
 			{"form body", http.MethodPost, returns, "", 415, "unsupported_media_type", nil},
-			{"unknown user", http.MethodGet, "/api/v1/users/999999/hmrc/vat/obligations", "", 404, "user_not_found", nil},
+			{"unknown user", http.MethodGet, "/api/v1/users/id:999999/hmrc/vat/obligations", "", 404, "user_not_found", nil},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				var h http.Header
@@ -320,11 +320,11 @@ func TestAPIVAT(t *testing.T) {
 		if status, m := env.apiCall(t, http.MethodGet, base+"/submissions?purpose=paye", "", nil); status != http.StatusBadRequest || m["error"] != "bad_request" {
 			t.Errorf("bad purpose: %d %v", status, m)
 		}
-		if status, m := env.apiCall(t, http.MethodGet, "/api/v1/users/999999/hmrc/submissions", "", nil); status != http.StatusNotFound || m["error"] != "user_not_found" {
+		if status, m := env.apiCall(t, http.MethodGet, "/api/v1/users/id:999999/hmrc/submissions", "", nil); status != http.StatusNotFound || m["error"] != "user_not_found" {
 			t.Errorf("unknown user: %d %v", status, m)
 		}
 		// Another user's list is theirs only.
-		status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/submissions", env.other.ID), "", nil)
+		status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/submissions", env.other.ID), "", nil)
 		if status != http.StatusOK || len(m["submissions"].([]any)) != 0 {
 			t.Errorf("other user: %d %v", status, m)
 		}
@@ -336,7 +336,7 @@ func TestAPIVAT(t *testing.T) {
 		if err := env.Store.UpdateUser(t.Context(), &other); err != nil {
 			t.Fatal(err)
 		}
-		status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/vat/obligations", other.ID), "", nil)
+		status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/vat/obligations", other.ID), "", nil)
 		if status != http.StatusNotFound || m["error"] != "not_connected" {
 			t.Errorf("%d %v", status, m)
 		}

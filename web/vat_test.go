@@ -521,7 +521,7 @@ func TestVATPurposesApart(t *testing.T) {
 		t.Error("the VAT API was called without a VAT connection")
 	}
 	b.get("/vat/returns/25A1").mustContain(t, "Connect mtdconnect to HMRC for VAT before viewing VAT returns")
-	status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/vat/obligations", env.landlord.ID), "", platformDevice())
+	status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/vat/obligations", env.landlord.ID), "", platformDevice())
 	if status != http.StatusNotFound || m["error"] != "not_connected" || !strings.Contains(m["message"].(string), "for VAT") {
 		t.Errorf("%d %v", status, m)
 	}
@@ -529,7 +529,7 @@ func TestVATPurposesApart(t *testing.T) {
 		t.Error("the VAT API was called without a VAT connection")
 	}
 	// The Income Tax connection works for Income Tax.
-	if status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", env.landlord.ID), "", platformDevice()); status != http.StatusOK {
+	if status, m := env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/obligations", env.landlord.ID), "", platformDevice()); status != http.StatusOK {
 		t.Errorf("Income Tax: %d %v", status, m)
 	}
 
@@ -544,14 +544,14 @@ func TestVATPurposesApart(t *testing.T) {
 	}
 	q := o.get("/quarterly")
 	q.mustContain(t, "Connect mtdconnect to HMRC for Income Tax before sending quarterly updates")
-	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/obligations", env.other.ID), "", platformDevice())
+	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/obligations", env.other.ID), "", platformDevice())
 	if status != http.StatusNotFound || m["error"] != "not_connected" {
 		t.Errorf("Income Tax with a VAT connection only: %d %v", status, m)
 	}
 	// The VAT connection works for VAT: the simulator checks the token's
 	// scope, so an Income Tax token would be refused there.
 	o.get("/vat").mustContain(t, "Your VAT periods")
-	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/%d/hmrc/vat/obligations", env.other.ID), "", platformDevice())
+	status, m = env.apiCall(t, http.MethodGet, fmt.Sprintf("/api/v1/users/id:%d/hmrc/vat/obligations", env.other.ID), "", platformDevice())
 	if status != http.StatusOK {
 		t.Errorf("VAT: %d %v", status, m)
 	}

@@ -288,9 +288,10 @@ func formActions(t *testing.T) []string {
 		}
 		for _, m := range regexp.MustCompile(`<form\b[^>]*\baction="([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
 			// A year-end page's actions are under its tax year, some
-			// under a calculation.
+			// under a calculation. A path segment from the connect link's
+			// token is any segment: the protection comes before routing.
 			action := strings.NewReplacer("{{.Base}}", "/tax-year/2025-26", "{{$.Base}}", "/tax-year/2025-26",
-				"{{.ID}}", "f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c").Replace(m[1])
+				"{{.ID}}", "f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c", "{{.Token}}", "x").Replace(m[1])
 			if strings.Contains(action, "{{") {
 				t.Fatalf("%s: a form action the test cannot fill in: %s", f, m[1])
 			}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -16,26 +17,9 @@ import (
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
-// registerYearEndAPI adds the year end's routes. They file with HMRC on a
-// landlord's behalf: with scoped API keys they need the scope
-// "submissions", which is the one place to say so: the key check below.
-func (s *Server) registerYearEndAPI(api *http.ServeMux) {
-	key := s.requireAPIKey
-	const u = "/api/v1/users/{id}/hmrc"
-	s.route(api, "GET "+u+"/tax-years/{taxYear}", key(s.jsonAPI(s.handleAPITaxYear)))
-	s.route(api, "GET "+u+"/calculations/{taxYear}", key(s.jsonAPI(s.handleAPICalculations)))
-	s.route(api, "POST "+u+"/calculations/{taxYear}", key(s.jsonAPI(s.handleAPICalculate)))
-	s.route(api, "GET "+u+"/calculations/{taxYear}/{calculationId}", key(s.jsonAPI(s.handleAPICalculation)))
-	s.route(api, "POST "+u+"/calculations/{taxYear}/{calculationId}/final-declaration", key(s.jsonAPI(s.handleAPIDeclare(calc.FinalDeclaration))))
-	s.route(api, "POST "+u+"/calculations/{taxYear}/{calculationId}/confirm-amendment", key(s.jsonAPI(s.handleAPIDeclare(calc.ConfirmAmendment))))
-	s.route(api, "PUT "+u+"/property/uk/annual/{taxYear}", key(s.jsonAPI(s.handleAPIPutAnnual)))
-	s.route(api, "GET "+u+"/property/uk/annual/{taxYear}", key(s.jsonAPI(s.handleAPIGetAnnual)))
-	s.route(api, "DELETE "+u+"/property/uk/annual/{taxYear}", key(s.jsonAPI(s.handleAPIDeleteAnnual)))
-}
-
-// apiTaxYear reads {id} and {taxYear}.
-func apiTaxYear(r *http.Request) (int64, itsa.TaxYear, error) {
-	id, err := apiUserID(r)
+// apiTaxYear reads {user} and {taxYear}.
+func (s *Server) apiTaxYear(r *http.Request) (int64, itsa.TaxYear, error) {
+	id, err := s.apiUserID(r)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -65,11 +49,11 @@ func deadline(ty *landlord.YearStatus, start, end, due, status, received string)
 	return d
 }
 
-// handleAPITaxYear is GET /api/v1/users/{id}/hmrc/tax-years/{taxYear}: the
+// handleAPITaxYear is GET /api/v1/users/{user}/hmrc/tax-years/{taxYear}: the
 // quarterly obligations and the final declaration, HMRC's due dates and
 // states, and what is next.
 func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, y, err := apiTaxYear(r)
+	id, y, err := s.apiTaxYear(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -87,7 +71,7 @@ func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, 
 		DaysUntilDue *int          `json:"days_until_due,omitempty"`
 	}
 	out := struct {
-		UserID           int64         `json:"user_id"`
+		User             string        `json:"user"`
 		TaxYear          string        `json:"tax_year"`
 		Today            string        `json:"today"`
 		Ended            bool          `json:"ended"`
@@ -95,7 +79,7 @@ func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, 
 		FinalDeclaration *apiDeadline  `json:"final_declaration"`
 		Next             next          `json:"next"`
 		AmendableUntil   string        `json:"amendable_until,omitempty"`
-	}{UserID: id, TaxYear: y.String(), Today: ty.Today.Format(time.DateOnly), Ended: ty.Ended, Quarterly: []apiDeadline{},
+	}{User: apiHandle(r), TaxYear: y.String(), Today: ty.Today.Format(time.DateOnly), Ended: ty.Ended, Quarterly: []apiDeadline{},
 		Next: next{Step: ty.Next, Due: ty.NextDue}, AmendableUntil: ty.AmendableUntil}
 	for _, o := range ty.Quarterly {
 		d := deadline(ty, o.Start, o.End, o.Due, o.Status, o.Received)
@@ -121,7 +105,7 @@ func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, 
 // summary (amounts in pounds, as HMRC gave them), HMRC's messages and
 // disclaimer, and HMRC's answer whole.
 type apiCalculation struct {
-	UserID        int64           `json:"user_id"`
+	User          string          `json:"user"`
 	TaxYear       string          `json:"tax_year"`
 	CalculationID string          `json:"calculation_id"`
 	Type          calc.Type       `json:"type"`
@@ -171,8 +155,8 @@ func messagesOr(m []calc.Message) []calc.Message {
 	return m
 }
 
-func toAPICalculation(userID int64, y itsa.TaxYear, c *calc.Calculation) apiCalculation {
-	a := apiCalculation{UserID: userID, TaxYear: y.String(), CalculationID: c.Metadata.CalculationID, Type: c.Type(),
+func toAPICalculation(user string, y itsa.TaxYear, c *calc.Calculation) apiCalculation {
+	a := apiCalculation{User: user, TaxYear: y.String(), CalculationID: c.Metadata.CalculationID, Type: c.Type(),
 		PeriodFrom: c.Metadata.PeriodFrom, PeriodTo: c.Metadata.PeriodTo, CalculatedAt: c.Metadata.CalculationTimestamp,
 		Errors: []calc.Message{}, Warnings: []calc.Message{}, Info: []calc.Message{}, HMRC: c.Raw}
 	if m := c.Messages; m != nil {
@@ -196,13 +180,13 @@ func toAPICalculation(userID int64, y itsa.TaxYear, c *calc.Calculation) apiCalc
 	return a
 }
 
-// handleAPICalculate is POST /api/v1/users/{id}/hmrc/calculations/{taxYear}
+// handleAPICalculate is POST /api/v1/users/{user}/hmrc/calculations/{taxYear}
 // with {"type": "in-year" | "intent-to-finalise" | "intent-to-amend"}: HMRC
 // calculates, mtdconnect waits (at least 5 seconds, as HMRC asks) and
 // answers with the calculation (200), or with its ID (202) when HMRC takes
 // longer than about a minute.
 func (s *Server) handleAPICalculate(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, y, err := apiTaxYear(r)
+	id, y, err := s.apiTaxYear(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -224,23 +208,23 @@ func (s *Server) handleAPICalculate(w http.ResponseWriter, r *http.Request) (int
 	})
 	var pending *landlord.CalculationPendingError
 	if errors.As(err, &pending) {
-		w.Header().Set("Location", "/api/v1/users/"+r.PathValue("id")+"/hmrc/calculations/"+y.String()+"/"+pending.CalculationID)
+		w.Header().Set("Location", "/api/v1/users/"+url.PathEscape(apiHandle(r))+"/hmrc/calculations/"+y.String()+"/"+url.PathEscape(pending.CalculationID))
 		return http.StatusAccepted, struct {
-			UserID        int64  `json:"user_id"`
+			User          string `json:"user"`
 			TaxYear       string `json:"tax_year"`
 			CalculationID string `json:"calculation_id"`
 			Status        string `json:"status"`
-		}{id, y.String(), pending.CalculationID, "pending"}, nil
+		}{apiHandle(r), y.String(), pending.CalculationID, "pending"}, nil
 	}
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, toAPICalculation(id, y, c), nil
+	return http.StatusOK, toAPICalculation(apiHandle(r), y, c), nil
 }
 
 // handleAPICalculation is GET …/calculations/{taxYear}/{calculationId}.
 func (s *Server) handleAPICalculation(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, y, err := apiTaxYear(r)
+	id, y, err := s.apiTaxYear(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -252,13 +236,13 @@ func (s *Server) handleAPICalculation(w http.ResponseWriter, r *http.Request) (i
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, toAPICalculation(id, y, c), nil
+	return http.StatusOK, toAPICalculation(apiHandle(r), y, c), nil
 }
 
 // handleAPICalculations is GET …/calculations/{taxYear}[?type=]: HMRC's
 // list, newest first.
 func (s *Server) handleAPICalculations(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, y, err := apiTaxYear(r)
+	id, y, err := s.apiTaxYear(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -281,10 +265,10 @@ func (s *Server) handleAPICalculations(w http.ResponseWriter, r *http.Request) (
 		ToDate          string          `json:"to_date,omitempty"`
 	}
 	out := struct {
-		UserID       int64  `json:"user_id"`
+		User         string `json:"user"`
 		TaxYear      string `json:"tax_year"`
 		Calculations []item `json:"calculations"`
-	}{id, y.String(), []item{}}
+	}{apiHandle(r), y.String(), []item{}}
 	for _, c := range list {
 		it := item{CalculationID: c.CalculationID, Type: c.CalculationType, CalculatedAt: c.CalculationTimestamp,
 			Trigger: c.CalculationTrigger, Outcome: c.CalculationOutcome, FromDate: c.FromDate, ToDate: c.ToDate}
@@ -298,7 +282,7 @@ func (s *Server) handleAPICalculations(w http.ResponseWriter, r *http.Request) (
 
 // apiReceipt is the answer of an accepted year-end submission.
 type apiReceipt struct {
-	UserID        int64     `json:"user_id"`
+	User          string    `json:"user"`
 	TaxYear       string    `json:"tax_year"`
 	Kind          string    `json:"kind"`
 	SubmissionID  int64     `json:"submission_id,omitempty"`
@@ -307,8 +291,8 @@ type apiReceipt struct {
 	SubmittedAt   time.Time `json:"submitted_at"`
 }
 
-func toAPIReceipt(userID int64, y itsa.TaxYear, sub *mtdconnect.Submission) apiReceipt {
-	return apiReceipt{UserID: userID, TaxYear: y.String(), Kind: sub.Kind, SubmissionID: sub.ID, CalculationID: sub.ReceiptID,
+func toAPIReceipt(user string, y itsa.TaxYear, sub *mtdconnect.Submission) apiReceipt {
+	return apiReceipt{User: user, TaxYear: y.String(), Kind: sub.Kind, SubmissionID: sub.ID, CalculationID: sub.ReceiptID,
 		CorrelationID: sub.CorrelationID, SubmittedAt: sub.SubmittedAt.UTC()}
 }
 
@@ -318,7 +302,7 @@ func toAPIReceipt(userID int64, y itsa.TaxYear, sub *mtdconnect.Submission) apiR
 // and agreed to it.
 func (s *Server) handleAPIDeclare(kind calc.Type) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request) (int, any, error) {
-		id, y, err := apiTaxYear(r)
+		id, y, err := s.apiTaxYear(r)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -349,17 +333,17 @@ func (s *Server) handleAPIDeclare(kind calc.Type) apiHandler {
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusCreated, toAPIReceipt(id, y, sub), nil
+		return http.StatusCreated, toAPIReceipt(apiHandle(r), y, sub), nil
 	}
 }
 
 // ---- the annual submission ----
 
-// handleAPIPutAnnual is PUT /api/v1/users/{id}/hmrc/property/uk/annual/{taxYear}:
+// handleAPIPutAnnual is PUT /api/v1/users/{user}/hmrc/property/uk/annual/{taxYear}:
 // the body is HMRC's own, checked as HMRC would before anything is sent; an
 // accepted one is kept as a receipt.
 func (s *Server) handleAPIPutAnnual(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, y, err := apiTaxYear(r)
+	id, y, err := s.apiTaxYear(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -381,13 +365,13 @@ func (s *Server) handleAPIPutAnnual(w http.ResponseWriter, r *http.Request) (int
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, toAPIReceipt(id, y, sub), nil
+	return http.StatusOK, toAPIReceipt(apiHandle(r), y, sub), nil
 }
 
 // handleAPIGetAnnual is GET of the same path: what HMRC holds, in HMRC's
 // shape.
 func (s *Server) handleAPIGetAnnual(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, y, err := apiTaxYear(r)
+	id, y, err := s.apiTaxYear(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -401,7 +385,7 @@ func (s *Server) handleAPIGetAnnual(w http.ResponseWriter, r *http.Request) (int
 
 // handleAPIDeleteAnnual is DELETE of the same path: 204.
 func (s *Server) handleAPIDeleteAnnual(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, y, err := apiTaxYear(r)
+	id, y, err := s.apiTaxYear(r)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -46,7 +46,7 @@ func (env *testEnv) sendQuarterAPI(t *testing.T, y itsa.TaxYear, q int, expenses
 		expenses = fmt.Sprintf(`"consolidatedExpenses":%d,"residentialFinancialCost":%d`, 1000*q, 750*q)
 	}
 	body := fmt.Sprintf(`{"fromDate":%q,"toDate":%q,"ukProperty":{"income":{"periodAmount":%d},"expenses":{%s}}}`, y.FirstDay(), end, 5000*q, expenses)
-	if status, m := env.apiCall(t, http.MethodPut, fmt.Sprintf("/api/v1/users/%d/hmrc/property/uk/cumulative/%s", env.landlord.ID, y), body, env.deviceAt()); status != http.StatusOK {
+	if status, m := env.apiCall(t, http.MethodPut, fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/%s", env.landlord.ID, y), body, env.deviceAt()); status != http.StatusOK {
 		t.Fatalf("update to %s: %d %v", end, status, m)
 	}
 }
@@ -54,7 +54,7 @@ func (env *testEnv) sendQuarterAPI(t *testing.T, y itsa.TaxYear, q int, expenses
 // calculate asks for a calculation of type typ through the API.
 func (env *testEnv) calculate(t *testing.T, y itsa.TaxYear, typ string) map[string]any {
 	t.Helper()
-	status, m := env.apiCall(t, http.MethodPost, fmt.Sprintf("/api/v1/users/%d/hmrc/calculations/%s", env.landlord.ID, y), `{"type":"`+typ+`"}`, env.deviceAt())
+	status, m := env.apiCall(t, http.MethodPost, fmt.Sprintf("/api/v1/users/id:%d/hmrc/calculations/%s", env.landlord.ID, y), `{"type":"`+typ+`"}`, env.deviceAt())
 	if status != http.StatusOK || m["calculation_id"] == nil || m["type"] != typ {
 		t.Fatalf("%s calculation: %d %v", typ, status, m)
 	}
@@ -102,7 +102,7 @@ func TestAPIYearEnd(t *testing.T) {
 	env, y, rec := yearEndEnv(t)
 	id := env.landlord.ID
 	ty := y.String()
-	users := fmt.Sprintf("/api/v1/users/%d/hmrc", id)
+	users := fmt.Sprintf("/api/v1/users/id:%d/hmrc", id)
 	call := func(method, path, body string) func() (int, map[string]any) {
 		return func() (int, map[string]any) { return env.apiCall(t, method, users+path, body, env.deviceAt()) }
 	}
@@ -235,7 +235,7 @@ func TestAPIYearEnd(t *testing.T) {
 func TestAPIYearEndRefusals(t *testing.T) {
 	env, y, rec := yearEndEnv(t)
 	ty := y.String()
-	users := fmt.Sprintf("/api/v1/users/%d/hmrc", env.landlord.ID)
+	users := fmt.Sprintf("/api/v1/users/id:%d/hmrc", env.landlord.ID)
 	env.apiLandlord(t)
 	declare := func(calcID string) func() (int, map[string]any) {
 		return func() (int, map[string]any) {

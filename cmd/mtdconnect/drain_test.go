@@ -29,7 +29,7 @@ func newDrainEnv(t *testing.T) *drainEnv {
 	t.Helper()
 	e := &drainEnv{cliEnv: newCLIEnv(t)}
 	e.connectManually(t)
-	e.apiKey = strings.TrimSpace(e.run(t, nil, "apikey", "create", "--name", "drain test"))
+	e.apiKey = strings.TrimSpace(e.run(t, nil, "apikey", "create", "--name", "drain test", "--scopes", "connections:write"))
 	var st StatusJSON
 	if err := json.Unmarshal([]byte(e.run(t, nil, "status", "--user", testEmail, "--json")), &st); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ type apiAnswer struct {
 // refreshViaAPI asks serve, through the platform's API, to refresh the
 // landlord's token now.
 func (e *drainEnv) refreshViaAPI(base string) apiAnswer {
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/users/%d/hmrc/refresh", base, e.userID), nil)
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/users/id:%d/hmrc/refresh", base, e.userID), nil)
 	req.Header.Set("Authorization", "Bearer "+e.apiKey)
 	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {

@@ -74,7 +74,7 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Landlord: a.landlord, Sealer: a.sealer, Logger: a.log, Now: time.Now,
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
-		AuthorizeURL:   a.cfg.AuthorizeURL,
+		AuthorizeURL: a.cfg.AuthorizeURL, PlatformName: a.cfg.PlatformName,
 		TrustedProxies: a.cfg.TrustedProxies, VendorPublicIP: a.cfg.VendorPublicIP, LicenceIDs: a.cfg.LicenceIDs,
 	})
 	if err != nil {
@@ -100,6 +100,7 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	g.Add(stop.onSignal(ctx))
 	g.Add(stop.httpServer("web", ln, withReadyz(srv.Handler(), stop, a.store, a.log)))
 	g.Add(stop.background("refresher", (&hmrc.Refresher{Client: a.hmrc}).Run))
+	g.Add(stop.background("purge of deleted landlords", a.landlord.RunPurge))
 	g.Add(stop.waitFor("hmrc refreshes", func(ctx context.Context) error {
 		if n := a.hmrc.Refreshing(); n > 0 {
 			a.log.Info("waiting for HMRC refreshes in flight", "count", n)
