@@ -383,8 +383,9 @@ type Store interface {
 	// deleted user.
 	UpdateUser(ctx context.Context, u *User) error
 	// DeleteUser deletes, in one transaction, the user's sessions,
-	// connections (tokens), pending authorisations and connect sessions,
-	// and keeps the row only as the owner of their receipts and audit:
+	// connections (tokens), pending authorisations, connect sessions, UK
+	// property business (it names their NINO) and kept obligations, and
+	// keeps the row only as the owner of their receipts and audit:
 	// ref, email, name, password, NINO, VRN, admin and second factor are
 	// cleared, DeletedAt and RecordsKeptUntil set. ErrNotFound if there is
 	// no such user or they were deleted already.

@@ -251,8 +251,8 @@ func (s *Service) UpdateUser(ctx context.Context, by Actor, userID int64, ch Use
 
 // DeleteUser deletes the landlord at once: their HMRC tokens (HMRC keeps
 // the authority until the landlord removes it there: there is no
-// revocation endpoint), sessions, pending authorisations and connect
-// sessions. Their receipts and audit are kept until
+// revocation endpoint), sessions, pending authorisations, connect
+// sessions, UK property business ID and kept obligations. Their receipts and audit are kept until
 // mtdconnect.RetainUntil(now), readable by the handle "id:N" the returned
 // user has, then purged. The ref is free at once: a landlord created again
 // with it is a new landlord, who sees nothing of this one.

@@ -118,6 +118,10 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Tim
 			DELETE FROM pending_authorizations WHERE user_id IN (SELECT id FROM u)
 		), cs AS (
 			DELETE FROM connect_sessions WHERE user_id IN (SELECT id FROM u)
+		), b AS (
+			DELETE FROM income_tax_businesses WHERE user_id IN (SELECT id FROM u)
+		), o AS (
+			DELETE FROM cached_obligations WHERE user_id IN (SELECT id FROM u)
 		)
 		SELECT id FROM u`, id, ts(at), ts(keepUntil))
 	if err != nil {

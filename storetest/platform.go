@@ -74,9 +74,13 @@ func testDeleteUser(t *testing.T, s mtdconnect.Store) {
 	noErr(t, "CreateUser", s.CreateUser(ctx, u))
 	stay := mustRefUser(t, s, "staying")
 
-	// What goes: sessions, connections, pending authorisations. What
-	// stays: receipts and audit.
+	// What goes: sessions, connections, pending authorisations, the UK
+	// property business and kept obligations. What stays: receipts and
+	// audit.
 	for _, id := range []int64{u.ID, stay.ID} {
+		noErr(t, "SaveIncomeTaxBusiness", s.SaveIncomeTaxBusiness(ctx, &mtdconnect.IncomeTaxBusiness{UserID: id, NINO: "AA123456A",
+			Environment: "sandbox", BusinessID: "XPIS12345678901", FoundAt: t0}))
+		noErr(t, "SaveObligations", s.SaveObligations(ctx, &mtdconnect.CachedObligations{UserID: id, Key: "itsa:2025-26", Body: []byte("[]"), FetchedAt: t0}))
 		noErr(t, "CreateSession", s.CreateSession(ctx, &mtdconnect.Session{TokenHash: []byte{byte(id), 1}, UserID: id, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
 		noErr(t, "SaveConnection", s.SaveConnection(ctx, fullConnection(id, mtdconnect.PurposeIncomeTax)))
 		noErr(t, "CreatePendingAuthorization", s.CreatePendingAuthorization(ctx, &mtdconnect.PendingAuthorization{
@@ -106,6 +110,10 @@ func testDeleteUser(t *testing.T, s mtdconnect.Store) {
 	wantErr(t, "connection of a deleted user", err, mtdconnect.ErrNotFound)
 	_, err = s.PendingAuthorization(ctx, fmt.Sprintf("st-%d", u.ID))
 	wantErr(t, "pending authorisation of a deleted user", err, mtdconnect.ErrNotFound)
+	_, err = s.IncomeTaxBusiness(ctx, u.ID)
+	wantErr(t, "UK property business of a deleted user", err, mtdconnect.ErrNotFound)
+	_, err = s.CachedObligations(ctx, u.ID, "itsa:2025-26")
+	wantErr(t, "kept obligations of a deleted user", err, mtdconnect.ErrNotFound)
 	if subs, err := s.Submissions(ctx, u.ID, mtdconnect.PurposeVAT, 10); err != nil || len(subs) != 1 {
 		t.Errorf("receipts of a deleted user: %d, %v; want 1 kept", len(subs), err)
 	}
@@ -120,6 +128,12 @@ func testDeleteUser(t *testing.T, s mtdconnect.Store) {
 	}
 	if _, err := s.Connection(ctx, stay.ID, mtdconnect.PurposeIncomeTax); err != nil {
 		t.Errorf("other landlord's connection: %v", err)
+	}
+	if _, err := s.IncomeTaxBusiness(ctx, stay.ID); err != nil {
+		t.Errorf("other landlord's UK property business: %v", err)
+	}
+	if _, err := s.CachedObligations(ctx, stay.ID, "itsa:2025-26"); err != nil {
+		t.Errorf("other landlord's kept obligations: %v", err)
 	}
 
 	// The same ref again is a new landlord, who sees nothing of the old one.
