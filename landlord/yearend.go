@@ -122,8 +122,8 @@ const (
 // obligations and the final declaration, HMRC's due dates and states, and
 // what is next.
 type YearStatus struct {
-	TaxYear   itsa.TaxYear
-	Today     time.Time // the UK date it was worked out on, as midnight UTC
+	TaxYear itsa.TaxYear
+	Today   time.Time // the UK date it was worked out on, as midnight UTC
 	// Quarterly are the quarterly obligations with the receipts of updates
 	// HMRC does not show as received yet (Obligation.AwaitingHMRC).
 	Quarterly []Obligation
