@@ -143,7 +143,9 @@ func serveCommand(p *proc) *ffcli.Command {
 		"on SIGTERM or SIGINT, how long to wait for requests and HMRC refreshes in flight before stopping anyway, the shutdown delay included (MTDCONNECT_DRAIN_TIMEOUT)")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0,
 		"on SIGTERM or SIGINT, how long /readyz answers 503 before the listener closes, for load balancers to notice (MTDCONNECT_SHUTDOWN_DELAY)")
-	cfg.withEnv("metrics-addr", "drain-timeout", "shutdown-delay")
+	fs.BoolVar(&f.simulatorControls, "simulator-controls", false,
+		"serve the built-in simulator's control endpoints (/admin/clock to move HMRC's clock, /admin/faults, /admin/stats; same-origin requests only): off by default, as they are unauthenticated (MTDCONNECT_SIMULATOR_CONTROLS)")
+	cfg.withEnv("metrics-addr", "drain-timeout", "shutdown-delay", "simulator-controls")
 	return command("serve", "mtdconnect [serve] [flags]", "run the service: pages, JSON API, refresher (the default)", fs, cfg,
 		func(ctx context.Context) error { return runServe(ctx, cfg, f, p) })
 }

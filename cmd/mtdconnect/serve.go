@@ -32,6 +32,10 @@ import (
 type serveFlags struct {
 	metricsAddr                 string
 	drainTimeout, shutdownDelay time.Duration
+	// simulatorControls serves the built-in simulator's control endpoints
+	// (its clock, to try the year end; faults; stats): off unless asked,
+	// since a browser can reach the simulator.
+	simulatorControls bool
 }
 
 func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
@@ -65,8 +69,13 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		mode, _ := hmrcsim.ParseMode(a.cfg.SimulatorMode)
 		// The demo shows an update as received after demoFulfilmentDelay
 		// rather than HMRC's hour: a newcomer sees both states in one
-		// sitting. Its control endpoints stay off: a browser can reach it.
-		sim = newSimulator(a.cfg, a.log.With("component", "hmrcsim"), hmrcsim.Options{Mode: mode, FulfilmentDelay: demoFulfilmentDelay})
+		// sitting. Its control endpoints stay off unless asked for: a
+		// browser can reach it.
+		opts := hmrcsim.Options{Mode: mode, FulfilmentDelay: demoFulfilmentDelay, Controls: hmrcsim.ControlsOff}
+		if f.simulatorControls {
+			opts.Controls = hmrcsim.ControlsOn
+		}
+		sim = newSimulator(a.cfg, a.log.With("component", "hmrcsim"), opts)
 		if err := seedDemo(ctx, a); err != nil {
 			return err
 		}

@@ -110,6 +110,8 @@ func TestBrowserYearEnd(t *testing.T) {
 		"MTDCONNECT_TRUSTED_PROXIES":  "127.0.0.1,::1",
 		"MTDCONNECT_VENDOR_PUBLIC_IP": itsaVendorIP,
 		"MTDCONNECT_LICENCE_IDS":      "mtdconnect=browser-test-licence",
+		// HMRC's clock is moved through the simulator's control endpoint.
+		"MTDCONNECT_SIMULATOR_CONTROLS": "true",
 	})
 	b.incomeTaxLandlord()
 	// The tax year under way: once connected, HMRC's clock goes to 10
