@@ -4,8 +4,9 @@ package web
 // package, next to the pages, because both share the one error vocabulary
 // (classify → problem), the request log and the building of the
 // fraud-prevention origin; both call the landlord service for every action.
-// This file holds the API's plumbing, the connection and Income Tax; VAT and
-// the receipts are in vat_api.go.
+// This file holds the API's plumbing, the connection and Income Tax's
+// quarterly updates; the year end is in yearend_api.go, VAT and the receipts
+// in vat_api.go.
 
 import (
 	"encoding/json"

@@ -87,6 +87,11 @@ func TestAPIScopes(t *testing.T) {
 		{http.MethodDelete, me, "", mtdconnect.ScopeUsers},
 		{http.MethodGet, me + "/hmrc/obligations", "", mtdconnect.ScopeSubmissions},
 		{http.MethodGet, me + "/hmrc/submissions", "", mtdconnect.ScopeSubmissions},
+		{http.MethodPut, me + "/hmrc/quarterly-period-type", `{"quarterly_period_type":"calendar"}`, mtdconnect.ScopeSubmissions},
+		{http.MethodGet, me + "/hmrc/tax-years/2025-26", "", mtdconnect.ScopeSubmissions},
+		{http.MethodPost, me + "/hmrc/calculations/2025-26", `{"type":"in-year"}`, mtdconnect.ScopeSubmissions},
+		{http.MethodPost, me + "/hmrc/calculations/2025-26/f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c/final-declaration", `{"declaration_agreed":true}`, mtdconnect.ScopeSubmissions},
+		{http.MethodDelete, me + "/hmrc/property/uk/annual/2025-26", "", mtdconnect.ScopeSubmissions},
 	} {
 		r := env.apiAs(t, readOnly, tc.method, tc.path, tc.body)
 		if r.status != http.StatusForbidden || r.body["error"] != "insufficient_scope" || r.body["scope"] != string(tc.scope) ||
