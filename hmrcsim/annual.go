@@ -63,7 +63,7 @@ func annualTarget(r *http.Request, minStart int) (businessID string, start int, 
 // putAnnual is PUT /individuals/business/property/uk/{nino}/{businessId}/annual/{taxYear}
 // (write): create or replace the annual submission. 200 with no body.
 func (y *yearState) putAnnual(w http.ResponseWriter, r *http.Request) {
-	u, ok := y.yearUser(w, r, fraudAPIPropertyBusiness, "6.0", "write:self-assessment", pbErrFormatNino)
+	c, ok := y.yearCaller(w, r, fraudAPIPropertyBusiness, "6.0", "write:self-assessment", pbErrFormatNino)
 	if !ok {
 		return
 	}
@@ -102,17 +102,19 @@ func (y *yearState) putAnnual(w http.ResponseWriter, r *http.Request) {
 		writeMTDErrors(w, http.StatusBadRequest, pbErrOutsideAmendment)
 		return
 	case "":
-		if y.faithful() { // the sandbox's DEFAULT: success, nothing stored
+		if y.s.sandbox() { // the sandbox's DEFAULT: success, nothing stored
 			w.WriteHeader(http.StatusOK)
 			return
 		}
 	}
-	if businessID != ukPropertyBusinessID(u.NINO) {
-		writeMTDErrors(w, http.StatusNotFound, errNotFound)
+	// The business as the cumulative routes find it: the demo landlord's,
+	// or the application's test business in the sandbox. A business of
+	// another type is HMRC's INCOMPATIBLE_PAYLOAD.
+	if !y.ukPropertyBusiness(w, c, businessID) {
 		return
 	}
 	now := y.s.now()
-	if y.outsideAmendmentWindow(u.NINO, start, now) {
+	if y.outsideAmendmentWindow(c.user.NINO, start, now) {
 		writeMTDErrors(w, http.StatusBadRequest, pbErrOutsideAmendment)
 		return
 	}
@@ -122,7 +124,7 @@ func (y *yearState) putAnnual(w http.ResponseWriter, r *http.Request) {
 		writeMTDErrors(w, http.StatusBadRequest, pbErrPropertyAllowance)
 		return
 	}
-	key := annualKey{ninoKey(u.NINO), businessID, taxYearString(start)}
+	key := annualKey{c.vendor(y.s), ninoKey(c.user.NINO), businessID, taxYearString(start)}
 	y.mu.Lock()
 	y.annual[key] = &annualSubmission{body: knownAnnualFields(body), submittedOn: now}
 	y.annualChanged[key] = now
@@ -133,7 +135,7 @@ func (y *yearState) putAnnual(w http.ResponseWriter, r *http.Request) {
 // getAnnual is GET /individuals/business/property/uk/{nino}/{businessId}/annual/{taxYear}
 // (read): the submission with its submittedOn.
 func (y *yearState) getAnnual(w http.ResponseWriter, r *http.Request) {
-	u, ok := y.yearUser(w, r, fraudAPIPropertyBusiness, "6.0", "read:self-assessment", pbErrFormatNino)
+	c, ok := y.yearCaller(w, r, fraudAPIPropertyBusiness, "6.0", "read:self-assessment", pbErrFormatNino)
 	if !ok {
 		return
 	}
@@ -160,12 +162,17 @@ func (y *yearState) getAnnual(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, cannedAnnual(true))
 		return
 	case "":
-		if y.faithful() { // the sandbox's DEFAULT: no data found
+		if y.s.sandbox() { // the sandbox's DEFAULT: no data found
 			writeMTDErrors(w, http.StatusNotFound, errNotFound)
 			return
 		}
 	}
-	key := annualKey{ninoKey(u.NINO), businessID, taxYearString(start)}
+	// Data of another type of business is the service's
+	// RULE_TYPE_OF_BUSINESS_INCORRECT (validateBusinessType).
+	if !y.ukPropertyBusiness(w, c, businessID) {
+		return
+	}
+	key := annualKey{c.vendor(y.s), ninoKey(c.user.NINO), businessID, taxYearString(start)}
 	y.mu.Lock()
 	sub := y.annual[key]
 	y.mu.Unlock()
@@ -183,7 +190,7 @@ func (y *yearState) getAnnual(w http.ResponseWriter, r *http.Request) {
 // deleteAnnual is DELETE /individuals/business/property/{nino}/{businessId}/annual/{taxYear}
 // (write): 204.
 func (y *yearState) deleteAnnual(w http.ResponseWriter, r *http.Request) {
-	u, ok := y.yearUser(w, r, fraudAPIPropertyBusiness, "6.0", "write:self-assessment", pbErrFormatNino)
+	c, ok := y.yearCaller(w, r, fraudAPIPropertyBusiness, "6.0", "write:self-assessment", pbErrFormatNino)
 	if !ok {
 		return
 	}
@@ -204,17 +211,23 @@ func (y *yearState) deleteAnnual(w http.ResponseWriter, r *http.Request) {
 		writeMTDErrors(w, http.StatusBadRequest, pbErrOutsideAmendment)
 		return
 	case "":
-		if y.faithful() { // the sandbox's DEFAULT: success
+		if y.s.sandbox() { // the sandbox's DEFAULT: success
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 	}
+	// One endpoint for UK and foreign property: a business of either type
+	// is found, and only a UK one can have a submission here.
+	if _, found := y.s.itsa.business(c, businessID); !found {
+		writeMTDErrors(w, http.StatusNotFound, errNotFound)
+		return
+	}
 	now := y.s.now()
-	if y.outsideAmendmentWindow(u.NINO, start, now) {
+	if y.outsideAmendmentWindow(c.user.NINO, start, now) {
 		writeMTDErrors(w, http.StatusBadRequest, pbErrOutsideAmendment)
 		return
 	}
-	key := annualKey{ninoKey(u.NINO), businessID, taxYearString(start)}
+	key := annualKey{c.vendor(y.s), ninoKey(c.user.NINO), businessID, taxYearString(start)}
 	y.mu.Lock()
 	_, found := y.annual[key]
 	if found {
@@ -227,6 +240,24 @@ func (y *yearState) deleteAnnual(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ukPropertyBusiness finds the business an annual submission names as the
+// cumulative routes do (itsaState.businessLocked): the demo landlord's own,
+// or in the sandbox one of the calling application's test businesses. It
+// writes 404 when there is none, and 400 RULE_TYPE_OF_BUSINESS_INCORRECT for
+// a business that is not UK property.
+func (y *yearState) ukPropertyBusiness(w http.ResponseWriter, c itsaCall, businessID string) bool {
+	biz, found := y.s.itsa.business(c, businessID)
+	switch {
+	case !found:
+		writeMTDErrors(w, http.StatusNotFound, errNotFound)
+		return false
+	case biz.TypeOfBusiness != "uk-property":
+		writeMTDErrors(w, http.StatusBadRequest, pbErrTypeOfBusiness)
+		return false
+	}
+	return true
 }
 
 // hmrcTimestamp is HMRC's ISO 8601 UTC timestamp with milliseconds.

@@ -1,6 +1,8 @@
 package hmrcsim_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"testing"
@@ -187,7 +189,8 @@ func TestAnnualSubmissionRoundTrip(t *testing.T) {
 	wantError(t, y.call("GET", annualPath(itsaNINO, y.bid, "2022-23"), acceptProp, "", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
 }
 
-// TestAnnualSubmissionScenarios covers HMRC's test-data tables on both faces.
+// TestAnnualSubmissionScenarios covers HMRC's test-data tables in both
+// modes.
 func TestAnnualSubmissionScenarios(t *testing.T) {
 	y := newYearEnv(t)
 	const ty = "2026-27"
@@ -220,9 +223,10 @@ func TestAnnualSubmissionScenarios(t *testing.T) {
 	r = y.call("GET", path, acceptProp, "UK_ALL_OTHER_ALLOWANCES", "")
 	wantFields(t, r.body, map[string]string{"ukProperty/allowances/structuredBuildingAllowance/0/building/postcode": "TF3 4EH"})
 
-	// The sandbox face: DEFAULT stores nothing and GET finds nothing;
-	// STATEFUL stores, reads and deletes.
-	hmrcsim.SetYearEndSandbox(y.sim, true)
+	// The sandbox: DEFAULT stores nothing and GET finds nothing; STATEFUL
+	// stores, reads and deletes for the application's test business.
+	y = newYearEnvWith(t, hmrcsim.Options{Mode: hmrcsim.ModeSandbox})
+	path, del = annualPath(itsaNINO, y.bid, ty), annualDeletePath(itsaNINO, y.bid, ty)
 	if r := y.call("PUT", path, acceptProp, "", body); r.status != http.StatusOK {
 		t.Fatalf("sandbox DEFAULT PUT: %d %v", r.status, r.body)
 	}
@@ -245,8 +249,84 @@ func TestAnnualSubmissionScenarios(t *testing.T) {
 		t.Fatalf("sandbox STATEFUL DELETE: %d %v", r.status, r.body)
 	}
 	wantError(t, y.call("GET", path, acceptProp, "STATEFUL", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
-	// Validation is the same on both faces.
+	// Validation is the same in both modes.
 	wantError(t, y.call("PUT", path, acceptProp, "", `{}`), http.StatusBadRequest, "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED")
+}
+
+// TestSandboxStatefulAnnualSubmission: in ModeSandbox the STATEFUL annual
+// submission belongs to the application's UK property test business, as the
+// STATEFUL cumulative update does: other businesses are refused, another
+// application sees nothing, and the Test Support API's deletes take it away.
+func TestSandboxStatefulAnnualSubmission(t *testing.T) {
+	e, tok := sandboxEnv(t)
+	const ty = "2026-27"
+	body := `{"ukProperty":{"adjustments":{"nonResidentLandlord":false},"allowances":{"costOfReplacingDomesticItems":300}}}`
+	// Before any test business, not even the demo's business ID is known.
+	demoID := newYearEnv(t).bid
+	wantError(t, e.itsa("PUT", annualPath(itsaNINO, demoID, ty), tok, acceptProp, "STATEFUL", body), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+
+	bid := e.createBusiness(tok, ukBusiness)
+	se := e.createBusiness(tok, `{"typeOfBusiness":"self-employment","tradingName":"Plumbing","businessAddressLineOne":"1 High St","businessAddressCountryCode":"GB","businessAddressPostcode":"SW1A 1AA"}`)
+	path, del := annualPath(itsaNINO, bid, ty), annualDeletePath(itsaNINO, bid, ty)
+	if r := e.itsa("PUT", path, tok, acceptProp, "STATEFUL", body); r.status != http.StatusOK || r.body != nil {
+		t.Fatalf("STATEFUL PUT for the test business: %d %v", r.status, r.body)
+	}
+	r := e.itsa("GET", path, tok, acceptProp, "STATEFUL", "")
+	if r.status != http.StatusOK || get(t, r.body, "ukProperty/allowances/costOfReplacingDomesticItems") != "300" || r.body["submittedOn"] != "2026-06-26T09:00:00.000Z" {
+		t.Fatalf("STATEFUL GET: %d %v", r.status, r.body)
+	}
+	// A self-employment business is the wrong type (HMRC's
+	// INCOMPATIBLE_PAYLOAD); the demo's business is nobody's here.
+	wantError(t, e.itsa("PUT", annualPath(itsaNINO, se, ty), tok, acceptProp, "STATEFUL", body), http.StatusBadRequest, "RULE_TYPE_OF_BUSINESS_INCORRECT")
+	wantError(t, e.itsa("GET", annualPath(itsaNINO, se, ty), tok, acceptProp, "STATEFUL", ""), http.StatusBadRequest, "RULE_TYPE_OF_BUSINESS_INCORRECT")
+	wantError(t, e.itsa("PUT", annualPath(itsaNINO, demoID, ty), tok, acceptProp, "STATEFUL", body), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+	wantError(t, e.itsa("DELETE", annualDeletePath(itsaNINO, demoID, ty), tok, acceptProp, "STATEFUL", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+
+	// Another application: neither the business nor its submission.
+	other := e.otherApplication()
+	wantError(t, e.itsa("GET", path, other, acceptProp, "STATEFUL", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+	wantError(t, e.itsa("PUT", path, other, acceptProp, "STATEFUL", body), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+	wantError(t, e.itsa("DELETE", del, other, acceptProp, "STATEFUL", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+
+	// It survives a restart in the sandbox, still the application's own.
+	snapshot := save(t, e.sim)
+	var saved struct {
+		YearEnd struct {
+			AnnualSubmissions []struct{ Vendor, BusinessID string }
+		}
+	}
+	if err := json.Unmarshal(snapshot, &saved); err != nil || len(saved.YearEnd.AnnualSubmissions) != 1 ||
+		saved.YearEnd.AnnualSubmissions[0].Vendor != clientID || saved.YearEnd.AnnualSubmissions[0].BusinessID != bid {
+		t.Fatalf("the snapshot does not keep the submission as the application's (%v): %s", err, snapshot)
+	}
+	e = e.restartedAs(t, snapshot, hmrcsim.Options{Mode: hmrcsim.ModeSandbox})
+	tok = e.connect().AccessToken
+	if r := e.itsa("GET", path, tok, acceptProp, "STATEFUL", ""); r.status != http.StatusOK || r.body["submittedOn"] != "2026-06-26T09:00:00.000Z" {
+		t.Fatalf("STATEFUL GET after a restart: %d %v", r.status, r.body)
+	}
+
+	// Deleting the test business deletes its submission.
+	if r := e.itsa("DELETE", testSupport+"/business/"+itsaNINO+"/"+bid, tok, acceptTS, "", ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete test business: %d %v", r.status, r.body)
+	}
+	wantError(t, e.itsa("GET", path, tok, acceptProp, "STATEFUL", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
+	if snap := save(t, e.sim); bytes.Contains(snap, []byte(bid)) {
+		t.Errorf("the deleted business's submission is still kept: %s", snap)
+	}
+
+	// Delete Stateful Test Data takes a new business's submission too, and
+	// then finds nothing left.
+	bid = e.createBusiness(tok, ukBusiness)
+	if r := e.itsa("PUT", annualPath(itsaNINO, bid, ty), tok, acceptProp, "STATEFUL", body); r.status != http.StatusOK {
+		t.Fatalf("STATEFUL PUT for a new business: %d %v", r.status, r.body)
+	}
+	if r := e.itsa("DELETE", testSupport+"/vendor-state", tok, acceptTS, "", ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete vendor state: %d %v", r.status, r.body)
+	}
+	if snap := save(t, e.sim); bytes.Contains(snap, []byte(`"yearEnd"`)) {
+		t.Errorf("stateful test data outlived Delete Stateful Test Data: %s", snap)
+	}
+	wantError(t, e.itsa("DELETE", testSupport+"/vendor-state", tok, acceptTS, "", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
 }
 
 // TestAnnualSubmissionAccess: Accept 6.0, the write scope for PUT and

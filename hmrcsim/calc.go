@@ -163,7 +163,7 @@ func newCalculationID() string {
 // trigger is POST /individuals/calculations/{nino}/self-assessment/{taxYear}/trigger/{calculationType}
 // (write): 202 {"calculationId"}.
 func (y *yearState) trigger(w http.ResponseWriter, r *http.Request) {
-	u, ok := y.yearUser(w, r, fraudAPICalculations, "8.0", "write:self-assessment", calcErrFormatNino)
+	c, ok := y.yearCaller(w, r, fraudAPICalculations, "8.0", "write:self-assessment", calcErrFormatNino)
 	if !ok {
 		return
 	}
@@ -187,25 +187,27 @@ func (y *yearState) trigger(w http.ResponseWriter, r *http.Request) {
 		writeMTDErrors(w, http.StatusBadRequest, e)
 		return
 	}
-	if y.faithful() {
+	// Individual Calculations has no STATEFUL: the sandbox's answers are
+	// canned, and only the demo calculates.
+	if y.s.sandbox() {
 		writeJSON(w, http.StatusAccepted, map[string]string{"calculationId": sandboxCalculationID})
 		return
 	}
 
 	now := y.s.now()
-	businessID := ukPropertyBusinessID(u.NINO)
 	ty := taxYearString(start)
-	sum, received := y.s.itsa.yearData(u.NINO, businessID, ty)
-	key := yearKey{ninoKey(u.NINO), ty}
-	c, refusal := y.newCalculation(key, annualKey{key.nino, businessID, ty}, calcInput{
-		nino: u.NINO, businessID: businessID, start: start, calcType: calcType, summary: sum, received: received,
+	data := y.s.itsa.yearData(c, ty)
+	key := yearKey{ninoKey(c.user.NINO), ty}
+	calc, refusal := y.newCalculation(key, data.annualKey, calcInput{
+		nino: c.user.NINO, businessID: data.businessID, start: start, calcType: calcType,
+		summary: data.summary, received: data.received, periods: data.periods,
 	}, now)
 	if refusal != nil {
 		writeMTDErrors(w, http.StatusBadRequest, *refusal)
 		return
 	}
 	y.s.log.Info("hmrcsim: calculation triggered", "type", calcType, "tax_year", ty)
-	writeJSON(w, http.StatusAccepted, map[string]string{"calculationId": c.id})
+	writeJSON(w, http.StatusAccepted, map[string]string{"calculationId": calc.id})
 }
 
 // newCalculation refuses a trigger as HMRC would, or works out and keeps the
@@ -240,19 +242,29 @@ func (y *yearState) newCalculation(key yearKey, akey annualKey, in calcInput, no
 	return c, nil
 }
 
-// yearData copies what a calculation reads of the ITSA data: the cumulative
-// summary and the received dates of the quarterly obligations.
-func (st *itsaState) yearData(nino, businessID, taxYear string) (*cumulativeSummary, map[string]string) {
+// yearData is what a calculation reads of the ITSA data for the demo
+// landlord's UK property business (the only one the demo calculates for).
+type yearData struct {
+	businessID string
+	annualKey  annualKey // where the business's annual submission is kept
+	summary    *cumulativeSummary
+	received   map[string]string // quarterly period end -> when its update arrived
+	periods    periods           // the year's periods: standard or calendar quarters
+}
+
+// yearData copies, under s.mu, what a calculation for c's tax year reads.
+func (st *itsaState) yearData(c itsaCall, taxYear string) yearData {
+	k := itsaKey{c.vendor(st.s), ninoKey(c.user.NINO), ukPropertyBusinessID(c.user.NINO), taxYear}
+	d := yearData{businessID: k.businessID, annualKey: annualKey{k.vendor, k.nino, k.businessID, k.taxYear}}
 	st.s.mu.Lock()
 	defer st.s.mu.Unlock()
-	// Keyed, not positional: the demo's data, whatever else keys it.
-	k := itsaKey{nino: ninoKey(nino), businessID: businessID, taxYear: taxYear}
-	var sum *cumulativeSummary
 	if s := st.summaries[k]; s != nil {
 		copied := *s // the body is never mutated after storing
-		sum = &copied
+		d.summary = &copied
 	}
-	return sum, maps.Clone(st.received[k])
+	d.received = maps.Clone(st.received[k])
+	d.periods = st.periodsLocked(k)
+	return d
 }
 
 // ---- list ----
@@ -272,7 +284,7 @@ type calcListItem struct {
 // (read), optionally ?calculationType=: the processed calculations, newest
 // first.
 func (y *yearState) listCalculations(w http.ResponseWriter, r *http.Request) {
-	u, ok := y.yearUser(w, r, fraudAPICalculations, "8.0", "read:self-assessment", calcErrFormatNino)
+	c, ok := y.yearCaller(w, r, fraudAPICalculations, "8.0", "read:self-assessment", calcErrFormatNino)
 	if !ok {
 		return
 	}
@@ -299,15 +311,15 @@ func (y *yearState) listCalculations(w http.ResponseWriter, r *http.Request) {
 	case sc == "NOT_FOUND":
 		writeMTDErrors(w, http.StatusNotFound, errNotFound)
 		return
-	case sc == "DYNAMIC" || y.faithful():
+	case sc == "DYNAMIC" || y.s.sandbox():
 		items = cannedList(start, sc == "DYNAMIC")
 	default:
 		now := y.s.now()
 		y.mu.Lock()
-		calcs := y.calcs[yearKey{ninoKey(u.NINO), taxYearString(start)}]
+		calcs := y.calcs[yearKey{ninoKey(c.user.NINO), taxYearString(start)}]
 		for i := len(calcs) - 1; i >= 0; i-- {
-			if c := calcs[i]; c.ready(now) {
-				items = append(items, c.listItem())
+			if calc := calcs[i]; calc.ready(now) {
+				items = append(items, calc.listItem())
 			}
 		}
 		y.mu.Unlock()
@@ -357,7 +369,7 @@ func cannedList(start int, dynamic bool) []calcListItem {
 // retrieveCalculation is GET /individuals/calculations/{nino}/self-assessment/{taxYear}/{calculationId}
 // (read): 404 until the calculation has finished.
 func (y *yearState) retrieveCalculation(w http.ResponseWriter, r *http.Request) {
-	u, ok := y.yearUser(w, r, fraudAPICalculations, "8.0", "read:self-assessment", calcErrFormatNino)
+	c, ok := y.yearCaller(w, r, fraudAPICalculations, "8.0", "read:self-assessment", calcErrFormatNino)
 	if !ok {
 		return
 	}
@@ -381,17 +393,17 @@ func (y *yearState) retrieveCalculation(w http.ResponseWriter, r *http.Request) 
 	case sc == "DYNAMIC" && start < 2023:
 		writeMTDErrors(w, http.StatusBadRequest, errYearGovTestScenario)
 		return
-	case sc != "" || y.faithful():
+	case sc != "" || y.s.sandbox():
 		writeJSON(w, http.StatusOK, cannedCalculation(start, sc))
 		return
 	}
 	now := y.s.now()
 	y.mu.Lock()
-	c := y.calculationLocked(yearKey{ninoKey(u.NINO), taxYearString(start)}, id)
+	calc := y.calculationLocked(yearKey{ninoKey(c.user.NINO), taxYearString(start)}, id)
 	var view calcView
-	found := c != nil && c.ready(now)
+	found := calc != nil && calc.ready(now)
 	if found {
-		view = c.view(u.NINO, taxYearString(start))
+		view = calc.view(taxYearString(start))
 	}
 	y.mu.Unlock()
 	if !found {
@@ -424,7 +436,7 @@ type calcMetadata struct {
 	PeriodTo              string `json:"periodTo"`
 }
 
-func (c *calculation) view(nino, taxYear string) calcView {
+func (c *calculation) view(taxYear string) calcView {
 	md := calcMetadata{
 		CalculationID: c.id, TaxYear: taxYear, RequestedBy: "customer",
 		RequestedTimestamp: c.requestedAt.UTC().Format(hmrcTimestamp), CalculationReason: "customer-request",
@@ -446,7 +458,7 @@ func (c *calculation) view(nino, taxYear string) calcView {
 // (write), calculationType final-declaration (with an intent-to-finalise
 // calculation) or confirm-amendment (with an intent-to-amend one): 204.
 func (y *yearState) submitFinalDeclaration(w http.ResponseWriter, r *http.Request) {
-	u, ok := y.yearUser(w, r, fraudAPICalculations, "8.0", "write:self-assessment", calcErrFormatNino)
+	c, ok := y.yearCaller(w, r, fraudAPICalculations, "8.0", "write:self-assessment", calcErrFormatNino)
 	if !ok {
 		return
 	}
@@ -478,29 +490,28 @@ func (y *yearState) submitFinalDeclaration(w http.ResponseWriter, r *http.Reques
 		writeMTDErrors(w, http.StatusBadRequest, e)
 		return
 	}
-	if y.faithful() {
+	if y.s.sandbox() {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 
 	now := y.s.now()
-	businessID := ukPropertyBusinessID(u.NINO)
 	ty := taxYearString(start)
-	sum, _ := y.s.itsa.yearData(u.NINO, businessID, ty)
-	key := yearKey{ninoKey(u.NINO), ty}
+	data := y.s.itsa.yearData(c, ty)
+	key := yearKey{ninoKey(c.user.NINO), ty}
 
 	want := "intent-to-finalise"
 	if kind == "confirm-amendment" {
 		want = "intent-to-amend"
 	}
 	y.mu.Lock()
-	c := y.calculationLocked(key, id)
-	e, status := y.declarationRefusal(c, want, key, annualKey{key.nino, businessID, ty}, sum, start, now)
+	calc := y.calculationLocked(key, id)
+	e, status := y.declarationRefusal(calc, want, key, data.annualKey, data.summary, start, now)
 	if e == nil {
 		if kind == "final-declaration" {
-			c.finalisedAt = now
+			calc.finalisedAt = now
 		} else {
-			c.confirmedAt = now
+			calc.confirmedAt = now
 		}
 	}
 	y.mu.Unlock()
@@ -722,6 +733,7 @@ type calcInput struct {
 	calcType         string
 	summary          *cumulativeSummary
 	received         map[string]string // quarterly period end -> received date
+	periods          periods           // the landlord's quarterly periods for the year
 	annual           *annualSubmission
 }
 
@@ -773,12 +785,13 @@ func calculate(in calcInput) calcResult {
 	}
 	fig := propertyFiguresOf(in.summary, in.annual)
 	if final {
-		ends, _ := cumulativePeriodEnds(in.start)
-		for _, end := range ends {
+		// The landlord's own periods: calendar quarters end on the last
+		// day of June, September, December and March.
+		for _, end := range in.periods.ends {
 			if _, ok := in.received[end.Format(isoDate)]; !ok {
 				msgs.Errors = append(msgs.Errors, calcMessage{msgMissingUpdate, fmt.Sprintf(
 					"The quarterly update for the UK property business for the period %s to %s has not been received. Send it before you finalise the year.",
-					longDate(yearStart), longDate(end))})
+					longDate(in.periods.start), longDate(end))})
 			}
 		}
 	}

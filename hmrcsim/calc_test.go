@@ -1,6 +1,8 @@
 package hmrcsim_test
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -13,8 +15,19 @@ import (
 
 // afterYear is a yearEnv on 10 April 2027, after 2026-27.
 func afterYear(t *testing.T) *yearEnv {
-	y := newYearEnv(t)
+	t.Helper()
+	return afterYearWith(t, hmrcsim.Options{})
+}
+
+// afterYearWith is afterYear with options; in ModeSandbox bid is a test
+// business made on 10 April 2027.
+func afterYearWith(t *testing.T, opts hmrcsim.Options) *yearEnv {
+	t.Helper()
+	y := newYearEnvWith(t, opts)
 	y.at(time.Date(2027, 4, 10, 9, 0, 0, 0, time.UTC))
+	if opts.Mode == hmrcsim.ModeSandbox {
+		y.bid = y.createBusiness(y.tok, ukBusiness)
+	}
 	return y
 }
 
@@ -156,12 +169,61 @@ func TestCalculationRefusals(t *testing.T) {
 	wantError(t, y.call("POST", declarePath(itsaNINO, ty, inYear, "final-declaration"), acceptCalc, "", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
 }
 
+// TestCalendarQuartersFinalCalculation: a landlord on calendar quarters
+// (30 June, 30 September, 31 December, 31 March) who sent all four updates
+// can finalise the year; the missing-update check follows the landlord's
+// own periods, not the standard ones.
+func TestCalendarQuartersFinalCalculation(t *testing.T) {
+	y := newYearEnv(t) // 6 April 2026, the first day of 2026-27
+	const ty = "2026-27"
+	if r := y.call("PUT", periodTypePath(itsaNINO, y.bid, ty), acceptBD, "", periodType("calendar")); r.status != http.StatusNoContent {
+		t.Fatalf("calendar quarters: %d %v", r.status, r.body)
+	}
+	update := func(to string, rents int) {
+		t.Helper()
+		y.putCumulative(ty, cumulativeBody("2026-04-06", to, fmt.Sprintf(`{"periodAmount":%d}`, rents), `{"consolidatedExpenses":1000}`))
+	}
+	y.at(time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC))
+	update("2026-06-30", 5000)
+	y.at(time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC))
+	update("2026-09-30", 10000)
+	y.at(time.Date(2027, 1, 2, 9, 0, 0, 0, time.UTC))
+	update("2026-12-31", 15000)
+
+	// After the year, without the last quarter: one missing update, named
+	// by the calendar period.
+	y.at(time.Date(2027, 4, 10, 9, 0, 0, 0, time.UTC))
+	calc := y.calculation(ty, y.trigger(ty, "intent-to-finalise"))
+	if got := messageIDs(calc, "errors"); !slices.Equal(got, []string{"C99001"}) {
+		t.Fatalf("final errors before the last update: %v", get(t, calc, "messages"))
+	}
+	if msg := get(t, calc, "messages/errors/0/text"); !strings.Contains(msg, "6 April 2026 to 31 March 2027") {
+		t.Errorf("missing update message: %s", msg)
+	}
+
+	update("2027-03-31", 20000)
+	ds := details(t, y.call("GET", obligationsPath("?fromDate=2026-04-06&toDate=2027-04-05"), acceptOBL, "", ""))
+	var got []string
+	for _, d := range ds {
+		got = append(got, fmt.Sprint(d["periodEndDate"], " ", d["status"]))
+	}
+	if want := []string{"2026-06-30 fulfilled", "2026-09-30 fulfilled", "2026-12-31 fulfilled", "2027-03-31 fulfilled"}; !slices.Equal(got, want) {
+		t.Fatalf("obligations: %v, want %v", got, want)
+	}
+	final := y.trigger(ty, "intent-to-finalise")
+	calc = y.calculation(ty, final)
+	// 20,000 - 1,000 = 19,000; taxable 6,430; tax 1,286.00.
+	wantFields(t, calc, map[string]string{"messages": "", "calculation/taxCalculation/totalIncomeTaxAndNicsDue": "1286.00"})
+	if r := y.call("POST", declarePath(itsaNINO, ty, final, "final-declaration"), acceptCalc, "", ""); r.status != http.StatusNoContent {
+		t.Fatalf("final declaration: %d %v", r.status, r.body)
+	}
+}
+
 // TestCalculationScenarios: every Gov-Test-Scenario of HMRC's test-data
-// tables, which answer the same on both faces.
+// tables, which answer the same in both modes.
 func TestCalculationScenarios(t *testing.T) {
-	for _, sandbox := range []bool{false, true} {
-		y := afterYear(t)
-		hmrcsim.SetYearEndSandbox(y.sim, sandbox)
+	for _, mode := range []hmrcsim.Mode{hmrcsim.ModeDemo, hmrcsim.ModeSandbox} {
+		y := afterYearWith(t, hmrcsim.Options{Mode: mode})
 		const ty = "2026-27"
 		id := "c432a56d-e811-474c-a26a-76fc3bcaefe5"
 		for _, c := range []struct {
@@ -197,7 +259,7 @@ func TestCalculationScenarios(t *testing.T) {
 		} {
 			r := y.call(c.method, c.path, acceptCalc, c.scenario, "")
 			if r.status != c.status || r.body["code"] != c.code {
-				t.Errorf("sandbox %v: %s %s with %s: %d %v, want %d %s", sandbox, c.method, c.path, c.scenario, r.status, r.body, c.status, c.code)
+				t.Errorf("%s: %s %s with %s: %d %v, want %d %s", mode, c.method, c.path, c.scenario, r.status, r.body, c.status, c.code)
 			}
 		}
 
@@ -218,13 +280,16 @@ func TestCalculationScenarios(t *testing.T) {
 	}
 }
 
-// TestCalculationSandboxDefaults: on the sandbox face DEFAULT answers are
-// canned and nothing is kept; the final declaration obligation stays as the
-// sandbox shows it.
+// TestCalculationSandboxDefaults: in ModeSandbox DEFAULT answers are canned
+// and nothing is kept, even for a landlord with a test business and a
+// stateful update; the final declaration obligation stays as the sandbox
+// shows it.
 func TestCalculationSandboxDefaults(t *testing.T) {
-	y := afterYear(t)
-	hmrcsim.SetYearEndSandbox(y.sim, true)
+	y := afterYearWith(t, hmrcsim.Options{Mode: hmrcsim.ModeSandbox})
 	const ty = "2026-27"
+	if r := y.call("PUT", cumulativePath(itsaNINO, y.bid, ty), acceptProp, "STATEFUL", wholeYear2627); r.status != http.StatusNoContent {
+		t.Fatalf("STATEFUL update: %d %v", r.status, r.body)
+	}
 	// No data at all, yet the trigger succeeds with the sandbox's ID.
 	r := y.call("POST", triggerPath(itsaNINO, ty, "intent-to-finalise"), acceptCalc, "", "")
 	if r.status != http.StatusAccepted || r.body["calculationId"] != "f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c" {
@@ -243,11 +308,11 @@ func TestCalculationSandboxDefaults(t *testing.T) {
 	if got := obligationStatuses(t, y.call("GET", crystallisationPath(itsaNINO, ""), acceptOBL, "", "")); !slices.Equal(got, []string{"2019-04-05 2020-01-31 open "}) {
 		t.Errorf("sandbox DEFAULT obligations: %v", got)
 	}
-	// Back on the demo face nothing was kept.
-	hmrcsim.SetYearEndSandbox(y.sim, false)
-	wantError(t, y.call("GET", calcListPath(itsaNINO, ty, ""), acceptCalc, "", ""), http.StatusNotFound, "MATCHING_RESOURCE_NOT_FOUND")
-	if got := obligationStatuses(t, y.call("GET", crystallisationPath(itsaNINO, "?taxYear="+ty), acceptOBL, "", "")); !slices.Equal(got, []string{"2027-04-05 2028-01-31 open "}) {
-		t.Errorf("demo obligations after sandbox calls: %v", got)
+	// Individual Calculations has no STATEFUL in HMRC's test data.
+	wantError(t, y.call("POST", triggerPath(itsaNINO, ty, "intent-to-finalise"), acceptCalc, "STATEFUL", ""), http.StatusBadRequest, "RULE_INCORRECT_GOV_TEST_SCENARIO")
+	// Nothing of the year end was kept: the snapshot has none.
+	if snap := save(t, y.sim); bytes.Contains(snap, []byte(`"yearEnd"`)) {
+		t.Errorf("sandbox calculations were kept: %s", snap)
 	}
 }
 
@@ -255,7 +320,10 @@ func TestCalculationSandboxDefaults(t *testing.T) {
 // the default span of years, filters, validation, scenarios and the delay
 // before a declaration shows as met.
 func TestFinalDeclarationObligation(t *testing.T) {
-	y := afterYear(t) // 10 April 2027: 2027-28 has started
+	// 10 April 2027: 2027-28 has started. HMRC's "up to an hour" before an
+	// obligation shows as met: one delay for quarterly updates and final
+	// declarations.
+	y := afterYearWith(t, hmrcsim.Options{FulfilmentDelay: time.Hour})
 	got := obligationStatuses(t, y.call("GET", crystallisationPath(itsaNINO, ""), acceptOBL, "", ""))
 	want := []string{"2026-04-05 2027-01-31 open ", "2027-04-05 2028-01-31 open ", "2028-04-05 2029-01-31 open "}
 	if !slices.Equal(got, want) {
@@ -292,23 +360,63 @@ func TestFinalDeclarationObligation(t *testing.T) {
 		t.Errorf("DYNAMIC: %v", got)
 	}
 
-	// With HMRC's "up to an hour" before a declaration shows.
-	hmrcsim.SetFinalDeclarationLag(y.sim, time.Hour)
+	// The last update arrives; the declaration follows 5 seconds later,
+	// both shown as met once their hour has passed.
 	y.putCumulative("2026-27", wholeYear2627)
 	id := y.trigger("2026-27", "intent-to-finalise")
 	y.calculation("2026-27", id)
 	if r := y.call("POST", declarePath(itsaNINO, "2026-27", id, "final-declaration"), acceptCalc, "", ""); r.status != http.StatusNoContent {
 		t.Fatalf("declare: %d %v", r.status, r.body)
 	}
+	lastQuarter := func() string {
+		t.Helper()
+		ds := details(t, y.call("GET", obligationsPath("?fromDate=2027-01-06&toDate=2027-04-05"), acceptOBL, "", ""))
+		return fmt.Sprint(ds[0]["periodEndDate"], " ", ds[0]["status"])
+	}
 	y.clock.Advance(59 * time.Minute)
 	if got := obligationStatuses(t, y.call("GET", crystallisationPath(itsaNINO, "?taxYear=2026-27"), acceptOBL, "", "")); !slices.Equal(got, []string{"2027-04-05 2028-01-31 open "}) {
 		t.Errorf("59 minutes after declaring: %v", got)
+	}
+	if got := lastQuarter(); got != "2027-04-05 open" {
+		t.Errorf("59 minutes after the update: %s", got)
 	}
 	y.clock.Advance(time.Minute)
 	if got := obligationStatuses(t, y.call("GET", crystallisationPath(itsaNINO, "?status=fulfilled"), acceptOBL, "", "")); !slices.Equal(got, []string{"2027-04-05 2028-01-31 fulfilled 2027-04-10"}) {
 		t.Errorf("an hour after declaring: %v", got)
 	}
+	if got := lastQuarter(); got != "2027-04-05 fulfilled" {
+		t.Errorf("an hour after the update: %s", got)
+	}
 	wantError(t, y.call("GET", crystallisationPath(itsaNINO, "?taxYear=2027-28&status=fulfilled"), acceptOBL, "", ""), http.StatusNotFound, "NO_OBLIGATIONS_FOUND")
+}
+
+// TestYearEndDeprecationHeaders: the year end's routes answer with HMRC's
+// deprecation headers when their API is deprecated: the annual submission as
+// part of Property Business, the calculations as Individual Calculations.
+func TestYearEndDeprecationHeaders(t *testing.T) {
+	y := afterYear(t)
+	const ty = "2026-27"
+	on := time.Date(2027, 6, 1, 23, 59, 59, 0, time.UTC)
+	y.sim.SetFaults(hmrcsim.Faults{Deprecated: []hmrcsim.Deprecation{
+		{API: "property-business-mtd", On: on}, {API: "individual-calculations-mtd", On: on},
+	}})
+	docs := "https://developer.service.hmrc.gov.uk/api-documentation/docs/api/service/"
+	for _, c := range []struct {
+		method, path, accept, body string
+		status                     int
+		link                       string
+	}{
+		{"PUT", annualPath(itsaNINO, y.bid, ty), acceptProp, `{"ukProperty":{"adjustments":{"nonResidentLandlord":false}}}`, 200, docs + "property-business-api"},
+		{"DELETE", annualDeletePath(itsaNINO, y.bid, ty), acceptProp, "", 204, docs + "property-business-api"},
+		{"POST", triggerPath(itsaNINO, ty, "in-year"), acceptCalc, "", 400, docs + "individual-calculations-api"},
+		{"GET", calcListPath(itsaNINO, ty, ""), acceptCalc, "", 404, docs + "individual-calculations-api"},
+		{"GET", crystallisationPath(itsaNINO, ""), acceptOBL, "", 200, ""}, // Obligations is not deprecated
+	} {
+		r := y.call(c.method, c.path, c.accept, "", c.body)
+		if r.status != c.status || r.header.Get("Link") != c.link || (c.link != "") != (r.header.Get("Deprecation") == "Tue, 01 Jun 2027 23:59:59 GMT") {
+			t.Errorf("%s %s: %d %v %v", c.method, c.path, r.status, r.header, r.body)
+		}
+	}
 }
 
 // TestYearEndRecordsFraudHeaders: every new route records the verdict on its

@@ -60,9 +60,9 @@ type Options struct {
 	// Strict turns on, in ModeDemo, HMRC behaviours the client does not
 	// handle yet; ModeSandbox has them all.
 	Strict Strict
-	// FulfilmentDelay is how long after a quarterly update the demo's
-	// obligation shows as fulfilled. HMRC: "it may take up to an hour for
-	// the obligation to be marked as fulfilled" (E2E
+	// FulfilmentDelay is how long after a quarterly update, or a final
+	// declaration, the demo's obligation shows as fulfilled. HMRC: "it may
+	// take up to an hour for the obligation to be marked as fulfilled" (E2E
 	// make-updates-during-tax-year). 0 (the default) marks it at once. The
 	// sandbox's obligations are fixtures that no submission changes.
 	FulfilmentDelay time.Duration

@@ -477,14 +477,6 @@ type obligation struct {
 	ObligationDetails []obligationDetail `json:"obligationDetails"`
 }
 
-// cumulativePeriodEnds are a tax year's standard cumulative period ends (all
-// periods start on 6 April) and their due dates: the 5th of the following
-// month for 2025-26, the 7th from 2026-27, as in HMRC's examples.
-func cumulativePeriodEnds(start int) (ends, dues []time.Time) {
-	p := quarterlyPeriods(start, periodStandard, false)
-	return p.ends, p.dues
-}
-
 // oblQuery is a checked obligations query.
 type oblQuery struct {
 	typeOfBusiness, businessID, status string
@@ -1044,6 +1036,13 @@ func (st *itsaState) getCumulative(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, out)
 	}
+}
+
+// business is businessLocked for a caller that holds no lock.
+func (st *itsaState) business(c itsaCall, businessID string) (businessEntry, bool) {
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	return st.businessLocked(c, businessID)
 }
 
 // businessLocked finds the business a Property Business call names: in

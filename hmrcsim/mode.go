@@ -91,7 +91,8 @@ func (s *Server) sandbox() bool { return s.opts.Mode == ModeSandbox }
 type Deprecation struct {
 	// API is the API's name as the Test Fraud Prevention Headers API has
 	// it: "business-details-mtd", "obligations-mtd",
-	// "property-business-mtd", "vat-mtd" or "self-assessment-test-support".
+	// "property-business-mtd", "individual-calculations-mtd", "vat-mtd" or
+	// "self-assessment-test-support".
 	API string
 	// On is the deprecation date-time (the Deprecation header).
 	On time.Time
@@ -106,6 +107,7 @@ var deprecationDocs = map[string]string{
 	fraudAPIBusinessDetails:  "business-details-api",
 	fraudAPIObligations:      "obligations-api",
 	fraudAPIPropertyBusiness: "property-business-api",
+	fraudAPICalculations:     "individual-calculations-api",
 	VATFraudAPI:              "vat-api",
 	testSupportAPI:           "mtd-sa-test-support-api",
 }

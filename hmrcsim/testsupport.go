@@ -219,6 +219,7 @@ func (st *itsaState) deleteTestBusiness(w http.ResponseWriter, r *http.Request) 
 		writeMTDErrors(w, http.StatusNotFound, errNotFound)
 		return
 	}
+	st.s.year.dropVendorData(c.clientID, key.nino, businessID) // after s.mu: the locks are never held together
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -252,6 +253,12 @@ func (st *itsaState) deleteVendorState(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	st.s.mu.Unlock()
+	ninoOf := ""
+	if one {
+		ninoOf = ninoKey(nino)
+	}
+	// The year end's annual submissions too, after s.mu (never both).
+	found = st.s.year.dropVendorData(c.clientID, ninoOf, "") || found
 	if !found { // "no data can be found for the given vendor"
 		writeMTDErrors(w, http.StatusNotFound, errNotFound)
 		return

@@ -16,12 +16,15 @@ import (
 // (annual.go), the tax calculations and the final declaration (calc.go, with
 // the arithmetic in taxcalc.go), and the final declaration obligation (here).
 //
-// Two faces, as for the other APIs. The demo computes and keeps state: the
-// annual submission is stored, a calculation reads the cumulative summary and
-// the annual submission, a declaration fulfils the obligation. The
-// sandbox-faithful face answers as HMRC's sandbox documents it: canned DEFAULT
-// answers, state only with Gov-Test-Scenario: STATEFUL. Both honour the error
-// scenarios of HMRC's test-data tables.
+// The simulator's mode (mode.go) decides, as for the other APIs. ModeDemo
+// computes and keeps state: the annual submission is stored, a calculation
+// reads the cumulative summary, the landlord's quarterly periods and the
+// annual submission, a declaration fulfils the obligation. ModeSandbox
+// answers as HMRC's sandbox documents it: canned DEFAULT answers, and state
+// only where the test data offers STATEFUL (the annual submission, for the
+// application's UK property test business); Individual Calculations has no
+// STATEFUL, so its answers there are always canned. Both modes honour the
+// error scenarios of HMRC's test-data tables.
 
 // yearState is the year-end data of one Server. It has its own mutex; s.mu
 // (the ITSA data, tokens) is never held at the same time, so a handler copies
@@ -29,28 +32,23 @@ import (
 type yearState struct {
 	s  *Server
 	mu sync.Mutex // guards everything below
-	// annual holds the UK property annual submissions by (nino, businessId,
-	// taxYear); annualChanged is when each was last created, amended or
-	// deleted, which makes older calculations out of date.
+	// annual holds the UK property annual submissions by (vendor, nino,
+	// businessId, taxYear), the vendor as for the ITSA data (itsaCall.vendor:
+	// "" in the demo, the application in the sandbox); annualChanged is when
+	// each was last created, amended or deleted, which makes older
+	// calculations out of date.
 	annual        map[annualKey]*annualSubmission
 	annualChanged map[annualKey]time.Time
-	// calcs are each (nino, taxYear)'s calculations, oldest first.
+	// calcs are each (nino, taxYear)'s calculations, oldest first; only
+	// the demo keeps any.
 	calcs map[yearKey][]*calculation
-	// obligationLag is how long after a final declaration its obligation
-	// shows as fulfilled (HMRC: "it may take up to an hour"). Zero, like
-	// the quarterly obligations today; the switch point for a shared
-	// delay setting.
-	obligationLag time.Duration
-	// sandboxFaithful selects the sandbox face for these APIs: the switch
-	// point for the simulator-wide mode option.
-	sandboxFaithful bool
 }
 
-// yearKey names a landlord's tax year; annualKey one business's tax year.
-// Both hold the NINO without its suffix letter.
+// yearKey names a landlord's tax year; annualKey one business's tax year,
+// as one vendor keeps it. Both hold the NINO without its suffix letter.
 type (
 	yearKey   struct{ nino, taxYear string }
-	annualKey struct{ nino, businessID, taxYear string }
+	annualKey struct{ vendor, nino, businessID, taxYear string }
 )
 
 type annualSubmission struct {
@@ -80,13 +78,6 @@ func registerYearEnd(s *Server, mux *http.ServeMux) {
 	s.handleAPI(mux, "POST /individuals/calculations/{nino}/self-assessment/{taxYear}/{calculationId}/{calculationType}", y.submitFinalDeclaration)
 }
 
-// faithful reports whether the sandbox face answers.
-func (y *yearState) faithful() bool {
-	y.mu.Lock()
-	defer y.mu.Unlock()
-	return y.sandboxFaithful
-}
-
 // Name of the Individual Calculations API in the Test Fraud Prevention
 // Headers API's validation feedback.
 const fraudAPICalculations = "individual-calculations-mtd"
@@ -95,29 +86,49 @@ const fraudAPICalculations = "individual-calculations-mtd"
 // differ).
 var errYearGovTestScenario = mtdError{Code: "RULE_INCORRECT_GOV_TEST_SCENARIO", Message: "The supplied Gov-Test-Scenario is not valid"}
 
-// yearUser runs the checks every year-end endpoint shares, in HMRC's order,
-// after recording the fraud prevention headers under api: Accept, token and
-// scope, the NINO's format (ninoErr carries the API's own message), then the
-// NINO belonging to the signed-in user.
-func (y *yearState) yearUser(w http.ResponseWriter, r *http.Request, api, version, scope string, ninoErr mtdError) (*TestUser, bool) {
+// yearCaller runs the checks every year-end endpoint shares, in HMRC's
+// order, after recording the fraud prevention headers under api: Accept,
+// token and scope, the NINO's format (ninoErr carries the API's own
+// message), then the NINO belonging to the signed-in user. From there the
+// API's service answers, so a deprecated API's headers go on.
+func (y *yearState) yearCaller(w http.ResponseWriter, r *http.Request, api, version, scope string, ninoErr mtdError) (itsaCall, bool) {
 	y.s.RecordFraudHeaders(api, r)
 	if !requireAccept(w, r, version) {
-		return nil, false
+		return itsaCall{}, false
 	}
-	u, ok := y.s.apiUser(w, r, scope)
+	u, clientID, ok := y.s.apiCaller(w, r, scope)
 	if !ok {
-		return nil, false
+		return itsaCall{}, false
 	}
 	nino := r.PathValue("nino")
 	if !validNINO(nino) {
 		writeMTDErrors(w, http.StatusBadRequest, ninoErr)
-		return nil, false
+		return itsaCall{}, false
 	}
 	if u.NINO == "" || !sameNINO(u.NINO, nino) {
 		writeMTDErrors(w, http.StatusForbidden, errNotAuthorised)
-		return nil, false
+		return itsaCall{}, false
 	}
-	return u, true
+	y.s.deprecationHeaders(w, api)
+	return itsaCall{user: u, clientID: clientID, api: api}, true
+}
+
+// dropVendorData forgets the annual submissions a vendor kept with
+// STATEFUL, for one NINO ("" for all) and one business ("" for all), as the
+// Test Support API's deletes do. It reports whether there were any. The
+// caller must not hold s.mu.
+func (y *yearState) dropVendorData(vendor, nino, businessID string) bool {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	found := false
+	for k := range y.annualChanged {
+		if k.vendor == vendor && (nino == "" || k.nino == nino) && (businessID == "" || k.businessID == businessID) {
+			found = found || y.annual[k] != nil
+			delete(y.annual, k)
+			delete(y.annualChanged, k)
+		}
+	}
+	return found
 }
 
 // yearScenario returns the Gov-Test-Scenario ("" for none or DEFAULT) if the
@@ -263,7 +274,7 @@ func (y *yearState) crystallisationObligations(w http.ResponseWriter, r *http.Re
 		// The dates follow the request: the tax year asked for, or the
 		// current one.
 		obs = []crystallisationObligation{yearObligation(last)}
-	case y.faithful():
+	case y.s.sandbox():
 		// The sandbox's DEFAULT: one open obligation, whatever was
 		// declared (the OAS example's year).
 		obs = []crystallisationObligation{yearObligation(2018)}
@@ -280,8 +291,9 @@ func (y *yearState) crystallisationObligations(w http.ResponseWriter, r *http.Re
 
 // declarationObligations are the demo's final declaration obligations for the
 // tax years first..last: every year from 2025-26 (the start of the
-// simulator's MTD) up to the current one has one, fulfilled obligationLag
-// after its final declaration.
+// simulator's MTD) up to the current one has one, fulfilled
+// Options.FulfilmentDelay after its final declaration (the one delay of the
+// quarterly obligations too).
 func (y *yearState) declarationObligations(nino string, first, last int) []crystallisationObligation {
 	now := y.s.now()
 	current := taxYearStartOf(now)
@@ -290,7 +302,7 @@ func (y *yearState) declarationObligations(nino string, first, last int) []cryst
 	defer y.mu.Unlock()
 	for start := first; start <= min(last, current); start++ {
 		ob := yearObligation(start)
-		if c := y.declarationLocked(yearKey{nino, taxYearString(start)}); c != nil && !now.Before(c.finalisedAt.Add(y.obligationLag)) {
+		if c := y.declarationLocked(yearKey{nino, taxYearString(start)}); c != nil && !now.Before(c.finalisedAt.Add(y.s.opts.FulfilmentDelay)) {
 			ob.Status, ob.ReceivedDate = "fulfilled", dateOf(c.finalisedAt).Format(isoDate)
 		}
 		obs = append(obs, ob)

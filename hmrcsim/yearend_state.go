@@ -12,9 +12,11 @@ import (
 
 // The year end's part of a state snapshot (state.go): the annual submissions
 // with the time each was last changed (a deleted one keeps only that, which
-// still makes older calculations out of date), and every calculation with its
-// result and its declaration or confirmation. A declared year's obligation is
-// derived from its calculation, so it needs nothing of its own.
+// still makes older calculations out of date) and the vendor that keeps them
+// (none for the demo's, the application for the sandbox's STATEFUL ones),
+// and every calculation with its result and its declaration or confirmation.
+// A declared year's obligation is derived from its calculation, so it needs
+// nothing of its own.
 
 type stateYearEnd struct {
 	AnnualSubmissions []stateAnnual      `json:"annualSubmissions,omitempty"`
@@ -22,6 +24,7 @@ type stateYearEnd struct {
 }
 
 type stateAnnual struct {
+	Vendor      string          `json:"vendor,omitempty"`
 	NINO        string          `json:"nino"`
 	BusinessID  string          `json:"businessId"`
 	TaxYear     string          `json:"taxYear"`
@@ -51,7 +54,7 @@ func (y *yearState) snapshot() (*stateYearEnd, error) {
 	keys := slices.Collect(maps.Keys(y.annualChanged))
 	slices.SortFunc(keys, compareAnnualKeys)
 	for _, k := range keys {
-		e := stateAnnual{NINO: k.nino, BusinessID: k.businessID, TaxYear: k.taxYear, ChangedAt: y.annualChanged[k]}
+		e := stateAnnual{Vendor: k.vendor, NINO: k.nino, BusinessID: k.businessID, TaxYear: k.taxYear, ChangedAt: y.annualChanged[k]}
 		if sub := y.annual[k]; sub != nil {
 			body, err := json.Marshal(sub.body)
 			if err != nil {
@@ -79,7 +82,7 @@ func (y *yearState) snapshot() (*stateYearEnd, error) {
 }
 
 func compareAnnualKeys(a, b annualKey) int {
-	return cmp.Or(cmp.Compare(a.nino, b.nino), cmp.Compare(a.businessID, b.businessID), cmp.Compare(a.taxYear, b.taxYear))
+	return cmp.Or(cmp.Compare(a.vendor, b.vendor), cmp.Compare(a.nino, b.nino), cmp.Compare(a.businessID, b.businessID), cmp.Compare(a.taxYear, b.taxYear))
 }
 
 // restoredYearEnd is a checked snapshot of the year end, built before
@@ -110,7 +113,7 @@ func restoreYearEnd(snap *stateYearEnd) (*restoredYearEnd, error) {
 		return nil
 	}
 	for i, e := range snap.AnnualSubmissions {
-		k := annualKey{e.NINO, e.BusinessID, e.TaxYear}
+		k := annualKey{e.Vendor, e.NINO, e.BusinessID, e.TaxYear}
 		if err := checkOwner(e.NINO, e.TaxYear); err != nil {
 			return nil, fmt.Errorf("annual submission %d: %w", i, err)
 		}

@@ -25,9 +25,17 @@ type yearEnv struct {
 
 func newYearEnv(t *testing.T) *yearEnv {
 	t.Helper()
-	e := newEnv(t, hmrcsim.Options{})
+	return newYearEnvWith(t, hmrcsim.Options{})
+}
+
+// newYearEnvWith is newYearEnv with options. In ModeSandbox bid is a UK
+// property test business of the application, made through the Test Support
+// API (and purged 7 days later on the simulator clock).
+func newYearEnvWith(t *testing.T, opts hmrcsim.Options) *yearEnv {
+	t.Helper()
+	e := newEnv(t, opts)
 	y := &yearEnv{env: e, tok: e.connect().AccessToken}
-	y.bid = e.businessID(y.tok)
+	y.bid = ukPropertyID(t, e, y.tok, opts.Mode)
 	return y
 }
 
