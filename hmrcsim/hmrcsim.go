@@ -93,6 +93,7 @@ type TestUser struct {
 
 // Stats are counters for tests and the demo.
 type Stats struct {
+	Requests             int64 `json:"requests"`             // every HTTP request received, whatever its route (pages, token endpoint, APIs, unknown paths, controls)
 	Refreshes            int64 `json:"refreshes"`            // successful refresh grants (including ones whose response was lost)
 	RefreshReuses        int64 `json:"refreshReuses"`        // a refresh token presented after it had been used
 	InProgressRejections int64 `json:"inProgressRejections"` // "Refresh operation is already in progress"
@@ -243,7 +244,14 @@ func (s *Server) AddTestUser(u TestUser) {
 
 // Handler serves the whole simulator on one origin (HMRC's www and api hosts
 // merged), so a single httptest.Server or listener is enough.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.stats.Requests++
+		s.mu.Unlock()
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
@@ -349,6 +357,7 @@ func (s *Server) routes() *http.ServeMux {
 	registerFraud(s, mux)
 	registerYearEnd(s, mux)
 	registerTestSupport(s, mux)
+	registerUnimplemented(s, mux)
 
 	// Controls for tests and loadtest: unauthenticated, so served only when
 	// Options.Controls asks and only to same-origin callers (admin.go).

@@ -27,6 +27,7 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/proxy"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 )
 
@@ -105,10 +106,13 @@ func (a Actor) LogValue() slog.Value {
 
 // Config configures a Service.
 type Config struct {
-	Store  mtdconnect.Store
-	HMRC   *hmrc.Client
-	ITSA   *itsa.Client     // over HMRC; share it, it keeps business IDs
-	VAT    *vat.Client      // over HMRC
+	Store mtdconnect.Store
+	HMRC  *hmrc.Client
+	ITSA  *itsa.Client // over HMRC; share it, it keeps business IDs
+	VAT   *vat.Client  // over HMRC
+	// Proxy passes the platform's calls on to HMRC's MTD APIs (Proxy);
+	// nil: one over HMRC without metrics.
+	Proxy  *proxy.Client
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
 }
@@ -119,6 +123,7 @@ type Service struct {
 	hmrc   *hmrc.Client
 	itsa   *itsa.Client
 	vat    *vat.Client
+	proxy  *proxy.Client
 	log    *slog.Logger
 	now    func() time.Time
 	london *time.Location
@@ -141,7 +146,13 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("landlord: load the UK time zone: %w", err)
 	}
-	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, log: cfg.Logger, now: cfg.Now, london: london}, nil
+	if cfg.Proxy == nil {
+		if cfg.Proxy, err = proxy.New(cfg.HMRC, nil); err != nil {
+			return nil, err
+		}
+	}
+	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, proxy: cfg.Proxy,
+		log: cfg.Logger, now: cfg.Now, london: london}, nil
 }
 
 // user reads the landlord an action is for: ErrUnknownUser, or a

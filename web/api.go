@@ -50,6 +50,12 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST " + user + "/hmrc/vat/returns", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATSubmit)},
 		{"GET " + user + "/hmrc/vat/returns/{periodKey}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATReturn)},
 		{"GET " + user + "/hmrc/submissions", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPISubmissions)},
+		// The proxy (proxy_api.go): GET serves HEAD too.
+		{"GET " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"POST " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"PUT " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"PATCH " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"DELETE " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
 	}
 }
 
@@ -247,7 +253,7 @@ func (s *Server) handleAPITest(w http.ResponseWriter, r *http.Request) (int, any
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -293,7 +299,7 @@ func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) (i
 			return 0, nil, err
 		}
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -332,7 +338,7 @@ func (s *Server) handleAPIPutCumulative(w http.ResponseWriter, r *http.Request) 
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callSends)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -368,7 +374,7 @@ func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}

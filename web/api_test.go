@@ -247,6 +247,13 @@ func platformDevice() http.Header {
 	}
 }
 
+// batchProcess is the platform's statement that no user started a request
+// (docs/API.md): the only way to send data to HMRC without the landlord's
+// device data.
+func batchProcess() http.Header {
+	return http.Header{"Mtd-Client-Connection-Method": {"BATCH_PROCESS_DIRECT"}}
+}
+
 // errorsOf returns the codes and paths of an error answer's errors.
 func errorsOf(m map[string]any) []string {
 	var out []string
@@ -340,23 +347,32 @@ func TestAPIIncomeTax(t *testing.T) {
 		}{
 			{"tax year format", http.MethodGet, obligations + "?taxYear=2025", "", nil, 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
 			{"tax year range", http.MethodGet, obligations + "?taxYear=2025-27", "", nil, 400, "invalid_request", []string{"RULE_TAX_YEAR_RANGE_INVALID"}},
-			{"path tax year", http.MethodPut, fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/2025-2026", id), good, nil, 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
-			{"tax year before cumulative updates", http.MethodPut, fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/2024-25", id), good, nil, 400, "invalid_request", []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}},
-			{"broken JSON", http.MethodPut, cumulative, `{"ukProperty":`, nil, 400, "invalid_json", nil},
-			{"not an object", http.MethodPut, cumulative, `[1,2]`, nil, 400, "invalid_json", nil},
-			{"trailing data", http.MethodPut, cumulative, good + `{}`, nil, 400, "invalid_json", nil},
-			{"unknown field", http.MethodPut, cumulative, `{"ukProperty":{"income":{"rent":1}}}`, nil, 400, "invalid_json", nil},
-			{"amount as a string", http.MethodPut, cumulative, `{"ukProperty":{"income":{"periodAmount":"12.00"}}}`, nil, 400, "invalid_json", nil},
-			{"empty body", http.MethodPut, cumulative, ` `, nil, 400, "invalid_json", nil},
-			{"empty object", http.MethodPut, cumulative, `{}`, nil, 400, "invalid_request", []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"}},
-			{"empty income", http.MethodPut, cumulative, `{"ukProperty":{"income":{}}}`, nil, 400, "invalid_request", []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED /ukProperty/income"}},
-			{"values", http.MethodPut, cumulative, `{"ukProperty":{"income":{"periodAmount":-1,"taxDeducted":1.234},"expenses":{"travelCosts":100000000000}}}`, nil, 400, "invalid_request",
+			{"path tax year", http.MethodPut, fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/2025-2026", id), good, batchProcess(), 400, "invalid_request", []string{"FORMAT_TAX_YEAR"}},
+			{"tax year before cumulative updates", http.MethodPut, fmt.Sprintf("/api/v1/users/id:%d/hmrc/property/uk/cumulative/2024-25", id), good, batchProcess(), 400, "invalid_request", []string{"RULE_TAX_YEAR_NOT_SUPPORTED"}},
+			{"broken JSON", http.MethodPut, cumulative, `{"ukProperty":`, batchProcess(), 400, "invalid_json", nil},
+			{"not an object", http.MethodPut, cumulative, `[1,2]`, batchProcess(), 400, "invalid_json", nil},
+			{"trailing data", http.MethodPut, cumulative, good + `{}`, batchProcess(), 400, "invalid_json", nil},
+			{"unknown field", http.MethodPut, cumulative, `{"ukProperty":{"income":{"rent":1}}}`, batchProcess(), 400, "invalid_json", nil},
+			{"amount as a string", http.MethodPut, cumulative, `{"ukProperty":{"income":{"periodAmount":"12.00"}}}`, batchProcess(), 400, "invalid_json", nil},
+			{"empty body", http.MethodPut, cumulative, ` `, batchProcess(), 400, "invalid_json", nil},
+			{"empty object", http.MethodPut, cumulative, `{}`, batchProcess(), 400, "invalid_request", []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"}},
+			{"empty income", http.MethodPut, cumulative, `{"ukProperty":{"income":{}}}`, batchProcess(), 400, "invalid_request", []string{"RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED /ukProperty/income"}},
+			{"values", http.MethodPut, cumulative, `{"ukProperty":{"income":{"periodAmount":-1,"taxDeducted":1.234},"expenses":{"travelCosts":100000000000}}}`, batchProcess(), 400, "invalid_request",
 				[]string{"FORMAT_VALUE /ukProperty/expenses/travelCosts", "FORMAT_VALUE /ukProperty/income/periodAmount /ukProperty/income/taxDeducted"}},
-			{"both expenses", http.MethodPut, cumulative, `{"ukProperty":{"expenses":{"travelCosts":1,"consolidatedExpenses":2}}}`, nil, 400, "invalid_request",
+			{"both expenses", http.MethodPut, cumulative, `{"ukProperty":{"expenses":{"travelCosts":1,"consolidatedExpenses":2}}}`, batchProcess(), 400, "invalid_request",
 				[]string{"RULE_BOTH_EXPENSES_SUPPLIED /ukProperty/expenses"}},
-			{"dates", http.MethodPut, cumulative, `{"fromDate":"2025-13-01","toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1}}}`, nil, 400, "invalid_request", []string{"FORMAT_FROM_DATE"}},
-			{"to before from", http.MethodPut, cumulative, `{"fromDate":"2025-07-05","toDate":"2025-04-06","ukProperty":{"income":{"periodAmount":1}}}`, nil, 400, "invalid_request", []string{"RULE_TO_DATE_BEFORE_FROM_DATE"}},
-			{"one date", http.MethodPut, cumulative, `{"toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1}}}`, nil, 400, "invalid_request", []string{"RULE_MISSING_SUBMISSION_DATES"}},
+			{"dates", http.MethodPut, cumulative, `{"fromDate":"2025-13-01","toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1}}}`, batchProcess(), 400, "invalid_request", []string{"FORMAT_FROM_DATE"}},
+			{"to before from", http.MethodPut, cumulative, `{"fromDate":"2025-07-05","toDate":"2025-04-06","ukProperty":{"income":{"periodAmount":1}}}`, batchProcess(), 400, "invalid_request", []string{"RULE_TO_DATE_BEFORE_FROM_DATE"}},
+			{"one date", http.MethodPut, cumulative, `{"toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1}}}`, batchProcess(), 400, "invalid_request", []string{"RULE_MISSING_SUBMISSION_DATES"}},
+			{"an update with no device data", http.MethodPut, cumulative, good, nil, 400, "device_data_required", []string{"Mtd-Client-Connection-Method"}},
+			{"batch and device data", http.MethodPut, cumulative, good, func() http.Header {
+				h := platformDevice()
+				h.Set("Mtd-Client-Connection-Method", "BATCH_PROCESS_DIRECT")
+				return h
+			}(), 400, "invalid_device_headers", []string{"Mtd-Client-Connection-Method"}},
+			{"unknown connection method", http.MethodPut, cumulative, good, http.Header{"Mtd-Client-Connection-Method": {"DESKTOP_APP_DIRECT"}}, 400, "invalid_device_headers", []string{"Mtd-Client-Connection-Method"}},
+			{"web app without device data", http.MethodGet, obligations, "", http.Header{"Mtd-Client-Connection-Method": {"WEB_APP_VIA_SERVER"}}, 400, "invalid_device_headers",
+				[]string{"Mtd-Client-Device", "Mtd-Client-Device-ID", "Mtd-Client-Public-IP", "Mtd-Client-Request-Time", "Mtd-Client-User-IDs", "Mtd-Client-Vendor-Public-IP"}},
 			{"device headers incomplete", http.MethodPut, cumulative, good, http.Header{"Mtd-Client-Public-IP": {testClientIP}}, 400, "invalid_device_headers",
 				[]string{"Mtd-Client-Device", "Mtd-Client-Device-ID", "Mtd-Client-Request-Time", "Mtd-Client-User-IDs", "Mtd-Client-Vendor-Public-IP"}},
 			{"device data malformed", http.MethodGet, obligations, "", func() http.Header {

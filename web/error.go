@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -73,6 +74,7 @@ func classify(err error) problem {
 		badRef    *mtdconnect.RefError
 		deleted   *landlord.DeletedError
 		badUser   *landlord.InvalidUserError
+		scenario  *hmrc.TestScenarioError
 	)
 	if verrs := hmrc.ValidationErrorsIn(err); len(verrs) > 0 {
 		p := problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Check the figures",
@@ -86,6 +88,10 @@ func classify(err error) problem {
 	if p, ok := classifyVAT(err); ok {
 		return p
 	}
+	// The proxy's refusals (proxy_api.go).
+	if p, ok := classifyProxy(err); ok {
+		return p
+	}
 	switch {
 	case errors.Is(err, errNoDeviceData):
 		return problem{Status: http.StatusBadRequest, Code: "device_data_missing", Title: "Your browser must allow scripts",
@@ -96,6 +102,12 @@ func classify(err error) problem {
 		return problem{Status: http.StatusBadRequest, Code: "device_data_invalid", Title: "Your browser's details could not be used",
 			Message: "The details of your browser that HMRC's fraud-prevention rules require could not be read, so nothing " +
 				"was sent to HMRC. Reload the page and try again; if it keeps happening, try another browser."}
+	case errors.Is(err, errDeviceDataRequired):
+		return problem{Status: http.StatusBadRequest, Code: "device_data_required", Title: "The landlord's device data is required",
+			Message: "This request sends the landlord's data to HMRC, and HMRC's fraud-prevention rules need the landlord's device " +
+				"data with it, in the Mtd-Client-* headers (see docs/API.md). If no user started the request, say so with " +
+				"Mtd-Client-Connection-Method: BATCH_PROCESS_DIRECT. Nothing was sent to HMRC.",
+			Errors: []fieldError{{Header: hdrClientMethod, Message: "send the landlord's device data, or " + hdrClientMethod + ": BATCH_PROCESS_DIRECT"}}}
 	case errors.As(err, &headers):
 		p := problem{Status: http.StatusBadRequest, Code: "invalid_device_headers", Title: "Bad device headers",
 			Message: "The landlord's device data in the Mtd-Client-* headers is incomplete or malformed (see docs/API.md): " + headers.summary() + "."}
@@ -103,6 +115,9 @@ func classify(err error) problem {
 			p.Errors = append(p.Errors, fieldError{Header: h.Header, Message: h.Header + " " + h.Problem})
 		}
 		return p
+	case errors.As(err, &scenario):
+		return problem{Status: http.StatusBadRequest, Code: "test_scenario_refused", Title: "Bad request",
+			Message: sentence(strings.TrimPrefix(scenario.Error(), "hmrc: ")) + " Nothing was sent to HMRC."}
 	case errors.Is(err, landlord.ErrNoNINO):
 		return problem{Status: http.StatusConflict, Code: "nino_required", Title: "Add your National Insurance number",
 			Message: "Your National Insurance number is needed before mtdconnect can read or send your Income Tax updates. Add it in your settings.",

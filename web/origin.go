@@ -13,7 +13,12 @@ package web
 //     data in Mtd-Client-* headers: WEB_APP_VIA_SERVER with the platform's
 //     server as a hop (apiOrigin, format in docs/API.md);
 //   - the JSON API without those headers: BATCH_PROCESS_DIRECT, this server
-//     being the device (hmrc.Client.BatchOrigin).
+//     being the device (hmrc.Client.BatchOrigin), for reads; a request that
+//     sends data to HMRC (an update, a return, the proxy's writes) must
+//     say so explicitly with Mtd-Client-Connection-Method:
+//     BATCH_PROCESS_DIRECT, or it is refused (apiOrigin): a landlord's
+//     submission relayed without their device data would otherwise be
+//     misdeclared as work no user started.
 //
 // Nothing here ever makes up a value: data that cannot be had is an error
 // the landlord or the platform sees, or, only where the spec's missing-data
@@ -459,11 +464,38 @@ const (
 	hdrClientUserIDs   = "Mtd-Client-User-IDs"
 	hdrClientMFA       = "Mtd-Client-Multi-Factor"
 	hdrClientVendorIP  = "Mtd-Client-Vendor-Public-IP"
+	hdrClientMethod    = "Mtd-Client-Connection-Method"
 	clientHeaderPrefix = "Mtd-Client-"
 )
 
 var clientHeaders = []string{hdrClientDevice, hdrClientDeviceID, hdrClientPublicIP, hdrClientPort,
-	hdrClientTime, hdrClientUserIDs, hdrClientMFA, hdrClientVendorIP}
+	hdrClientTime, hdrClientUserIDs, hdrClientMFA, hdrClientVendorIP, hdrClientMethod}
+
+// errDeviceDataRequired: an API request that sends data to HMRC came with
+// neither the landlord's device data nor the platform's statement that no
+// user started it.
+var errDeviceDataRequired = errors.New("web: a request that sends data to HMRC needs the landlord's device data or Mtd-Client-Connection-Method: BATCH_PROCESS_DIRECT")
+
+// callKind says what the HMRC calls of an API request do, for the fraud
+// prevention rule of apiOrigin.
+type callKind int
+
+const (
+	// callReads: the request only reads from HMRC.
+	callReads callKind = iota
+	// callSends: the request sends the landlord's data to HMRC (a
+	// quarterly update, a VAT return; the proxy's writes).
+	callSends
+)
+
+// callKindOf is the kind of a request passed on to HMRC as it is (the
+// proxy): GET and HEAD read, every other method sends.
+func callKindOf(method string) callKind {
+	if method == http.MethodGet || method == http.MethodHead {
+		return callReads
+	}
+	return callSends
+}
 
 // headerError is a malformed or missing Mtd-Client-* header: the API
 // answers 400 naming it.
@@ -487,22 +519,45 @@ func (e headerErrors) summary() string {
 	return strings.Join(parts, "; ")
 }
 
-// apiOrigin describes the origin of the HMRC calls an API request leads
-// to. With the landlord's device data in Mtd-Client-* headers it is the
-// landlord's browser (WEB_APP_VIA_SERVER), reached through the platform's
-// server; with none of those headers no landlord is present, and the call
-// is a batch one from this server (BATCH_PROCESS_DIRECT). Some headers but
-// not a usable set is a headerErrors naming each problem.
-func (s *Server) apiOrigin(r *http.Request, userID int64) (*fraud.Origin, error) {
+// apiOrigin describes the origin of the HMRC calls an API request of kind
+// leads to; it is the one place the API's fraud prevention rule is
+// applied, for every endpoint and the proxy. With the landlord's device
+// data in Mtd-Client-* headers it is the landlord's browser
+// (WEB_APP_VIA_SERVER), reached through the platform's server. With
+// Mtd-Client-Connection-Method: BATCH_PROCESS_DIRECT alone the platform
+// states that no user started the request, and the calls are a batch
+// process of this server's. With none of those headers a read is such a
+// batch call too, but a request that sends data is refused
+// (errDeviceDataRequired): HMRC allows BATCH_PROCESS_DIRECT only when no
+// user initiated the action, and a landlord's submission must not be
+// declared as one by default. Some headers but not a usable set is a
+// headerErrors naming each problem.
+func (s *Server) apiOrigin(r *http.Request, userID int64, kind callKind) (*fraud.Origin, error) {
 	present := false
 	for name := range r.Header {
-		if strings.HasPrefix(name, clientHeaderPrefix) {
+		if strings.HasPrefix(name, clientHeaderPrefix) && !strings.EqualFold(name, hdrClientMethod) {
 			present = true
 			break
 		}
 	}
-	if !present {
+	methods := r.Header.Values(hdrClientMethod)
+	batch := func() (*fraud.Origin, error) {
 		return s.hmrc.BatchOrigin(map[string]string{"mtdconnect": strconv.FormatInt(userID, 10)})
+	}
+	switch method := strings.TrimSpace(strings.Join(methods, ",")); {
+	case len(methods) > 1:
+		return nil, headerErrors{{Header: hdrClientMethod, Problem: fmt.Sprintf("is sent %d times; send it once", len(methods))}}
+	case method == string(fraud.BatchProcessDirect) && present:
+		return nil, headerErrors{{Header: hdrClientMethod, Problem: "says BATCH_PROCESS_DIRECT (no user started the request), " +
+			"but the landlord's device data is sent too: send one or the other"}}
+	case method == string(fraud.BatchProcessDirect):
+		return batch()
+	case len(methods) == 1 && method != string(fraud.WebAppViaServer):
+		return nil, headerErrors{{Header: hdrClientMethod, Problem: "must be WEB_APP_VIA_SERVER (with the landlord's device data) or BATCH_PROCESS_DIRECT (no user started the request)"}}
+	case !present && kind == callSends:
+		return nil, errDeviceDataRequired
+	case !present && len(methods) == 0:
+		return batch()
 	}
 	u, err := s.store.UserByID(r.Context(), userID)
 	if errors.Is(err, mtdconnect.ErrNotFound) {

@@ -438,7 +438,7 @@ func TestAPIOrigin(t *testing.T) {
 			for k, vs := range tt.header {
 				r.Header[http.CanonicalHeaderKey(k)] = vs
 			}
-			got, err := s.apiOrigin(r, u.ID)
+			got, err := s.apiOrigin(r, u.ID, callReads)
 			if tt.badHeaders != nil {
 				var he headerErrors
 				if !errors.As(err, &he) {

@@ -74,7 +74,7 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -135,7 +135,7 @@ func (s *Server) handleAPIVATSubmit(w http.ResponseWriter, r *http.Request) (int
 	if err := decodeJSONBody(w, r, &ret); err != nil {
 		return 0, nil, err
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callSends)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -174,7 +174,7 @@ func (s *Server) handleAPIVATReturn(w http.ResponseWriter, r *http.Request) (int
 		return 0, nil, &hmrc.ValidationError{Code: vat.CodePeriodKeyInvalid,
 			Message: "the period key must be four characters of A–Z, 0–9 and # (sent as %23), like 18A1 or #001"}
 	}
-	origin, err := s.apiOrigin(r, id)
+	origin, err := s.apiOrigin(r, id, callReads)
 	if err != nil {
 		return 0, nil, err
 	}

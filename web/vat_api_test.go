@@ -163,8 +163,11 @@ func TestAPIVAT(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				var h http.Header
+				if tt.method == http.MethodPost {
+					h = batchProcess()
+				}
 				if tt.name == "form body" {
-					h = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+					h.Set("Content-Type", "application/x-www-form-urlencoded")
 				}
 				status, m := env.apiCall(t, tt.method, tt.path, tt.body, h)
 				if status != tt.status || m["error"] != tt.code || m["message"] == "" {
