@@ -385,6 +385,30 @@ type Store interface {
 	// that of many calls (on any instance) within an interval one writes.
 	TouchAPIKey(ctx context.Context, id int64, at, ifBefore time.Time) error
 
+	// CreateConnectSession stores cs: ErrConflict if its ID or token hash
+	// is taken, ErrNotFound if its user does not exist.
+	CreateConnectSession(ctx context.Context, cs *ConnectSession) error
+	ConnectSession(ctx context.Context, id string) (*ConnectSession, error)
+	ConnectSessionByToken(ctx context.Context, tokenHash []byte) (*ConnectSession, error)
+	ConnectSessionByState(ctx context.Context, state string) (*ConnectSession, error)
+	// StartConnectSession records that the link was used: state and
+	// browserHash set, StartedAt = at, only if the session is pending and
+	// was not started. ErrConflict otherwise (of two racers, one wins),
+	// ErrNotFound if there is no such session.
+	StartConnectSession(ctx context.Context, id, state string, browserHash []byte, at time.Time) error
+	// FinishConnectSession moves a pending session to status (with errCode
+	// saying why, for failures), FinishedAt = at. ErrConflict if it is not
+	// pending any more (the first outcome stands), ErrNotFound if there is
+	// no such session.
+	FinishConnectSession(ctx context.Context, id string, status ConnectSessionStatus, errCode string, at time.Time) error
+
+	// The return URLs an administrator allowed (besides the configured
+	// ones). AddReturnURL: ErrConflict if listed already; RemoveReturnURL:
+	// ErrNotFound if not listed.
+	ReturnURLs(ctx context.Context) ([]*AllowedReturnURL, error)
+	AddReturnURL(ctx context.Context, u *AllowedReturnURL) error
+	RemoveReturnURL(ctx context.Context, url string) error
+
 	CreatePendingAuthorization(ctx context.Context, p *PendingAuthorization) error
 	PendingAuthorization(ctx context.Context, state string) (*PendingAuthorization, error)
 	// DeletePendingAuthorization consumes it: exactly one of several

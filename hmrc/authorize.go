@@ -14,9 +14,12 @@ import (
 	"github.com/mtdconnect/mtdconnect"
 )
 
-// codeLifetime is how long HMRC honours an authorisation code; a pending
-// request lives no longer, since its code could not be exchanged after.
-const codeLifetime = 10 * time.Minute
+// AuthorizationLifetime is how long a started authorisation waits for HMRC
+// to send the landlord back: HMRC honours an authorisation code 10
+// minutes, so a pending request lives no longer.
+const AuthorizationLifetime = 10 * time.Minute
+
+const codeLifetime = AuthorizationLifetime
 
 // sealedPair is the plaintext inside Connection.Tokens.
 type sealedPair struct {

@@ -115,6 +115,14 @@ type Config struct {
 	Proxy  *proxy.Client
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
+
+	// ConnectSessionLifetime is how long a connect link works before the
+	// landlord presses Continue to HMRC; 0: DefaultConnectSessionLifetime.
+	ConnectSessionLifetime time.Duration
+	// ReturnURLs are the return URLs connect sessions may send landlords
+	// back to (origins or URL prefixes, ParseReturnURLPrefix), besides
+	// those an administrator stores on the admin page.
+	ReturnURLs []string
 }
 
 // Service runs the actions. It is safe for concurrent use.
@@ -127,6 +135,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	london *time.Location
+
+	connectLifetime time.Duration
+	returnURLs      []string
 }
 
 // New checks cfg and returns a Service.
@@ -151,8 +162,23 @@ func New(cfg Config) (*Service, error) {
 			return nil, err
 		}
 	}
+	if cfg.ConnectSessionLifetime == 0 {
+		cfg.ConnectSessionLifetime = DefaultConnectSessionLifetime
+	}
+	if cfg.ConnectSessionLifetime < time.Minute || cfg.ConnectSessionLifetime > 7*24*time.Hour {
+		return nil, fmt.Errorf("landlord: a connect session lifetime of %v is not between a minute and a week", cfg.ConnectSessionLifetime)
+	}
+	var returnURLs []string
+	for _, u := range cfg.ReturnURLs {
+		p, err := ParseReturnURLPrefix(u)
+		if err != nil {
+			return nil, err
+		}
+		returnURLs = append(returnURLs, p)
+	}
 	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, proxy: cfg.Proxy,
-		log: cfg.Logger, now: cfg.Now, london: london}, nil
+		log: cfg.Logger, now: cfg.Now, london: london,
+		connectLifetime: cfg.ConnectSessionLifetime, returnURLs: returnURLs}, nil
 }
 
 // user reads the landlord an action is for: ErrUnknownUser, or a

@@ -116,6 +116,8 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Tim
 			DELETE FROM connections WHERE user_id IN (SELECT id FROM u)
 		), p AS (
 			DELETE FROM pending_authorizations WHERE user_id IN (SELECT id FROM u)
+		), cs AS (
+			DELETE FROM connect_sessions WHERE user_id IN (SELECT id FROM u)
 		)
 		SELECT id FROM u`, id, ts(at), ts(keepUntil))
 	if err != nil {

@@ -174,6 +174,13 @@ func isUnique(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// isForeignKey reports whether err is a FOREIGN KEY violation (the
+// referenced row does not exist).
+func isForeignKey(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 // affected turns "no row matched" into ErrNotFound.
 func affected(res sql.Result) error {
 	n, err := res.RowsAffected()

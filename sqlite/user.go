@@ -102,7 +102,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Tim
 		if err != nil {
 			return err
 		}
-		for _, table := range []string{"sessions", "connections", "pending_authorizations"} {
+		for _, table := range []string{"sessions", "connections", "pending_authorizations", "connect_sessions"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, id); err != nil {
 				return fmt.Errorf("%s: %w", table, err)
 			}

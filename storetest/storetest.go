@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"APIKeyLifecycle", testAPIKeyLifecycle},
 		{"UserRef", testUserRef},
 		{"DeleteUser", testDeleteUser},
+		{"ConnectSession", testConnectSession},
+		{"ReturnURLs", testReturnURLs},
 		{"PendingAuthorization", testPendingAuthorization},
 		{"ConnectionRoundTrip", testConnectionRoundTrip},
 		{"ConnectionZeroTimes", testConnectionZeroTimes},
@@ -61,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"RaceReserveSlot", func(t *testing.T, s mtdconnect.Store) { testRaceReserveSlot(t, s) }},
 		{"RaceRotateAPIKey", func(t *testing.T, s mtdconnect.Store) { testRaceRotateAPIKey(t, s) }},
 		{"RaceCreateRef", func(t *testing.T, s mtdconnect.Store) { testRaceCreateRef(t, s) }},
+		{"RaceConnectSession", func(t *testing.T, s mtdconnect.Store) { testRaceConnectSession(t, s) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +90,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b mtdconnect.Store)) {
 		{"RaceReserveSlot", func(t *testing.T, a, b mtdconnect.Store) { testRaceReserveSlot(t, a, b) }},
 		{"RaceRotateAPIKey", func(t *testing.T, a, b mtdconnect.Store) { testRaceRotateAPIKey(t, a, b) }},
 		{"RaceCreateRef", func(t *testing.T, a, b mtdconnect.Store) { testRaceCreateRef(t, a, b) }},
+		{"RaceConnectSession", func(t *testing.T, a, b mtdconnect.Store) { testRaceConnectSession(t, a, b) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/docs"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
@@ -31,7 +32,8 @@ type apiRoute struct {
 }
 
 // apiRoutes is the whole JSON API. The OpenAPI description
-// (docs/openapi.json) must describe each: a test checks.
+// (docs/openapi.json) must describe each, with its scope (x-scope): a test
+// checks. A route with no scope needs no key.
 func (s *Server) apiRoutes() []apiRoute {
 	const user = "/api/v1/users/{user}"
 	return []apiRoute{
@@ -56,7 +58,18 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"PUT " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
 		{"PATCH " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
 		{"DELETE " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"POST /api/v1/connect-sessions", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPICreateConnectSession)},
+		{"GET /api/v1/connect-sessions/{id}", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPIConnectSession)},
+		// The description of all of it needs no key.
+		{"GET /api/v1/openapi.json", "", handleOpenAPI},
 	}
+}
+
+// handleOpenAPI serves docs/openapi.json.
+func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(docs.OpenAPI)
 }
 
 // requireAPIKey admits requests bearing an active API key

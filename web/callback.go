@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
@@ -14,6 +15,19 @@ import (
 // does not travel on with the page's stylesheet, script or links.
 func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	// A connect session's answer (no one signs in), or a signed-in
+	// landlord's.
+	if state := r.URL.Query().Get("state"); state != "" {
+		cs, err := s.landlord.ConnectSessionByState(r.Context(), state)
+		if err == nil {
+			s.connectCallback(w, r, cs)
+			return
+		}
+		if !errors.Is(err, mtdconnect.ErrNotFound) {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	u, err := s.sessionUser(r)
 	if err != nil {
 		s.serverError(w, r, err)

@@ -52,8 +52,10 @@ type testEnv struct {
 	t       *testing.T
 	url     string // the web server
 	apiKey  string
-	// httpClient makes the API calls.
+	// httpClient makes the API calls, checking each against the OpenAPI
+	// description (validatingTransport).
 	httpClient *http.Client
+	server     *web.Server
 	// secrets are values seen in the test that must never be logged:
 	// authorisation codes, session cookies.
 	secrets []string
@@ -70,7 +72,8 @@ type envOption func(env *testEnv, cfg *hmrc.Config)
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	env := &testEnv{t: t, httpClient: &http.Client{Timeout: 30 * time.Second}}
+	env := &testEnv{t: t, httpClient: &http.Client{Timeout: 30 * time.Second,
+		Transport: &validatingTransport{t: t, base: http.DefaultTransport}}}
 	webSrv := httptest.NewUnstartedServer(nil)
 	env.url = "http://" + webSrv.Listener.Addr().String()
 	callback := env.url + "/oauth/hmrc/callback"
@@ -101,7 +104,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	env.service, err = landlord.New(landlord.Config{Store: env.Store, HMRC: env.Client, ITSA: env.itsa, VAT: env.vat,
-		Proxy: px, Logger: env.Logger, Now: env.Clock.Now})
+		Proxy: px, Logger: env.Logger, Now: env.Clock.Now, ReturnURLs: []string{testPlatformURL + "/settings"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +112,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.server = srv
 	webSrv.Config.Handler = srv.Handler()
 	webSrv.Start()
 	t.Cleanup(webSrv.Close)
@@ -130,8 +134,8 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		secrets := append([]string{env.apiKey, simPassword, landlordPassword, otherPassword,
 			testNINO, "AB123456C", testVRN, "987654321"}, env.secrets...)
 		for _, secret := range secrets {
-			if strings.Contains(logs, secret) {
-				t.Errorf("logs contain a secret ending in %q", secret[max(0, len(secret)-4):])
+			if i := strings.Index(logs, secret); i >= 0 {
+				t.Errorf("logs contain a secret ending in %q: %s", secret[max(0, len(secret)-4):], logs[max(0, i-300):min(len(logs), i+100)])
 			}
 		}
 	})
@@ -151,8 +155,16 @@ func (env *testEnv) config() web.Config {
 		TrustedProxies: testTrustedProxies,
 		VendorPublicIP: testVendorIP,
 		LicenceIDs:     testLicences,
+		PlatformName:   testPlatformName,
 	}
 }
+
+// The landlord platform of the connect-session tests: its name and where
+// its landlords may be sent back to (configured: its settings pages).
+const (
+	testPlatformName = "Acme Lettings"
+	testPlatformURL  = "https://platform.example"
+)
 
 func (env *testEnv) createUser(email, password string) *mtdconnect.User {
 	env.t.Helper()
@@ -394,7 +406,14 @@ func (p page) findForm(t *testing.T, action string) form {
 func (b *browser) authorizeAtHMRC(decision string) string {
 	b.t.Helper()
 	connect := b.get("/settings/hmrc").findForm(b.t, "/settings/hmrc/connect")
-	signIn := b.post("/settings/hmrc/connect", connect.values)
+	return b.grantAtHMRC(b.post("/settings/hmrc/connect", connect.values), decision)
+}
+
+// grantAtHMRC signs in on HMRC's sign-in page signIn (where a Connect
+// button led) and answers the grant page with decision. It returns the
+// callback URL HMRC redirects to, without visiting it.
+func (b *browser) grantAtHMRC(signIn page, decision string) string {
+	b.t.Helper()
 	if signIn.status != http.StatusOK || !strings.HasPrefix(signIn.url.String(), b.env.SimURL+"/oauth/authorize") {
 		b.t.Fatalf("connect led to %s (status %d), not to HMRC's sign-in:\n%s", signIn.url, signIn.status, signIn.body)
 	}

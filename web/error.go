@@ -75,6 +75,8 @@ func classify(err error) problem {
 		deleted   *landlord.DeletedError
 		badUser   *landlord.InvalidUserError
 		scenario  *hmrc.TestScenarioError
+		badConn   *landlord.ConnectRequestError
+		badRet    *landlord.ReturnURLError
 	)
 	if verrs := hmrc.ValidationErrorsIn(err); len(verrs) > 0 {
 		p := problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Check the figures",
@@ -180,6 +182,20 @@ func classify(err error) problem {
 			p.Errors = append(p.Errors, fieldError{Code: f.Code, Message: f.Message, Paths: []string{"/" + f.Field}})
 		}
 		return p
+	case errors.As(err, &badConn):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_request", Title: "Bad request",
+			Message: "The connect session was not made: " + badConn.Field + " " + badConn.Message + ".",
+			Errors:  []fieldError{{Message: badConn.Field + " " + badConn.Message, Paths: []string{"/" + badConn.Field}}}}
+	case errors.Is(err, landlord.ErrReturnURLNotAllowed):
+		return problem{Status: http.StatusBadRequest, Code: "return_url_not_allowed", Title: "Bad request",
+			Message: "The return_url is not one an administrator allowed (Admin → Connect links, or MTDCONNECT_CONNECT_RETURN_URLS). No connect session was made.",
+			Errors:  []fieldError{{Message: "return_url is not allowed", Paths: []string{"/return_url"}}}}
+	case errors.As(err, &badRet):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_return_url", Title: "Check the return URL",
+			Message: sentence(badRet.Message)}
+	case errors.Is(err, landlord.ErrConnectSessionUnknown):
+		return problem{Status: http.StatusNotFound, Code: "connect_session_not_found", Title: "No such connect session",
+			Message: "There is no connect session with that ID (a deleted landlord's sessions are deleted with them)."}
 	case errors.As(err, &badRef):
 		return problem{Status: http.StatusBadRequest, Code: "invalid_user", Title: "Bad request",
 			Message: sentence(badRef.Error())}

@@ -8,6 +8,7 @@
 package web
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -57,6 +58,11 @@ type Config struct {
 	// Optional: without it, such browsers may refuse that redirect.
 	AuthorizeURL string
 
+	// PlatformName is the landlord platform's name, as the hosted connect
+	// page shows it ("Connect Acme Lettings to HMRC"). Empty: "your
+	// landlord platform".
+	PlatformName string
+
 	// Fraud prevention data (see origin.go).
 	//
 	// TrustedProxies are the load balancers and proxies whose
@@ -87,6 +93,9 @@ type Server struct {
 	secureCookies      bool
 	hsts               bool
 	csp                string
+	formAction         string // the CSP's form-action sources
+	publicURL          string // no trailing slash
+	platformName       string
 	flashKey           []byte // signs flash cookies; per process, losing one is harmless
 
 	trustedProxies []netip.Prefix
@@ -167,13 +176,22 @@ func New(cfg Config) (*Server, error) {
 		manageAuthorityURL: cfg.ManageAuthorityURL,
 		secureCookies:      !(pub.Scheme == "http" && isLocalHost(pub.Hostname())),
 		hsts:               pub.Scheme == "https",
-		csp: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
-			"form-action " + formAction + "; frame-ancestors 'none'; base-uri 'self'",
-		flashKey:       key,
-		trustedProxies: slices.Clone(cfg.TrustedProxies),
-		vendorPublicIP: vendorIP,
-		licenceIDs:     maps.Clone(cfg.LicenceIDs),
+		csp:                cspWithFormAction(formAction),
+		formAction:         formAction,
+		publicURL:          strings.TrimSuffix(cfg.PublicURL, "/"),
+		platformName:       cmp.Or(strings.TrimSpace(cfg.PlatformName), "your landlord platform"),
+		flashKey:           key,
+		trustedProxies:     slices.Clone(cfg.TrustedProxies),
+		vendorPublicIP:     vendorIP,
+		licenceIDs:         maps.Clone(cfg.LicenceIDs),
 	}, nil
+}
+
+// cspWithFormAction is the pages' strict Content-Security-Policy with the
+// given form-action sources.
+func cspWithFormAction(formAction string) string {
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+		"form-action " + formAction + "; frame-ancestors 'none'; base-uri 'self'"
 }
 
 func isLocalHost(host string) bool {
@@ -214,6 +232,9 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "GET /vat/receipts/{id}", s.requireUser(s.handleVATReceipt))
 	s.route(browser, "GET /vat/returns/{periodKey}", s.requireUser(s.handleVATReturn))
 	s.route(browser, "GET /oauth/hmrc/callback", s.handleCallback)
+	s.route(browser, "GET /connect/{token}", s.handleConnectPage)
+	s.route(browser, "POST /connect/{token}", s.handleConnectContinue)
+	s.route(browser, "POST /connect/{token}/cancel", s.handleConnectCancel)
 	s.route(browser, "GET "+adminHMRCPath, s.requireAdmin(s.handleAdminHMRC))
 	s.route(browser, "POST "+adminHMRCPath+"/application", s.requireAdmin(s.handleAdminApplication))
 	s.route(browser, "POST "+adminHMRCPath+"/secrets", s.requireAdmin(s.handleAdminAddSecret))
@@ -223,6 +244,9 @@ func (s *Server) Handler() http.Handler {
 	s.route(browser, "POST "+adminKeysPath, s.requireAdmin(s.handleAdminKeyCreate))
 	s.route(browser, "POST "+adminKeysPath+"/rotate", s.requireAdmin(s.handleAdminKeyRotate))
 	s.route(browser, "POST "+adminKeysPath+"/revoke", s.requireAdmin(s.handleAdminKeyRevoke))
+	s.route(browser, "GET "+adminConnectPath, s.requireAdmin(s.handleAdminConnect))
+	s.route(browser, "POST "+adminConnectPath, s.requireAdmin(s.handleAdminReturnURLAdd))
+	s.route(browser, "POST "+adminConnectPath+"/remove", s.requireAdmin(s.handleAdminReturnURLRemove))
 	s.route(browser, "GET /static/", s.staticHandler().ServeHTTP)
 
 	cop := http.NewCrossOriginProtection()
@@ -230,6 +254,10 @@ func (s *Server) Handler() http.Handler {
 
 	api := http.NewServeMux()
 	for _, rt := range s.apiRoutes() {
+		if rt.scope == "" {
+			s.route(api, rt.pattern, rt.handler)
+			continue
+		}
 		s.route(api, rt.pattern, s.requireAPIKey(rt.scope, rt.handler))
 	}
 	s.route(api, "/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +365,11 @@ func isFormBody(r *http.Request) bool {
 }
 
 func (s *Server) handleCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/connect/") {
+		path = "/connect/{token}" // the token is a credential
+	}
+	s.log.Warn("cross-origin request refused", "method", r.Method, "path", path,
 		"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "origin", r.Header.Get("Origin"))
 	s.renderMessage(w, r, http.StatusForbidden, message{
 		Title: "Request refused",

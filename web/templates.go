@@ -27,7 +27,8 @@ var pageNames = []string{
 	"settings_hmrc", "disconnect", "security", "security_totp",
 	"quarterly", "quarterly_receipt",
 	"vat", "vat_receipt", "vat_return",
-	"admin_hmrc", "admin_keys",
+	"admin_hmrc", "admin_keys", "admin_connect",
+	"connect", "connect_result",
 }
 
 func parseTemplates() (map[string]*template.Template, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
@@ -64,8 +65,14 @@ type Config struct {
 	// DMI data to read them from (many VMs).
 	DeviceManufacturer, DeviceModel string
 
-	trustedProxies string // as given, parsed by resolve
-	licenceIDs     string
+	// Connect sessions (the platform's links for its landlords).
+	ConnectReturnURLs      []string      // allowed return URLs, besides those stored on the admin page
+	ConnectSessionLifetime time.Duration // how long a link works
+	PlatformName           string        // the platform's name on the hosted connect page
+
+	trustedProxies    string // as given, parsed by resolve
+	licenceIDs        string
+	connectReturnURLs string
 
 	keysetExplicit bool
 
@@ -88,6 +95,8 @@ var (
 	fraudSettings = []string{"licence-ids", "vendor-public-ip", "device-id", "device-manufacturer", "device-model"}
 	// webSettings: serve's listener.
 	webSettings = []string{"addr", "public-url", "trusted-proxies"}
+	// connectSettings: serve's connect sessions.
+	connectSettings = []string{"connect-return-urls", "connect-session-lifetime", "platform-name"}
 	// logSettings: the log of a long-running command.
 	logSettings = []string{"log-format"}
 	// cliLogSettings: a one-shot command logs warnings only, unless -v.
@@ -103,7 +112,7 @@ var secretSettings = map[string]bool{"client-secret": true}
 func newConfig(fs *flag.FlagSet, getenv getenvFunc, groups ...[]string) *Config {
 	c := &Config{
 		Addr: "127.0.0.1:8080", DataDir: "mtdconnect-data", HMRC: hmrc.EnvSimulator, SimulatorAddr: "127.0.0.1:9090",
-		Rate: 3, RefreshMargin: 5 * time.Minute, LogFormat: "text",
+		Rate: 3, RefreshMargin: 5 * time.Minute, LogFormat: "text", ConnectSessionLifetime: landlord.DefaultConnectSessionLifetime,
 		fs: fs, getenv: getenv,
 	}
 	for _, g := range groups {
@@ -126,27 +135,30 @@ func envName(flagName string) string {
 func (c *Config) bind(name string) {
 	fs := c.fs
 	usage := map[string]string{
-		"addr":                "listen address",
-		"public-url":          "public URL of the service; the HMRC redirect URI is this + /oauth/hmrc/callback (default http://ADDR)",
-		"data-dir":            "directory for the default SQLite database and keyset",
-		"database-url":        "SQLite file path or postgres:// URL (default DATA_DIR/mtdconnect.db)",
-		"keyset-file":         "Tink keyset sealing tokens at rest (default DATA_DIR/keyset.json, generated for local use)",
-		"hmrc":                "HMRC environment: simulator, sandbox or production",
-		"hmrc-authorize-url":  "override HMRC's authorize endpoint",
-		"hmrc-token-url":      "override HMRC's token endpoint",
-		"hmrc-api-url":        "override HMRC's API base URL",
-		"client-id":           "HMRC application client ID; with the secret, overrides the application stored with mtdconnect app set",
-		"client-secret":       "HMRC application client secret; prefer the environment, which other users of the machine cannot read",
-		"simulator-addr":      "listen address of the built-in HMRC simulator",
-		"hmrc-rate":           "HMRC requests per second for the whole deployment",
-		"refresh-margin":      "refresh access tokens this long before they expire",
-		"log-format":          "text or json",
-		"trusted-proxies":     "comma-separated CIDRs or addresses of the load balancers whose X-Forwarded-For / Forwarded headers give the client's IP, e.g. 10.0.0.0/8",
-		"vendor-public-ip":    "the public IP landlords' browsers connect to (the load balancer's), for HMRC's Gov-Vendor-Public-IP (default: the address each request arrived on)",
-		"licence-ids":         "comma-separated name=licence pairs, sent hashed in HMRC's Gov-Vendor-License-IDs",
-		"device-manufacturer": "this server's manufacturer for HMRC's Gov-Client-User-Agent, where the host does not report one",
-		"device-model":        "this server's model for HMRC's Gov-Client-User-Agent, where the host does not report one",
-		"device-id":           "this server's UUID in HMRC's Gov-Client-Device-ID for calls no landlord started (default: generated once into DATA_DIR/device-id)",
+		"addr":                     "listen address",
+		"public-url":               "public URL of the service; the HMRC redirect URI is this + /oauth/hmrc/callback (default http://ADDR)",
+		"data-dir":                 "directory for the default SQLite database and keyset",
+		"database-url":             "SQLite file path or postgres:// URL (default DATA_DIR/mtdconnect.db)",
+		"keyset-file":              "Tink keyset sealing tokens at rest (default DATA_DIR/keyset.json, generated for local use)",
+		"hmrc":                     "HMRC environment: simulator, sandbox or production",
+		"hmrc-authorize-url":       "override HMRC's authorize endpoint",
+		"hmrc-token-url":           "override HMRC's token endpoint",
+		"hmrc-api-url":             "override HMRC's API base URL",
+		"client-id":                "HMRC application client ID; with the secret, overrides the application stored with mtdconnect app set",
+		"client-secret":            "HMRC application client secret; prefer the environment, which other users of the machine cannot read",
+		"simulator-addr":           "listen address of the built-in HMRC simulator",
+		"hmrc-rate":                "HMRC requests per second for the whole deployment",
+		"refresh-margin":           "refresh access tokens this long before they expire",
+		"log-format":               "text or json",
+		"trusted-proxies":          "comma-separated CIDRs or addresses of the load balancers whose X-Forwarded-For / Forwarded headers give the client's IP, e.g. 10.0.0.0/8",
+		"vendor-public-ip":         "the public IP landlords' browsers connect to (the load balancer's), for HMRC's Gov-Vendor-Public-IP (default: the address each request arrived on)",
+		"licence-ids":              "comma-separated name=licence pairs, sent hashed in HMRC's Gov-Vendor-License-IDs",
+		"device-manufacturer":      "this server's manufacturer for HMRC's Gov-Client-User-Agent, where the host does not report one",
+		"device-model":             "this server's model for HMRC's Gov-Client-User-Agent, where the host does not report one",
+		"device-id":                "this server's UUID in HMRC's Gov-Client-Device-ID for calls no landlord started (default: generated once into DATA_DIR/device-id)",
+		"connect-return-urls":      "comma-separated origins or URL prefixes connect sessions may return landlords to, e.g. https://platform.example/settings (more can be allowed on the admin page)",
+		"connect-session-lifetime": "how long a connect link works before the landlord presses Continue to HMRC",
+		"platform-name":            "the landlord platform's name on the hosted connect page",
 	}[name]
 	if name == "v" {
 		fs.BoolVar(&c.Verbose, "v", false, "log what the command does (info level); without it, warnings and errors only")
@@ -200,6 +212,12 @@ func (c *Config) bind(name string) {
 		fs.StringVar(&c.DeviceModel, name, c.DeviceModel, usage)
 	case "device-id":
 		fs.StringVar(&c.DeviceID, name, c.DeviceID, usage)
+	case "connect-return-urls":
+		fs.StringVar(&c.connectReturnURLs, name, c.connectReturnURLs, usage)
+	case "connect-session-lifetime":
+		fs.DurationVar(&c.ConnectSessionLifetime, name, c.ConnectSessionLifetime, usage)
+	case "platform-name":
+		fs.StringVar(&c.PlatformName, name, c.PlatformName, usage)
 	default:
 		panic("config: no setting " + name)
 	}
@@ -304,6 +322,20 @@ func (c *Config) resolve() error {
 	}
 	if c.LicenceIDs, err = parseLicenceIDs(c.licenceIDs); err != nil {
 		return fmt.Errorf("MTDCONNECT_LICENCE_IDS: %w", err)
+	}
+	c.ConnectReturnURLs = nil
+	for _, u := range strings.Split(c.connectReturnURLs, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		p, err := landlord.ParseReturnURLPrefix(u)
+		if err != nil {
+			return fmt.Errorf("MTDCONNECT_CONNECT_RETURN_URLS: %w", err)
+		}
+		c.ConnectReturnURLs = append(c.ConnectReturnURLs, p)
+	}
+	if c.ConnectSessionLifetime < time.Minute || c.ConnectSessionLifetime > 7*24*time.Hour {
+		return fmt.Errorf("MTDCONNECT_CONNECT_SESSION_LIFETIME must be between 1m and 168h, not %v", c.ConnectSessionLifetime)
 	}
 	return nil
 }

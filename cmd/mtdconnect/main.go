@@ -204,6 +204,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	}
 	a.landlord, err = landlord.New(landlord.Config{
 		Store: a.store, HMRC: a.hmrc, ITSA: itsa.New(a.hmrc), VAT: vat.New(a.hmrc), Proxy: px, Logger: a.log,
+		ConnectSessionLifetime: cfg.ConnectSessionLifetime, ReturnURLs: cfg.ConnectReturnURLs,
 	})
 	if err != nil {
 		a.store.Close()

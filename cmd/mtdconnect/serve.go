@@ -65,7 +65,7 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Landlord: a.landlord, Sealer: a.sealer, Logger: a.log, Now: time.Now,
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
-		AuthorizeURL:   a.cfg.AuthorizeURL,
+		AuthorizeURL: a.cfg.AuthorizeURL, PlatformName: a.cfg.PlatformName,
 		TrustedProxies: a.cfg.TrustedProxies, VendorPublicIP: a.cfg.VendorPublicIP, LicenceIDs: a.cfg.LicenceIDs,
 	})
 	if err != nil {
