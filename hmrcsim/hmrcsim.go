@@ -137,6 +137,7 @@ type Server struct {
 	log        *slog.Logger
 	limiterNow func() time.Time
 	offset     atomic.Int64 // nanoseconds added to opts.Now by /admin/clock
+	requests   atomic.Int64 // Stats.Requests
 	mux        *http.ServeMux
 	// itsa, vat and fraud hold the APIs' data, each with its own locking
 	// (see their types); routes sets them once, in New, and they are never
@@ -246,9 +247,7 @@ func (s *Server) AddTestUser(u TestUser) {
 // merged), so a single httptest.Server or listener is enough.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.stats.Requests++
-		s.mu.Unlock()
+		s.requests.Add(1) // atomic: no lock before the rate limiter's
 		s.mux.ServeHTTP(w, r)
 	})
 }
@@ -257,7 +256,9 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Requests = s.requests.Load()
+	return st
 }
 
 // SetFaults replaces the fault knobs and reseeds the fault draws.
