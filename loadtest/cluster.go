@@ -260,7 +260,7 @@ func (c *cluster) instanceCount() int {
 
 // createAPIKey runs `mtdconnect apikey create`, the way an operator does.
 func (c *cluster) createAPIKey(ctx context.Context) (string, error) {
-	argv := append(slices.Clone(c.opts.Command[1:]), "apikey", "create", "--name", "loadtest")
+	argv := append(slices.Clone(c.opts.Command[1:]), "apikey", "create", "--name", "loadtest", "--scopes", "connections:read,connections:write")
 	cmd := exec.CommandContext(ctx, c.opts.Command[0], argv...)
 	cmd.Env = append(slices.Clone(c.baseEnv), "MTDCONNECT_DATA_DIR="+filepath.Join(c.dir, "cli"))
 	var stderr bytes.Buffer

@@ -314,6 +314,29 @@ func TestConnectSessionFailures(t *testing.T) {
 		}
 	})
 
+	t.Run("BrowserCookie", func(t *testing.T) {
+		// The cookie binding HMRC's answer to this browser: HttpOnly,
+		// SameSite=Lax (HMRC's redirect back is a top-level GET), an hour,
+		// and Secure except on plain-http localhost (this test server).
+		link := env.newConnectLink(t, "p-1", "itsa", "redirect")
+		b := env.browser()
+		b.get(link.url)
+		p := b.do(b.noFollow, b.postRequest(link.url, url.Values{}))
+		c := ""
+		for _, v := range p.header.Values("Set-Cookie") {
+			if strings.HasPrefix(v, "mtdconnect_connect=") {
+				c = v
+			}
+		}
+		if p.status != http.StatusSeeOther || !strings.HasPrefix(c, "mtdconnect_connect=") || !strings.Contains(c, "HttpOnly") ||
+			!strings.Contains(c, "SameSite=Lax") || !strings.Contains(c, "Max-Age=3600") || !strings.Contains(c, "Path=/") {
+			t.Errorf("Continue: %d, Set-Cookie %q", p.status, c)
+		}
+		if strings.Contains(c, link.token) {
+			t.Error("the cookie holds the link's token")
+		}
+	})
+
 	t.Run("UnknownLink", func(t *testing.T) {
 		b := env.browser()
 		p := b.get("/connect/" + strings.Repeat("A", 43))

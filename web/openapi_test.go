@@ -11,7 +11,6 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
-	vderrors "github.com/pb33f/libopenapi-validator/errors"
 
 	"github.com/mtdconnect/mtdconnect/docs"
 	"github.com/mtdconnect/mtdconnect/web"
@@ -152,18 +151,16 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 			if e.ValidationSubType == "missing" && e.ValidationType == "path" && resp.StatusCode == http.StatusNotFound {
 				continue // a route the API does not have: its 404 is not described
 			}
-			vt.t.Errorf("%s %s → %d: the answer does not match docs/openapi.json: %s\n%s", req.Method, req.URL.Path, resp.StatusCode, validationText(e), respBody)
+			vt.t.Errorf("%s %s → %d: the answer does not match docs/openapi.json: %s\n%s", req.Method, req.URL.Path, resp.StatusCode, e.Error(), respBody)
 		}
 	}
 	if resp.StatusCode < 300 {
 		vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
 		if ok, errs := v.ValidateHttpRequest(vreq); !ok {
 			for _, e := range errs {
-				vt.t.Errorf("%s %s (accepted): the request does not match docs/openapi.json: %s\n%s", req.Method, req.URL.Path, validationText(e), reqBody)
+				vt.t.Errorf("%s %s (accepted): the request does not match docs/openapi.json: %s\n%s", req.Method, req.URL.Path, e.Error(), reqBody)
 			}
 		}
 	}
 	return resp, nil
 }
-
-func validationText(e *vderrors.ValidationError) string { return e.Error() }

@@ -41,6 +41,7 @@ type browserRun struct {
 	baseURL string          // the service
 	simURL  string          // the simulator
 	logs    *syncBuffer     // the service's output
+	env     *cliEnv         // the service's environment, for commands on its database
 
 	consoleMu sync.Mutex
 	console   []string
@@ -54,7 +55,7 @@ func newBrowserRun(t *testing.T, timeout time.Duration, extraEnv map[string]stri
 	chrome := findChromium(t)
 	e := newServeEnv(t, extraEnv)
 	logs := e.startInProcess(t, "serve").logs
-	b := &browserRun{t: t, logs: logs,
+	b := &browserRun{t: t, logs: logs, env: e,
 		baseURL: "http://" + e.vars["MTDCONNECT_ADDR"], simURL: "http://" + e.vars["MTDCONNECT_SIMULATOR_ADDR"]}
 
 	opts := []chromedp.ExecAllocatorOption{

@@ -35,7 +35,8 @@ func newRoot(p *proc) *ffcli.Command {
 			loadtestCommand(p),
 			group("users", "manage the landlords and administrators who sign in",
 				usersAddCommand(p), usersSetCommand(p), usersTOTPCommand(p)),
-			group("apikey", "API keys of the platform's backend", apikeyCreateCommand(p)),
+			group("apikey", "API keys of the platform's backend", apikeyCreateCommand(p), apikeyListCommand(p),
+				apikeyIDCommand(p, "rotate"), apikeyIDCommand(p, "revoke")),
 			group("app", "the HMRC application this service calls as (credentials, consent)",
 				appCommand(p, "set"), appCommand(p, "show"), appCommand(p, "rotate-secret"),
 				appCommand(p, "remove-secret"), appCommand(p, "confirm")),
@@ -207,9 +208,36 @@ func usersTOTPCommand(p *proc) *ffcli.Command {
 func apikeyCreateCommand(p *proc) *ffcli.Command {
 	fs := newFlagSet("apikey create")
 	cfg := newConfig(fs, p.getenv, storeSettings, cliLogSettings)
-	name := fs.String("name", "", "what the key is for, e.g. the platform's name")
-	return command("create", "mtdconnect apikey create --name N", "print a new API key for the platform (shown once)", fs, cfg,
-		func(ctx context.Context) error { return runAPIKeyCreate(ctx, cfg, *name, p) })
+	name := fs.String("name", "", "what the key is for, e.g. the platform's backend")
+	scopes := fs.String("scopes", "", "comma-separated scopes the key holds: "+scopeList())
+	return command("create", "mtdconnect apikey create --name N --scopes S,S…",
+		"print a new API key for the platform's backend, holding the scopes given (shown once)", fs, cfg,
+		func(ctx context.Context) error { return runAPIKeyCreate(ctx, cfg, *name, *scopes, p) })
+}
+
+func apikeyListCommand(p *proc) *ffcli.Command {
+	fs := newFlagSet("apikey list")
+	cfg := newConfig(fs, p.getenv, storeSettings, cliLogSettings)
+	return command("list", "mtdconnect apikey list",
+		"list the API keys: ID, name, scopes, created, last used, state (never the key)", fs, cfg,
+		func(ctx context.Context) error { return runAPIKeyList(ctx, cfg, p) })
+}
+
+func apikeyIDCommand(p *proc, sub string) *ffcli.Command {
+	fs := newFlagSet("apikey " + sub)
+	cfg := newConfig(fs, p.getenv, storeSettings, cliLogSettings)
+	id := fs.Int64("id", 0, "the key's ID (mtdconnect apikey list)")
+	help := map[string]string{
+		"revoke": "revoke a key: every instance refuses it from its next request",
+		"rotate": "print a new key with the same name and scopes; the old one works for " + mtdconnect.APIKeyRotationGrace.String() + " more",
+	}[sub]
+	return command(sub, "mtdconnect apikey "+sub+" --id N", help, fs, cfg,
+		func(ctx context.Context) error { return runAPIKeyByID(ctx, cfg, sub, *id, p) })
+}
+
+// scopeList names every scope, for help texts.
+func scopeList() string {
+	return strings.ReplaceAll(mtdconnect.JoinScopes(mtdconnect.AllScopes), " ", ", ")
 }
 
 func appCommand(p *proc, sub string) *ffcli.Command {

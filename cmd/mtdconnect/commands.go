@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -19,22 +20,86 @@ import (
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
-func runAPIKeyCreate(ctx context.Context, cfg *Config, name string, p *proc) error {
+func runAPIKeyCreate(ctx context.Context, cfg *Config, name, scopeList string, p *proc) error {
 	if strings.TrimSpace(name) == "" {
-		return errors.New("--name is required")
+		return errors.New("--name is required: what the key is for")
+	}
+	scopes, err := mtdconnect.ParseScopes(scopeList)
+	if err != nil {
+		return fmt.Errorf("--scopes: %w", err)
+	}
+	if len(scopes) == 0 {
+		return fmt.Errorf("--scopes is required: the scopes the key may use, comma-separated, from %s", strings.ReplaceAll(mtdconnect.JoinScopes(mtdconnect.AllScopes), " ", ", "))
 	}
 	a, err := openStore(ctx, cfg, p.stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	key, hash := web.NewAPIKey()
-	// Every scope until the command takes --scopes.
-	if err := a.store.CreateAPIKey(ctx, &mtdconnect.APIKey{Name: name, Hash: hash, Scopes: mtdconnect.AllScopes}); err != nil {
+	key, k, err := web.CreateAPIKey(ctx, a.store, name, scopes)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(p.stderr, "API key %q created. It is shown once; only its hash is stored.\n", name)
+	fmt.Fprintf(p.stderr, "API key %d %q created with the scopes %s. It is shown once; only its hash is stored.\n",
+		k.ID, k.Name, mtdconnect.JoinScopes(k.Scopes))
 	fmt.Fprintln(p.stdout, key)
+	return nil
+}
+
+func runAPIKeyList(ctx context.Context, cfg *Config, p *proc) error {
+	a, err := openStore(ctx, cfg, p.stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	keys, err := a.store.APIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(p.stdout, "No API keys. Create one with: mtdconnect apikey create --name N --scopes S,S…")
+		return nil
+	}
+	tw := tabwriter.NewWriter(p.stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tLAST USED\tSTATE")
+	now := time.Now()
+	for _, k := range keys {
+		used := "never"
+		if !k.LastUsedAt.IsZero() {
+			used = k.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.ReplaceAll(mtdconnect.JoinScopes(k.Scopes), " ", ","),
+			k.CreatedAt.UTC().Format(time.RFC3339), used, web.APIKeyState(k, now))
+	}
+	return tw.Flush()
+}
+
+func runAPIKeyByID(ctx context.Context, cfg *Config, sub string, id int64, p *proc) error {
+	if id <= 0 {
+		return errors.New("--id is required: the key's ID, from mtdconnect apikey list")
+	}
+	a, err := openStore(ctx, cfg, p.stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	now := time.Now()
+	switch sub {
+	case "revoke":
+		if err := web.RevokeAPIKey(ctx, a.store, id, now); err != nil {
+			return err
+		}
+		fmt.Fprintf(p.stdout, "API key %d is revoked: every instance refuses it from its next request.\n", id)
+	case "rotate":
+		key, k, err := web.RotateAPIKey(ctx, a.store, id, now)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(p.stderr, "API key %d %q replaces key %d, with the same scopes (%s). It is shown once.\n"+
+			"Key %d keeps working until %s: deploy the new key before then.\n",
+			k.ID, k.Name, id, mtdconnect.JoinScopes(k.Scopes), id, now.Add(mtdconnect.APIKeyRotationGrace).UTC().Format(time.RFC3339))
+		fmt.Fprintln(p.stdout, key)
+	}
 	return nil
 }
 

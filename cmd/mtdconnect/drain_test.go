@@ -29,7 +29,7 @@ func newDrainEnv(t *testing.T) *drainEnv {
 	t.Helper()
 	e := &drainEnv{cliEnv: newCLIEnv(t)}
 	e.connectManually(t)
-	e.apiKey = strings.TrimSpace(e.run(t, nil, "apikey", "create", "--name", "drain test"))
+	e.apiKey = strings.TrimSpace(e.run(t, nil, "apikey", "create", "--name", "drain test", "--scopes", "connections:write"))
 	var st StatusJSON
 	if err := json.Unmarshal([]byte(e.run(t, nil, "status", "--user", testEmail, "--json")), &st); err != nil {
 		t.Fatal(err)
