@@ -244,18 +244,24 @@ func record(ctx context.Context, call Call, resp *Response, err error) {
 // scenarioPattern is the form of HMRC's Gov-Test-Scenario names.
 var scenarioPattern = regexp.MustCompile(`^[A-Z0-9_]{1,64}$`)
 
+// TestScenarioError is a Gov-Test-Scenario header the client refuses to
+// send (CheckTestScenario); Problem says why, in words a developer reads.
+type TestScenarioError struct{ Problem string }
+
+func (e *TestScenarioError) Error() string { return "hmrc: Gov-Test-Scenario " + e.Problem }
+
 // CheckTestScenario refuses a Gov-Test-Scenario header (name) this client
-// must not send: any when it calls production, where the header has no
-// place, and one that is not a scenario name (upper-case letters, digits,
-// _). "" is no scenario.
+// must not send, with a *TestScenarioError: any when it calls production,
+// where the header has no place, and one that is not a scenario name
+// (upper-case letters, digits, _). "" is no scenario.
 func (c *Client) CheckTestScenario(name string) error {
 	switch {
 	case name == "":
 		return nil
 	case c.cfg.Environment == EnvProduction:
-		return errors.New("hmrc: Gov-Test-Scenario is for the sandbox only, and this client calls production")
+		return &TestScenarioError{Problem: "is for the sandbox only, and this service calls HMRC's production"}
 	case !scenarioPattern.MatchString(name):
-		return fmt.Errorf("hmrc: %q is not a Gov-Test-Scenario name (upper-case letters, digits, _)", name)
+		return &TestScenarioError{Problem: "must be a scenario name of HMRC's: upper-case letters, digits and _"}
 	}
 	return nil
 }

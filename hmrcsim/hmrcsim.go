@@ -92,6 +92,7 @@ type TestUser struct {
 
 // Stats are counters for tests and the demo.
 type Stats struct {
+	Requests             int64 `json:"requests"`             // every HTTP request received, whatever its route (pages, token endpoint, APIs, unknown paths, controls)
 	Refreshes            int64 `json:"refreshes"`            // successful refresh grants (including ones whose response was lost)
 	RefreshReuses        int64 `json:"refreshReuses"`        // a refresh token presented after it had been used
 	InProgressRejections int64 `json:"inProgressRejections"` // "Refresh operation is already in progress"
@@ -135,6 +136,7 @@ type Server struct {
 	log        *slog.Logger
 	limiterNow func() time.Time
 	offset     atomic.Int64 // nanoseconds added to opts.Now by /admin/clock
+	requests   atomic.Int64 // Stats.Requests
 	mux        *http.ServeMux
 	// itsa, vat and fraud hold the APIs' data, each with its own locking
 	// (see their types); routes sets them once, in New, and they are never
@@ -242,13 +244,20 @@ func (s *Server) AddTestUser(u TestUser) {
 
 // Handler serves the whole simulator on one origin (HMRC's www and api hosts
 // merged), so a single httptest.Server or listener is enough.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1) // atomic: no lock before the rate limiter's
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Requests = s.requests.Load()
+	return st
 }
 
 // SetFaults replaces the fault knobs and reseeds the fault draws.
@@ -348,6 +357,7 @@ func (s *Server) routes() *http.ServeMux {
 	registerFraud(s, mux)
 	registerYearEnd(s, mux)
 	registerTestSupport(s, mux)
+	registerUnimplemented(s, mux)
 
 	// Controls for tests and loadtest: unauthenticated, so served only when
 	// Options.Controls asks and only to same-origin callers (admin.go).

@@ -28,6 +28,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/calc"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/proxy"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 )
 
@@ -106,10 +107,13 @@ func (a Actor) LogValue() slog.Value {
 
 // Config configures a Service.
 type Config struct {
-	Store  mtdconnect.Store
-	HMRC   *hmrc.Client
-	ITSA   *itsa.Client     // over HMRC; share it, it keeps business IDs
-	VAT    *vat.Client      // over HMRC
+	Store mtdconnect.Store
+	HMRC  *hmrc.Client
+	ITSA  *itsa.Client // over HMRC; share it, it keeps business IDs
+	VAT   *vat.Client  // over HMRC
+	// Proxy passes the platform's calls on to HMRC's MTD APIs (Proxy);
+	// nil: one over HMRC without metrics.
+	Proxy  *proxy.Client
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
 	// Wait is how the service waits for HMRC between polls of a tax
@@ -134,6 +138,7 @@ type Service struct {
 	vat    *vat.Client
 	calc   *calc.Client
 	wait   func(context.Context, time.Duration) error
+	proxy  *proxy.Client
 	log    *slog.Logger
 	now    func() time.Time
 	london *time.Location
@@ -162,6 +167,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("landlord: load the UK time zone: %w", err)
 	}
+	if cfg.Proxy == nil {
+		if cfg.Proxy, err = proxy.New(cfg.HMRC, nil); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ConnectSessionLifetime == 0 {
 		cfg.ConnectSessionLifetime = DefaultConnectSessionLifetime
 	}
@@ -177,7 +187,8 @@ func New(cfg Config) (*Service, error) {
 		returnURLs = append(returnURLs, p)
 	}
 	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, calc: calc.New(cfg.HMRC), wait: cfg.Wait,
-		log: cfg.Logger, now: cfg.Now, london: london, connectLifetime: cfg.ConnectSessionLifetime, returnURLs: returnURLs}, nil
+		proxy: cfg.Proxy, log: cfg.Logger, now: cfg.Now, london: london,
+		connectLifetime: cfg.ConnectSessionLifetime, returnURLs: returnURLs}, nil
 }
 
 // user reads the landlord an action is for: ErrUnknownUser, or a

@@ -65,6 +65,12 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST " + user + "/hmrc/vat/returns", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATSubmit)},
 		{"GET " + user + "/hmrc/vat/returns/{periodKey}", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPIVATReturn)},
 		{"GET " + user + "/hmrc/submissions", mtdconnect.ScopeSubmissions, s.jsonAPI(s.handleAPISubmissions)},
+		// The proxy (proxy_api.go): GET serves HEAD too.
+		{"GET " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"POST " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"PUT " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"PATCH " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
+		{"DELETE " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
 		{"POST /api/v1/connect-sessions", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPICreateConnectSession)},
 		{"GET /api/v1/connect-sessions/{id}", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPIConnectSession)},
 		// The description of all of it needs no key.

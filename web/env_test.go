@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/proxy"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/landlord"
@@ -45,6 +48,7 @@ type testEnv struct {
 	itsa    *itsa.Client
 	vat     *vat.Client
 	service *landlord.Service
+	metrics *prometheus.Registry // the proxy's metrics
 	t       *testing.T
 	url     string // the web server
 	apiKey  string
@@ -94,9 +98,13 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		AffinityGroup: "Individual", ServiceNames: []string{"mtd-income-tax"},
 	})
 	env.itsa, env.vat = itsa.New(env.Client, env.Store), vat.New(env.Client)
-	var err error
+	env.metrics = prometheus.NewPedanticRegistry()
+	px, err := proxy.New(env.Client, env.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env.service, err = landlord.New(landlord.Config{Store: env.Store, HMRC: env.Client, ITSA: env.itsa, VAT: env.vat,
-		Logger: env.Logger, Now: env.Clock.Now, ReturnURLs: []string{testPlatformURL + "/settings"},
+		Proxy: px, Logger: env.Logger, Now: env.Clock.Now, ReturnURLs: []string{testPlatformURL + "/settings"},
 		// Waiting for HMRC's calculation moves the shared clock instead.
 		Wait: func(ctx context.Context, d time.Duration) error { env.Clock.Advance(d); return ctx.Err() }})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -73,6 +74,7 @@ func classify(err error) problem {
 		badRef    *mtdconnect.RefError
 		deleted   *landlord.DeletedError
 		badUser   *landlord.InvalidUserError
+		scenario  *hmrc.TestScenarioError
 		badConn   *landlord.ConnectRequestError
 		badRet    *landlord.ReturnURLError
 	)
@@ -91,6 +93,10 @@ func classify(err error) problem {
 	// The year end's refusals, and HMRC's answers to its calls
 	// (yearend_error.go).
 	if p, ok := classifyYearEnd(err); ok {
+		return p
+	}
+	// The proxy's refusals (proxy_api.go).
+	if p, ok := classifyProxy(err); ok {
 		return p
 	}
 	switch {
@@ -124,6 +130,9 @@ func classify(err error) problem {
 			p.Errors = append(p.Errors, fieldError{Header: h.Header, Message: h.Header + " " + h.Problem})
 		}
 		return p
+	case errors.As(err, &scenario):
+		return problem{Status: http.StatusBadRequest, Code: "test_scenario_refused", Title: "Bad request",
+			Message: sentence(strings.TrimPrefix(scenario.Error(), "hmrc: ")) + " Nothing was sent to HMRC."}
 	case errors.Is(err, landlord.ErrNoNINO):
 		return problem{Status: http.StatusConflict, Code: "nino_required", Title: "Add your National Insurance number",
 			Message: "Your National Insurance number is needed before mtdconnect can read or send your Income Tax updates. Add it in your settings.",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/proxy"
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
@@ -57,6 +58,16 @@ func TestClassify(t *testing.T) {
 		{hmrc.ErrStateOtherUser, 400, "state_other_user", ""},
 		{&hmrc.ExchangeError{Code: "invalid_grant"}, 400, "code_refused", "HMRC did not accept the authorisation code. It may have expired or been used already. Connect again."},
 		{errors.New("database is locked: secret detail"), http.StatusInternalServerError, "internal", "Internal error."},
+		{&hmrc.TestScenarioError{Problem: "is for the sandbox only, and this service calls HMRC's production"}, 400, "test_scenario_refused",
+			"Gov-Test-Scenario is for the sandbox only, and this service calls HMRC's production. Nothing was sent to HMRC."},
+		{&proxy.PathError{Problem: "has an encoded slash or backslash (%2F, %5C)"}, 400, "invalid_path",
+			"The path to pass on to HMRC has an encoded slash or backslash (%2F, %5C). Nothing was sent to HMRC."},
+		{proxy.ErrNotAllowed, 403, "path_not_allowed", ""},
+		{&proxy.IdentifierError{Problem: "names a National Insurance number that is not the landlord's"}, 403, "identifier_not_landlords",
+			"The path names a National Insurance number that is not the landlord's: a landlord's authority is used only for their own " +
+				"National Insurance number or VAT registration number. Nothing was sent to HMRC."},
+		{proxy.ErrMethod, 405, "method_not_allowed", ""},
+		{errDeviceDataRequired, 400, "device_data_required", ""},
 	} {
 		p := classify(tt.err)
 		if p.Status != tt.status || p.Code != tt.code || (tt.msg != "" && p.Message != tt.msg) {

@@ -276,7 +276,31 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		fmt.Fprint(w, "ok")
 	})
-	return s.logRequests(root)
+	return s.logRequests(s.canonicalAPIPaths(root))
+}
+
+// canonicalAPIPaths refuses an API request whose path has an empty
+// segment (//) or a dot segment (. or ..) with 400, where the mux would
+// redirect to the cleaned path: an API client does not follow redirects
+// with its key and body, and for the proxy such a path is an attempt to
+// reach another endpoint than it names.
+func (s *Server) canonicalAPIPaths(next http.Handler) http.Handler {
+	refuse := s.apiHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSONError(w, r, problem{Status: http.StatusBadRequest, Code: "invalid_path",
+			Message: "The request path has an empty segment (//) or a dot segment (. or ..); it is not cleaned or redirected. Nothing was done."})
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			segs := strings.Split(r.URL.EscapedPath(), "/")[1:]
+			for i, seg := range segs {
+				if seg == "." || seg == ".." || seg == "" && i < len(segs)-1 {
+					refuse.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // route registers h and records the matched pattern for the request log

@@ -31,6 +31,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
+	"github.com/mtdconnect/mtdconnect/hmrc/proxy"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/postgres"
@@ -196,8 +197,13 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.store.Close()
 		return nil, err
 	}
+	px, err := proxy.New(a.hmrc, a.metrics)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.landlord, err = landlord.New(landlord.Config{
-		Store: a.store, HMRC: a.hmrc, ITSA: itsa.New(a.hmrc, a.store), VAT: vat.New(a.hmrc), Logger: a.log,
+		Store: a.store, HMRC: a.hmrc, ITSA: itsa.New(a.hmrc, a.store), VAT: vat.New(a.hmrc), Proxy: px, Logger: a.log,
 		ConnectSessionLifetime: cfg.ConnectSessionLifetime, ReturnURLs: cfg.ConnectReturnURLs,
 	})
 	if err != nil {
