@@ -56,6 +56,11 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	// A landlord's call the budget cannot serve in time is refused before
+	// the connection is even read.
+	if err := c.limiter.Admit(call.Priority); err != nil {
+		return nil, err
+	}
 	var body []byte
 	if call.Body != nil {
 		var err error

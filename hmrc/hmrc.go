@@ -131,6 +131,11 @@ type Config struct {
 	// Rate is HMRC's budget for the whole application, requests/second,
 	// shared by every instance through the store. Default 3.
 	Rate float64
+	// InteractiveWait is the longest a landlord's call queues for the
+	// rate budget; when the budget is booked further ahead, the call is
+	// refused at once with a *BusyError (nothing sent). Scheduled work is
+	// not bound by it. Default DefaultInteractiveWait (3s).
+	InteractiveWait time.Duration
 	// RefreshMargin: a token this close to expiry is refreshed before use.
 	// Default 5 minutes.
 	RefreshMargin time.Duration
@@ -202,6 +207,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Rate <= 0 {
 		cfg.Rate = 3
 	}
+	setDefault(&cfg.InteractiveWait, DefaultInteractiveWait)
 	setDefault(&cfg.RefreshMargin, 5*time.Minute)
 	setDefault(&cfg.LeaseDuration, 60*time.Second)
 	setDefault(&cfg.RequestTimeout, 20*time.Second)
@@ -214,6 +220,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	if err := checkEndpoints(cfg); err != nil {
 		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		cfg.Store = countedStore{Store: cfg.Store, m: m}
 	}
 	hc := &http.Client{Timeout: cfg.RequestTimeout}
 	if cfg.HTTPClient != nil {
@@ -249,10 +262,7 @@ func New(cfg Config) (*Client, error) {
 	// and keying by client ID would split the budget while instances
 	// disagree about a client ID just changed.
 	c.limiter = NewLimiter(cfg.Store, "hmrc:"+cfg.Environment, cfg.Rate)
-	m, err := newMetrics(cfg.Registerer)
-	if err != nil {
-		return nil, err
-	}
+	c.limiter.interactiveWait = cfg.InteractiveWait
 	c.metrics, c.limiter.metrics = m, m
 	return c, nil
 }

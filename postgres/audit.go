@@ -56,46 +56,48 @@ func (s *Store) Audit(ctx context.Context, userID int64, limit int) ([]*mtdconne
 }
 
 // ReserveSlot books the next free slot of the named budget in one
-// statement: the row lock taken by INSERT … ON CONFLICT DO UPDATE serialises
-// concurrent callers on every instance, and each one sees the booking of the
-// one before, so no two get the same slot. The slot is max(next_at, now) (an
-// idle budget banks no slots); booking moves next_at to slot+interval. When
-// the slot is later than now+maxWait the WHERE clause of the DO UPDATE
-// leaves the row untouched, nothing comes back, and ok is false; at is then
-// the slot as it stood.
+// statement, so one transaction whether it books or not: the row lock taken
+// by INSERT … ON CONFLICT DO UPDATE serialises concurrent callers on every
+// instance, and each one sees the booking of the one before, so no two get
+// the same slot. The slot is max(next_at, now) (an idle budget banks no
+// slots); booking moves next_at to slot+interval. When the slot is later
+// than now+maxWait the WHERE clause of the DO UPDATE leaves the row
+// untouched, the insert returns nothing, and the second half of the UNION
+// reports the slot as it stood, with ok false.
 //
 // Times are in milliseconds like every stored time; interval is rounded up
 // to the millisecond so the budget is never overspent.
 func (s *Store) ReserveSlot(ctx context.Context, name string, interval, maxWait time.Duration, now time.Time) (time.Time, bool, error) {
 	n := now.UTC().Truncate(time.Millisecond)
-	if maxWait >= 0 {
-		iv := (max(interval, 0) + time.Millisecond - 1) / time.Millisecond
-		var at time.Time
-		err := s.pool.QueryRow(ctx, `
+	iv := (max(interval, 0) + time.Millisecond - 1) / time.Millisecond
+	var (
+		at time.Time
+		ok bool
+	)
+	err := s.pool.QueryRow(ctx, `
+		WITH booked AS (
 			INSERT INTO rate_slots AS r (name, next_at)
-			VALUES ($1, $2::timestamptz + $3::bigint * interval '1 millisecond')
+			SELECT $1, $2::timestamptz + $3::bigint * interval '1 millisecond' WHERE $4::bigint >= 0
 			ON CONFLICT (name) DO UPDATE
 				SET next_at = GREATEST(r.next_at, $2::timestamptz) + $3::bigint * interval '1 millisecond'
 				WHERE GREATEST(r.next_at, $2::timestamptz) <= $2::timestamptz + $4::bigint * interval '1 millisecond'
-			RETURNING next_at - $3::bigint * interval '1 millisecond'`,
-			name, n, int64(iv), int64(maxWait/time.Millisecond),
-		).Scan(&at)
-		if err == nil {
-			return at.UTC(), true, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return time.Time{}, false, wrap("reserve slot", err)
-		}
+			RETURNING next_at - $3::bigint * interval '1 millisecond' AS at
+		)
+		SELECT at, true FROM booked
+		UNION ALL
+		SELECT GREATEST(next_at, $2::timestamptz), false FROM rate_slots
+		WHERE name = $1 AND NOT EXISTS (SELECT FROM booked)`,
+		name, n, int64(iv), int64(maxWait/time.Millisecond),
+	).Scan(&at, &ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Not booked, and the row was made after this statement's
+		// snapshot: the slot is at least now (informative only).
+		return n, false, nil
 	}
-	// Nothing booked. Report when the slot would have been (informative
-	// only: another caller may book it the next moment).
-	var at time.Time
-	if err := s.pool.QueryRow(ctx, `
-		SELECT GREATEST(max(next_at), $2::timestamptz) FROM rate_slots WHERE name = $1`, name, n,
-	).Scan(&at); err != nil {
+	if err != nil {
 		return time.Time{}, false, wrap("reserve slot", err)
 	}
-	return at.UTC(), false, nil
+	return at.UTC(), ok, nil
 }
 
 // DelaySlots moves the named budget's next free slot to at least until.
