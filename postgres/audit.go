@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +13,9 @@ import (
 
 // AppendAudit appends e and sets its ID.
 func (s *Store) AppendAudit(ctx context.Context, e *mtdconnect.AuditEvent) error {
+	if err := mtdconnect.CheckText(string(e.Purpose), e.Kind, e.Detail); err != nil {
+		return fmt.Errorf("postgres: append audit: %w", err)
+	}
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO audit_events (user_id, purpose, kind, detail, at) VALUES ($1, $2, $3, $4, $5)
 		RETURNING id`,
@@ -68,6 +72,9 @@ func (s *Store) Audit(ctx context.Context, userID int64, limit int) ([]*mtdconne
 // Times are in milliseconds like every stored time; interval is rounded up
 // to the millisecond so the budget is never overspent.
 func (s *Store) ReserveSlot(ctx context.Context, name string, interval, maxWait time.Duration, now time.Time) (time.Time, bool, error) {
+	if err := mtdconnect.CheckKey(name); err != nil {
+		return time.Time{}, false, fmt.Errorf("postgres: reserve slot: %w", err)
+	}
 	n := now.UTC().Truncate(time.Millisecond)
 	iv := (max(interval, 0) + time.Millisecond - 1) / time.Millisecond
 	var (
@@ -87,7 +94,7 @@ func (s *Store) ReserveSlot(ctx context.Context, name string, interval, maxWait 
 		UNION ALL
 		SELECT GREATEST(next_at, $2::timestamptz), false FROM rate_slots
 		WHERE name = $1 AND NOT EXISTS (SELECT FROM booked)`,
-		name, n, int64(iv), int64(maxWait/time.Millisecond),
+		name, n, int64(iv), waitMillis(maxWait),
 	).Scan(&at, &ok)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Not booked, and the row was made after this statement's
@@ -100,8 +107,20 @@ func (s *Store) ReserveSlot(ctx context.Context, name string, interval, maxWait 
 	return at.UTC(), ok, nil
 }
 
+// waitMillis is maxWait in milliseconds; negative stays negative (a look
+// that books nothing), however small.
+func waitMillis(maxWait time.Duration) int64 {
+	if maxWait < 0 {
+		return -1
+	}
+	return int64(maxWait / time.Millisecond)
+}
+
 // DelaySlots moves the named budget's next free slot to at least until.
 func (s *Store) DelaySlots(ctx context.Context, name string, until time.Time) error {
+	if err := mtdconnect.CheckKey(name); err != nil {
+		return fmt.Errorf("postgres: delay slots: %w", err)
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO rate_slots AS r (name, next_at) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET next_at = GREATEST(r.next_at, EXCLUDED.next_at)`,
@@ -113,3 +132,19 @@ func (s *Store) DelaySlots(ctx context.Context, name string, until time.Time) er
 }
 
 func isNotFound(err error) bool { return errors.Is(err, mtdconnect.ErrNotFound) }
+
+// DeleteExpired deletes expired sessions, pending authorisations and idle
+// rate budgets in one statement.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `
+		WITH s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1),
+		     p AS (DELETE FROM pending_authorizations WHERE expires_at < $1 RETURNING 1),
+		     r AS (DELETE FROM rate_slots WHERE next_at < $1 RETURNING 1)
+		SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM p) + (SELECT count(*) FROM r)`,
+		ts(now)).Scan(&n)
+	if err != nil {
+		return 0, wrap("delete expired", err)
+	}
+	return n, nil
+}

@@ -25,6 +25,12 @@ func scanUser(row interface{ Scan(...any) error }) (*mtdconnect.User, error) {
 // CreateUser inserts u and sets its ID and CreatedAt (from s.Now).
 // ErrConflict if the email is taken.
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Email); err != nil {
+		return fmt.Errorf("postgres: create user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("postgres: create user: %w", err)
+	}
 	created := ts(s.now())
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO users (email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
@@ -48,6 +54,9 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*mtdconnect.User, error
 }
 
 func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User, error) {
+	if err := mtdconnect.CheckKey(email); err != nil {
+		return nil, fmt.Errorf("postgres: user by email: %w", err)
+	}
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
 	if err != nil {
 		return nil, wrap("user by email", err)
@@ -58,6 +67,12 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User
 // UpdateUser writes u's email, password hash, NINO, VRN and admin flag.
 // ErrNotFound if the user is gone, ErrConflict if the email is taken.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Email); err != nil {
+		return fmt.Errorf("postgres: update user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("postgres: update user: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE users SET email = $2, password_hash = $3, nino = $4, vrn = $5, admin = $6
 		WHERE id = $1`,
@@ -113,6 +128,9 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 // CreateAPIKey inserts k and sets its ID and CreatedAt (from s.Now).
 // ErrConflict if the hash exists.
 func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
+	if err := mtdconnect.CheckText(k.Name); err != nil {
+		return fmt.Errorf("postgres: create api key: %w", err)
+	}
 	created := ts(s.now())
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO api_keys (name, hash, created_at) VALUES ($1, $2, $3)
@@ -139,6 +157,12 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*mtdconnect.APIK
 
 // CreatePendingAuthorization inserts p. ErrConflict if its state exists.
 func (s *Store) CreatePendingAuthorization(ctx context.Context, p *mtdconnect.PendingAuthorization) error {
+	if err := mtdconnect.CheckKey(p.State); err != nil {
+		return fmt.Errorf("postgres: create pending authorization: %w", err)
+	}
+	if err := mtdconnect.CheckText(string(p.Purpose), p.RedirectURI); err != nil {
+		return fmt.Errorf("postgres: create pending authorization: %w", err)
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO pending_authorizations (state, user_id, purpose, verifier, redirect_uri, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -150,6 +174,9 @@ func (s *Store) CreatePendingAuthorization(ctx context.Context, p *mtdconnect.Pe
 }
 
 func (s *Store) PendingAuthorization(ctx context.Context, state string) (*mtdconnect.PendingAuthorization, error) {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return nil, fmt.Errorf("postgres: pending authorization: %w", err)
+	}
 	var (
 		p                  mtdconnect.PendingAuthorization
 		created, expiresAt *time.Time
@@ -169,6 +196,9 @@ func (s *Store) PendingAuthorization(ctx context.Context, state string) (*mtdcon
 // so of several concurrent callers exactly one sees the row go and gets nil;
 // the others get ErrNotFound.
 func (s *Store) DeletePendingAuthorization(ctx context.Context, state string) error {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return fmt.Errorf("postgres: delete pending authorization: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM pending_authorizations WHERE state = $1`, state)
 	if err != nil {
 		return wrap("delete pending authorization", err)

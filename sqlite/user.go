@@ -26,6 +26,12 @@ func scanUser(r scanner) (*mtdconnect.User, error) {
 
 // CreateUser implements mtdconnect.Store.
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Email); err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
 	created := now()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, nonNil(u.TOTPSecret), u.TOTPLastStep, ms(created))
@@ -51,12 +57,21 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*mtdconnect.User, error
 
 // UserByEmail implements mtdconnect.Store.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User, error) {
+	if err := mtdconnect.CheckKey(email); err != nil {
+		return nil, fmt.Errorf("sqlite: user by email: %w", err)
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 	return u, notFound("user by email", err)
 }
 
 // UpdateUser implements mtdconnect.Store.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Email); err != nil {
+		return fmt.Errorf("sqlite: update user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("sqlite: update user: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?
 		WHERE id = ?`, u.Email, u.PasswordHash, u.NINO, u.VRN, u.Admin, u.ID)
 	if isUnique(err) {
@@ -112,6 +127,9 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 
 // CreateAPIKey implements mtdconnect.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
+	if err := mtdconnect.CheckText(k.Name); err != nil {
+		return fmt.Errorf("sqlite: create api key: %w", err)
+	}
 	created := now()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (name, hash, created_at) VALUES (?, ?, ?)`,
 		k.Name, k.Hash, ms(created))
