@@ -63,8 +63,8 @@ func (s *syncBuffer) String() string {
 type testEnv struct {
 	t      *testing.T
 	clock  *hmrcsim.Clock
-	store  *sqlite.Store
-	dbPath string // the store's file
+	store  mtdconnect.Store
+	dbPath string // the store's file; empty on PostgreSQL
 	sealer *seal.Sealer
 	sim    *hmrcsim.Server
 	simURL string
@@ -79,6 +79,14 @@ type testEnv struct {
 
 	landlord *mtdconnect.User
 	other    *mtdconnect.User
+
+	// webOpts change the web server's configuration (see withWeb).
+	webOpts []func(*web.Config)
+}
+
+// withWeb changes the web server's configuration.
+func withWeb(f func(*web.Config)) envOption {
+	return func(env *testEnv, _ *hmrc.Config) { env.webOpts = append(env.webOpts, f) }
 }
 
 // envOption varies the deployment newTestEnv builds: it is called with
@@ -88,17 +96,25 @@ type envOption func(env *testEnv, cfg *hmrc.Config)
 
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "mtdconnect.db")
+	store, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newTestEnvOn(t, store, opts...)
+	env.dbPath = path
+	return env
+}
+
+// newTestEnvOn is newTestEnv on the given store, which it closes when the
+// test ends.
+func newTestEnvOn(t *testing.T, store mtdconnect.Store, opts ...envOption) *testEnv {
+	t.Helper()
 	ctx := t.Context()
 	// The clock starts at the real time: x/oauth2 computes a token's expiry
 	// from time.Now, so a clock far from it would skew expiries.
 	env := &testEnv{t: t, clock: hmrcsim.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	env.dbPath = filepath.Join(t.TempDir(), "mtdconnect.db")
-	store, err := sqlite.Open(ctx, env.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { store.Close() })
 	env.store = store
 
@@ -151,7 +167,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	env.hmrc, env.logger = client, logger
-	srv, err := web.New(web.Config{
+	webCfg := web.Config{
 		Store: store, HMRC: client, Logger: logger, Now: env.clock.Now,
 		Sealer:             sealer, // authenticator-app secrets (mfa.go)
 		PublicURL:          env.url,
@@ -162,7 +178,11 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		TrustedProxies: testTrustedProxies,
 		VendorPublicIP: testVendorIP,
 		LicenceIDs:     testLicences,
-	})
+	}
+	for _, f := range env.webOpts {
+		f(&webCfg)
+	}
+	srv, err := web.New(webCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

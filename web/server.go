@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,12 @@ type Config struct {
 	// form-action to the redirect that follows the Connect form's POST.
 	// Optional: without it, such browsers may refuse that redirect.
 	AuthorizeURL string
+
+	// MaxPasswordChecks bounds the password checks (argon2id, 19 MiB
+	// each) running at once; a sign-in that finds them all busy for long
+	// is answered 503 with Retry-After. Default: the number of CPUs, at
+	// least 2.
+	MaxPasswordChecks int
 
 	// Fraud prevention data (see origin.go).
 	//
@@ -84,6 +91,8 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	vendorPublicIP netip.Addr // zero: each request's local address
 	licenceIDs     map[string]string
+
+	passwordChecks chan struct{} // a slot per password check running (throttle.go)
 }
 
 // Session and flash lifetimes.
@@ -142,6 +151,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		vendorIP = vendorIP.Unmap()
 	}
+	if cfg.MaxPasswordChecks <= 0 {
+		cfg.MaxPasswordChecks = max(2, runtime.NumCPU())
+	}
 	for name, lic := range cfg.LicenceIDs {
 		if name == "" || lic == "" {
 			return nil, fmt.Errorf("web: licence IDs need a software name and a licence, not %q=%q", name, lic)
@@ -164,6 +176,7 @@ func New(cfg Config) (*Server, error) {
 		trustedProxies: slices.Clone(cfg.TrustedProxies),
 		vendorPublicIP: vendorIP,
 		licenceIDs:     maps.Clone(cfg.LicenceIDs),
+		passwordChecks: make(chan struct{}, cfg.MaxPasswordChecks),
 	}, nil
 }
 
