@@ -89,10 +89,10 @@ func (c *Client) itsaOptions(opts []ITSAOption) (itsaOptions, error) {
 	}
 	if o.scenario != "" {
 		if c.cfg.Environment == "production" {
-			return o, errors.New("hmrc: Gov-Test-Scenario is for the sandbox only, and this client calls production")
+			return o, fmt.Errorf("%w: it is for the sandbox only, and this client calls production", ErrTestScenario)
 		}
 		if !itsaScenarioPattern.MatchString(o.scenario) {
-			return o, fmt.Errorf("hmrc: %q is not a Gov-Test-Scenario name (upper-case letters, digits, _)", o.scenario)
+			return o, fmt.Errorf("%w: not a name of upper-case letters, digits and _", ErrTestScenario)
 		}
 	}
 	return o, nil

@@ -165,6 +165,12 @@ func classify(err error) problem {
 	case errors.Is(err, errUnknownUser):
 		return problem{Status: http.StatusNotFound, Code: "user_not_found", Title: "No such user",
 			Message: "There is no user with that id."}
+	case errors.Is(err, mtdconnect.ErrInvalidText), errors.Is(err, errBadText):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_text", Title: "This request cannot be used",
+			Message: "It holds characters that cannot be used (a NUL character, or text that is not UTF-8) or a value that is too long. Nothing was changed."}
+	case errors.Is(err, hmrc.ErrTestScenario):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_test_scenario", Title: "Bad test scenario",
+			Message: "Gov-Test-Scenario must be one of HMRC's sandbox scenario names (upper-case letters, digits and _), and is not taken in production. Nothing was sent to HMRC."}
 	case errors.Is(err, errBadRequest):
 		return problem{Status: http.StatusBadRequest, Code: "bad_request", Title: "Bad request",
 			Message: "The request is not valid."}

@@ -247,8 +247,8 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	root := http.NewServeMux()
-	root.Handle("/", s.browserHeaders(s.withDevice(cop.Handler(browser))))
-	root.Handle("/api/", s.apiHeaders(api))
+	root.Handle("/", s.browserHeaders(s.withDevice(cop.Handler(s.browserText(browser)))))
+	root.Handle("/api/", s.apiHeaders(s.apiText(api)))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		info(r.Context()).pattern = "GET /healthz"
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -100,7 +100,7 @@ func TestSigninAttackerCannotLockTheOwnerOut(t *testing.T) {
 	// Guesses from many places at once are bounded for the account as a
 	// whole; the owner's browser still signs in.
 	for i := range 60 {
-		b := env.browserFrom(fmt.Sprintf("203.0.113.%d", i+1))
+		b := env.browserFrom(fmt.Sprintf("203.0.%d.%d", 113+i/250, i%250+1))
 		for range 3 {
 			b.post("/signin", wrong)
 		}
@@ -165,7 +165,8 @@ func TestSigninCodeAttackerCannotLockTheOwnerOut(t *testing.T) {
 // with Retry-After, never a 500, and the others are answered as usual.
 func TestSigninConcurrencyBounded(t *testing.T) {
 	env := newTestEnv(t, withWeb(func(c *web.Config) { c.MaxPasswordChecks = 1 }))
-	const n = 60
+	// One at a time, a check of 20-50 ms: more than 2 s of them.
+	const n = 300
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
@@ -173,7 +174,7 @@ func TestSigninConcurrencyBounded(t *testing.T) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			b := env.browserFrom(fmt.Sprintf("203.0.113.%d", i+1))
+			b := env.browserFrom(fmt.Sprintf("203.0.%d.%d", 113+i/250, i%250+1))
 			p := b.post("/signin", url.Values{"email": {fmt.Sprintf("nobody%d@example.com", i)}, "password": {"a guess"}})
 			mu.Lock()
 			defer mu.Unlock()
