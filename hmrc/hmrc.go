@@ -55,11 +55,11 @@ var (
 	// ErrNoNINO and ErrNoVRN: the landlord's identifier the call needs is
 	// not stored yet.
 	ErrNoNINO = errors.New("hmrc: no National Insurance number for the landlord")
+	ErrNoVRN  = errors.New("hmrc: no VAT registration number for the landlord")
 	// ErrTestScenario means a Gov-Test-Scenario that is not one of
 	// HMRC's names (upper-case letters, digits, _), or one sent to
 	// production, where it has no place. Nothing was sent.
 	ErrTestScenario = errors.New("hmrc: Gov-Test-Scenario is not a scenario name, or the client calls production")
-	ErrNoVRN  = errors.New("hmrc: no VAT registration number for the landlord")
 )
 
 // ReconnectError means the connection's grant is gone; the landlord must
