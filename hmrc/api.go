@@ -56,11 +56,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	// A landlord's call the budget cannot serve in time is refused before
-	// the connection is even read.
-	if err := c.limiter.Admit(call.Priority); err != nil {
-		return nil, err
-	}
+
 	var body []byte
 	if call.Body != nil {
 		var err error
@@ -79,12 +75,19 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 				return nil, err
 			}
 		}
+		// The slot first: a call the budget cannot take is refused
+		// before the connection is read, and the connection is read
+		// while the slot comes.
+		slot, err := c.limiter.Book(ctx, call.Priority)
+		if err != nil {
+			return nil, err
+		}
 		token, err := c.accessToken(ctx, call.UserID, call.Purpose, call.Priority, rejected)
 		if err != nil {
 			return nil, err
 		}
 		rejected = ""
-		if err := c.limiter.Wait(ctx, call.Priority); err != nil {
+		if err := slot.Wait(ctx); err != nil {
 			return nil, err
 		}
 		resp, err := c.send(ctx, call, fph, body, token)
@@ -235,6 +238,11 @@ func (c *Client) apiError(resp *Response) *APIError {
 // obligations. It needs the landlord's NINO (ErrNoNINO) or VRN (ErrNoVRN),
 // and returns what HMRC said, in words.
 func (c *Client) TestConnection(ctx context.Context, userID int64, p mtdconnect.Purpose, origin *Request) (string, error) {
+	// Refused as the call would be, before anything is read, when this
+	// process knows the budget is booked too far ahead.
+	if err := c.limiter.Admit(Interactive); err != nil {
+		return "", err
+	}
 	u, err := c.store.UserByID(ctx, userID)
 	if err != nil {
 		return "", fmt.Errorf("hmrc: test connection: %w", err)

@@ -73,7 +73,7 @@ func TestLimiterGuard(t *testing.T) {
 		}
 	}
 	span := s.slots[10].Sub(s.slots[0]) // ten intervals
-	if span < 1025*time.Millisecond || span > 1060*time.Millisecond {
+	if span < 1050*time.Millisecond || span > 1090*time.Millisecond {
 		t.Errorf("11 slots at 10/s span %v; want a little over 1s (HMRC's limit plus a guard)", span)
 	}
 }
