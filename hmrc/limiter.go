@@ -88,6 +88,9 @@ type Limiter struct {
 	// seen is the latest next free slot this process has learnt of, in
 	// Unix nanoseconds: a lower bound of the store's.
 	seen atomic.Int64
+	// late and lateAt are the largest lateness of a wake-up lately seen,
+	// and when (see spacing).
+	late, lateAt atomic.Int64
 	// turns lets one caller per lower priority at a time look at the
 	// store; the others of this process wait here, costing nothing.
 	turns [Interactive]chan struct{}
@@ -172,6 +175,7 @@ func (s *Slot) Wait(ctx context.Context) error {
 		if err := sleep(ctx, time.Until(s.at)); err != nil {
 			return err
 		}
+		l.noteLate(time.Since(s.at))
 		if l.onTime(s.at) {
 			l.metrics.waited(s.p, s.start)
 			return nil
@@ -256,16 +260,50 @@ func (l *Limiter) book(ctx context.Context, p Priority, lead, waited time.Durati
 // reserve asks the store for a slot and remembers what it learnt.
 func (l *Limiter) reserve(ctx context.Context, maxWait, lead time.Duration) (at time.Time, ok bool, took time.Duration, err error) {
 	start := time.Now()
-	at, ok, err = l.store.ReserveSlot(ctx, l.name, l.interval, maxWait, start.Add(lead))
+	spacing := l.spacing()
+	at, ok, err = l.store.ReserveSlot(ctx, l.name, spacing, maxWait, start.Add(lead))
 	if err != nil {
 		return time.Time{}, false, 0, fmt.Errorf("hmrc: rate limiter: %w", err)
 	}
 	next := at
 	if ok {
-		next = at.Add(l.interval)
+		next = at.Add(spacing)
 	}
 	l.see(next)
 	return at, ok, time.Since(start), nil
+}
+
+// A busy machine wakes sleepers late, and a request that left on time may
+// then reach HMRC late too, beyond what the guard allows for. While this
+// process sees its own wake-ups come late, it leaves that much more room
+// after each slot it books (twice the lateness lately seen, at most half an
+// interval); on a quiet machine that is nothing.
+const lateMemory = 5 * time.Second // lateness seen is halved every lateMemory
+
+// noteLate records how late a wake-up came.
+func (l *Limiter) noteLate(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if d > l.recentLate() {
+		l.late.Store(int64(d))
+		l.lateAt.Store(time.Now().UnixNano())
+	}
+}
+
+// recentLate is the lateness lately seen, decayed.
+func (l *Limiter) recentLate() time.Duration {
+	halvings := time.Since(time.Unix(0, l.lateAt.Load())) / lateMemory
+	if halvings >= 63 {
+		return 0
+	}
+	return time.Duration(l.late.Load() >> halvings)
+}
+
+// spacing is the room booked after a slot: the interval, widened while
+// the machine is seen to be busy.
+func (l *Limiter) spacing() time.Duration {
+	return l.interval + min(2*l.recentLate(), l.interval/2)
 }
 
 // see records that the budget's next free slot is at least next.

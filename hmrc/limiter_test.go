@@ -73,7 +73,9 @@ func TestLimiterGuard(t *testing.T) {
 		}
 	}
 	span := s.slots[10].Sub(s.slots[0]) // ten intervals
-	if span < 1050*time.Millisecond || span > 1090*time.Millisecond {
+	// 6% more than the limit asks; a busy machine (wake-ups seen late)
+	// widens each interval by up to half of it.
+	if span < 1060*time.Millisecond || span > 1600*time.Millisecond {
 		t.Errorf("11 slots at 10/s span %v; want a little over 1s (HMRC's limit plus a guard)", span)
 	}
 }
@@ -105,6 +107,16 @@ func TestLimiterGivesUpALateSlot(t *testing.T) {
 	if went.Before(s.slots[1]) {
 		t.Errorf("the request went %v before its slot", s.slots[1].Sub(went))
 	}
+	s.mu.Unlock()
+	// Having seen a wake-up 300 ms late, the limiter leaves more room
+	// after its slots for a while: half an interval more.
+	if err := l.Wait(t.Context(), hmrc.Interactive); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	if gap := s.slots[2].Sub(s.slots[1]); gap < 150*time.Millisecond {
+		t.Errorf("after a late wake-up, slots %v apart; want the interval (106ms) and half of it more", gap)
+	}
 }
 
 // TestLimiterBooksOnce: waiting for the budget costs the store one booking
@@ -126,12 +138,13 @@ func TestLimiterBooksOnce(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			// A booking that lost a race with one of another priority or
-			// process asks again; none here, and a little slack.
-			if calls := s.callCount(); calls > n+2 {
+			// A slot reached late on a busy machine is booked again; a
+			// few may be. Asking again every interval would be several
+			// times more.
+			if calls := s.callCount(); calls > n+n/4 {
 				t.Errorf("%d waits made %d store calls, want about one each", n, calls)
 			}
-			if len(s.slots) != n {
+			if len(s.slots) < n || len(s.slots) > n+n/4 {
 				t.Errorf("%d slots booked for %d waits", len(s.slots), n)
 			}
 		})

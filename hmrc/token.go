@@ -197,10 +197,11 @@ func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection,
 		}
 		if attempt > 1 || !slotHeld {
 			// This process holds the lease now, and landlords may be
-			// waiting on it: background work books its retries as
+			// waiting on it: background work books its retries, and a
+			// first try whose slot went by while the lease was taken, as
 			// scheduled work, not as "only a slot free now".
 			waitAs := prio
-			if attempt > 1 && waitAs == Background {
+			if waitAs == Background {
 				waitAs = Scheduled
 			}
 			if err := c.limiter.Wait(rctx, waitAs); err != nil {

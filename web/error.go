@@ -165,7 +165,7 @@ func classify(err error) problem {
 	case errors.Is(err, errUnknownUser):
 		return problem{Status: http.StatusNotFound, Code: "user_not_found", Title: "No such user",
 			Message: "There is no user with that id."}
-	case errors.Is(err, mtdconnect.ErrInvalidText), errors.Is(err, errBadText):
+	case errors.Is(err, mtdconnect.ErrInvalidText):
 		return problem{Status: http.StatusBadRequest, Code: "invalid_text", Title: "This request cannot be used",
 			Message: "It holds characters that cannot be used (a NUL character, or text that is not UTF-8) or a value that is too long. Nothing was changed."}
 	case errors.Is(err, hmrc.ErrTestScenario):

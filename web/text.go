@@ -11,7 +11,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,8 +30,6 @@ const (
 	maxPathBytes  = 1024
 	maxFieldBytes = 4096
 )
-
-var errBadText = errors.New("web: text that is not UTF-8, holds a NUL byte, or is too long")
 
 // textOK reports whether the request's path and query hold usable text.
 func textOK(r *http.Request) bool {

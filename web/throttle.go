@@ -80,7 +80,7 @@ func (s *Server) passwordKeys(r *http.Request, email string, userID int64) guess
 		g.add(passwordPerSource, account, "device:"+dev)
 		return g
 	}
-	addr := sourceAddress(s, r)
+	addr := s.sourceAddress(r)
 	g.add(passwordPerSource, account, "addr:"+addr)
 	g.add(passwordPerAccount, account)
 	g.add(passwordPerAddress, "addr:"+addr)
@@ -95,7 +95,7 @@ func (s *Server) codeKeys(r *http.Request, userID int64) guessKeys {
 		g.add(codePerSource, account, "device:"+dev)
 		return g
 	}
-	g.add(codePerSource, account, "addr:"+sourceAddress(s, r))
+	g.add(codePerSource, account, "addr:"+s.sourceAddress(r))
 	g.add(codePerAccount, account)
 	return g
 }
@@ -147,7 +147,7 @@ func waitWords(wait time.Duration) string {
 
 // sourceAddress is where the request came from, as far as a guess counts:
 // the client's IPv4 address, or its IPv6 /64 (one subscriber's network).
-func sourceAddress(s *Server, r *http.Request) string {
+func (s *Server) sourceAddress(r *http.Request) string {
 	client, _, err := s.clientPeer(r)
 	if err != nil || !client.addr.IsValid() {
 		return "unknown"
