@@ -75,11 +75,11 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 				return nil, err
 			}
 		}
-		// The slot first: a call the budget cannot take is refused
-		// before the connection is read, and the connection is read
-		// while the slot comes.
-		slot, err := c.limiter.Book(ctx, call.Priority)
-		if err != nil {
+		// A landlord's call the budget cannot take in time is refused
+		// before the connection is read, when this process knows it.
+		// The slot is booked after the token is in hand: a refresh on
+		// the way books its own, and would let an earlier one go by.
+		if err := c.limiter.Admit(call.Priority); err != nil {
 			return nil, err
 		}
 		token, err := c.accessToken(ctx, call.UserID, call.Purpose, call.Priority, rejected)
@@ -87,7 +87,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 			return nil, err
 		}
 		rejected = ""
-		if err := slot.Wait(ctx); err != nil {
+		if err := c.limiter.Wait(ctx, call.Priority); err != nil {
 			return nil, err
 		}
 		resp, err := c.send(ctx, call, fph, body, token)

@@ -60,15 +60,15 @@ func TestCallStoreCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	before = storeCalls(t, reg)
-	// The first refusal learns the queue from the store (one booking
-	// refused, the connection not read); the next cost nothing.
+	// The first refusal learns the queue from the store (the connection
+	// read, the booking refused); the next cost nothing.
 	for i := range n {
 		_, err := c.Obligations(ctx, e.userID, "TC663795B", year, webOrigin())
 		if _, ok := errors.AsType[*hmrc.BusyError](err); !ok {
 			t.Fatalf("call %d while the budget is booked a minute ahead: err = %v, want a *BusyError", i, err)
 		}
 	}
-	if got := storeCalls(t, reg) - before; got > 1 {
-		t.Errorf("%d refused calls cost %.0f store calls, want 1 (the first one's booking)", n, got)
+	if got := storeCalls(t, reg) - before; got > 2 {
+		t.Errorf("%d refused calls cost %.0f store calls, want at most the first one's 2", n, got)
 	}
 }

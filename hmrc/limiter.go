@@ -143,9 +143,7 @@ func (l *Limiter) wait(ctx context.Context, p Priority) (time.Time, error) {
 	return sl.at, sl.Wait(ctx)
 }
 
-// Slot is a booked slot of the budget; its Wait sleeps until it. Booking
-// first and waiting later lets a caller do its own work (read its
-// connection) meanwhile, and not at all when the booking is refused.
+// Slot is a booked slot of the budget; its Wait sleeps until it.
 type Slot struct {
 	l     *Limiter
 	p     Priority
@@ -211,12 +209,14 @@ func (l *Limiter) Admit(p Priority) error {
 
 // book books one slot for p and returns it, with how long the store took
 // to book it. lead books that far ahead of now at the earliest; waited is
-// how long the caller has waited already (a landlord's whole wait is
+// how long the caller has waited already (a landlord's whole wait stays
 // bounded, slots given up included).
 func (l *Limiter) book(ctx context.Context, p Priority, lead, waited time.Duration) (time.Time, time.Duration, error) {
 	maxWait := l.maxWait(p)
 	if p == Interactive {
-		maxWait = max(0, maxWait-waited)
+		// A landlord who has waited and reached the slot late is given
+		// a third of the wait again, not refused for having waited.
+		maxWait = max(maxWait/3, maxWait-waited)
 		if err := l.Admit(p); err != nil {
 			return time.Time{}, 0, err
 		}
