@@ -87,10 +87,12 @@ func waitShare(before, after map[string]float64, priority string) (WaitShare, bo
 const storeCallsPrefix = `mtdconnect_hmrc_store_calls_total{method="`
 
 // StoreCalls is what the instances' HMRC clients asked of the store over a
-// stretch of the run, per HMRC request (token or API) the simulator saw:
-// in total and by Store method, most first.
+// stretch of the run, per HMRC request (token or API) the simulator saw,
+// in total and by Store method, most first; and per API call the load made
+// (served or refused).
 type StoreCalls struct {
 	PerHMRCRequest float64       `json:"per_hmrc_request"`
+	PerAPICall     float64       `json:"per_api_call"`
 	ByMethod       []MethodShare `json:"by_method,omitempty"`
 }
 
@@ -100,8 +102,9 @@ type MethodShare struct {
 	PerHMRCRequest float64 `json:"per_hmrc_request"`
 }
 
-// storeCalls is the store calls between two scrapes per HMRC request.
-func storeCalls(before, after map[string]float64, hmrcRequests int64) *StoreCalls {
+// storeCalls is the store calls between two scrapes per HMRC request and
+// per API call.
+func storeCalls(before, after map[string]float64, hmrcRequests, apiCalls int64) *StoreCalls {
 	if hmrcRequests <= 0 {
 		return nil
 	}
@@ -123,6 +126,9 @@ func storeCalls(before, after map[string]float64, hmrcRequests int64) *StoreCall
 		return cmp.Or(cmp.Compare(b.PerHMRCRequest, a.PerHMRCRequest), strings.Compare(a.Method, b.Method))
 	})
 	sc.PerHMRCRequest = round2(total / float64(hmrcRequests))
+	if apiCalls > 0 {
+		sc.PerAPICall = round2(total / float64(apiCalls))
+	}
 	return sc
 }
 
@@ -134,7 +140,7 @@ func (s *StoreCalls) String() string {
 	for _, m := range s.ByMethod {
 		parts = append(parts, fmt.Sprintf("%s %.2f", m.Method, m.PerHMRCRequest))
 	}
-	return fmt.Sprintf("%.2f (%s)", s.PerHMRCRequest, strings.Join(parts, ", "))
+	return fmt.Sprintf("%.2f (%s); %.2f per API call", s.PerHMRCRequest, strings.Join(parts, ", "), s.PerAPICall)
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }

@@ -166,7 +166,7 @@ func runRaces(ctx context.Context, opts *Options) (*RacesReport, error) {
 		return nil, err
 	}
 	rep.HMRCRequests = after.APIRequests + after.TokenRequests - before.APIRequests - before.TokenRequests
-	rep.StoreCalls = storeCalls(m0, m1, rep.HMRCRequests)
+	rep.StoreCalls = storeCalls(m0, m1, rep.HMRCRequests, t.calls)
 	if onPostgres && t.calls > 0 {
 		x1, _, err := c.settledXacts(ctx)
 		if err != nil {

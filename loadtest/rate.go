@@ -90,8 +90,9 @@ type RateReport struct {
 	// clients' store calls (each a transaction), and on PostgreSQL every
 	// transaction of the database (pg_stat_database), pages, API keys and
 	// refused calls included.
-	DemandStoreCalls   *StoreCalls `json:"demand_store_calls,omitempty"`
-	DemandDBXactPerReq float64     `json:"demand_db_transactions_per_hmrc_request,omitempty"`
+	DemandStoreCalls    *StoreCalls `json:"demand_store_calls,omitempty"`
+	DemandDBXactPerReq  float64     `json:"demand_db_transactions_per_hmrc_request,omitempty"`
+	DemandDBXactPerCall float64     `json:"demand_db_transactions_per_api_call,omitempty"`
 	// The priority phase.
 	Interactive        Latency `json:"interactive"` // landlords' calls served, through the API, end to end
 	InteractiveFailed  int64   `json:"interactive_failed"`
@@ -326,13 +327,14 @@ func (c *cluster) demandPhase(ctx context.Context, cfg RateConfig, rep *RateRepo
 		return err
 	}
 	reqs := s2.APIRequests + s2.TokenRequests - s0.APIRequests - s0.TokenRequests
-	rep.DemandStoreCalls = storeCalls(m0, m1, reqs)
+	rep.DemandStoreCalls = storeCalls(m0, m1, reqs, t.calls)
 	if onPostgres && reqs > 0 {
 		x1, _, err := c.settledXacts(ctx)
 		if err != nil {
 			return err
 		}
 		rep.DemandDBXactPerReq = round2(float64(x1-x0) / float64(reqs))
+		rep.DemandDBXactPerCall = round2(float64(x1-x0) / float64(t.calls))
 	}
 	inWindow := 0
 	for _, at := range t.okAt {
