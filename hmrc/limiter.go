@@ -127,24 +127,26 @@ func (l *Limiter) maxWait(p Priority) time.Duration {
 // requests booked after it. It gives the slot up and books another, far
 // enough ahead to be reached in time.
 func (l *Limiter) Wait(ctx context.Context, p Priority) error {
-	sl, err := l.Book(ctx, p)
+	sl, err := l.take(ctx, p)
 	if err != nil {
 		return err
 	}
-	return sl.Wait(ctx)
+	return sl.wait(ctx)
 }
 
 // wait is Wait, returning the slot the caller goes at.
 func (l *Limiter) wait(ctx context.Context, p Priority) (time.Time, error) {
-	sl, err := l.Book(ctx, p)
+	sl, err := l.take(ctx, p)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return sl.at, sl.Wait(ctx)
+	// The slot gone to: wait may have booked another.
+	err = sl.wait(ctx)
+	return sl.at, err
 }
 
-// Slot is a booked slot of the budget; its Wait sleeps until it.
-type Slot struct {
+// slot is a booked slot of the budget; its wait sleeps until it.
+type slot struct {
 	l     *Limiter
 	p     Priority
 	start time.Time     // when the caller began to wait
@@ -152,22 +154,22 @@ type Slot struct {
 	took  time.Duration // how long the store took to book it
 }
 
-// Book books a slot for p (an Interactive caller gets a *BusyError at once
+// take books a slot for p (an Interactive caller gets a *BusyError at once
 // when the budget is booked further ahead than it waits; the others wait
 // as long as ctx allows for the budget to have room) without waiting for
 // it.
-func (l *Limiter) Book(ctx context.Context, p Priority) (*Slot, error) {
+func (l *Limiter) take(ctx context.Context, p Priority) (*slot, error) {
 	start := time.Now()
 	at, took, err := l.book(ctx, p, 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	return &Slot{l: l, p: p, start: start, at: at, took: took}, nil
+	return &slot{l: l, p: p, start: start, at: at, took: took}, nil
 }
 
-// Wait sleeps until the slot. A slot reached late is given up and another
+// wait sleeps until the slot. A slot reached late is given up and another
 // booked (see Limiter.Wait).
-func (s *Slot) Wait(ctx context.Context) error {
+func (s *slot) wait(ctx context.Context) error {
 	l := s.l
 	for {
 		if err := sleep(ctx, time.Until(s.at)); err != nil {
