@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the product version, set at build time by cmd/mtdconnect.
@@ -24,7 +26,44 @@ var (
 	// ErrConflict means a compare-and-swap lost: the row's version moved on
 	// since it was read, or a unique value (an email) is taken.
 	ErrConflict = errors.New("conflict")
+	// ErrInvalidText means a text value cannot be stored or looked up: it
+	// is not valid UTF-8, holds a NUL byte, or is a key (an email, a state,
+	// a budget's name) longer than MaxKeyBytes. Nothing was written. The
+	// error never quotes the value.
+	ErrInvalidText = errors.New("text not valid UTF-8, holding a NUL byte, or too long for a key")
 )
+
+// MaxKeyBytes is the longest text a Store takes as a key or a unique value:
+// PostgreSQL's btree indexes refuse entries much over 2.7 KB.
+const MaxKeyBytes = 1024
+
+// ValidText reports whether s can be stored as text: valid UTF-8 without a
+// NUL byte (PostgreSQL refuses both; SQLite would keep them and hand them
+// back to pages and logs).
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// CheckText returns ErrInvalidText unless every value is ValidText.
+func CheckText(values ...string) error {
+	for _, v := range values {
+		if !ValidText(v) {
+			return ErrInvalidText
+		}
+	}
+	return nil
+}
+
+// CheckKey returns ErrInvalidText unless every value is ValidText and at
+// most MaxKeyBytes long.
+func CheckKey(values ...string) error {
+	for _, v := range values {
+		if len(v) > MaxKeyBytes || !ValidText(v) {
+			return ErrInvalidText
+		}
+	}
+	return nil
+}
 
 // Purpose says what an HMRC connection is for. Each purpose has its own
 // scopes, tokens and refresh lifecycle; a user may hold one of each.
@@ -365,7 +404,9 @@ type DueQuery struct {
 // decide, the store records, atomically. Implementations: sqlite.Store (the
 // default) and postgres.Store; storetest holds the suite both must pass.
 //
-// Times are stored with millisecond precision and returned in UTC.
+// Times are stored with millisecond precision and returned in UTC. Text
+// that cannot be stored (see ErrInvalidText) is refused with that error by
+// every method that takes it, writes and look-ups alike.
 type Store interface {
 	// CreateUser sets ID and CreatedAt. ErrConflict if the ref is taken,
 	// or, for a user without a ref (who signs in), if the email is.
@@ -516,7 +557,8 @@ type Store interface {
 	// ReserveSlot is the deployment-wide rate limiter: it books the next free
 	// slot of the named budget, spaced interval apart, and returns when the
 	// caller may go. It books nothing and returns ok=false when that slot is
-	// later than now+maxWait, so low-priority work can step aside.
+	// later than now+maxWait, so low-priority work can step aside; then at
+	// is that slot (at least now). A negative maxWait only looks.
 	ReserveSlot(ctx context.Context, name string, interval, maxWait time.Duration, now time.Time) (at time.Time, ok bool, err error)
 	// DelaySlots pushes the named budget's next free slot to at least until
 	// (after a 429, the whole deployment slows down).
@@ -525,5 +567,14 @@ type Store interface {
 	// Ping says whether the database answers a query now: the readiness
 	// check of a load balancer. An error after Close.
 	Ping(ctx context.Context) error
+
+	// DeleteExpired deletes what has expired by now: sessions and pending
+	// authorisations past their expiry, and rate budgets (sign-in
+	// throttles included) whose next free slot is in the past, which
+	// behave as if absent. It returns how many rows went. The service runs
+	// it periodically (package expiry), so these tables stay as small as
+	// what is live, whatever an attacker sends.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+
 	Close() error
 }

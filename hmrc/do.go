@@ -133,6 +133,13 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 			}
 			token = appToken
 		default:
+			// A landlord's call the budget cannot take in time is refused
+			// before the connection is read, when this process knows it.
+			// The slot is booked after the token is in hand: a refresh on
+			// the way books its own, and would let an earlier one go by.
+			if err := c.limiter.Admit(call.Priority); err != nil {
+				return nil, err
+			}
 			if token, err = c.accessToken(ctx, call.UserID, call.Purpose, call.Priority, rejected); err != nil {
 				return nil, err
 			}

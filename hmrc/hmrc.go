@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -89,6 +91,11 @@ type Config struct {
 	// Rate is HMRC's budget for the whole application, requests/second,
 	// shared by every instance through the store. Default 3.
 	Rate float64
+	// InteractiveWait is the longest a landlord's call queues for the
+	// rate budget; when the budget is booked further ahead, the call is
+	// refused at once with a *BusyError (nothing sent). Scheduled work is
+	// not bound by it. Default DefaultInteractiveWait (3s).
+	InteractiveWait time.Duration
 	// RefreshMargin: a token this close to expiry is refreshed before use.
 	// Default 5 minutes.
 	RefreshMargin time.Duration
@@ -164,6 +171,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Rate <= 0 {
 		cfg.Rate = 3
 	}
+	setDefault(&cfg.InteractiveWait, DefaultInteractiveWait)
 	setDefault(&cfg.RefreshMargin, 5*time.Minute)
 	setDefault(&cfg.LeaseDuration, 60*time.Second)
 	setDefault(&cfg.RequestTimeout, 20*time.Second)
@@ -174,10 +182,26 @@ func New(cfg Config) (*Client, error) {
 	if cfg.LeaseDuration < 2*cfg.RequestTimeout {
 		return nil, fmt.Errorf("hmrc: lease %v must be at least twice the request timeout %v", cfg.LeaseDuration, cfg.RequestTimeout)
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.RequestTimeout}
+	if err := checkEndpoints(cfg); err != nil {
+		return nil, err
 	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		cfg.Store = countedStore{Store: cfg.Store, m: m}
+	}
+	hc := &http.Client{Timeout: cfg.RequestTimeout}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		hc = &copied
+	}
+	// A redirect from HMRC is never followed: the token request carries
+	// the client secret, the code and its verifier or the refresh token,
+	// an API request the access token, and a redirect would hand them to
+	// the host it names.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return errRedirect }
 	host, _ := os.Hostname()
 	c := &Client{
 		cfg: cfg,
@@ -204,12 +228,44 @@ func New(cfg Config) (*Client, error) {
 	// and keying by client ID would split the budget while instances
 	// disagree about a client ID just changed.
 	c.limiter = NewLimiter(cfg.Store, "hmrc:"+cfg.Environment, cfg.Rate)
-	m, err := newMetrics(cfg.Registerer)
-	if err != nil {
-		return nil, err
-	}
+	c.limiter.interactiveWait = cfg.InteractiveWait
 	c.metrics, c.limiter.metrics = m, m
 	return c, nil
+}
+
+// errRedirect is what a call answered with a redirect fails with.
+var errRedirect = errors.New("HMRC answered with a redirect, which is never followed")
+
+// checkEndpoints refuses HMRC endpoints that would send tokens and the
+// client secret in the clear: sandbox and production are reached over
+// https, except on this machine (a local TLS-terminating proxy, or a test).
+// The simulator may be plain http anywhere: it is not HMRC.
+func checkEndpoints(cfg Config) error {
+	if cfg.Environment == EnvSimulator {
+		return nil
+	}
+	for _, ep := range []struct{ name, url string }{
+		{"authorize", cfg.AuthorizeURL}, {"token", cfg.TokenURL}, {"API", cfg.APIURL},
+	} {
+		u, err := url.Parse(ep.url)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("hmrc: the %s URL %q is not an absolute URL", ep.name, ep.url)
+		}
+		if u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())) {
+			continue
+		}
+		return fmt.Errorf("hmrc: the %s URL %q must be https in the %s environment (plain http only for the simulator or a host on this machine)",
+			ep.name, ep.url, cfg.Environment)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func setDefault(d *time.Duration, v time.Duration) {

@@ -20,6 +20,9 @@ type metrics struct {
 	apiCalls    *prometheus.CounterVec   // class
 	throttled   prometheus.Counter       // 429 answers
 	limiterWait *prometheus.HistogramVec // priority
+	busy        prometheus.Counter       // landlords' calls refused: the budget is booked too far ahead
+	lateSlots   prometheus.Counter       // slots given up because they were reached late
+	storeCalls  *prometheus.CounterVec   // method
 	leaseWaits  prometheus.Counter
 	reconnects  *prometheus.CounterVec // reason
 	passSeconds prometheus.Histogram
@@ -62,6 +65,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time a request waited for a slot of the deployment's HMRC rate budget, by priority.",
 			Buckets: []float64{0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}},
 			[]string{"priority"}),
+		busy: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "busy_refusals_total",
+			Help: "Landlords' (interactive) calls refused at once, nothing sent, because the deployment's HMRC rate budget was booked further ahead than they wait."}),
+		lateSlots: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "limiter_late_slots_total",
+			Help: "Rate-budget slots given up because the caller reached them late (busy CPU, GC pause, slow store): sent late, a request could share a second with the next ones."}),
+		storeCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_calls_total",
+			Help: "Store calls (each one database transaction) the HMRC client made, by Store method: the database load of HMRC calls."},
+			[]string{"method"}),
 		leaseWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "lease_waits_total",
 			Help: "Token requests that waited for a refresh another instance was running (the refresh lease), instead of refreshing themselves."}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "needs_reconnect_total",
@@ -84,6 +94,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.apiCalls, err = register(reg, m.apiCalls, err)
 	m.throttled, err = register(reg, m.throttled, err)
 	m.limiterWait, err = register(reg, m.limiterWait, err)
+	m.busy, err = register(reg, m.busy, err)
+	m.lateSlots, err = register(reg, m.lateSlots, err)
+	m.storeCalls, err = register(reg, m.storeCalls, err)
 	m.leaseWaits, err = register(reg, m.leaseWaits, err)
 	m.reconnects, err = register(reg, m.reconnects, err)
 	m.passSeconds, err = register(reg, m.passSeconds, err)
@@ -179,6 +192,24 @@ func (m *metrics) deprecatedAnswer(api string) {
 func (m *metrics) throttle() {
 	if m != nil {
 		m.throttled.Inc()
+	}
+}
+
+func (m *metrics) storeCall(method string) {
+	if m != nil {
+		m.storeCalls.WithLabelValues(method).Inc()
+	}
+}
+
+func (m *metrics) refused() {
+	if m != nil {
+		m.busy.Inc()
+	}
+}
+
+func (m *metrics) lateSlot() {
+	if m != nil {
+		m.lateSlots.Inc()
 	}
 }
 

@@ -54,11 +54,13 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 	// the lease), so a landlord's call on the same connection never waits
 	// behind it: the landlord's call refreshes at its own priority.
 	slotHeld := false
+	var slotAt time.Time
 	if prio == Background && c.refreshLooksDue(ctx, userID, p, rejected) {
-		if err := c.limiter.Wait(ctx, prio); err != nil {
+		at, err := c.limiter.wait(ctx, prio)
+		if err != nil {
 			return "", err
 		}
-		slotHeld = true
+		slotHeld, slotAt = true, at
 	}
 	// Goroutines of this process queue here, so only one of them takes
 	// the lease; the others then find the fresh pair in the store.
@@ -131,7 +133,8 @@ func (c *Client) accessToken(ctx context.Context, userID int64, p mtdconnect.Pur
 				"an earlier refresh did not finish (its process stopped); trying the stored refresh token once")
 			c.log.Warn("hmrc refresh interrupted earlier; recovering", "user_id", userID, "purpose", p, "lease_owner", conn.RefreshLeaseOwner)
 		}
-		return c.refreshLeased(ctx, &leased, pair.Refresh, prio, interrupted, slotHeld)
+		// Taking the lease took time: a slot reached late is not used.
+		return c.refreshLeased(ctx, &leased, pair.Refresh, prio, interrupted, slotHeld && c.limiter.onTime(slotAt))
 	}
 }
 
@@ -202,13 +205,20 @@ func (c *Client) refreshLeased(ctx context.Context, conn *mtdconnect.Connection,
 		}
 		if attempt > 1 || !slotHeld {
 			// This process holds the lease now, and landlords may be
-			// waiting on it: background work books its retries as
+			// waiting on it: background work books its retries, and a
+			// first try whose slot went by while the lease was taken, as
 			// scheduled work, not as "only a slot free now".
 			waitAs := prio
-			if attempt > 1 && waitAs == Background {
+			if waitAs == Background {
 				waitAs = Scheduled
 			}
 			if err := c.limiter.Wait(rctx, waitAs); err != nil {
+				var busy *BusyError
+				if attempt == 1 && errors.As(err, &busy) {
+					// Nothing was sent: not a failure of the refresh.
+					c.unlease(ctx, conn)
+					return "", err
+				}
 				lastErr = err
 				break
 			}
@@ -291,6 +301,15 @@ func (c *Client) release(ctx context.Context, conn *mtdconnect.Connection, detai
 	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
 	next.RefreshFailures++
 	next.LastError = truncate(detail, 300)
+	if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &next); err != nil {
+		c.log.Error("hmrc release refresh lease", "user_id", conn.UserID, "err", err)
+	}
+}
+
+// unlease clears our lease of a refresh that never reached HMRC.
+func (c *Client) unlease(ctx context.Context, conn *mtdconnect.Connection) {
+	next := *conn
+	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
 	if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &next); err != nil {
 		c.log.Error("hmrc release refresh lease", "user_id", conn.UserID, "err", err)
 	}

@@ -29,6 +29,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -395,19 +396,37 @@ const (
 // holds more than the rate, which is what HMRC enforces.
 type window struct{ times []time.Time }
 
-// admit records a request at now if the rate allows it, and returns how many
-// admitted requests fall in the second ending at now (for MaxPerSecond).
+// admit records a request that arrived at now if the rate allows it, and
+// returns how many admitted requests fall in the second ending at now (for
+// MaxPerSecond). Requests are counted at arrival, and one that arrived
+// earlier may be admitted after a later one: the log is kept in arrival
+// order, and the request is refused if, with it, more than the rate would
+// fall in any span.
 func (w *window) admit(now time.Time, rate float64) (bool, int) {
 	span, limit := time.Second, int(rate)
 	if rate > 0 && rate < 1 {
 		span, limit = time.Duration(float64(time.Second)/rate), 1
 	}
 	w.prune(now.Add(-max(span, time.Second)))
-	if rate > 0 && w.countAfter(now.Add(-span)) >= limit {
-		return false, 0
+	i := len(w.times)
+	for i > 0 && w.times[i-1].After(now) {
+		i--
 	}
-	w.times = append(w.times, now)
-	return true, w.countAfter(now.Add(-time.Second))
+	w.times = slices.Insert(w.times, i, now)
+	if rate > 0 {
+		// limit+1 requests, this one among them, within less than span.
+		for j := max(0, i-limit); j <= i && j+limit < len(w.times); j++ {
+			if w.times[j+limit].Sub(w.times[j]) < span {
+				w.times = slices.Delete(w.times, i, i+1)
+				return false, 0
+			}
+		}
+	}
+	n := 0
+	for j := i; j >= 0 && w.times[j].After(now.Add(-time.Second)); j-- {
+		n++
+	}
+	return true, n
 }
 
 func (w *window) prune(before time.Time) {
@@ -416,14 +435,6 @@ func (w *window) prune(before time.Time) {
 		i++
 	}
 	w.times = w.times[i:]
-}
-
-func (w *window) countAfter(t time.Time) int {
-	n := 0
-	for i := len(w.times) - 1; i >= 0 && w.times[i].After(t); i-- {
-		n++
-	}
-	return n
 }
 
 // clientOf names the application a request counts against. Requests with no
@@ -446,8 +457,7 @@ func (s *Server) clientOf(kind endpoint, r *http.Request) string {
 }
 
 // admit applies the per-application limit and updates the counters.
-func (s *Server) admit(kind endpoint, client string) bool {
-	now := s.limiterNow()
+func (s *Server) admit(kind endpoint, client string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[client]
@@ -537,7 +547,10 @@ func sleep(ctx context.Context, d time.Duration) {
 // guard puts a route behind the rate limiter and the fault injection.
 func (s *Server) guard(kind endpoint, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.admit(kind, s.clientOf(kind, r)) {
+		// Counted when it arrived, as HMRC's gateway counts, not after
+		// reading the form or waiting for the state's lock.
+		arrived := s.limiterNow()
+		if !s.admit(kind, s.clientOf(kind, r), arrived) {
 			writeAPIError(w, http.StatusTooManyRequests, "MESSAGE_THROTTLED_OUT",
 				"The request for the API is throttled as you have exceeded your quota.")
 			return

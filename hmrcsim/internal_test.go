@@ -62,3 +62,31 @@ func TestWindow(t *testing.T) {
 		t.Error("0.5 rps refused a request after 2s")
 	}
 }
+
+// TestWindowCountsArrivals: a request is counted when it arrived, even when
+// it is admitted after one that arrived later; no second ever holds more
+// than the limit.
+func TestWindowCountsArrivals(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	var w window
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, ms := range []int{0, 500, 900} {
+		if ok, _ := w.admit(at(ms), 3); !ok {
+			t.Fatalf("request at %d ms refused", ms)
+		}
+	}
+	// It arrived at 100 ms but is admitted last: 0, 100, 500, 900 would be
+	// four in one second.
+	if ok, _ := w.admit(at(100), 3); ok {
+		t.Error("a request that arrived at 100 ms was admitted: four in one second")
+	}
+	// At 1001 ms the one at 0 has left the second.
+	if ok, n := w.admit(at(1001), 3); !ok || n != 3 {
+		t.Errorf("request at 1001 ms: admitted %t, %d in its second; want true, 3", ok, n)
+	}
+	// One that arrived at 950 ms, admitted now, would make 500, 900, 950,
+	// 1001 four within a second.
+	if ok, _ := w.admit(at(950), 3); ok {
+		t.Error("a request that arrived at 950 ms was admitted: four in one second")
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/landlord"
-	"github.com/mtdconnect/mtdconnect/sqlite"
 )
 
 const (
@@ -279,7 +278,7 @@ func TestSubmitQuarterlyUpdate(t *testing.T) {
 type closeAfter struct {
 	next         http.RoundTripper
 	method, path string
-	store        *sqlite.Store
+	store        mtdconnect.Store
 }
 
 func (c *closeAfter) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -341,7 +341,15 @@ func (c *cluster) seed(ctx context.Context, n int) error {
 func (c *cluster) grant(ctx context.Context, userID int64) error {
 	for attempt := 1; ; attempt++ {
 		err := c.grantOnce(ctx, userID)
-		if err == nil || attempt == 5 || !errors.Is(err, hmrc.ErrUnavailable) {
+		var busy *hmrc.BusyError
+		switch {
+		case errors.As(err, &busy):
+			// Seeding many at once fills the budget: wait as told.
+			if attempt == 20 {
+				return err
+			}
+			sleepCtx(ctx, busy.RetryAfter)
+		case err == nil || attempt == 5 || !errors.Is(err, hmrc.ErrUnavailable):
 			return err
 		}
 	}
@@ -377,6 +385,12 @@ type apiResult struct {
 }
 
 func (r apiResult) ok() bool { return r.err == nil && r.status/100 == 2 }
+
+// busy reports the answer "HMRC is busy, try again in N seconds": the
+// service refused the call at once, sending nothing (503 hmrc_busy).
+func (r apiResult) busy() bool {
+	return r.err == nil && r.status == http.StatusServiceUnavailable && r.code == "hmrc_busy"
+}
 
 // describe is the result in a few words, for failure tallies.
 func (r apiResult) describe() string {

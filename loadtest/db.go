@@ -109,3 +109,36 @@ func postgresVersion(ctx context.Context, dsn string) string {
 	_ = conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
 	return v
 }
+
+// xacts is how many transactions the scenario's PostgreSQL database has
+// committed or rolled back (pg_stat_database), every process's; false on
+// SQLite. A backend reports its counts when it has been idle a moment, or
+// at least once a second: read after a pause to have them all.
+func (c *cluster) xacts(ctx context.Context) (int64, bool, error) {
+	if c.db == nil || !isPostgresURL(c.db.url) {
+		return 0, false, nil
+	}
+	conn, err := pgx.Connect(ctx, c.db.url)
+	if err != nil {
+		return 0, false, err
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	// This connection's own transaction is reported when it closes,
+	// after the reading: it does not count.
+	return n, true, err
+}
+
+// statsSettle is how long PostgreSQL's backends take to report their
+// transaction counts once idle.
+const statsSettle = 2 * time.Second
+
+// settledXacts is xacts after the backends have had time to report.
+func (c *cluster) settledXacts(ctx context.Context) (int64, bool, error) {
+	if c.db == nil || !isPostgresURL(c.db.url) {
+		return 0, false, nil
+	}
+	sleepCtx(ctx, statsSettle)
+	return c.xacts(ctx)
+}

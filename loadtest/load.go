@@ -22,6 +22,11 @@ type tally struct {
 	failures  map[string]int64 // describe() → count
 	okAt      []time.Time      // completion of each success, when kept
 	keepTimes bool
+	// Landlords' calls refused at once because HMRC's budget was booked
+	// too far ahead (503 hmrc_busy): counted apart from failures.
+	refused   int64
+	refusedIn []time.Duration
+	served    []time.Duration // latencies of successes
 }
 
 func newTally(keepTimes bool) *tally {
@@ -33,11 +38,17 @@ func (t *tally) add(r apiResult) {
 	defer t.mu.Unlock()
 	t.calls++
 	t.latencies = append(t.latencies, r.latency)
+	if r.busy() {
+		t.refused++
+		t.refusedIn = append(t.refusedIn, r.latency)
+		return
+	}
 	if !r.ok() {
 		t.failed++
 		t.failures[r.describe()]++
 		return
 	}
+	t.served = append(t.served, r.latency)
 	if t.keepTimes {
 		t.okAt = append(t.okAt, time.Now())
 	}

@@ -2,8 +2,12 @@ package loadtest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -77,3 +81,66 @@ func waitShare(before, after map[string]float64, priority string) (WaitShare, bo
 	}
 	return w, true
 }
+
+// storeCallsPrefix starts the series of the HMRC client's store calls
+// (one database transaction each), one per Store method.
+const storeCallsPrefix = `mtdconnect_hmrc_store_calls_total{method="`
+
+// StoreCalls is what the instances' HMRC clients asked of the store over a
+// stretch of the run, per HMRC request (token or API) the simulator saw,
+// in total and by Store method, most first; and per API call the load made
+// (served or refused).
+type StoreCalls struct {
+	PerHMRCRequest float64       `json:"per_hmrc_request"`
+	PerAPICall     float64       `json:"per_api_call"`
+	ByMethod       []MethodShare `json:"by_method,omitempty"`
+}
+
+// MethodShare is one Store method's calls per HMRC request.
+type MethodShare struct {
+	Method         string  `json:"method"`
+	PerHMRCRequest float64 `json:"per_hmrc_request"`
+}
+
+// storeCalls is the store calls between two scrapes per HMRC request and
+// per API call.
+func storeCalls(before, after map[string]float64, hmrcRequests, apiCalls int64) *StoreCalls {
+	if hmrcRequests <= 0 {
+		return nil
+	}
+	sc := &StoreCalls{}
+	var total float64
+	for k, v := range after {
+		method, ok := strings.CutPrefix(k, storeCallsPrefix)
+		if !ok {
+			continue
+		}
+		d := v - before[k]
+		if d <= 0 {
+			continue
+		}
+		total += d
+		sc.ByMethod = append(sc.ByMethod, MethodShare{Method: strings.TrimSuffix(method, `"}`), PerHMRCRequest: round2(d / float64(hmrcRequests))})
+	}
+	slices.SortFunc(sc.ByMethod, func(a, b MethodShare) int {
+		return cmp.Or(cmp.Compare(b.PerHMRCRequest, a.PerHMRCRequest), strings.Compare(a.Method, b.Method))
+	})
+	sc.PerHMRCRequest = round2(total / float64(hmrcRequests))
+	if apiCalls > 0 {
+		sc.PerAPICall = round2(total / float64(apiCalls))
+	}
+	return sc
+}
+
+func (s *StoreCalls) String() string {
+	if s == nil {
+		return "n/a"
+	}
+	var parts []string
+	for _, m := range s.ByMethod {
+		parts = append(parts, fmt.Sprintf("%s %.2f", m.Method, m.PerHMRCRequest))
+	}
+	return fmt.Sprintf("%.2f (%s); %.2f per API call", s.PerHMRCRequest, strings.Join(parts, ", "), s.PerAPICall)
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }

@@ -77,6 +77,12 @@ type RacesReport struct {
 	// Interrupted counts refreshes found interrupted ("refresh interrupted"
 	// audit events): no process dies here, so any is a lease left behind.
 	Interrupted int `json:"interrupted_refreshes"`
+	// The database load per call: the HMRC clients' store calls per HMRC
+	// request, and on PostgreSQL every transaction of the database per API
+	// call (API keys, landlords, connections, slots, refreshes).
+	StoreCalls    *StoreCalls `json:"store_calls,omitempty"`
+	DBXactPerCall float64     `json:"db_transactions_per_call,omitempty"`
+	HMRCRequests  int64       `json:"hmrc_requests"`
 	// InstanceRSS is each instance's resident memory at the end of the load.
 	InstanceRSS []int64 `json:"instance_rss_bytes"`
 	// After the load, every connection proven.
@@ -126,6 +132,14 @@ func runRaces(ctx context.Context, opts *Options) (*RacesReport, error) {
 	rep := &RacesReport{Config: cfg, Instances: opts.Instances}
 	defer func() { rep.Children = c.close() }()
 
+	x0, onPostgres, err := c.settledXacts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m0, err := c.scrape(ctx)
+	if err != nil {
+		return nil, err
+	}
 	before, err := c.simStats(ctx)
 	if err != nil {
 		return nil, err
@@ -146,6 +160,19 @@ func runRaces(ctx context.Context, opts *Options) (*RacesReport, error) {
 	after, err := c.simStats(ctx)
 	if err != nil {
 		return nil, err
+	}
+	m1, err := c.scrape(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.HMRCRequests = after.APIRequests + after.TokenRequests - before.APIRequests - before.TokenRequests
+	rep.StoreCalls = storeCalls(m0, m1, rep.HMRCRequests, t.calls)
+	if onPostgres && t.calls > 0 {
+		x1, _, err := c.settledXacts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.DBXactPerCall = round2(float64(x1-x0) / float64(t.calls))
 	}
 	rep.Calls, rep.FailedCalls, rep.Failures = t.calls, t.failed, t.failureList()
 	rep.CallsPerSecond = rate(t.calls, elapsed)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,12 @@ type RateConfig struct {
 	RefreshConnections int
 	RefreshLifetime    time.Duration
 	RefreshMargin      time.Duration
+
+	// BusyCPUs is how many processes spin on the CPU during the
+	// scenario, as a heavy neighbour would (CI runs the scenario beside
+	// the Chromium tests): a call that reaches its slot late must still
+	// not make a 429. Default 0.
+	BusyCPUs int
 }
 
 func (c *RateConfig) setDefaults() {
@@ -72,29 +79,44 @@ type RateReport struct {
 	UsefulPerSec float64 `json:"useful_per_second"` // successful calls completed within the window, per second
 	UsefulShare  float64 `json:"useful_share"`      // of the limit
 	HMRCPerSec   float64 `json:"hmrc_per_second"`   // every request HMRC admitted within the window, per second
-	DemandWait   Latency `json:"demand_latency"`    // of the demand phase's calls: they queue
+	DemandWait   Latency `json:"demand_latency"`    // of the demand phase's calls, served or refused
 	DrainSeconds float64 `json:"drain_seconds"`     // after the demand stopped, until the last call ended
+	// Served is the latency of the calls HMRC served (goal p99 ≤ 5 s);
+	// Refused the landlords' calls answered at once "HMRC is busy, try
+	// again in N seconds" (503 hmrc_busy), and RefusedIn how fast.
+	Served    Latency `json:"served_latency"`
+	Refused   int64   `json:"refused"`
+	RefusedIn Latency `json:"refused_latency"`
+	// The database load of the demand phase, per HMRC request: the HMRC
+	// clients' store calls (each a transaction), and on PostgreSQL every
+	// transaction of the database (pg_stat_database), pages, API keys and
+	// refused calls included.
+	DemandStoreCalls    *StoreCalls `json:"demand_store_calls,omitempty"`
+	DemandDBXactPerReq  float64     `json:"demand_db_transactions_per_hmrc_request,omitempty"`
+	DemandDBXactPerCall float64     `json:"demand_db_transactions_per_api_call,omitempty"`
 	// The priority phase.
-	Interactive       Latency `json:"interactive"` // landlords' calls through the API, end to end
-	InteractiveFailed int64   `json:"interactive_failed"`
-	Scheduled         Latency `json:"scheduled"`
-	ScheduledFailed   int64   `json:"scheduled_failed"`
-	BackgroundCalls   int64   `json:"background_calls"`
-	BackgroundPerSec  float64 `json:"background_per_second"`
+	Interactive        Latency `json:"interactive"` // landlords' calls served, through the API, end to end
+	InteractiveFailed  int64   `json:"interactive_failed"`
+	InteractiveRefused int64   `json:"interactive_refused"`
+	Scheduled          Latency `json:"scheduled"`
+	ScheduledFailed    int64   `json:"scheduled_failed"`
+	BackgroundCalls    int64   `json:"background_calls"`
+	BackgroundPerSec   float64 `json:"background_per_second"`
 	// InteractiveLimiter is the instances' own account of the landlords'
 	// waits for the budget (from /metrics), when they serve metrics.
 	InteractiveLimiter *WaitShare `json:"interactive_limiter,omitempty"`
 	PriorityHMRCPerSec float64    `json:"priority_hmrc_per_second"`
 	// The refresh phase.
-	RefreshInteractive       Latency  `json:"refresh_interactive"`
-	RefreshInteractiveFailed int64    `json:"refresh_interactive_failed"`
-	RefreshFailures          []Count  `json:"refresh_interactive_failures,omitempty"`
-	RefreshesPerSec          float64  `json:"refreshes_per_second"`
-	RefreshHMRCPerSec        float64  `json:"refresh_hmrc_per_second"`
-	RefreshLeaseWaits        float64  `json:"refresh_lease_waits,omitempty"` // from the instances' /metrics
-	RefreshMaxPerSecond      int      `json:"refresh_max_per_second"`
-	RefreshThrottled         int64    `json:"refresh_throttled"`
-	Children                 []string `json:"children,omitempty"`
+	RefreshInteractive        Latency  `json:"refresh_interactive"`
+	RefreshInteractiveFailed  int64    `json:"refresh_interactive_failed"`
+	RefreshInteractiveRefused int64    `json:"refresh_interactive_refused"`
+	RefreshFailures           []Count  `json:"refresh_interactive_failures,omitempty"`
+	RefreshesPerSec           float64  `json:"refreshes_per_second"`
+	RefreshHMRCPerSec         float64  `json:"refresh_hmrc_per_second"`
+	RefreshLeaseWaits         float64  `json:"refresh_lease_waits,omitempty"` // from the instances' /metrics
+	RefreshMaxPerSecond       int      `json:"refresh_max_per_second"`
+	RefreshThrottled          int64    `json:"refresh_throttled"`
+	Children                  []string `json:"children,omitempty"`
 }
 
 // Violations lists the bounds that did not hold. The goals (useful calls
@@ -123,6 +145,11 @@ func runRate(ctx context.Context, opts *Options) (*RateReport, error) {
 		return nil, err
 	}
 	rep := &RateReport{Config: cfg, Instances: opts.Instances}
+	stopBusy, err := busyCPUs(cfg.BusyCPUs)
+	if err != nil {
+		return nil, err
+	}
+	defer stopBusy()
 	closed := false
 	defer func() {
 		if !closed {
@@ -196,7 +223,8 @@ func refreshPhase(ctx context.Context, opts *Options, cfg RateConfig, rep *RateR
 	if err != nil {
 		return err
 	}
-	rep.RefreshInteractive, rep.RefreshInteractiveFailed = summarise(interactive.latencies), interactive.failed
+	rep.RefreshInteractive, rep.RefreshInteractiveFailed = summarise(interactive.served), interactive.failed
+	rep.RefreshInteractiveRefused = interactive.refused
 	rep.RefreshFailures = interactive.failureList()
 	rep.RefreshesPerSec = rate(s1.Refreshes-s0.Refreshes, elapsed)
 	rep.RefreshHMRCPerSec = rate(s1.APIRequests+s1.TokenRequests-s0.APIRequests-s0.TokenRequests, elapsed)
@@ -204,6 +232,28 @@ func refreshPhase(ctx context.Context, opts *Options, cfg RateConfig, rep *RateR
 	rep.RefreshMaxPerSecond, rep.RefreshThrottled = s1.MaxPerSecond, s1.Throttled
 	opts.progress("  %.2f refreshes/s; landlords' calls %s, %d failed", rep.RefreshesPerSec, rep.RefreshInteractive, rep.RefreshInteractiveFailed)
 	return nil
+}
+
+// busyCPUs starts n processes that spin on the CPU until the returned
+// function is called: a heavy neighbour, competing for the CPUs as another
+// program does (not inside this process's scheduler).
+func busyCPUs(n int) (stop func(), err error) {
+	var procs []*exec.Cmd
+	stop = func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+	}
+	for range n {
+		p := exec.Command("sh", "-c", "while :; do :; done")
+		if err := p.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("start a CPU-bound neighbour: %w", err)
+		}
+		procs = append(procs, p)
+	}
+	return stop, nil
 }
 
 // openLoop starts fn rate times a second until ctx ends, whatever the
@@ -227,6 +277,14 @@ func (c *cluster) demandPhase(ctx context.Context, cfg RateConfig, rep *RateRepo
 	c.opts.progress("  demand of %s calls/s over %d instances for %v; HMRC's limit is %s/s",
 		formatFloat(cfg.Demand), c.instanceCount(), cfg.Duration, formatFloat(cfg.Limit))
 	t := newTally(true)
+	x0, onPostgres, err := c.settledXacts(ctx)
+	if err != nil {
+		return err
+	}
+	m0, err := c.scrape(ctx)
+	if err != nil {
+		return err
+	}
 	s0, err := c.simStats(ctx)
 	if err != nil {
 		return err
@@ -258,7 +316,27 @@ func (c *cluster) demandPhase(ctx context.Context, cfg RateConfig, rep *RateRepo
 	}
 	rep.DrainSeconds = roundSeconds(time.Since(drainStart))
 	rep.Demanded, rep.Failed, rep.Failures = issued.Load(), t.failed, t.failureList()
-	rep.Succeeded = t.calls - t.failed
+	rep.Succeeded = t.calls - t.failed - t.refused
+	rep.Served, rep.Refused, rep.RefusedIn = summarise(t.served), t.refused, summarise(t.refusedIn)
+	// Every request of the phase, the drain's included.
+	s2, err := c.simStats(ctx)
+	if err != nil {
+		return err
+	}
+	m1, err := c.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	reqs := s2.APIRequests + s2.TokenRequests - s0.APIRequests - s0.TokenRequests
+	rep.DemandStoreCalls = storeCalls(m0, m1, reqs, t.calls)
+	if onPostgres && reqs > 0 {
+		x1, _, err := c.settledXacts(ctx)
+		if err != nil {
+			return err
+		}
+		rep.DemandDBXactPerReq = round2(float64(x1-x0) / float64(reqs))
+		rep.DemandDBXactPerCall = round2(float64(x1-x0) / float64(t.calls))
+	}
 	inWindow := 0
 	for _, at := range t.okAt {
 		if !at.After(windowEnd) {
@@ -269,8 +347,8 @@ func (c *cluster) demandPhase(ctx context.Context, cfg RateConfig, rep *RateRepo
 	rep.UsefulShare = rep.UsefulPerSec / cfg.Limit
 	rep.HMRCPerSec = rate(s1.stats.APIRequests+s1.stats.TokenRequests-s0.APIRequests-s0.TokenRequests, cfg.Duration)
 	rep.DemandWait = summarise(t.latencies)
-	c.opts.progress("  %d calls demanded, %.2f useful calls/s (%.0f%% of the limit), drained %.1fs after",
-		rep.Demanded, rep.UsefulPerSec, rep.UsefulShare*100, rep.DrainSeconds)
+	c.opts.progress("  %d calls demanded, %d served (p99 %s), %d refused at once; %.2f useful calls/s (%.0f%% of the limit), drained %.1fs after",
+		rep.Demanded, rep.Succeeded, fmtMs(rep.Served.P99), rep.Refused, rep.UsefulPerSec, rep.UsefulShare*100, rep.DrainSeconds)
 	return nil
 }
 
@@ -338,7 +416,7 @@ func (c *cluster) priorityPhase(ctx context.Context, cfg RateConfig, rep *RateRe
 	if w, ok := waitShare(m0, m1, "interactive"); ok {
 		rep.InteractiveLimiter = &w
 	}
-	rep.Interactive, rep.InteractiveFailed = summarise(interactive.latencies), interactive.failed
+	rep.Interactive, rep.InteractiveFailed, rep.InteractiveRefused = summarise(interactive.served), interactive.failed, interactive.refused
 	rep.Scheduled, rep.ScheduledFailed = summarise(scheduled.latencies), scheduled.failed
 	rep.BackgroundCalls = background.Load()
 	rep.BackgroundPerSec = rate(rep.BackgroundCalls, elapsed)

@@ -24,6 +24,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.kv("calls", "%d (%.1f/s), latency %s", s.Calls, s.CallsPerSecond, s.Latency)
 		p.kv("refreshes at HMRC", "%d (%.1f/s)", s.Refreshes, s.RefreshesPerSecond)
 		p.kv("requests at HMRC", "at most %d in any 1-s window (service budget %s/s, no limit at the simulator)", s.MaxPerSecond, formatFloat(c.Rate))
+		p.kv("HMRC clients' store calls per HMRC request", "%s", s.StoreCalls)
+		if s.DBXactPerCall > 0 {
+			p.kv("database transactions per call", "%.2f (all of PostgreSQL's, per API call; goal ≤ 2) %s", s.DBXactPerCall, goal(s.DBXactPerCall <= 2))
+		}
 		p.kv("instances' memory (RSS) under load", "%s", mibList(s.InstanceRSS))
 		p.bound("refresh-token reuses", s.RefreshReuses, 0)
 		p.bound("\"already in progress\" answers", s.InProgressRejections, 0)
@@ -98,18 +102,27 @@ func (r *Report) WriteText(w io.Writer) error {
 		c := s.Config
 		p.section("Rate: HMRC allows %s requests/s; demand of %s calls/s over %d instances for %v",
 			formatFloat(c.Limit), formatFloat(c.Demand), s.Instances, c.Duration)
+		if c.BusyCPUs > 0 {
+			p.line("  (%d other processes spin on the CPU throughout, as a heavy neighbour would)", c.BusyCPUs)
+		}
 		p.kv("most requests in any 1-s window at HMRC", "%d (limit %s) %s", s.MaxPerSecond, formatFloat(c.Limit), ok(float64(s.MaxPerSecond) <= c.Limit))
 		p.bound("429 answers", s.Throttled, 0)
 		p.kv("useful calls/s", "%.2f = %.1f%% of the limit (goal ≥ 95%%) %s", s.UsefulPerSec, s.UsefulShare*100, goal(s.UsefulShare >= 0.95))
 		p.kv("requests/s HMRC admitted", "%.2f", s.HMRCPerSec)
-		p.kv("calls", "%d demanded, %d succeeded, %d failed; queued calls drained %.1fs after the demand stopped", s.Demanded, s.Succeeded, s.Failed, s.DrainSeconds)
+		p.kv("calls", "%d demanded, %d served, %d refused at once (\"HMRC is busy\"), %d failed; the last ended %.1fs after the demand stopped",
+			s.Demanded, s.Succeeded, s.Refused, s.Failed, s.DrainSeconds)
 		p.failures(s.Failures)
-		p.kv("latency under excess demand", "%s", s.DemandWait)
+		p.kv("served calls' latency", "%s; goal p99 ≤ 5 s %s", s.Served, goal(s.Served.Count > 0 && s.Served.P99 <= 5000))
+		p.kv("refusals' latency", "%s", s.RefusedIn)
+		p.kv("HMRC clients' store calls per HMRC request", "%s; goal ≤ 3 per HMRC request %s", s.DemandStoreCalls, goal(s.DemandStoreCalls != nil && s.DemandStoreCalls.PerHMRCRequest <= 3))
+		if s.DemandDBXactPerReq > 0 {
+			p.kv("database transactions per HMRC request", "%.2f; %.2f per API call (all of PostgreSQL's: API keys, landlords, refused calls included)", s.DemandDBXactPerReq, s.DemandDBXactPerCall)
+		}
 		p.line("")
 		p.line("  Priorities, %v: %d background callers take every free slot; landlords call at %s/s through the API, scheduled work at %s/s",
 			c.PriorityDuration, c.BackgroundWorkers, formatFloat(c.InteractiveRate), formatFloat(c.ScheduledRate))
 		p.kv("HMRC requests/s", "%.2f (background %.2f calls/s)", s.PriorityHMRCPerSec, s.BackgroundPerSec)
-		p.kv("interactive (landlord) wait", "%s; %d failed; goal p99 ≤ 1 s %s", s.Interactive, s.InteractiveFailed, goal(s.Interactive.P99 <= 1000))
+		p.kv("interactive (landlord) wait", "%s; %d refused, %d failed; goal p99 ≤ 1 s %s", s.Interactive, s.InteractiveRefused, s.InteractiveFailed, goal(s.Interactive.P99 <= 1000))
 		if w := s.InteractiveLimiter; w != nil {
 			p.kv("interactive waits for the budget", "%.0f (instances' /metrics): %.0f%% within 0.5 s, %.0f%% within 1 s", w.Waits, w.WithinHalf*100, w.WithinSecond*100)
 		}
@@ -119,7 +132,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			c.RefreshDuration, c.RefreshConnections, c.RefreshLifetime, c.RefreshMargin,
 			float64(c.RefreshConnections)/(c.RefreshLifetime-c.RefreshMargin).Seconds(), formatFloat(c.InteractiveRate))
 		p.kv("HMRC requests/s", "%.2f (%.2f refreshes/s); at most %d in any 1-s window; %d answered 429", s.RefreshHMRCPerSec, s.RefreshesPerSec, s.RefreshMaxPerSecond, s.RefreshThrottled)
-		p.kv("interactive (landlord) wait", "%s; %d failed; goal p99 ≤ 1 s %s", s.RefreshInteractive, s.RefreshInteractiveFailed, goal(s.RefreshInteractive.P99 <= 1000))
+		p.kv("interactive (landlord) wait", "%s; %d refused, %d failed; goal p99 ≤ 1 s %s", s.RefreshInteractive, s.RefreshInteractiveRefused, s.RefreshInteractiveFailed, goal(s.RefreshInteractive.P99 <= 1000))
 		p.failures(s.RefreshFailures)
 		p.kv("waits for another instance's refresh", "%.0f", s.RefreshLeaseWaits)
 		p.children(s.Children)

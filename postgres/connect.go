@@ -28,6 +28,12 @@ func scanConnectSession(row interface{ Scan(...any) error }) (*mtdconnect.Connec
 // CreateConnectSession stores cs. ErrConflict if its ID or token hash is
 // taken, ErrNotFound if its user does not exist.
 func (s *Store) CreateConnectSession(ctx context.Context, cs *mtdconnect.ConnectSession) error {
+	if err := mtdconnect.CheckKey(cs.ID, cs.State); err != nil {
+		return fmt.Errorf("postgres: create connect session: %w", err)
+	}
+	if err := mtdconnect.CheckText(string(cs.Purpose), cs.ReturnURL, cs.Display, string(cs.Status), cs.Error); err != nil {
+		return fmt.Errorf("postgres: create connect session: %w", err)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO connect_sessions (`+connectColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		cs.ID, cs.TokenHash, cs.UserID, string(cs.Purpose), cs.ReturnURL, cs.Display, string(cs.Status), cs.Error, cs.CreatedBy,
@@ -47,6 +53,9 @@ func (s *Store) connectSession(ctx context.Context, what, where string, arg any)
 }
 
 func (s *Store) ConnectSession(ctx context.Context, id string) (*mtdconnect.ConnectSession, error) {
+	if err := mtdconnect.CheckKey(id); err != nil {
+		return nil, fmt.Errorf("postgres: connect session: %w", err)
+	}
 	return s.connectSession(ctx, "connect session", "id", id)
 }
 
@@ -55,6 +64,9 @@ func (s *Store) ConnectSessionByToken(ctx context.Context, tokenHash []byte) (*m
 }
 
 func (s *Store) ConnectSessionByState(ctx context.Context, state string) (*mtdconnect.ConnectSession, error) {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return nil, fmt.Errorf("postgres: connect session by state: %w", err)
+	}
 	if state == "" {
 		return nil, fmt.Errorf("postgres: connect session by state: %w", mtdconnect.ErrNotFound)
 	}
@@ -73,6 +85,9 @@ func (s *Store) connectStateError(ctx context.Context, op, id string) error {
 
 // StartConnectSession: one conditional UPDATE, so of racers one wins.
 func (s *Store) StartConnectSession(ctx context.Context, id, state string, browserHash []byte, at time.Time) error {
+	if err := mtdconnect.CheckKey(id, state); err != nil {
+		return fmt.Errorf("postgres: start connect session: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE connect_sessions SET state = $2, browser_hash = $3, started_at = $4
 		WHERE id = $1 AND status = 'pending' AND state = ''`, id, state, nonNil(browserHash), ts(at))
 	if err != nil {
@@ -86,6 +101,12 @@ func (s *Store) StartConnectSession(ctx context.Context, id, state string, brows
 
 // FinishConnectSession: one conditional UPDATE; the first outcome stands.
 func (s *Store) FinishConnectSession(ctx context.Context, id string, status mtdconnect.ConnectSessionStatus, errCode string, at time.Time) error {
+	if err := mtdconnect.CheckKey(id); err != nil {
+		return fmt.Errorf("postgres: finish connect session: %w", err)
+	}
+	if err := mtdconnect.CheckText(string(status), errCode); err != nil {
+		return fmt.Errorf("postgres: finish connect session: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE connect_sessions SET status = $2, error = $3, finished_at = $4
 		WHERE id = $1 AND status = 'pending'`, id, string(status), errCode, ts(at))
 	if err != nil {
@@ -119,6 +140,9 @@ func (s *Store) ReturnURLs(ctx context.Context) ([]*mtdconnect.AllowedReturnURL,
 }
 
 func (s *Store) AddReturnURL(ctx context.Context, u *mtdconnect.AllowedReturnURL) error {
+	if err := mtdconnect.CheckKey(u.URL); err != nil {
+		return fmt.Errorf("postgres: add return url: %w", err)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO return_urls (url, added_by, added_at) VALUES ($1, $2, $3)`, u.URL, u.AddedBy, ts(u.AddedAt))
 	if err != nil {
 		return wrap("add return url", err)
@@ -127,6 +151,9 @@ func (s *Store) AddReturnURL(ctx context.Context, u *mtdconnect.AllowedReturnURL
 }
 
 func (s *Store) RemoveReturnURL(ctx context.Context, url string) error {
+	if err := mtdconnect.CheckKey(url); err != nil {
+		return fmt.Errorf("postgres: remove return url: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM return_urls WHERE url = $1`, url)
 	if err != nil {
 		return wrap("remove return url", err)

@@ -54,6 +54,9 @@ func connectionSet(lastUsed string) string {
 }
 
 func (s *Store) Connection(ctx context.Context, userID int64, purpose mtdconnect.Purpose) (*mtdconnect.Connection, error) {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return nil, fmt.Errorf("postgres: connection: %w", err)
+	}
 	c, err := scanConnection(s.pool.QueryRow(ctx,
 		`SELECT `+connectionColumns+` FROM connections WHERE user_id = $1 AND purpose = $2`,
 		userID, string(purpose)))
@@ -68,6 +71,9 @@ func (s *Store) Connection(ctx context.Context, userID int64, purpose mtdconnect
 // compare-and-swap keyed on the old grant's version loses. It sets
 // c.Version.
 func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) error {
+	if err := checkConnectionText(c); err != nil {
+		return fmt.Errorf("postgres: save connection: %w", err)
+	}
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO connections (`+connectionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
@@ -88,6 +94,9 @@ func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) er
 // TouchConnection does not bump the version, so c may carry a use older than
 // one recorded since c was read; c.LastUsedAt is set to what is stored.
 func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) error {
+	if err := checkConnectionText(c); err != nil {
+		return fmt.Errorf("postgres: update connection: %w", err)
+	}
 	args := append(connectionArgs(c), c.Version)
 	var (
 		version  int64
@@ -125,6 +134,9 @@ func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) 
 // change a compare-and-swap should lose to). last_used_at never moves
 // backwards, so touches racing each other keep the latest.
 func (s *Store) TouchConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose, at time.Time) error {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return fmt.Errorf("postgres: touch connection: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx,
 		`UPDATE connections SET last_used_at = GREATEST(last_used_at, $3) WHERE user_id = $1 AND purpose = $2`,
 		userID, string(purpose), ts(at))
@@ -139,6 +151,9 @@ func (s *Store) TouchConnection(ctx context.Context, userID int64, purpose mtdco
 
 // DeleteConnection deletes the connection. ErrNotFound if there is none.
 func (s *Store) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose) error {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return fmt.Errorf("postgres: delete connection: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx,
 		`DELETE FROM connections WHERE user_id = $1 AND purpose = $2`, userID, string(purpose))
 	if err != nil {
@@ -231,4 +246,10 @@ func (s *Store) InterruptedRefreshes(ctx context.Context, before time.Time, limi
 		return nil, wrap("interrupted refreshes", err)
 	}
 	return out, nil
+}
+
+// checkConnectionText refuses a connection with text no store can keep.
+func checkConnectionText(c *mtdconnect.Connection) error {
+	return mtdconnect.CheckText(string(c.Purpose), string(c.Status), c.Reason, c.Scopes, c.Environment,
+		c.ClientID, c.RefreshLeaseOwner, c.LastError)
 }

@@ -102,7 +102,8 @@ func utc(t *time.Time) time.Time {
 
 // wrap turns a database error into the Store's vocabulary: no rows is
 // ErrNotFound, a unique violation is ErrConflict, a foreign key violation
-// (the referenced user does not exist) is ErrNotFound. The original error
+// (the referenced user does not exist) is ErrNotFound, text PostgreSQL
+// cannot keep is ErrInvalidText. The original error
 // stays in the chain for errors.As.
 func wrap(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -115,6 +116,12 @@ func wrap(op string, err error) error {
 			return fmt.Errorf("postgres: %s: %w: %w", op, mtdconnect.ErrConflict, err)
 		case "23503": // foreign_key_violation
 			return fmt.Errorf("postgres: %s: %w: %w", op, mtdconnect.ErrNotFound, err)
+		case "22021", "22P05", "54000":
+			// character_not_in_repertoire, untranslatable_character,
+			// program_limit_exceeded (an index entry too large): text the
+			// methods' own checks should have refused. The driver's
+			// message quotes the byte, never the value.
+			return fmt.Errorf("postgres: %s: %w: %w", op, mtdconnect.ErrInvalidText, err)
 		}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

@@ -27,6 +27,9 @@ func scanSubmission(r pgx.Row) (*mtdconnect.Submission, error) {
 
 // SaveSubmission records sub and sets its ID.
 func (s *Store) SaveSubmission(ctx context.Context, sub *mtdconnect.Submission) error {
+	if err := mtdconnect.CheckText(string(sub.Purpose), sub.Kind, sub.Period, sub.CorrelationID, sub.ReceiptID); err != nil {
+		return fmt.Errorf("postgres: save submission: %w", err)
+	}
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO submissions (user_id, purpose, kind, period, period_start, period_end, body, response,
 			correlation_id, receipt_id, submitted_at)
@@ -51,6 +54,9 @@ func nonNil(b []byte) []byte {
 // Submissions lists the user's submissions for purpose, newest first (all
 // if limit is not positive).
 func (s *Store) Submissions(ctx context.Context, userID int64, purpose mtdconnect.Purpose, limit int) ([]*mtdconnect.Submission, error) {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return nil, fmt.Errorf("postgres: submissions: %w", err)
+	}
 	query := `SELECT ` + submissionColumns + ` FROM submissions WHERE user_id = $1 AND purpose = $2 ORDER BY id DESC`
 	args := []any{userID, string(purpose)}
 	if limit > 0 {
@@ -96,6 +102,9 @@ type storedSecret struct {
 
 // SaveApplication creates or replaces the application of a.Environment.
 func (s *Store) SaveApplication(ctx context.Context, a *mtdconnect.Application) error {
+	if err := checkApplicationText(a); err != nil {
+		return fmt.Errorf("postgres: save application: %w", err)
+	}
 	secrets := make([]storedSecret, len(a.Secrets))
 	for i, sec := range a.Secrets {
 		sec.AddedAt = sec.AddedAt.UTC().Truncate(time.Millisecond)
@@ -128,6 +137,9 @@ func (s *Store) SaveApplication(ctx context.Context, a *mtdconnect.Application) 
 
 // Application returns the application registered for environment.
 func (s *Store) Application(ctx context.Context, environment string) (*mtdconnect.Application, error) {
+	if err := mtdconnect.CheckKey(environment); err != nil {
+		return nil, fmt.Errorf("postgres: application: %w", err)
+	}
 	var a mtdconnect.Application
 	var uj, sj []byte
 	err := s.pool.QueryRow(ctx, `SELECT environment, client_id, redirect_uris, secrets, updated_at, updated_by
@@ -154,6 +166,9 @@ func (s *Store) Application(ctx context.Context, environment string) (*mtdconnec
 // Confirm records c unless a confirmation of its name exists, and returns
 // the one stored.
 func (s *Store) Confirm(ctx context.Context, c *mtdconnect.Confirmation) (*mtdconnect.Confirmation, error) {
+	if err := mtdconnect.CheckKey(c.Name); err != nil {
+		return nil, fmt.Errorf("postgres: confirm: %w", err)
+	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO confirmations (name, user_id, at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO NOTHING`, c.Name, c.UserID, ts(c.At)); err != nil {
 		return nil, wrap("confirm", err)
@@ -163,6 +178,9 @@ func (s *Store) Confirm(ctx context.Context, c *mtdconnect.Confirmation) (*mtdco
 
 // Confirmation returns the confirmation called name.
 func (s *Store) Confirmation(ctx context.Context, name string) (*mtdconnect.Confirmation, error) {
+	if err := mtdconnect.CheckKey(name); err != nil {
+		return nil, fmt.Errorf("postgres: confirmation: %w", err)
+	}
 	var c mtdconnect.Confirmation
 	err := s.pool.QueryRow(ctx, `SELECT name, user_id, at FROM confirmations WHERE name = $1`, name).
 		Scan(&c.Name, &c.UserID, &c.At)
@@ -171,4 +189,23 @@ func (s *Store) Confirmation(ctx context.Context, name string) (*mtdconnect.Conf
 	}
 	c.At = c.At.UTC()
 	return &c, nil
+}
+
+// checkApplicationText refuses an application with text no store can keep.
+func checkApplicationText(a *mtdconnect.Application) error {
+	if err := mtdconnect.CheckKey(a.Environment); err != nil {
+		return err
+	}
+	if err := mtdconnect.CheckText(a.ClientID); err != nil {
+		return err
+	}
+	if err := mtdconnect.CheckText(a.RedirectURIs...); err != nil {
+		return err
+	}
+	for _, sec := range a.Secrets {
+		if err := mtdconnect.CheckText(sec.ID, sec.Last4); err != nil {
+			return err
+		}
+	}
+	return nil
 }

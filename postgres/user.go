@@ -45,6 +45,12 @@ func nullRef(ref string) *string {
 // CreateUser inserts u and sets its ID and CreatedAt (from s.Now).
 // ErrConflict if the ref, or the sign-in email, is taken.
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Ref, u.Email); err != nil {
+		return fmt.Errorf("postgres: create user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.DisplayName, u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("postgres: create user: %w", err)
+	}
 	created := ts(s.now())
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO users (ref, email, display_name, password_hash, nino, vrn, admin, totp_secret, totp_last_step, created_at)
@@ -68,6 +74,9 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*mtdconnect.User, error
 }
 
 func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User, error) {
+	if err := mtdconnect.CheckKey(email); err != nil {
+		return nil, fmt.Errorf("postgres: user by email: %w", err)
+	}
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users
 		WHERE email = $1 AND email <> '' AND ref IS NULL AND deleted_at IS NULL`, email))
 	if err != nil {
@@ -77,6 +86,9 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User
 }
 
 func (s *Store) UserByRef(ctx context.Context, ref string) (*mtdconnect.User, error) {
+	if err := mtdconnect.CheckKey(ref); err != nil {
+		return nil, fmt.Errorf("postgres: user by ref: %w", err)
+	}
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE ref = $1`, ref))
 	if err != nil {
 		return nil, wrap("user by ref", err)
@@ -88,6 +100,12 @@ func (s *Store) UserByRef(ctx context.Context, ref string) (*mtdconnect.User, er
 // admin flag. ErrNotFound if the user is gone or deleted, ErrConflict if
 // the email is taken.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Email); err != nil {
+		return fmt.Errorf("postgres: update user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.DisplayName, u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("postgres: update user: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE users SET email = $2, display_name = $3, password_hash = $4, nino = $5, vrn = $6, admin = $7
 		WHERE id = $1 AND deleted_at IS NULL`,
@@ -201,6 +219,9 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*mtdconnect.APIKey, error)
 // CreateAPIKey inserts k and sets its ID and CreatedAt (from s.Now).
 // ErrConflict if the hash exists.
 func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
+	if err := mtdconnect.CheckText(k.Name, mtdconnect.JoinScopes(k.Scopes)); err != nil {
+		return fmt.Errorf("postgres: create api key: %w", err)
+	}
 	created := ts(s.now())
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO api_keys (name, hash, scopes, created_at) VALUES ($1, $2, $3, $4)
@@ -302,6 +323,12 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64, at, ifBefore time.Tim
 
 // CreatePendingAuthorization inserts p. ErrConflict if its state exists.
 func (s *Store) CreatePendingAuthorization(ctx context.Context, p *mtdconnect.PendingAuthorization) error {
+	if err := mtdconnect.CheckKey(p.State); err != nil {
+		return fmt.Errorf("postgres: create pending authorization: %w", err)
+	}
+	if err := mtdconnect.CheckText(string(p.Purpose), p.RedirectURI); err != nil {
+		return fmt.Errorf("postgres: create pending authorization: %w", err)
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO pending_authorizations (state, user_id, purpose, verifier, redirect_uri, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -313,6 +340,9 @@ func (s *Store) CreatePendingAuthorization(ctx context.Context, p *mtdconnect.Pe
 }
 
 func (s *Store) PendingAuthorization(ctx context.Context, state string) (*mtdconnect.PendingAuthorization, error) {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return nil, fmt.Errorf("postgres: pending authorization: %w", err)
+	}
 	var (
 		p                  mtdconnect.PendingAuthorization
 		created, expiresAt *time.Time
@@ -332,6 +362,9 @@ func (s *Store) PendingAuthorization(ctx context.Context, state string) (*mtdcon
 // so of several concurrent callers exactly one sees the row go and gets nil;
 // the others get ErrNotFound.
 func (s *Store) DeletePendingAuthorization(ctx context.Context, state string) error {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return fmt.Errorf("postgres: delete pending authorization: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM pending_authorizations WHERE state = $1`, state)
 	if err != nil {
 		return wrap("delete pending authorization", err)

@@ -26,6 +26,9 @@ func (s *Store) IncomeTaxBusiness(ctx context.Context, userID int64) (*mtdconnec
 
 // SaveIncomeTaxBusiness implements mtdconnect.Store.
 func (s *Store) SaveIncomeTaxBusiness(ctx context.Context, b *mtdconnect.IncomeTaxBusiness) error {
+	if err := mtdconnect.CheckText(b.NINO, b.Environment, b.BusinessID); err != nil {
+		return fmt.Errorf("sqlite: save income tax business: %w", err)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO income_tax_businesses (user_id, nino, environment, business_id, found_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET nino = excluded.nino, environment = excluded.environment,
@@ -44,6 +47,9 @@ func (s *Store) DeleteIncomeTaxBusiness(ctx context.Context, userID int64) error
 
 // CachedObligations implements mtdconnect.Store.
 func (s *Store) CachedObligations(ctx context.Context, userID int64, key string) (*mtdconnect.CachedObligations, error) {
+	if err := mtdconnect.CheckKey(key); err != nil {
+		return nil, fmt.Errorf("sqlite: cached obligations: %w", err)
+	}
 	o := mtdconnect.CachedObligations{UserID: userID, Key: key}
 	var fetched int64
 	err := s.db.QueryRowContext(ctx, `SELECT body, fetched_at FROM cached_obligations WHERE user_id = ? AND key = ?`,
@@ -57,6 +63,9 @@ func (s *Store) CachedObligations(ctx context.Context, userID int64, key string)
 
 // SaveObligations implements mtdconnect.Store.
 func (s *Store) SaveObligations(ctx context.Context, o *mtdconnect.CachedObligations) error {
+	if err := mtdconnect.CheckKey(o.Key); err != nil {
+		return fmt.Errorf("sqlite: save obligations: %w", err)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO cached_obligations (user_id, key, body, fetched_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_id, key) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at`,
 		o.UserID, o.Key, nonNil(o.Body), ms(o.FetchedAt))

@@ -29,6 +29,12 @@ func scanConnectSession(r scanner) (*mtdconnect.ConnectSession, error) {
 
 // CreateConnectSession implements mtdconnect.Store.
 func (s *Store) CreateConnectSession(ctx context.Context, cs *mtdconnect.ConnectSession) error {
+	if err := mtdconnect.CheckKey(cs.ID, cs.State); err != nil {
+		return fmt.Errorf("sqlite: create connect session: %w", err)
+	}
+	if err := mtdconnect.CheckText(string(cs.Purpose), cs.ReturnURL, cs.Display, string(cs.Status), cs.Error); err != nil {
+		return fmt.Errorf("sqlite: create connect session: %w", err)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO connect_sessions (`+connectColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		cs.ID, cs.TokenHash, cs.UserID, string(cs.Purpose), cs.ReturnURL, cs.Display, string(cs.Status), cs.Error, cs.CreatedBy,
@@ -52,6 +58,9 @@ func (s *Store) connectSession(ctx context.Context, what, where string, arg any)
 
 // ConnectSession implements mtdconnect.Store.
 func (s *Store) ConnectSession(ctx context.Context, id string) (*mtdconnect.ConnectSession, error) {
+	if err := mtdconnect.CheckKey(id); err != nil {
+		return nil, fmt.Errorf("sqlite: connect session: %w", err)
+	}
 	return s.connectSession(ctx, "connect session", "id", id)
 }
 
@@ -62,6 +71,9 @@ func (s *Store) ConnectSessionByToken(ctx context.Context, tokenHash []byte) (*m
 
 // ConnectSessionByState implements mtdconnect.Store.
 func (s *Store) ConnectSessionByState(ctx context.Context, state string) (*mtdconnect.ConnectSession, error) {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return nil, fmt.Errorf("sqlite: connect session by state: %w", err)
+	}
 	if state == "" {
 		return nil, fmt.Errorf("sqlite: connect session by state: %w", mtdconnect.ErrNotFound)
 	}
@@ -84,6 +96,9 @@ func (s *Store) connectStateError(ctx context.Context, id string) error {
 
 // StartConnectSession implements mtdconnect.Store.
 func (s *Store) StartConnectSession(ctx context.Context, id, state string, browserHash []byte, at time.Time) error {
+	if err := mtdconnect.CheckKey(id, state); err != nil {
+		return fmt.Errorf("sqlite: start connect session: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE connect_sessions SET state = ?, browser_hash = ?, started_at = ?
 		WHERE id = ? AND status = 'pending' AND state = ''`, state, nonNil(browserHash), ms(at), id)
 	if isUnique(err) {
@@ -102,6 +117,12 @@ func (s *Store) StartConnectSession(ctx context.Context, id, state string, brows
 
 // FinishConnectSession implements mtdconnect.Store.
 func (s *Store) FinishConnectSession(ctx context.Context, id string, status mtdconnect.ConnectSessionStatus, errCode string, at time.Time) error {
+	if err := mtdconnect.CheckKey(id); err != nil {
+		return fmt.Errorf("sqlite: finish connect session: %w", err)
+	}
+	if err := mtdconnect.CheckText(string(status), errCode); err != nil {
+		return fmt.Errorf("sqlite: finish connect session: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE connect_sessions SET status = ?, error = ?, finished_at = ?
 		WHERE id = ? AND status = 'pending'`, string(status), errCode, ms(at), id)
 	if err == nil {
@@ -140,6 +161,9 @@ func (s *Store) ReturnURLs(ctx context.Context) ([]*mtdconnect.AllowedReturnURL,
 
 // AddReturnURL implements mtdconnect.Store.
 func (s *Store) AddReturnURL(ctx context.Context, u *mtdconnect.AllowedReturnURL) error {
+	if err := mtdconnect.CheckKey(u.URL); err != nil {
+		return fmt.Errorf("sqlite: add return url: %w", err)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO return_urls (url, added_by, added_at) VALUES (?, ?, ?)`, u.URL, u.AddedBy, ms(u.AddedAt))
 	if isUnique(err) {
 		err = mtdconnect.ErrConflict
@@ -152,6 +176,9 @@ func (s *Store) AddReturnURL(ctx context.Context, u *mtdconnect.AllowedReturnURL
 
 // RemoveReturnURL implements mtdconnect.Store.
 func (s *Store) RemoveReturnURL(ctx context.Context, url string) error {
+	if err := mtdconnect.CheckKey(url); err != nil {
+		return fmt.Errorf("sqlite: remove return url: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM return_urls WHERE url = ?`, url)
 	if err == nil {
 		err = affected(res)

@@ -12,6 +12,12 @@ import (
 
 // CreatePendingAuthorization implements mtdconnect.Store.
 func (s *Store) CreatePendingAuthorization(ctx context.Context, p *mtdconnect.PendingAuthorization) error {
+	if err := mtdconnect.CheckKey(p.State); err != nil {
+		return fmt.Errorf("sqlite: create pending authorization: %w", err)
+	}
+	if err := mtdconnect.CheckText(string(p.Purpose), p.RedirectURI); err != nil {
+		return fmt.Errorf("sqlite: create pending authorization: %w", err)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO pending_authorizations
 		(state, user_id, purpose, verifier, redirect_uri, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		p.State, p.UserID, p.Purpose, p.Verifier, p.RedirectURI, ms(p.CreatedAt), ms(p.ExpiresAt))
@@ -26,6 +32,9 @@ func (s *Store) CreatePendingAuthorization(ctx context.Context, p *mtdconnect.Pe
 
 // PendingAuthorization implements mtdconnect.Store.
 func (s *Store) PendingAuthorization(ctx context.Context, state string) (*mtdconnect.PendingAuthorization, error) {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return nil, fmt.Errorf("sqlite: pending authorization: %w", err)
+	}
 	var p mtdconnect.PendingAuthorization
 	var created, expires int64
 	err := s.db.QueryRowContext(ctx, `SELECT state, user_id, purpose, verifier, redirect_uri, created_at, expires_at
@@ -41,6 +50,9 @@ func (s *Store) PendingAuthorization(ctx context.Context, state string) (*mtdcon
 // DeletePendingAuthorization implements mtdconnect.Store. One DELETE is
 // atomic, so of several concurrent callers only one sees a row affected.
 func (s *Store) DeletePendingAuthorization(ctx context.Context, state string) error {
+	if err := mtdconnect.CheckKey(state); err != nil {
+		return fmt.Errorf("sqlite: delete pending authorization: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM pending_authorizations WHERE state = ?`, state)
 	if err == nil {
 		err = affected(res)
@@ -76,6 +88,9 @@ func scanConnection(r scanner) (*mtdconnect.Connection, error) {
 
 // Connection implements mtdconnect.Store.
 func (s *Store) Connection(ctx context.Context, userID int64, purpose mtdconnect.Purpose) (*mtdconnect.Connection, error) {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return nil, fmt.Errorf("sqlite: connection: %w", err)
+	}
 	c, err := scanConnection(s.db.QueryRowContext(ctx, `SELECT `+connectionColumns+` FROM connections
 		WHERE user_id = ? AND purpose = ?`, userID, purpose))
 	return c, notFound("connection", err)
@@ -92,6 +107,9 @@ func nextVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
 // SaveConnection implements mtdconnect.Store. REPLACE is exactly "create or
 // replace whole"; the fresh version makes any copy of the old row stale.
 func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) error {
+	if err := checkConnectionText(c); err != nil {
+		return fmt.Errorf("sqlite: save connection: %w", err)
+	}
 	var v int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -117,6 +135,9 @@ func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) er
 // time older than one recorded since c was read, and that use must not be
 // lost (DueConnections relies on it). c.LastUsedAt is set to what is stored.
 func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) error {
+	if err := checkConnectionText(c); err != nil {
+		return fmt.Errorf("sqlite: update connection: %w", err)
+	}
 	var v, lastUsed int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -160,6 +181,9 @@ func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) 
 // TouchConnection implements mtdconnect.Store. Like UpdateConnection it never
 // moves last_used_at backwards, so touches racing each other keep the latest.
 func (s *Store) TouchConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose, at time.Time) error {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return fmt.Errorf("sqlite: touch connection: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE connections SET last_used_at = max(last_used_at, ?)
 		WHERE user_id = ? AND purpose = ?`, ms(at), userID, purpose)
 	if err == nil {
@@ -173,6 +197,9 @@ func (s *Store) TouchConnection(ctx context.Context, userID int64, purpose mtdco
 
 // DeleteConnection implements mtdconnect.Store.
 func (s *Store) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose) error {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return fmt.Errorf("sqlite: delete connection: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM connections WHERE user_id = ? AND purpose = ?`, userID, purpose)
 	if err == nil {
 		err = affected(res)
@@ -220,6 +247,9 @@ func (s *Store) DueConnections(ctx context.Context, q mtdconnect.DueQuery) ([]*m
 
 // AppendAudit implements mtdconnect.Store.
 func (s *Store) AppendAudit(ctx context.Context, e *mtdconnect.AuditEvent) error {
+	if err := mtdconnect.CheckText(string(e.Purpose), e.Kind, e.Detail); err != nil {
+		return fmt.Errorf("sqlite: append audit: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO audit_events (user_id, purpose, kind, detail, at)
 		VALUES (?, ?, ?, ?, ?)`, e.UserID, e.Purpose, e.Kind, e.Detail, ms(e.At))
 	var id int64
@@ -284,4 +314,10 @@ func (s *Store) InterruptedRefreshes(ctx context.Context, before time.Time, limi
 		return nil, fmt.Errorf("sqlite: interrupted refreshes: %w", err)
 	}
 	return out, nil
+}
+
+// checkConnectionText refuses a connection with text no store can keep.
+func checkConnectionText(c *mtdconnect.Connection) error {
+	return mtdconnect.CheckText(string(c.Purpose), string(c.Status), c.Reason, c.Scopes, c.Environment,
+		c.ClientID, c.RefreshLeaseOwner, c.LastError)
 }

@@ -25,6 +25,9 @@ func scanSubmission(r scanner) (*mtdconnect.Submission, error) {
 
 // SaveSubmission implements mtdconnect.Store.
 func (s *Store) SaveSubmission(ctx context.Context, sub *mtdconnect.Submission) error {
+	if err := mtdconnect.CheckText(string(sub.Purpose), sub.Kind, sub.Period, sub.CorrelationID, sub.ReceiptID); err != nil {
+		return fmt.Errorf("sqlite: save submission: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO submissions (user_id, purpose, kind, period, period_start,
 		period_end, body, response, correlation_id, receipt_id, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sub.UserID, sub.Purpose, sub.Kind, sub.Period, ms(sub.PeriodStart), ms(sub.PeriodEnd), nonNil(sub.Body),
@@ -47,6 +50,9 @@ func nonNil(b []byte) []byte {
 
 // Submissions implements mtdconnect.Store.
 func (s *Store) Submissions(ctx context.Context, userID int64, purpose mtdconnect.Purpose, limit int) ([]*mtdconnect.Submission, error) {
+	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+		return nil, fmt.Errorf("sqlite: submissions: %w", err)
+	}
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -87,6 +93,9 @@ type storedSecret struct {
 
 // SaveApplication implements mtdconnect.Store.
 func (s *Store) SaveApplication(ctx context.Context, a *mtdconnect.Application) error {
+	if err := checkApplicationText(a); err != nil {
+		return fmt.Errorf("sqlite: save application: %w", err)
+	}
 	secrets := make([]storedSecret, len(a.Secrets))
 	for i, sec := range a.Secrets {
 		sec.AddedAt = sec.AddedAt.UTC().Truncate(time.Millisecond)
@@ -118,6 +127,9 @@ func (s *Store) SaveApplication(ctx context.Context, a *mtdconnect.Application) 
 
 // Application implements mtdconnect.Store.
 func (s *Store) Application(ctx context.Context, environment string) (*mtdconnect.Application, error) {
+	if err := mtdconnect.CheckKey(environment); err != nil {
+		return nil, fmt.Errorf("sqlite: application: %w", err)
+	}
 	var a mtdconnect.Application
 	var uj, sj string
 	var updated int64
@@ -151,6 +163,9 @@ func decodeApplication(a *mtdconnect.Application, uris, secrets []byte) error {
 
 // Confirm implements mtdconnect.Store.
 func (s *Store) Confirm(ctx context.Context, c *mtdconnect.Confirmation) (*mtdconnect.Confirmation, error) {
+	if err := mtdconnect.CheckKey(c.Name); err != nil {
+		return nil, fmt.Errorf("sqlite: confirm: %w", err)
+	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO confirmations (name, user_id, at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO NOTHING`, c.Name, c.UserID, ms(c.At)); err != nil {
 		return nil, fmt.Errorf("sqlite: confirm: %w", err)
@@ -160,6 +175,9 @@ func (s *Store) Confirm(ctx context.Context, c *mtdconnect.Confirmation) (*mtdco
 
 // Confirmation implements mtdconnect.Store.
 func (s *Store) Confirmation(ctx context.Context, name string) (*mtdconnect.Confirmation, error) {
+	if err := mtdconnect.CheckKey(name); err != nil {
+		return nil, fmt.Errorf("sqlite: confirmation: %w", err)
+	}
 	var c mtdconnect.Confirmation
 	var at int64
 	err := s.db.QueryRowContext(ctx, `SELECT name, user_id, at FROM confirmations WHERE name = ?`, name).
@@ -169,4 +187,23 @@ func (s *Store) Confirmation(ctx context.Context, name string) (*mtdconnect.Conf
 	}
 	c.At = msTime(at)
 	return &c, nil
+}
+
+// checkApplicationText refuses an application with text no store can keep.
+func checkApplicationText(a *mtdconnect.Application) error {
+	if err := mtdconnect.CheckKey(a.Environment); err != nil {
+		return err
+	}
+	if err := mtdconnect.CheckText(a.ClientID); err != nil {
+		return err
+	}
+	if err := mtdconnect.CheckText(a.RedirectURIs...); err != nil {
+		return err
+	}
+	for _, sec := range a.Secrets {
+		if err := mtdconnect.CheckText(sec.ID, sec.Last4); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -36,6 +36,12 @@ func nullRef(ref string) sql.NullString { return sql.NullString{String: ref, Val
 
 // CreateUser implements mtdconnect.Store.
 func (s *Store) CreateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Ref, u.Email); err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.DisplayName, u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
 	created := now()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO users (ref, email, display_name, password_hash, nino, vrn, admin,
 		totp_secret, totp_last_step, created_at)
@@ -63,6 +69,9 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*mtdconnect.User, error
 
 // UserByEmail implements mtdconnect.Store.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User, error) {
+	if err := mtdconnect.CheckKey(email); err != nil {
+		return nil, fmt.Errorf("sqlite: user by email: %w", err)
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users
 		WHERE email = ? AND email <> '' AND ref IS NULL AND deleted_at = 0`, email))
 	return u, notFound("user by email", err)
@@ -70,12 +79,21 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mtdconnect.User
 
 // UserByRef implements mtdconnect.Store.
 func (s *Store) UserByRef(ctx context.Context, ref string) (*mtdconnect.User, error) {
+	if err := mtdconnect.CheckKey(ref); err != nil {
+		return nil, fmt.Errorf("sqlite: user by ref: %w", err)
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE ref = ?`, ref))
 	return u, notFound("user by ref", err)
 }
 
 // UpdateUser implements mtdconnect.Store.
 func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
+	if err := mtdconnect.CheckKey(u.Email); err != nil {
+		return fmt.Errorf("sqlite: update user: %w", err)
+	}
+	if err := mtdconnect.CheckText(u.DisplayName, u.PasswordHash, u.NINO, u.VRN); err != nil {
+		return fmt.Errorf("sqlite: update user: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET email = ?, display_name = ?, password_hash = ?, nino = ?, vrn = ?, admin = ?
 		WHERE id = ? AND deleted_at = 0`, u.Email, u.DisplayName, u.PasswordHash, u.NINO, u.VRN, u.Admin, u.ID)
 	if isUnique(err) {
@@ -186,6 +204,9 @@ func scanAPIKey(r scanner) (*mtdconnect.APIKey, error) {
 
 // CreateAPIKey implements mtdconnect.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k *mtdconnect.APIKey) error {
+	if err := mtdconnect.CheckText(k.Name, mtdconnect.JoinScopes(k.Scopes)); err != nil {
+		return fmt.Errorf("sqlite: create api key: %w", err)
+	}
 	created := now()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (name, hash, scopes, created_at) VALUES (?, ?, ?, ?)`,
 		k.Name, k.Hash, mtdconnect.JoinScopes(k.Scopes), ms(created))

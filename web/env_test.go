@@ -62,6 +62,14 @@ type testEnv struct {
 
 	landlord *mtdconnect.User
 	other    *mtdconnect.User
+
+	// webOpts change the web server's configuration (see withWeb).
+	webOpts []func(*web.Config)
+}
+
+// withWeb changes the web server's configuration.
+func withWeb(f func(*web.Config)) envOption {
+	return func(env *testEnv, _ *hmrc.Config) { env.webOpts = append(env.webOpts, f) }
 }
 
 // envOption varies the deployment newTestEnv builds: it is called with
@@ -70,6 +78,13 @@ type testEnv struct {
 type envOption func(env *testEnv, cfg *hmrc.Config)
 
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
+	t.Helper()
+	return newTestEnvOn(t, nil, opts...)
+}
+
+// newTestEnvOn is newTestEnv on the given store, which it closes when the
+// test ends; nil: a SQLite file of its own (Env.DBPath).
+func newTestEnvOn(t *testing.T, store mtdconnect.Store, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := t.Context()
 	env := &testEnv{t: t, httpClient: &http.Client{Timeout: 30 * time.Second,
@@ -81,7 +96,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	// computes a token's expiry from time.Now, so a clock far from it
 	// would skew expiries.
 	hmrctest.New(t, hmrctest.Options{
-		RedirectURL: callback,
+		RedirectURL: callback, Store: store,
 		Configure: func(h *hmrctest.Env, cfg *hmrc.Config) {
 			env.Env = h
 			// The server as the device of batch calls (API calls without
@@ -146,7 +161,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 
 // config is the web server's configuration in the deployment.
 func (env *testEnv) config() web.Config {
-	return web.Config{
+	cfg := web.Config{
 		Store: env.Store, HMRC: env.Client, Landlord: env.service, Logger: env.Logger, Now: env.Clock.Now,
 		Sealer:             env.Sealer, // authenticator-app secrets (mfa.go)
 		PublicURL:          env.url,
@@ -159,6 +174,10 @@ func (env *testEnv) config() web.Config {
 		LicenceIDs:     testLicences,
 		PlatformName:   testPlatformName,
 	}
+	for _, f := range env.webOpts {
+		f(&cfg)
+	}
+	return cfg
 }
 
 // The landlord platform of the connect-session tests: its name and where

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +44,8 @@ type problem struct {
 	// Action says what the landlord can do about it, when one of the
 	// pages' usual links fits: reconnect, settings (check the NINO).
 	Action string
+	// RetryAfter, in seconds, is sent as Retry-After when not zero.
+	RetryAfter int
 }
 
 // fieldError is one problem with one part of a request: HMRC's code and
@@ -65,6 +69,7 @@ const (
 func classify(err error) problem {
 	var (
 		reconnect *hmrc.ReconnectError
+		busy      *hmrc.BusyError
 		api       *hmrc.APIError
 		exchange  *hmrc.ExchangeError
 		appErr    *hmrc.ApplicationError
@@ -165,6 +170,11 @@ func classify(err error) problem {
 	case errors.Is(err, hmrc.ErrNoApplication):
 		return problem{Status: http.StatusConflict, Code: "no_application", Title: "No HMRC application",
 			Message: "No HMRC application is stored yet: enter its client ID and client secret first."}
+	case errors.As(err, &busy):
+		n := busy.RetrySeconds()
+		return problem{Status: http.StatusServiceUnavailable, Code: "hmrc_busy", Title: "HMRC is busy", RetryAfter: n,
+			Message: fmt.Sprintf("HMRC is busy: mtdconnect is already sending HMRC as many requests as HMRC allows. "+
+				"Nothing was sent to HMRC. Try again in %s.", plural(n, "second"))}
 	case errors.Is(err, hmrc.ErrUnavailable):
 		return problem{Status: http.StatusServiceUnavailable, Code: "hmrc_unavailable", Title: "HMRC could not be reached",
 			Message: "HMRC could not be reached. Try again in a few minutes."}
@@ -206,6 +216,10 @@ func classify(err error) problem {
 	case errors.As(err, &badRet):
 		return problem{Status: http.StatusBadRequest, Code: "invalid_return_url", Title: "Check the return URL",
 			Message: sentence(badRet.Message)}
+	case errors.Is(err, landlord.ErrConnectLinkUnknown):
+		// A mistyped or cut link: the landlord's mistake, not ours.
+		return problem{Status: http.StatusNotFound, Code: "connect_link_not_found", Title: "This link does not work",
+			Message: "This connection link is not valid: it may be mistyped or incomplete. Nothing was changed."}
 	case errors.Is(err, landlord.ErrConnectSessionUnknown):
 		return problem{Status: http.StatusNotFound, Code: "connect_session_not_found", Title: "No such connect session",
 			Message: "There is no connect session with that ID (a deleted landlord's sessions are deleted with them)."}
@@ -223,6 +237,9 @@ func classify(err error) problem {
 	case errors.Is(err, landlord.ErrUnknownUser):
 		return problem{Status: http.StatusNotFound, Code: "user_not_found", Title: "No such user",
 			Message: "There is no landlord with that ID."}
+	case errors.Is(err, mtdconnect.ErrInvalidText):
+		return problem{Status: http.StatusBadRequest, Code: "invalid_text", Title: "This request cannot be used",
+			Message: "It holds characters that cannot be used (a NUL character, or text that is not UTF-8) or a value that is too long. Nothing was changed."}
 	case errors.Is(err, errBadRequest):
 		return problem{Status: http.StatusBadRequest, Code: "bad_request", Title: "Bad request",
 			Message: "The request is not valid."}
@@ -254,6 +271,9 @@ func (s *Server) logProblem(r *http.Request, err error) problem {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The browser or platform hung up: nothing went wrong here.
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "client went away", requestAttrs(r))
+	case p.Code == "hmrc_busy":
+		// Overload is answered, not an error: the metrics count it.
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "refused: HMRC's rate budget is busy", requestAttrs(r), slog.Int("retry_after", p.RetryAfter))
 	case p.Status >= 500 && p.Code == "internal":
 		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", requestAttrs(r), slog.String("err", err.Error()))
 	case p.Status >= 500:
@@ -267,6 +287,7 @@ func (s *Server) logProblem(r *http.Request, err error) problem {
 // serverError answers a browser request that failed inside.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	p := s.logProblem(r, err)
+	setRetryAfter(w, p)
 	s.renderMessage(w, r, p.Status, message{Title: p.Title, Text: p.Message, Back: true})
 }
 
@@ -285,8 +306,16 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, p problem) {
+	setRetryAfter(w, p)
 	s.writeJSON(w, r, p.Status, jsonError{Error: p.Code, Message: p.Message, ReasonCode: mtdconnect.ReasonCode(p.Reason),
 		Reason: p.Reason, Scope: p.Scope, Errors: p.Errors})
+}
+
+// setRetryAfter tells the client when to try again, if p says.
+func setRetryAfter(w http.ResponseWriter, p problem) {
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {

@@ -12,3 +12,13 @@ func APIRoutes(s *Server) map[string]string {
 	}
 	return out
 }
+
+// BrowserRoutes lists the patterns of the browser side's pages and forms
+// ("GET /quarterly/receipts/{id}"), for the tests that probe every one.
+func BrowserRoutes(s *Server) []string {
+	var out []string
+	for _, rt := range s.browserRoutes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}

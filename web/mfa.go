@@ -7,7 +7,6 @@ package web
 // Gov-Client-Multi-Factor header reports (secondFactors).
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -34,11 +33,6 @@ const (
 
 	// pendingTOTPLifetime is how long an enrolment page stays usable.
 	pendingTOTPLifetime = 15 * time.Minute
-
-	// Code guesses per landlord: a burst of totpGuessBurst, then one per
-	// totpGuessInterval (see allowGuess).
-	totpGuessBurst    = 5
-	totpGuessInterval = time.Minute
 
 	securityPath = "/settings/security"
 )
@@ -167,16 +161,19 @@ func (s *Server) handleSigninCode(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusBadRequest, "signin_code", "Error: Enter your code", codePage{Error: codeMessage(errTOTPFormat)})
 		return
 	}
-	if ok, err := s.allowGuess(r.Context(), u.ID); err != nil {
+	keys := s.codeKeys(r, u.ID)
+	if wait, err := s.allowed(r.Context(), keys); err != nil {
 		s.serverError(w, r, err)
 		return
-	} else if !ok {
-		s.log.Warn("authenticator code refused: too many tries", "user_id", u.ID)
-		s.render(w, r, http.StatusTooManyRequests, "signin_code", "Error: Enter your code", codePage{Error: textTooManyCodes})
+	} else if wait > 0 {
+		s.log.Warn("authenticator code refused: too many wrong codes from this source", "user_id", u.ID)
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		s.render(w, r, http.StatusTooManyRequests, "signin_code", "Error: Enter your code", codePage{Error: tooManyCodes(wait)})
 		return
 	}
 	step, err := s.checkUserCode(u, code)
 	if isCodeRefusal(err) {
+		s.failed(r.Context(), keys)
 		st.Fails++
 		s.log.Info("sign-in code refused", "user_id", u.ID, "fails", st.Fails, "reason", err.Error())
 		if st.Fails >= codeStepMaxFails {
@@ -202,6 +199,7 @@ func (s *Server) handleSigninCode(w http.ResponseWriter, r *http.Request) {
 	}
 	// Compare-and-set: of two sign-ins racing with one code, one wins.
 	if err := s.store.UseTOTPStep(r.Context(), u.ID, step); errors.Is(err, mtdconnect.ErrConflict) {
+		s.failed(r.Context(), keys)
 		s.render(w, r, http.StatusUnauthorized, "signin_code", "Error: Enter your code", codePage{Error: codeMessage(errTOTPReused)})
 		return
 	} else if err != nil {
@@ -214,24 +212,13 @@ func (s *Server) handleSigninCode(w http.ResponseWriter, r *http.Request) {
 	s.startSession(w, r, &updated, s.now())
 }
 
-const textTooManyCodes = "You have tried too many codes. Wait a minute, then try again."
+// tooManyCodes says how long to wait after too many wrong codes.
+func tooManyCodes(wait time.Duration) string {
+	return "You have tried too many codes. Try again in " + waitWords(wait) + "."
+}
 
 func isCodeRefusal(err error) bool {
 	return errors.Is(err, errTOTPWrong) || errors.Is(err, errTOTPReused) || errors.Is(err, errTOTPFormat)
-}
-
-// allowGuess spends one of the landlord's code guesses: totpGuessBurst at
-// once, then one per totpGuessInterval, counted in the store so that every
-// instance shares the count. This is what bounds guessing; the half
-// sign-in's count of wrong codes only guides an honest browser, since an
-// older copy of that cookie could be sent again.
-func (s *Server) allowGuess(ctx context.Context, userID int64) (bool, error) {
-	_, ok, err := s.store.ReserveSlot(ctx, "totp-guess:"+strconv.FormatInt(userID, 10),
-		totpGuessInterval, (totpGuessBurst-1)*totpGuessInterval, s.now())
-	if err != nil {
-		return false, fmt.Errorf("web: count code guesses: %w", err)
-	}
-	return ok, nil
 }
 
 // checkUserCode checks a code against u's authenticator app and returns
@@ -438,15 +425,18 @@ func (s *Server) handleTOTPRemove(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, codeMessage(errTOTPFormat)+" Your authenticator app was not removed.")
 		return
 	}
-	if ok, err := s.allowGuess(r.Context(), u.ID); err != nil {
+	keys := s.codeKeys(r, u.ID)
+	if wait, err := s.allowed(r.Context(), keys); err != nil {
 		s.serverError(w, r, err)
 		return
-	} else if !ok {
-		s.log.Warn("authenticator code refused: too many tries", "user_id", u.ID)
-		refuse(http.StatusTooManyRequests, textTooManyCodes+" Your authenticator app was not removed.")
+	} else if wait > 0 {
+		s.log.Warn("authenticator code refused: too many wrong codes from this source", "user_id", u.ID)
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		refuse(http.StatusTooManyRequests, tooManyCodes(wait)+" Your authenticator app was not removed.")
 		return
 	}
 	if _, err := s.checkUserCode(u, code); isCodeRefusal(err) {
+		s.failed(r.Context(), keys)
 		s.log.Info("authenticator removal code refused", "user_id", u.ID, "reason", err.Error())
 		refuse(http.StatusBadRequest, codeMessage(err)+" Your authenticator app was not removed.")
 		return

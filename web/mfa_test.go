@@ -383,7 +383,7 @@ func TestSigninTOTP(t *testing.T) {
 		if p.status != http.StatusTooManyRequests {
 			t.Errorf("replayed half sign-in: status %d", p.status)
 		}
-		p.mustContain(t, "You have tried too many codes. Wait a minute, then try again.")
+		p.mustContain(t, "You have tried too many codes. Try again in 60 seconds.")
 		b.noSession(t)
 
 		// A minute later the landlord signs in.

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -63,6 +64,12 @@ type Config struct {
 	// landlord platform".
 	PlatformName string
 
+	// MaxPasswordChecks bounds the password checks (argon2id, 19 MiB
+	// each) running at once; a sign-in that finds them all busy for long
+	// is answered 503 with Retry-After. Default: the number of CPUs, at
+	// least 2.
+	MaxPasswordChecks int
+
 	// Fraud prevention data (see origin.go).
 	//
 	// TrustedProxies are the load balancers and proxies whose
@@ -101,6 +108,8 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	vendorPublicIP netip.Addr // zero: each request's local address
 	licenceIDs     map[string]string
+
+	passwordChecks chan struct{} // a slot per password check running (throttle.go)
 }
 
 // Session and flash lifetimes.
@@ -159,6 +168,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		vendorIP = vendorIP.Unmap()
 	}
+	if cfg.MaxPasswordChecks <= 0 {
+		cfg.MaxPasswordChecks = max(2, runtime.NumCPU())
+	}
 	for name, lic := range cfg.LicenceIDs {
 		if name == "" || lic == "" {
 			return nil, fmt.Errorf("web: licence IDs need a software name and a licence, not %q=%q", name, lic)
@@ -184,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 		trustedProxies:     slices.Clone(cfg.TrustedProxies),
 		vendorPublicIP:     vendorIP,
 		licenceIDs:         maps.Clone(cfg.LicenceIDs),
+		passwordChecks:     make(chan struct{}, cfg.MaxPasswordChecks),
 	}, nil
 }
 
@@ -202,55 +215,70 @@ func isLocalHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// browserRoutes is every page and form of the browser side (the year
+// end's in yearend.go). TestBadTextNeverAnswers500 probes each.
+func (s *Server) browserRoutes() []route {
+	return append([]route{
+		{"GET /{$}", s.handleIndex},
+		{"GET /signin", s.handleSigninPage},
+		{"POST /signin", s.handleSignin},
+		{"POST /signout", s.handleSignout},
+		{"GET /signin/code", s.handleSigninCodePage},
+		{"POST /signin/code", s.handleSigninCode},
+		{"GET /settings/security", s.requireUser(s.handleSecurity)},
+		{"GET /settings/security/totp", s.requireUser(s.handleTOTPEnrolPage)},
+		{"POST /settings/security/totp", s.requireUser(s.handleTOTPEnrol)},
+		{"POST /settings/security/totp/remove", s.requireUser(s.handleTOTPRemove)},
+		{"GET /settings/hmrc", s.requireUser(s.handleSettings)},
+		{"POST /settings/hmrc/connect", s.requireUser(s.handleConnect)},
+		{"POST /settings/hmrc/refresh", s.requireUser(s.handleRefresh)},
+		{"POST /settings/hmrc/test", s.requireUser(s.handleTest)},
+		{"POST /settings/hmrc/disconnect", s.requireUser(s.handleDisconnect)},
+		{"POST /settings/nino", s.requireUser(s.handleNINO)},
+		{"GET /quarterly", s.requireUser(s.handleQuarterly)},
+		{"POST /quarterly/submit", s.requireUser(s.handleQuarterlySubmit)},
+		{"POST /quarterly/period-type", s.requireUser(s.handleQuarterlyPeriodType)},
+		{"GET /quarterly/receipts/{id}", s.requireUser(s.handleReceipt)},
+		{"GET /vat", s.requireUser(s.handleVAT)},
+		{"POST /vat/vrn", s.requireUser(s.handleVATVRN)},
+		{"POST /vat/submit", s.requireUser(s.handleVATSubmit)},
+		{"GET /vat/receipts/{id}", s.requireUser(s.handleVATReceipt)},
+		{"GET /vat/returns/{periodKey}", s.requireUser(s.handleVATReturn)},
+		{"GET /oauth/hmrc/callback", s.handleCallback},
+		{"GET /connect/{token}", s.handleConnectPage},
+		{"POST /connect/{token}", s.handleConnectContinue},
+		{"POST /connect/{token}/cancel", s.handleConnectCancel},
+		{"GET " + adminHMRCPath, s.requireAdmin(s.handleAdminHMRC)},
+		{"POST " + adminHMRCPath + "/application", s.requireAdmin(s.handleAdminApplication)},
+		{"POST " + adminHMRCPath + "/secrets", s.requireAdmin(s.handleAdminAddSecret)},
+		{"POST " + adminHMRCPath + "/secrets/remove", s.requireAdmin(s.handleAdminRemoveSecret)},
+		{"POST " + adminHMRCPath + "/consent", s.requireAdmin(s.handleAdminConsent)},
+		{"POST " + adminHMRCPath + "/fraud-headers", s.requireAdmin(s.handleAdminFraudCheck)},
+		{"GET " + adminKeysPath, s.requireAdmin(s.handleAdminKeys)},
+		{"POST " + adminKeysPath, s.requireAdmin(s.handleAdminKeyCreate)},
+		{"POST " + adminKeysPath + "/rotate", s.requireAdmin(s.handleAdminKeyRotate)},
+		{"POST " + adminKeysPath + "/revoke", s.requireAdmin(s.handleAdminKeyRevoke)},
+		{"GET " + adminConnectPath, s.requireAdmin(s.handleAdminConnect)},
+		{"POST " + adminConnectPath, s.requireAdmin(s.handleAdminReturnURLAdd)},
+		{"POST " + adminConnectPath + "/remove", s.requireAdmin(s.handleAdminReturnURLRemove)},
+		{"GET /static/", s.staticHandler().ServeHTTP},
+	}, s.yearEndPages()...)
+}
+
+// route is a pattern of a mux and its handler.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
 // Handler returns the whole service: the browser routes behind CSP and
 // cross-origin protection, the JSON API under /api/, and /healthz, all
 // behind the request log.
 func (s *Server) Handler() http.Handler {
 	browser := http.NewServeMux()
-	s.route(browser, "GET /{$}", s.handleIndex)
-	s.route(browser, "GET /signin", s.handleSigninPage)
-	s.route(browser, "POST /signin", s.handleSignin)
-	s.route(browser, "POST /signout", s.handleSignout)
-	s.route(browser, "GET /signin/code", s.handleSigninCodePage)
-	s.route(browser, "POST /signin/code", s.handleSigninCode)
-	s.route(browser, "GET /settings/security", s.requireUser(s.handleSecurity))
-	s.route(browser, "GET /settings/security/totp", s.requireUser(s.handleTOTPEnrolPage))
-	s.route(browser, "POST /settings/security/totp", s.requireUser(s.handleTOTPEnrol))
-	s.route(browser, "POST /settings/security/totp/remove", s.requireUser(s.handleTOTPRemove))
-	s.route(browser, "GET /settings/hmrc", s.requireUser(s.handleSettings))
-	s.route(browser, "POST /settings/hmrc/connect", s.requireUser(s.handleConnect))
-	s.route(browser, "POST /settings/hmrc/refresh", s.requireUser(s.handleRefresh))
-	s.route(browser, "POST /settings/hmrc/test", s.requireUser(s.handleTest))
-	s.route(browser, "POST /settings/hmrc/disconnect", s.requireUser(s.handleDisconnect))
-	s.route(browser, "POST /settings/nino", s.requireUser(s.handleNINO))
-	s.route(browser, "GET /quarterly", s.requireUser(s.handleQuarterly))
-	s.route(browser, "POST /quarterly/submit", s.requireUser(s.handleQuarterlySubmit))
-	s.route(browser, "POST /quarterly/period-type", s.requireUser(s.handleQuarterlyPeriodType))
-	s.route(browser, "GET /quarterly/receipts/{id}", s.requireUser(s.handleReceipt))
-	s.registerYearEndPages(browser)
-	s.route(browser, "GET /vat", s.requireUser(s.handleVAT))
-	s.route(browser, "POST /vat/vrn", s.requireUser(s.handleVATVRN))
-	s.route(browser, "POST /vat/submit", s.requireUser(s.handleVATSubmit))
-	s.route(browser, "GET /vat/receipts/{id}", s.requireUser(s.handleVATReceipt))
-	s.route(browser, "GET /vat/returns/{periodKey}", s.requireUser(s.handleVATReturn))
-	s.route(browser, "GET /oauth/hmrc/callback", s.handleCallback)
-	s.route(browser, "GET /connect/{token}", s.handleConnectPage)
-	s.route(browser, "POST /connect/{token}", s.handleConnectContinue)
-	s.route(browser, "POST /connect/{token}/cancel", s.handleConnectCancel)
-	s.route(browser, "GET "+adminHMRCPath, s.requireAdmin(s.handleAdminHMRC))
-	s.route(browser, "POST "+adminHMRCPath+"/application", s.requireAdmin(s.handleAdminApplication))
-	s.route(browser, "POST "+adminHMRCPath+"/secrets", s.requireAdmin(s.handleAdminAddSecret))
-	s.route(browser, "POST "+adminHMRCPath+"/secrets/remove", s.requireAdmin(s.handleAdminRemoveSecret))
-	s.route(browser, "POST "+adminHMRCPath+"/consent", s.requireAdmin(s.handleAdminConsent))
-	s.route(browser, "POST "+adminHMRCPath+"/fraud-headers", s.requireAdmin(s.handleAdminFraudCheck))
-	s.route(browser, "GET "+adminKeysPath, s.requireAdmin(s.handleAdminKeys))
-	s.route(browser, "POST "+adminKeysPath, s.requireAdmin(s.handleAdminKeyCreate))
-	s.route(browser, "POST "+adminKeysPath+"/rotate", s.requireAdmin(s.handleAdminKeyRotate))
-	s.route(browser, "POST "+adminKeysPath+"/revoke", s.requireAdmin(s.handleAdminKeyRevoke))
-	s.route(browser, "GET "+adminConnectPath, s.requireAdmin(s.handleAdminConnect))
-	s.route(browser, "POST "+adminConnectPath, s.requireAdmin(s.handleAdminReturnURLAdd))
-	s.route(browser, "POST "+adminConnectPath+"/remove", s.requireAdmin(s.handleAdminReturnURLRemove))
-	s.route(browser, "GET /static/", s.staticHandler().ServeHTTP)
+	for _, rt := range s.browserRoutes() {
+		s.route(browser, rt.pattern, rt.handler)
+	}
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.handleCrossOrigin))
@@ -268,8 +296,8 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	root := http.NewServeMux()
-	root.Handle("/", s.browserHeaders(s.withDevice(cop.Handler(browser))))
-	root.Handle("/api/", s.apiHeaders(api))
+	root.Handle("/", s.browserHeaders(s.withDevice(cop.Handler(s.browserText(browser)))))
+	root.Handle("/api/", s.apiHeaders(s.apiText(api)))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		info(r.Context()).pattern = "GET /healthz"
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

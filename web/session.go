@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,31 +111,67 @@ func (s *Server) handleSigninPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "signin", "Sign in", signinPage{Flash: s.takeFlash(w, r)})
 }
 
+// Longest sign-in input taken: an email address can be no longer (RFC
+// 5321's path limit), and no one types a longer password.
+const (
+	maxEmailBytes    = 254
+	maxPasswordBytes = 1024
+)
+
 func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
-	if ok, err := s.allowSignin(r.Context(), email); err != nil {
-		s.serverError(w, r, err)
-		return
-	} else if !ok {
-		s.log.Warn("sign-in refused: too many attempts")
-		s.render(w, r, http.StatusTooManyRequests, "signin", "Sign in",
-			signinPage{Email: email, Error: textTooManySignins})
+	if len(email) > maxEmailBytes || len(password) > maxPasswordBytes || !mtdconnect.ValidText(email) || !mtdconnect.ValidText(password) {
+		// Refused before anything is looked up, counted or stored.
+		s.render(w, r, http.StatusBadRequest, "signin", "Error: Sign in", signinPage{
+			Error: fmt.Sprintf("Enter an email address of at most %d characters and a password of at most %d.", maxEmailBytes, maxPasswordBytes)})
 		return
 	}
-	u, err := s.store.UserByEmail(r.Context(), email)
-	switch {
-	case errors.Is(err, mtdconnect.ErrNotFound) || email == "":
-		CheckPassword(dummyHash(), password) // same time as a wrong password
-		u = nil
-	case err != nil:
+	var u *mtdconnect.User
+	if email != "" {
+		var err error
+		u, err = s.store.UserByEmail(r.Context(), email)
+		if errors.Is(err, mtdconnect.ErrNotFound) {
+			u = nil
+		} else if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	var userID int64
+	if u != nil {
+		userID = u.ID
+	}
+	keys := s.passwordKeys(r, email, userID)
+	if wait, err := s.allowed(r.Context(), keys); err != nil {
 		s.serverError(w, r, err)
 		return
-	case !CheckPassword(u.PasswordHash, password):
-		u = nil
+	} else if wait > 0 {
+		s.log.Warn("sign-in refused: too many wrong passwords from this source")
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		s.render(w, r, http.StatusTooManyRequests, "signin", "Error: Sign in",
+			signinPage{Email: email, Error: "Too many wrong passwords for this account from here. Try again in " + waitWords(wait) + "."})
+		return
 	}
-	if u == nil {
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, err := s.checkPassword(r.Context(), hash, password)
+	if errors.Is(err, errBusySignins) {
+		s.log.Warn("sign-in refused: too many password checks at once")
+		w.Header().Set("Retry-After", strconv.Itoa(passwordCheckRetry))
+		s.render(w, r, http.StatusServiceUnavailable, "signin", "Error: Sign in",
+			signinPage{Email: email, Error: fmt.Sprintf("Too many people are signing in at this moment. Try again in %d seconds.", passwordCheckRetry)})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !ok {
+		s.failed(r.Context(), keys)
 		s.log.Info("sign-in failed")
 		s.render(w, r, http.StatusUnauthorized, "signin", "Sign in",
 			signinPage{Email: email, Error: "Email or password is wrong."})
@@ -168,6 +206,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *mtdconn
 	}
 	info(r.Context()).userID = u.ID
 	s.log.Info("signed in", "user_id", u.ID, "second_factor", !mfaAt.IsZero())
+	s.rememberDevice(w, r, u.ID)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: token, Path: "/",
 		MaxAge: int(sessionLifetime.Seconds()), HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
@@ -240,20 +279,4 @@ func (s *Server) flashMAC(payload string) []byte {
 	m := hmac.New(sha256.New, s.flashKey)
 	m.Write([]byte("flash:" + payload))
 	return m.Sum(nil)
-}
-
-// Sign-in attempts per email: signinBurst at once, then one per
-// signinInterval, counted in the store so every instance shares the count.
-// Guessing a password is bounded; someone who knows a landlord's email can
-// only slow their sign-in to that pace, never lock them out.
-const (
-	signinBurst        = 10
-	signinInterval     = 20 * time.Second
-	textTooManySignins = "Too many attempts to sign in to this account. Wait a minute, then try again."
-)
-
-func (s *Server) allowSignin(ctx context.Context, email string) (bool, error) {
-	_, ok, err := s.store.ReserveSlot(ctx, "signin:"+strings.ToLower(email),
-		signinInterval, (signinBurst-1)*signinInterval, s.now())
-	return ok, err
 }

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Password guesses are bounded per account, across instances (the count is
-// in the store); the right password waits too, then works.
+// Wrong passwords are bounded per account and source, across instances
+// (the count is in the store); from that source, the right password waits
+// too, then works.
 func TestSigninThrottled(t *testing.T) {
 	env := newTestEnv(t)
 	b := env.browser()
@@ -22,7 +23,10 @@ func TestSigninThrottled(t *testing.T) {
 	if p.status != http.StatusTooManyRequests {
 		t.Fatalf("11th attempt: status %d, want 429", p.status)
 	}
-	p.mustContain(t, "Too many attempts to sign in to this account")
+	p.mustContain(t, "Too many wrong passwords for this account from here. Try again in 30 seconds.")
+	if got := p.header.Get("Retry-After"); got != "30" {
+		t.Errorf("Retry-After %q, want 30", got)
+	}
 	if b.cookie("mtdconnect_session") != "" {
 		t.Fatal("a session was opened past the limit")
 	}
@@ -31,7 +35,7 @@ func TestSigninThrottled(t *testing.T) {
 	if p := env.browser().post("/signin", url.Values{"email": {other.Email}, "password": {"other-password-1"}}); p.status != http.StatusOK {
 		t.Errorf("another account: status %d", p.status)
 	}
-	// A minute later, one more attempt is allowed.
-	env.Clock.Advance(time.Minute)
+	// 30 seconds later, one more attempt is allowed.
+	env.Clock.Advance(30 * time.Second)
 	b.signIn(landlordEmail, landlordPassword).mustContain(t, "HMRC connection")
 }

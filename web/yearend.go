@@ -25,22 +25,24 @@ import (
 	"github.com/mtdconnect/mtdconnect/landlord"
 )
 
-// registerYearEndPages adds the year end's pages to the browser mux.
-func (s *Server) registerYearEndPages(mux *http.ServeMux) {
-	s.route(mux, "GET /tax-year", s.requireUser(s.handleTaxYearCurrent))
-	s.route(mux, "GET /tax-year/{taxYear}", s.requireUser(s.handleTaxYear))
-	s.route(mux, "POST /tax-year/{taxYear}/estimate", s.requireUser(s.handleCalculate(calc.InYear)))
-	s.route(mux, "POST /tax-year/{taxYear}/final-calculation", s.requireUser(s.handleCalculate(calc.IntentToFinalise)))
-	s.route(mux, "POST /tax-year/{taxYear}/amend", s.requireUser(s.handleCalculate(calc.IntentToAmend)))
-	s.route(mux, "GET /tax-year/{taxYear}/amend", s.requireUser(s.handleAmend))
-	s.route(mux, "GET /tax-year/{taxYear}/calculations/{id}", s.requireUser(s.handleCalculation))
-	s.route(mux, "POST /tax-year/{taxYear}/calculations/{id}/declare", s.requireUser(s.handleDeclare(calc.FinalDeclaration)))
-	s.route(mux, "POST /tax-year/{taxYear}/calculations/{id}/confirm-amendment", s.requireUser(s.handleDeclare(calc.ConfirmAmendment)))
-	s.route(mux, "GET /tax-year/{taxYear}/adjustments", s.requireUser(s.handleAdjustments))
-	s.route(mux, "POST /tax-year/{taxYear}/adjustments", s.requireUser(s.handleAdjustmentsSubmit))
-	s.route(mux, "GET /tax-year/{taxYear}/income-and-expenses", s.requireUser(s.handleCorrection))
-	s.route(mux, "POST /tax-year/{taxYear}/income-and-expenses", s.requireUser(s.handleCorrectionSubmit))
-	s.route(mux, "GET /tax-year/{taxYear}/receipts/{id}", s.requireUser(s.handleYearEndReceipt))
+// yearEndPages are the year end's pages and forms (browserRoutes).
+func (s *Server) yearEndPages() []route {
+	return []route{
+		{"GET /tax-year", s.requireUser(s.handleTaxYearCurrent)},
+		{"GET /tax-year/{taxYear}", s.requireUser(s.handleTaxYear)},
+		{"POST /tax-year/{taxYear}/estimate", s.requireUser(s.handleCalculate(calc.InYear))},
+		{"POST /tax-year/{taxYear}/final-calculation", s.requireUser(s.handleCalculate(calc.IntentToFinalise))},
+		{"POST /tax-year/{taxYear}/amend", s.requireUser(s.handleCalculate(calc.IntentToAmend))},
+		{"GET /tax-year/{taxYear}/amend", s.requireUser(s.handleAmend)},
+		{"GET /tax-year/{taxYear}/calculations/{id}", s.requireUser(s.handleCalculation)},
+		{"POST /tax-year/{taxYear}/calculations/{id}/declare", s.requireUser(s.handleDeclare(calc.FinalDeclaration))},
+		{"POST /tax-year/{taxYear}/calculations/{id}/confirm-amendment", s.requireUser(s.handleDeclare(calc.ConfirmAmendment))},
+		{"GET /tax-year/{taxYear}/adjustments", s.requireUser(s.handleAdjustments)},
+		{"POST /tax-year/{taxYear}/adjustments", s.requireUser(s.handleAdjustmentsSubmit)},
+		{"GET /tax-year/{taxYear}/income-and-expenses", s.requireUser(s.handleCorrection)},
+		{"POST /tax-year/{taxYear}/income-and-expenses", s.requireUser(s.handleCorrectionSubmit)},
+		{"GET /tax-year/{taxYear}/receipts/{id}", s.requireUser(s.handleYearEndReceipt)},
+	}
 }
 
 // onlineServicesURL is where a landlord does at HMRC what mtdconnect does

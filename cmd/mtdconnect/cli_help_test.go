@@ -22,8 +22,9 @@ func TestHelp(t *testing.T) {
 		args         []string
 		want, refuse []string
 	}{
-		{[]string{"serve", "-h"}, []string{"-addr", "-trusted-proxies", "-drain-timeout", "-shutdown-delay", "-metrics-addr", "MTDCONNECT_DRAIN_TIMEOUT"}, []string{"-email", "-v="}},
-		{[]string{"status", "-h"}, []string{"-user", "-purpose", "-json", "-hmrc-rate", "-v="}, []string{"-addr", "-trusted-proxies", "-licence-ids", "-metrics-addr"}},
+		{[]string{"serve", "-h"}, []string{"-addr", "-trusted-proxies", "-drain-timeout", "-shutdown-delay", "-metrics-addr", "MTDCONNECT_DRAIN_TIMEOUT",
+			"-hmrc-interactive-wait", "MTDCONNECT_HMRC_INTERACTIVE_WAIT", "-max-password-checks", "MTDCONNECT_MAX_PASSWORD_CHECKS"}, []string{"-email", "-v="}},
+		{[]string{"status", "-h"}, []string{"-user", "-purpose", "-json", "-hmrc-rate", "-hmrc-interactive-wait", "-v="}, []string{"-addr", "-trusted-proxies", "-licence-ids", "-metrics-addr", "-max-password-checks"}},
 		{[]string{"test", "-h"}, []string{"-user", "-licence-ids", "-device-id"}, []string{"-addr", "-json", "-trusted-proxies"}},
 		{[]string{"users", "add", "-h"}, []string{"-email", "-password", "-data-dir"}, []string{"-hmrc", "-client-id", "-addr"}},
 		{[]string{"app", "set", "-h"}, []string{"-env", "-client-id", "-client-secret-file", "-redirect-uri"}, []string{"-hmrc-rate", "-hmrc "}},
@@ -73,6 +74,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 		{"Number", map[string]string{"MTDCONNECT_HMRC_RATE": "lots"}, []string{"refresh", "--user", testEmail}, `MTDCONNECT_HMRC_RATE="lots" is not a valid number`},
 		{"NotPositive", map[string]string{"MTDCONNECT_REFRESH_MARGIN": "-1m"}, []string{"status", "--user", testEmail}, "MTDCONNECT_REFRESH_MARGIN must be positive"},
 		{"ServeOnly", map[string]string{"MTDCONNECT_DRAIN_TIMEOUT": "soon"}, []string{"serve"}, `MTDCONNECT_DRAIN_TIMEOUT="soon" is not a valid duration`},
+		{"InteractiveWait", map[string]string{"MTDCONNECT_HMRC_INTERACTIVE_WAIT": "0s"}, []string{"status", "--user", testEmail}, "MTDCONNECT_HMRC_INTERACTIVE_WAIT must be positive"},
+		{"PasswordChecks", map[string]string{"MTDCONNECT_MAX_PASSWORD_CHECKS": "many"}, []string{"serve"}, `MTDCONNECT_MAX_PASSWORD_CHECKS="many" is not a valid whole number`},
+		{"PasswordChecksNegative", map[string]string{"MTDCONNECT_MAX_PASSWORD_CHECKS": "-1"}, []string{"serve"}, "MTDCONNECT_MAX_PASSWORD_CHECKS must be 0"},
 		{"DelayPastTimeout", map[string]string{"MTDCONNECT_SHUTDOWN_DELAY": "2m"}, nil, "longer than the shutdown delay"},
 		{"LogFormat", map[string]string{"MTDCONNECT_LOG_FORMAT": "xml"}, []string{"users", "add", "--email", testEmail, "--password", testPassword}, "MTDCONNECT_LOG_FORMAT must be text or json"},
 		{"SecretFile", map[string]string{"MTDCONNECT_CLIENT_SECRET_FILE": "/nonexistent/secret"}, []string{"status", "--user", testEmail}, "MTDCONNECT_CLIENT_SECRET_FILE"},

@@ -56,7 +56,14 @@ type Config struct {
 	SimulatorMode string
 	Rate          float64
 	RefreshMargin time.Duration
-	LogFormat     string
+	// InteractiveWait is the longest a landlord's call queues for the rate
+	// budget before it is refused at once (hmrc.Config.InteractiveWait).
+	InteractiveWait time.Duration
+	// MaxPasswordChecks bounds the sign-ins' password checks running at
+	// once (web.Config.MaxPasswordChecks); 0: the number of CPUs, at
+	// least 2.
+	MaxPasswordChecks int
+	LogFormat         string
 	// Verbose logs at info level; a one-shot command logs warnings only.
 	Verbose bool
 
@@ -93,12 +100,12 @@ var (
 	storeSettings = []string{"data-dir", "database-url", "keyset-file"}
 	// hmrcSettings: commands that call HMRC.
 	hmrcSettings = []string{"hmrc", "hmrc-authorize-url", "hmrc-token-url", "hmrc-api-url", "client-id", "client-secret",
-		"simulator-addr", "hmrc-rate", "refresh-margin"}
+		"simulator-addr", "hmrc-rate", "refresh-margin", "hmrc-interactive-wait"}
 	// fraudSettings: commands whose HMRC calls carry fraud prevention
 	// headers (serve's pages and API, the CLI's connection test).
 	fraudSettings = []string{"licence-ids", "vendor-public-ip", "device-id", "device-manufacturer", "device-model"}
-	// webSettings: serve's listener.
-	webSettings = []string{"addr", "public-url", "trusted-proxies"}
+	// webSettings: serve's listener and sign-in.
+	webSettings = []string{"addr", "public-url", "trusted-proxies", "max-password-checks"}
 	// connectSettings: serve's connect sessions.
 	connectSettings = []string{"connect-return-urls", "connect-session-lifetime", "platform-name"}
 	// logSettings: the log of a long-running command.
@@ -116,7 +123,7 @@ var secretSettings = map[string]bool{"client-secret": true}
 func newConfig(fs *flag.FlagSet, getenv getenvFunc, groups ...[]string) *Config {
 	c := &Config{
 		Addr: "127.0.0.1:8080", DataDir: "mtdconnect-data", HMRC: hmrc.EnvSimulator, SimulatorAddr: "127.0.0.1:9090", SimulatorMode: "demo",
-		Rate: 3, RefreshMargin: 5 * time.Minute, LogFormat: "text", ConnectSessionLifetime: landlord.DefaultConnectSessionLifetime,
+		Rate: 3, RefreshMargin: 5 * time.Minute, InteractiveWait: hmrc.DefaultInteractiveWait, LogFormat: "text", ConnectSessionLifetime: landlord.DefaultConnectSessionLifetime,
 		fs: fs, getenv: getenv,
 	}
 	for _, g := range groups {
@@ -154,6 +161,8 @@ func (c *Config) bind(name string) {
 		"simulator-mode":           "how the HMRC simulator answers: demo (kind and stateful, for a first look) or sandbox (as HMRC's sandbox does: canned answers, Gov-Test-Scenario, STATEFUL test businesses)",
 		"hmrc-rate":                "HMRC requests per second for the whole deployment",
 		"refresh-margin":           "refresh access tokens this long before they expire",
+		"hmrc-interactive-wait":    "the longest a landlord's request queues for the HMRC rate budget; when it is booked further ahead, the request is refused at once (503 hmrc_busy, Retry-After) and nothing is sent",
+		"max-password-checks":      "sign-in password checks (argon2id, 19 MiB each) running at once; a sign-in waiting over 2s for a turn is answered 503 with Retry-After (0: the number of CPUs, at least 2)",
 		"log-format":               "text or json",
 		"trusted-proxies":          "comma-separated CIDRs or addresses of the load balancers whose X-Forwarded-For / Forwarded headers give the client's IP, e.g. 10.0.0.0/8",
 		"vendor-public-ip":         "the public IP landlords' browsers connect to (the load balancer's), for HMRC's Gov-Vendor-Public-IP (default: the address each request arrived on)",
@@ -205,6 +214,10 @@ func (c *Config) bind(name string) {
 		fs.Float64Var(&c.Rate, name, c.Rate, usage)
 	case "refresh-margin":
 		fs.DurationVar(&c.RefreshMargin, name, c.RefreshMargin, usage)
+	case "hmrc-interactive-wait":
+		fs.DurationVar(&c.InteractiveWait, name, c.InteractiveWait, usage)
+	case "max-password-checks":
+		fs.IntVar(&c.MaxPasswordChecks, name, c.MaxPasswordChecks, usage)
 	case "log-format":
 		fs.StringVar(&c.LogFormat, name, c.LogFormat, usage)
 	case "trusted-proxies":
@@ -314,6 +327,12 @@ func (c *Config) resolve() error {
 	}
 	if c.RefreshMargin <= 0 {
 		return errors.New("MTDCONNECT_REFRESH_MARGIN must be positive")
+	}
+	if c.InteractiveWait <= 0 {
+		return errors.New("MTDCONNECT_HMRC_INTERACTIVE_WAIT must be positive")
+	}
+	if c.MaxPasswordChecks < 0 {
+		return errors.New("MTDCONNECT_MAX_PASSWORD_CHECKS must be 0 (the number of CPUs) or more")
 	}
 	if _, ok := hmrcsim.ParseMode(c.SimulatorMode); !ok {
 		return fmt.Errorf("MTDCONNECT_SIMULATOR_MODE must be demo or sandbox, not %q", c.SimulatorMode)

@@ -23,7 +23,8 @@ import (
 //  1. the stop signal: /readyz turns unready and, after the shutdown delay
 //     (for load balancers to notice), the drain begins;
 //  2. the web server: no new connections; requests in flight are answered;
-//  3. background work (the refresher; the webhook dispatcher to come):
+//  3. background work (the refresher, the purge of deleted landlords, the
+//     expiry sweeper; the webhook dispatcher to come):
 //     no new items; those taken finish;
 //  4. HMRC's work in flight (hmrc.Client.Drain): refreshes that requests or
 //     the refresher started are saved;

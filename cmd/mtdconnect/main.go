@@ -188,7 +188,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		AuthorizeURL: a.cfg.AuthorizeURL, TokenURL: a.cfg.TokenURL, APIURL: a.cfg.APIURL,
 		RedirectURL: a.cfg.RedirectURL(), Environment: a.cfg.HMRC,
 		Store: a.store, Sealer: a.sealer, Logger: a.log,
-		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin, Registerer: a.metrics,
+		Rate: a.cfg.Rate, RefreshMargin: a.cfg.RefreshMargin, InteractiveWait: a.cfg.InteractiveWait, Registerer: a.metrics,
 		// Fraud prevention data of calls no landlord started (BatchOrigin).
 		DeviceID: deviceID, DeviceManufacturer: a.cfg.DeviceManufacturer, DeviceModel: a.cfg.DeviceModel,
 		Vendor: fraud.Vendor{LicenseIDs: a.cfg.LicenceIDs, PublicIP: a.cfg.VendorPublicIP},

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/expiry"
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
@@ -85,6 +86,7 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
 		AuthorizeURL: a.cfg.AuthorizeURL, PlatformName: a.cfg.PlatformName,
 		TrustedProxies: a.cfg.TrustedProxies, VendorPublicIP: a.cfg.VendorPublicIP, LicenceIDs: a.cfg.LicenceIDs,
+		MaxPasswordChecks: a.cfg.MaxPasswordChecks,
 	})
 	if err != nil {
 		return err
@@ -110,6 +112,9 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	g.Add(stop.httpServer("web", ln, withReadyz(srv.Handler(), stop, a.store, a.log)))
 	g.Add(stop.background("refresher", (&hmrc.Refresher{Client: a.hmrc}).Run))
 	g.Add(stop.background("purge of deleted landlords", a.landlord.RunPurge))
+	// Expired sessions, pending authorisations and sign-in counts: gone
+	// once they expire, whatever an attacker made the service write.
+	g.Add(stop.background("expiry sweeper", (&expiry.Sweeper{Store: a.store, Logger: a.log}).Run))
 	g.Add(stop.waitFor("hmrc refreshes", func(ctx context.Context) error {
 		if n := a.hmrc.Refreshing(); n > 0 {
 			a.log.Info("waiting for HMRC refreshes in flight", "count", n)

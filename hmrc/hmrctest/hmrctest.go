@@ -156,6 +156,9 @@ type Options struct {
 	Mode hmrcsim.Mode
 	// FulfilmentDelay is the simulator's (0: HMRC's hour).
 	FulfilmentDelay time.Duration
+	// Store, when set, is the deployment's store (PostgreSQL, say),
+	// closed at cleanup; nil: a SQLite file in a temporary directory.
+	Store mtdconnect.Store
 }
 
 // Env is one deployment. Its fields are set by New.
@@ -163,8 +166,8 @@ type Env struct {
 	Clock  *hmrcsim.Clock
 	Sim    *hmrcsim.Server
 	SimURL string
-	DBPath string // the store's file
-	Store  *sqlite.Store
+	DBPath string // the store's file; empty for Options.Store
+	Store  mtdconnect.Store
 	Sealer *seal.Sealer
 	Logs   *LogBuffer
 	Logger *slog.Logger // writes to Logs
@@ -197,13 +200,16 @@ func New(t testing.TB, opts Options) *Env {
 	t.Cleanup(srv.Close)
 	e.SimURL = srv.URL
 
-	e.DBPath = filepath.Join(t.TempDir(), "mtdconnect.db")
-	st, err := sqlite.Open(t.Context(), e.DBPath)
-	if err != nil {
-		t.Fatal(err)
+	e.Store = opts.Store
+	if e.Store == nil {
+		e.DBPath = filepath.Join(t.TempDir(), "mtdconnect.db")
+		st, err := sqlite.Open(t.Context(), e.DBPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Store = st
 	}
-	t.Cleanup(func() { st.Close() })
-	e.Store = st
+	t.Cleanup(func() { e.Store.Close() })
 	kh, err := seal.NewKeyset()
 	if err != nil {
 		t.Fatal(err)
