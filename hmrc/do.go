@@ -75,10 +75,15 @@ type Response struct {
 	ReceivedAt    time.Time // when the answer arrived, by the client's clock
 }
 
+// maxTokenRefusals is how many times a call is retried with the store's
+// token after HMRC answered 401 INVALID_CREDENTIALS (see Do).
+const maxTokenRefusals = 3
+
 // Do makes the call with a valid access token, decoding a JSON answer into
 // out when out is not nil. It refreshes the token first if it is about to
-// expire, retries once with the store's token after a 401 (another instance
-// may have refreshed, which killed ours), and retries transient failures
+// expire, retries with the store's token after a 401 (another instance may
+// have refreshed, which killed ours; a few times, never concluding from
+// 401s alone that the grant is gone), and retries transient failures
 // with jittered backoff. HMRC's refusals are *APIError, returned with the
 // Response; a failure retrying may cure (5xx, 429, HMRC unreachable) wraps
 // ErrUnavailable.
@@ -110,11 +115,11 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 		}
 	}
 	var (
-		rejected   string // a token HMRC answered 401 to
-		retried401 bool
-		appToken   string
-		lastErr    error
-		lastResp   *Response // the last answer, for PassThrough
+		rejected string // a token HMRC answered 401 to
+		refused  int    // the connection's tokens HMRC answered 401 to
+		appToken string
+		lastErr  error
+		lastResp *Response // the last answer, for PassThrough
 	)
 	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 && rejected == "" {
@@ -168,11 +173,24 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (*Response, error) 
 				}
 			}
 			return resp, nil
-		case resp.Status == http.StatusUnauthorized && !call.Application && !retried401 && apiErrorCode(resp.Body) == "INVALID_CREDENTIALS":
-			// Ours was killed by a refresh elsewhere, or revoked: retry
-			// once with the store's token, refreshed if it is this one.
-			retried401, rejected = true, token
-			attempt-- // not a failure of HMRC's
+		case resp.Status == http.StatusUnauthorized && !call.Application && apiErrorCode(resp.Body) == "INVALID_CREDENTIALS":
+			// Ours was superseded by a refresh elsewhere, or revoked:
+			// retry with the store's token, refreshed if it is this one
+			// (a revoked grant's refresh is refused: a *ReconnectError).
+			// With short-lived tokens and a busy deployment, the store's
+			// newer token may be superseded too before it reaches HMRC:
+			// that is no sign the grant is gone, so it is retried again,
+			// a few times.
+			if refused++; refused <= maxTokenRefusals {
+				rejected = token
+				attempt-- // not a failure of HMRC's
+				break
+			}
+			if call.PassThrough {
+				return resp, nil
+			}
+			return nil, fmt.Errorf("%w: HMRC refused %d access tokens of the connection in a row, each replaced by a refresh meanwhile: %w",
+				ErrUnavailable, refused, ParseAPIError(call.API, resp))
 		case resp.Status == http.StatusTooManyRequests:
 			c.limiter.Throttled(ctx)
 			lastErr = ParseAPIError(call.API, resp) // not processed: safe to retry

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrc/vat"
@@ -162,11 +160,9 @@ func (s *Service) Test(ctx context.Context, by Actor, userID int64, p mtdconnect
 		}
 	}
 	if err != nil {
-		var ae *hmrc.APIError
-		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			// A 401 that survived a refresh means the grant is gone.
-			return "", &hmrc.ReconnectError{Reason: mtdconnect.ReasonRevoked}
-		}
+		// A grant that is gone shows as its refresh refused (a
+		// *hmrc.ReconnectError, the connection marked): a 401 alone says
+		// only that HMRC refused the tokens the call carried.
 		return "", err
 	}
 	s.record(ctx, by, "connection tested", userID, p)
