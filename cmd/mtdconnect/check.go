@@ -23,6 +23,7 @@ import (
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/calc"
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrc/sandbox"
@@ -91,12 +92,32 @@ func callName(x hmrc.Exchange) string {
 		}
 		return "Business Details: list all businesses"
 	case itsa.APIObligations:
+		if strings.HasSuffix(p, "/crystallisation") {
+			return "Obligations: final declaration"
+		}
 		return "Obligations: income and expenditure"
 	case itsa.APIPropertyBusiness:
-		if x.Method == http.MethodPut {
+		switch annual := strings.Contains(p, "/annual/"); {
+		case annual && x.Method == http.MethodPut:
+			return "Property Business: create and amend UK property annual submission"
+		case annual:
+			return "Property Business: retrieve UK property annual submission"
+		case x.Method == http.MethodPut:
 			return "Property Business: create or amend UK property cumulative summary"
 		}
 		return "Property Business: retrieve UK property cumulative summary"
+	case calc.API:
+		// …/self-assessment/{taxYear}[/trigger/{type} | /{id}[/{type}]]
+		rest := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		switch {
+		case x.Method == http.MethodPost && len(rest) >= 2 && rest[len(rest)-2] == "trigger":
+			return "Individual Calculations: trigger a calculation (" + rest[len(rest)-1] + ")"
+		case x.Method == http.MethodPost:
+			return "Individual Calculations: submit a final declaration (" + rest[len(rest)-1] + ")"
+		case strings.HasSuffix(p, "/self-assessment/"+rest[len(rest)-1]) && len(rest[len(rest)-1]) == 7:
+			return "Individual Calculations: list calculations"
+		}
+		return "Individual Calculations: retrieve a calculation"
 	case vat.API:
 		switch {
 		case strings.HasSuffix(p, "/obligations"):
@@ -208,6 +229,7 @@ func checkCalls(ctx context.Context, a *app, u *mtdconnect.User, origin *fraud.O
 		if _, err := ic.UKPropertyCumulative(ctx, u.ID, u.NINO, taxYear, origin); err != nil && len(hmrcErrors(err)) == 0 && !errors.Is(err, itsa.ErrNoSubmission) {
 			rec.note("Property Business: retrieve UK property cumulative summary", err)
 		}
+		checkYearEnd(ctx, a, u, taxYear, origin, rec)
 	}
 
 	// VAT: the open obligations, a nil return for the first of them and
@@ -248,6 +270,54 @@ func checkCalls(ctx context.Context, a *app, u *mtdconnect.User, origin *fraud.O
 	for _, api := range sandbox.FeedbackAPIs {
 		if _, err := sb.FraudFeedback(ctx, api, string(fraud.BatchProcessDirect)); err != nil && len(hmrcErrors(err)) == 0 {
 			rec.note("Test Fraud Prevention Headers: validation feedback ("+api+")", err)
+		}
+	}
+}
+
+// checkYearEnd makes the year end's calls for taxYear: the final
+// declaration obligation, the annual submission and its read-back, an
+// estimate (triggered, awaited as HMRC asks, retrieved) and the list of
+// calculations, then the final declaration's calculation and declaration.
+// Before the year is over HMRC refuses the last two with a business rule
+// (RULE_TAX_YEAR_NOT_ENDED): an answer, so the endpoints count as tested.
+func checkYearEnd(ctx context.Context, a *app, u *mtdconnect.User, taxYear itsa.TaxYear, origin *fraud.Origin, rec *checkRecorder) {
+	ic := itsa.New(a.hmrc, a.store)
+	cc := calc.New(a.hmrc)
+	if _, err := ic.FinalDeclarationObligation(ctx, u.ID, u.NINO, taxYear, origin); err != nil && len(hmrcErrors(err)) == 0 {
+		rec.note("Obligations: final declaration", err)
+	}
+	no := false
+	zero, _ := mtdconnect.ParseAmount("0.00")
+	annual := itsa.UKPropertyAnnual{UKProperty: &itsa.UKPropertyYear{
+		Adjustments: &itsa.UKPropertyAdjustments{PrivateUseAdjustment: zero, NonResidentLandlord: &no}}}
+	if _, err := ic.SubmitUKPropertyAnnual(ctx, u.ID, u.NINO, taxYear, annual, origin); err != nil && len(hmrcErrors(err)) == 0 {
+		rec.note("Property Business: create and amend UK property annual submission", err)
+	}
+	if _, err := ic.UKPropertyAnnual(ctx, u.ID, u.NINO, taxYear, origin); err != nil && len(hmrcErrors(err)) == 0 && !errors.Is(err, itsa.ErrNoAnnualSubmission) {
+		rec.note("Property Business: retrieve UK property annual submission", err)
+	}
+	by := landlord.ByAdministrator("sandbox check")
+	_, err := a.landlord.Calculate(ctx, by, landlord.CalculationRequest{UserID: u.ID, TaxYear: taxYear, Type: calc.InYear, Origin: origin})
+	var pending *landlord.CalculationPendingError
+	if err != nil && len(hmrcErrors(err)) == 0 && !errors.As(err, &pending) {
+		rec.note("Individual Calculations: trigger a calculation (in-year)", err)
+	}
+	if _, err := cc.List(ctx, u.ID, u.NINO, taxYear, "", origin); err != nil && len(hmrcErrors(err)) == 0 {
+		rec.note("Individual Calculations: list calculations", err)
+	}
+	id, _, err := cc.Trigger(ctx, u.ID, u.NINO, taxYear, calc.IntentToFinalise, origin)
+	switch {
+	case err != nil:
+		if len(hmrcErrors(err)) == 0 {
+			rec.note("Individual Calculations: trigger a calculation (intent-to-finalise)", err)
+		}
+	default:
+		// The declaration needs HMRC to have finished the calculation.
+		if _, err := a.landlord.Calculation(ctx, u.ID, taxYear, id, origin, ""); err != nil && len(hmrcErrors(err)) == 0 && !errors.Is(err, calc.ErrNotReady) {
+			rec.note("Individual Calculations: retrieve a calculation", err)
+		}
+		if _, err := cc.Submit(ctx, u.ID, u.NINO, taxYear, id, calc.FinalDeclaration, origin); err != nil && len(hmrcErrors(err)) == 0 {
+			rec.note("Individual Calculations: submit a final declaration (final-declaration)", err)
 		}
 	}
 }

@@ -138,18 +138,26 @@ func TestSandboxCreateUserAndCheck(t *testing.T) {
 		t.Fatalf("check --json: %v\n%s", err, raw)
 	}
 	want := map[string]int{
-		"Create Test User: individual":                                         201,
-		"Business Details: list all businesses":                                200,
-		"Business Details: create and amend quarterly period type":             204,
-		"Obligations: income and expenditure":                                  404, // the sandbox's default obligations are another business's
-		"Property Business: create or amend UK property cumulative summary":    204,
-		"Property Business: retrieve UK property cumulative summary":           200,
-		"VAT: retrieve obligations":                                            200,
-		"VAT: submit return":                                                   201,
-		"VAT: view return":                                                     200,
-		"Test Fraud Prevention Headers: validate":                              200,
-		"Test Fraud Prevention Headers: validation feedback (vat-mtd)":         200,
-		"Test Fraud Prevention Headers: validation feedback (obligations-mtd)": 200,
+		"Create Test User: individual":                                                     201,
+		"Business Details: list all businesses":                                            200,
+		"Business Details: create and amend quarterly period type":                         204,
+		"Obligations: income and expenditure":                                              404, // the sandbox's default obligations are another business's
+		"Property Business: create or amend UK property cumulative summary":                204,
+		"Property Business: retrieve UK property cumulative summary":                       200,
+		"Obligations: final declaration":                                                   200,
+		"Property Business: create and amend UK property annual submission":                200,
+		"Individual Calculations: trigger a calculation (in-year)":                         202,
+		"Individual Calculations: retrieve a calculation":                                  200,
+		"Individual Calculations: list calculations":                                       200,
+		"Individual Calculations: trigger a calculation (intent-to-finalise)":              202,
+		"Individual Calculations: submit a final declaration (final-declaration)":          204,
+		"Test Fraud Prevention Headers: validation feedback (individual-calculations-mtd)": 200,
+		"VAT: retrieve obligations":                                                        200,
+		"VAT: submit return":                                                               201,
+		"VAT: view return":                                                                 200,
+		"Test Fraud Prevention Headers: validate":                                          200,
+		"Test Fraud Prevention Headers: validation feedback (vat-mtd)":                     200,
+		"Test Fraud Prevention Headers: validation feedback (obligations-mtd)":             200,
 	}
 	seen := map[string]bool{}
 	for _, r := range rows {

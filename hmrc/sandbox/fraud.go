@@ -31,12 +31,13 @@ const (
 	FeedbackBusinessDetails  = "business-details-mtd"
 	FeedbackObligations      = "obligations-mtd"
 	FeedbackPropertyBusiness = "property-business-mtd"
+	FeedbackCalculations     = "individual-calculations-mtd"
 	FeedbackVAT              = "vat-mtd"
 )
 
 // FeedbackAPIs are the MTD APIs this service calls, for validation
 // feedback.
-var FeedbackAPIs = []string{FeedbackBusinessDetails, FeedbackObligations, FeedbackPropertyBusiness, FeedbackVAT}
+var FeedbackAPIs = []string{FeedbackBusinessDetails, FeedbackObligations, FeedbackPropertyBusiness, FeedbackCalculations, FeedbackVAT}
 
 // HMRC's verdicts.
 const (
