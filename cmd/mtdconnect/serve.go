@@ -348,8 +348,15 @@ func runSimulator(ctx context.Context, cfg *Config, sf *simulatorFlags, stateFil
 	} else {
 		fmt.Fprintf(stdout, "  faults: %s (control endpoints off; --controls serves /admin/faults and /admin/stats)\n", describeFaults(faults))
 	}
+	// Only the demo application's secret is printed: a configured one may
+	// be a sandbox or production secret, which the simulator keeps only
+	// as a hash.
+	secret := cfg.ClientSecret
+	if secret != simClientSecret {
+		secret = "the configured one (MTDCONNECT_CLIENT_SECRET; not shown, and kept only as a hash)"
+	}
 	fmt.Fprintf(stdout, "  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
-		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
+		cfg.ClientID, secret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
 	stop := &stopper{log: log, timeout: simulatorDrainTimeout + 5*time.Second}
 	var g oklog.Group
 	g.Add(stop.onSignal(ctx))
