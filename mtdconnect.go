@@ -400,6 +400,11 @@ type DueQuery struct {
 	Limit         int
 }
 
+// SealedSampleLimit is how many sealed values of each kind
+// Store.SealedSamples returns: enough to tell the keyset that sealed them,
+// few enough that the start does not wait for it.
+const SealedSampleLimit = 3
+
 // Store is the persistence contract. It holds no business rules: callers
 // decide, the store records, atomically. Implementations: sqlite.Store (the
 // default) and postgres.Store; storetest holds the suite both must pass.
@@ -550,6 +555,15 @@ type Store interface {
 	// way it returns the one stored (the first confirmation stands).
 	Confirm(ctx context.Context, c *Confirmation) (*Confirmation, error)
 	Confirmation(ctx context.Context, name string) (*Confirmation, error)
+
+	// SealedSamples returns a few sealed values (SealedSampleLimit) of
+	// each kind the store holds: connection tokens, authenticator app
+	// secrets, pending authorisations' PKCE verifiers and the HMRC
+	// applications' client secrets. The start checks that its keyset holds
+	// their keys before anything is sealed anew; none means nothing sealed
+	// is stored, the only case where a new keyset may be generated. A new
+	// kind of sealed data is one more query in each store's sealedKinds.
+	SealedSamples(ctx context.Context) ([][]byte, error)
 
 	AppendAudit(ctx context.Context, e *AuditEvent) error                      // sets ID
 	Audit(ctx context.Context, userID int64, limit int) ([]*AuditEvent, error) // newest first

@@ -23,6 +23,8 @@ package hmrcsim
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
@@ -70,12 +72,36 @@ type Options struct {
 	Controls Controls
 }
 
-// Application is a registered developer application.
+// Application is a developer application to register. The simulator
+// keeps only a hash of its ClientSecret (registeredApp), in memory and in
+// its state file: the secret a caller registers may be one a sandbox or
+// production configuration gave, and the simulator must not keep it.
 type Application struct {
 	ClientID, ClientSecret string
 	// RedirectURIs must match the authorize redirect_uri exactly.
 	RedirectURIs []string
 	Name         string
+}
+
+// registeredApp is an Application as the simulator keeps it: the client
+// secret as its SHA-256 only, checked against the one a token request
+// sends.
+type registeredApp struct {
+	ClientID     string
+	SecretSHA256 [sha256.Size]byte
+	RedirectURIs []string
+	Name         string
+}
+
+func register(a Application) registeredApp {
+	return registeredApp{ClientID: a.ClientID, SecretSHA256: sha256.Sum256([]byte(a.ClientSecret)),
+		RedirectURIs: slices.Clone(a.RedirectURIs), Name: a.Name}
+}
+
+// secretMatches compares the hashes in constant time.
+func (a registeredApp) secretMatches(secret string) bool {
+	h := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(h[:], a.SecretSHA256[:]) == 1
 }
 
 // TestUser is a sandbox Government Gateway user. Create Test User fills every
@@ -148,7 +174,7 @@ type Server struct {
 	year  *yearState // the Income Tax year end (yearend.go)
 
 	mu            sync.Mutex // guards everything below
-	apps          map[string]Application
+	apps          map[string]registeredApp
 	users         map[string]*TestUser // by UserID
 	sessions      map[string]*session
 	codes         map[string]*authCode
@@ -213,7 +239,7 @@ func New(opts Options) *Server {
 		opts:          opts,
 		log:           log,
 		limiterNow:    time.Now,
-		apps:          map[string]Application{},
+		apps:          map[string]registeredApp{},
 		users:         map[string]*TestUser{},
 		sessions:      map[string]*session{},
 		codes:         map[string]*authCode{},
@@ -229,10 +255,9 @@ func New(opts Options) *Server {
 
 // AddApplication registers (or replaces) an application.
 func (s *Server) AddApplication(app Application) {
-	app.RedirectURIs = append([]string(nil), app.RedirectURIs...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.apps[app.ClientID] = app
+	s.apps[app.ClientID] = register(app)
 }
 
 // AddTestUser registers (or replaces) a test user.

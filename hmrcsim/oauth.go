@@ -47,7 +47,7 @@ func invalidAuthorize(msg string) *authorizeError {
 	return &authorizeError{http.StatusBadRequest, "invalid_request", msg}
 }
 
-func (s *Server) app(clientID string) (Application, bool) {
+func (s *Server) app(clientID string) (registeredApp, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, ok := s.apps[clientID]
@@ -308,7 +308,7 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *oauthError) {
 	if secret == "" {
 		return nil, badToken("client_secret is required")
 	}
-	if subtle.ConstantTimeCompare([]byte(secret), []byte(app.ClientSecret)) != 1 {
+	if !app.secretMatches(secret) {
 		return nil, errInvalidClient
 	}
 	switch f.Get("grant_type") {

@@ -3,6 +3,8 @@ package hmrcsim
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,12 +63,14 @@ type stateSnapshot struct {
 	YearEnd      *stateYearEnd      `json:"yearEnd,omitempty"` // yearend_state.go
 }
 
-// stateApplication is Application with JSON names. It has Application's
-// fields in the same order so that the two convert into each other: a field
-// added to Application without one here fails to compile.
+// stateApplication is registeredApp with JSON names: the client secret's
+// SHA-256 only. ClientSecret is read from a file an older simulator wrote
+// (hashed on loading, and gone from the file at the next save), never
+// written.
 type stateApplication struct {
 	ClientID     string   `json:"clientId"`
-	ClientSecret string   `json:"clientSecret"`
+	ClientSecret string   `json:"clientSecret,omitempty"`
+	SecretSHA256 string   `json:"clientSecretSha256,omitempty"`
 	RedirectURIs []string `json:"redirectUris,omitempty"`
 	Name         string   `json:"name,omitempty"`
 }
@@ -179,8 +183,8 @@ func (s *Server) snapshot() (stateSnapshot, error) {
 
 	s.mu.Lock()
 	for _, a := range s.apps {
-		a.RedirectURIs = slices.Clone(a.RedirectURIs)
-		snap.Applications = append(snap.Applications, stateApplication(a))
+		snap.Applications = append(snap.Applications, stateApplication{ClientID: a.ClientID,
+			SecretSHA256: hex.EncodeToString(a.SecretSHA256[:]), RedirectURIs: slices.Clone(a.RedirectURIs), Name: a.Name})
 	}
 	for _, u := range s.users {
 		su := stateUser(*u)
@@ -306,7 +310,7 @@ func (st *vatState) snapshot() []stateVATReturn {
 // before anything is replaced so that a bad snapshot changes nothing.
 type restoredState struct {
 	offset        time.Duration
-	apps          map[string]Application
+	apps          map[string]registeredApp
 	users         map[string]*TestUser
 	grants        []*grant
 	refreshTokens map[string]*grant
@@ -390,7 +394,7 @@ func (s *Server) LoadState(r io.Reader) error {
 // restore checks a decoded snapshot and builds the simulator's maps from it.
 func restore(snap stateSnapshot) (*restoredState, error) {
 	st := &restoredState{
-		apps:          map[string]Application{},
+		apps:          map[string]registeredApp{},
 		users:         map[string]*TestUser{},
 		refreshTokens: map[string]*grant{},
 		usedRefresh:   map[string]*grant{},
@@ -409,13 +413,20 @@ func restore(snap stateSnapshot) (*restoredState, error) {
 		st.offset = d
 	}
 	for i, a := range snap.Applications {
+		hash, err := hex.DecodeString(a.SecretSHA256)
 		switch {
-		case a.ClientID == "" || a.ClientSecret == "":
+		case a.ClientID == "" || (a.ClientSecret == "" && a.SecretSHA256 == ""):
 			return nil, fmt.Errorf("application %d: client ID and secret are required", i)
+		case a.SecretSHA256 != "" && (err != nil || len(hash) != sha256.Size):
+			return nil, fmt.Errorf("application %q: clientSecretSha256 is not a SHA-256 in hex", a.ClientID)
 		case st.apps[a.ClientID].ClientID != "":
 			return nil, fmt.Errorf("application %q appears twice", a.ClientID)
 		}
-		st.apps[a.ClientID] = Application(a)
+		app := register(Application{ClientID: a.ClientID, ClientSecret: a.ClientSecret, RedirectURIs: a.RedirectURIs, Name: a.Name})
+		if a.SecretSHA256 != "" {
+			app.SecretSHA256 = [sha256.Size]byte(hash)
+		}
+		st.apps[a.ClientID] = app
 	}
 	for i, su := range snap.Users {
 		switch {

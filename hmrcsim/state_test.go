@@ -268,7 +268,8 @@ func TestLoadStateRefusesBadSnapshots(t *testing.T) {
 		{"UnknownField", edit(func(m map[string]any) { m["sessions"] = []any{} }), `unknown field "sessions"`},
 		{"WrongType", edit(func(m map[string]any) { m["grants"] = "none" }), "cannot unmarshal"},
 		{"NegativeClockOffset", edit(func(m map[string]any) { m["clockOffset"] = "-1h" }), "clockOffset"},
-		{"ApplicationWithoutSecret", edit(func(m map[string]any) { delete(first(m, "applications"), "clientSecret") }), "client ID and secret are required"},
+		{"ApplicationWithoutSecret", edit(func(m map[string]any) { delete(first(m, "applications"), "clientSecretSha256") }), "client ID and secret are required"},
+		{"ApplicationBadSecretHash", edit(func(m map[string]any) { first(m, "applications")["clientSecretSha256"] = "abc" }), "not a SHA-256"},
 		{"DuplicateUser", edit(func(m map[string]any) { m["users"] = append(m["users"].([]any), first(m, "users")) }), "appears twice"},
 		{"GrantWithoutConsentTime", edit(func(m map[string]any) { delete(first(m, "grants"), "grantedAt") }), "grantedAt and expiresAt are required"},
 		{"GrantUnknownScope", edit(func(m map[string]any) { first(m, "grants")["scopes"] = []any{"write:everything"} }), "unknown scope"},
@@ -359,5 +360,52 @@ func TestSaveStateWhileServing(t *testing.T) {
 	last := e.restarted(t, snapshots[len(snapshots)-1], nil)
 	if _, err := last.refresh(t.Context(), tok.RefreshToken); err != nil {
 		t.Errorf("refresh from the last snapshot: %v", err)
+	}
+}
+
+// TestStateKeepsNoClientSecret: the simulator keeps a hash of the client
+// secret, never the secret (which may be one a sandbox or production
+// configuration gave): the snapshot holds no secret, and a restored
+// simulator still checks it. A snapshot of an older simulator, with the
+// secret in clear, loads and is saved without it.
+func TestStateKeepsNoClientSecret(t *testing.T) {
+	old := populate(t)
+	snapshot := save(t, old.sim)
+	if bytes.Contains(snapshot, []byte(clientSecret)) {
+		t.Fatalf("the snapshot holds the client secret %q:\n%s", clientSecret, snapshot)
+	}
+	if !bytes.Contains(snapshot, []byte(`"clientSecretSha256"`)) {
+		t.Fatalf("the snapshot holds no hash of the client secret:\n%s", snapshot)
+	}
+	e := old.restarted(t, snapshot, nil)
+	if _, err := e.refresh(t.Context(), old.refreshTok); err != nil {
+		t.Fatalf("refresh with the secret, after a restart: %v", err)
+	}
+
+	// An older simulator's snapshot: the secret in clear.
+	var snap map[string]any
+	if err := json.Unmarshal(save(t, e.sim), &snap); err != nil {
+		t.Fatal(err)
+	}
+	apps := snap["applications"].([]any)
+	app := apps[0].(map[string]any)
+	delete(app, "clientSecretSha256")
+	app["clientSecret"] = clientSecret
+	legacy, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := e.restarted(t, legacy, nil)
+	if again := save(t, e2.sim); bytes.Contains(again, []byte(clientSecret)) {
+		t.Errorf("an older snapshot's secret is saved again:\n%s", again)
+	}
+	for _, tc := range []struct {
+		secret string
+		want   int
+	}{{clientSecret, http.StatusOK}, {"another-secret", http.StatusUnauthorized}} {
+		status, body := e2.tokenPost(url.Values{"client_id": {clientID}, "client_secret": {tc.secret}, "grant_type": {"client_credentials"}})
+		if status != tc.want {
+			t.Errorf("client_credentials with %q after an older snapshot: %d %v, want %d", tc.secret, status, body, tc.want)
+		}
 	}
 }

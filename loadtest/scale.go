@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -175,7 +176,14 @@ func dueSQL(q mtdconnect.DueQuery) (string, []any) {
 func (c *cluster) scalePoint(ctx context.Context, conn *pgx.Conn, at time.Time, due, notDue int, cfg ScaleConfig) (ScalePoint, error) {
 	var p ScalePoint
 	start := time.Now()
-	if err := insertConnections(ctx, conn, at, due, notDue); err != nil {
+	// A sealed token pair is about 200 bytes; these are never opened, but
+	// sealed with the scenario's keyset, which each start checks them
+	// against (seal.Sealer.HasKeyFor).
+	tokens, err := c.sealer.Seal(make([]byte, 160), []byte("loadtest/scale"))
+	if err != nil {
+		return p, err
+	}
+	if err := insertConnections(ctx, conn, at, due, notDue, tokens); err != nil {
 		return p, err
 	}
 	p.InsertSecs = roundSeconds(time.Since(start))
@@ -237,9 +245,8 @@ func (c *cluster) scalePoint(ctx context.Context, conn *pgx.Conn, at time.Time, 
 // connected and in use but expiring later (10 minutes to 4 hours after
 // at), 2 in 5 connected but idle (expired days ago, never refreshed since:
 // idle connections are not refreshed), 1 in 5 needing reconnection.
-func insertConnections(ctx context.Context, conn *pgx.Conn, at time.Time, due, notDue int) error {
-	// A sealed token pair is about 200 bytes; these are never opened.
-	const tokens = `decode(repeat('5a', 200), 'hex')`
+func insertConnections(ctx context.Context, conn *pgx.Conn, at time.Time, due, notDue int, sealed []byte) error {
+	tokens := `decode('` + hex.EncodeToString(sealed) + `', 'hex')`
 	var first int64
 	if err := conn.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM users").Scan(&first); err != nil {
 		return err

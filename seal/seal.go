@@ -5,6 +5,7 @@ package seal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
@@ -24,6 +26,10 @@ var ErrOpen = errors.New("seal: cannot open ciphertext")
 // Sealer seals and opens byte strings. It is safe for concurrent use.
 type Sealer struct {
 	aead tink.AEAD
+	// prefixes are the ciphertext prefixes of the keyset's enabled keys
+	// (a type byte and the key ID); anyRaw is set when a key writes none.
+	prefixes map[[5]byte]bool
+	anyRaw   bool
 }
 
 // New returns a Sealer over the keyset. Its primary key seals; every key in
@@ -33,7 +39,40 @@ func New(h *keyset.Handle) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	return &Sealer{aead: a}, nil
+	s := &Sealer{aead: a, prefixes: map[[5]byte]bool{}}
+	for _, k := range h.KeysetInfo().GetKeyInfo() {
+		if k.GetStatus() != tinkpb.KeyStatusType_ENABLED {
+			continue
+		}
+		var p [5]byte
+		binary.BigEndian.PutUint32(p[1:], k.GetKeyId())
+		switch k.GetOutputPrefixType() {
+		case tinkpb.OutputPrefixType_TINK:
+			p[0] = 1
+		case tinkpb.OutputPrefixType_LEGACY, tinkpb.OutputPrefixType_CRUNCHY:
+			p[0] = 0
+		default:
+			s.anyRaw = true
+			continue
+		}
+		s.prefixes[p] = true
+	}
+	return s, nil
+}
+
+// HasKeyFor reports whether the keyset holds the key that sealed
+// ciphertext, telling it by the key ID every Tink ciphertext starts with.
+// It needs no associated data, so the start can check a sample of what the
+// database holds before anything is sealed anew; a keyset with a key that
+// writes no ID (RAW) cannot tell, and says yes.
+func (s *Sealer) HasKeyFor(ciphertext []byte) bool {
+	if s.anyRaw {
+		return true
+	}
+	if len(ciphertext) < 5 {
+		return false
+	}
+	return s.prefixes[[5]byte(ciphertext[:5])]
 }
 
 // NewKeyset returns a fresh keyset with one AES-256-GCM key.

@@ -105,3 +105,47 @@ func TestKeysetFileRotation(t *testing.T) {
 		t.Fatalf("old keyset opened a ciphertext of the new primary key: %v", err)
 	}
 }
+
+// TestHasKeyFor: the start tells a keyset that cannot open the database's
+// sealed data from the ciphertexts alone; a rotated keyset still holds the
+// key of what it sealed before.
+func TestHasKeyFor(t *testing.T) {
+	h, err := seal.NewKeyset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := seal.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := mustSeal(t, s, []byte("x"), seal.AD("a"))
+	rotated, err := seal.Rotate(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := seal.New(rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := mustSeal(t, newSealer(t), []byte("x"), seal.AD("a"))
+	tests := []struct {
+		name   string
+		sealer *seal.Sealer
+		ct     []byte
+		want   bool
+	}{
+		{"SameKeyset", s, old, true},
+		{"RotatedKeysetOpensOld", rs, old, true},
+		{"RotatedKeysetOwn", rs, mustSeal(t, rs, []byte("x"), seal.AD("a")), true},
+		{"OtherKeyset", s, other, false},
+		{"TooShort", s, []byte{1, 2}, false},
+		{"Empty", s, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.sealer.HasKeyFor(tt.ct); got != tt.want {
+				t.Fatalf("HasKeyFor = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"CachedObligations", testCachedObligations},
 		{"Application", testApplication},
 		{"Confirmation", testConfirmation},
+		{"SealedSamples", testSealedSamples},
 		{"ReserveSlot", testReserveSlot},
 		{"ReserveSlotMaxWait", testReserveSlotMaxWait},
 		{"DelaySlots", testDelaySlots},

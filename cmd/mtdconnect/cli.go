@@ -34,7 +34,7 @@ func newRoot(p *proc) *ffcli.Command {
 			simulatorCommand(p),
 			loadtestCommand(p),
 			group("users", "manage the landlords and administrators who sign in",
-				usersAddCommand(p), usersSetCommand(p), usersTOTPCommand(p)),
+				usersAddCommand(p), usersSetCommand(p), usersPasswdCommand(p), usersTOTPCommand(p), usersDeleteCommand(p)),
 			group("apikey", "API keys of the platform's backend", apikeyCreateCommand(p), apikeyListCommand(p),
 				apikeyIDCommand(p, "rotate"), apikeyIDCommand(p, "revoke")),
 			group("app", "the HMRC application this service calls as (credentials, consent)",
@@ -195,6 +195,27 @@ func usersSetCommand(p *proc) *ffcli.Command {
 	return command("set", "mtdconnect users set --email E [--nino N] [--vrn V]",
 		"set a landlord's National Insurance number or VAT registration number", fs, cfg,
 		func(ctx context.Context) error { return runUsersSet(ctx, cfg, f, p) })
+}
+
+func usersPasswdCommand(p *proc) *ffcli.Command {
+	fs := newFlagSet("users passwd")
+	cfg := newConfig(fs, p.getenv, storeSettings, cliLogSettings)
+	var f usersFlags
+	fs.StringVar(&f.email, "email", "", "the user's email")
+	fs.StringVar(&f.password, "password", "", "the new password (read from standard input if empty)")
+	return command("passwd", "mtdconnect users passwd --email E [--password P]",
+		"set a user's password", fs, cfg,
+		func(ctx context.Context) error { return runUsersPasswd(ctx, cfg, f, p) })
+}
+
+func usersDeleteCommand(p *proc) *ffcli.Command {
+	fs := newFlagSet("users delete")
+	cfg := newConfig(fs, p.getenv, storeSettings, cliLogSettings)
+	var f usersFlags
+	fs.StringVar(&f.email, "email", "", "the user's email")
+	return command("delete", "mtdconnect users delete --email E",
+		"delete a user who signs in (a landlord or an administrator); their receipts and audit are kept for HMRC's period", fs, cfg,
+		func(ctx context.Context) error { return runUsersDelete(ctx, cfg, f, p) })
 }
 
 func usersTOTPCommand(p *proc) *ffcli.Command {

@@ -31,8 +31,14 @@ const (
 	simUserPassword = "bT7qZ2wp9kLs"
 	simUserNINO     = "TC663795B"
 	simUserVRN      = "666724939"
-	demoEmail       = "landlord@example.com"
-	demoPassword    = "landlord-demo"
+	// The demo's accounts, made only by a start with the built-in
+	// simulator (demo.go): a landlord, and an administrator for the admin
+	// pages. A sandbox or production start refuses to run while an account
+	// still has one of their passwords.
+	demoEmail         = "landlord@example.com"
+	demoPassword      = "landlord-demo"
+	demoAdminEmail    = "admin@example.com"
+	demoAdminPassword = "admin-demo"
 )
 
 // Config is every setting, from flags with MTDCONNECT_* environment

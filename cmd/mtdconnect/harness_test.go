@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -21,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
@@ -129,7 +132,17 @@ func newSimCLIEnvWith(t *testing.T, hmrcEnv string, app hmrcsim.Application, opt
 // landlord (testEmail, with the test user's NINO) added.
 func newCLIEnv(t *testing.T) *cliEnv {
 	t.Helper()
+	return newCLIEnvOn(t, "")
+}
+
+// newCLIEnvOn is newCLIEnv on the database databaseURL ("": SQLite in the
+// data directory).
+func newCLIEnvOn(t *testing.T, databaseURL string) *cliEnv {
+	t.Helper()
 	e := newSimCLIEnv(t, "simulator", hmrcsim.Application{ClientID: "cli-client", ClientSecret: "cli-secret", Name: "cli test"})
+	if databaseURL != "" {
+		e.vars["MTDCONNECT_DATABASE_URL"] = databaseURL
+	}
 	e.sim.AddTestUser(hmrcsim.TestUser{UserID: simUserID, Password: simUserPassword, NINO: simUserNINO})
 	e.vars["MTDCONNECT_CLIENT_ID"] = "cli-client"
 	e.vars["MTDCONNECT_CLIENT_SECRET"] = "cli-secret"
@@ -362,4 +375,43 @@ func (c *child) get(path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// testPostgresURL is the URL of a fresh schema of the test database,
+// dropped when the test ends; the test is skipped without one.
+func testPostgresURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("MTDCONNECT_TEST_POSTGRES_DSN")
+	if base == "" {
+		t.Skip("MTDCONNECT_TEST_POSTGRES_DSN is not set: the PostgreSQL variant is skipped")
+	}
+	schema := "t_" + strings.ReplaceAll(newDeviceID(), "-", "")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

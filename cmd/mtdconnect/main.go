@@ -25,7 +25,6 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tink-crypto/tink-go/v2/keyset"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrc"
@@ -233,16 +232,7 @@ func openStore(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	kh, created, err := loadKeyset(cfg)
-	if err != nil {
-		a.store.Close()
-		return nil, err
-	}
-	a.keysetCreated = created
-	if created {
-		a.log.Warn("generated a new encryption keyset for local use; keep it safe and out of the repository, and use a managed keyset in production", "file", cfg.KeysetFile)
-	}
-	if a.sealer, err = seal.New(kh); err != nil {
+	if err := a.openSealer(ctx); err != nil {
 		a.store.Close()
 		return nil, err
 	}
@@ -251,14 +241,55 @@ func openStore(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error)
 
 func (a *app) Close() error { return a.store.Close() }
 
-// loadKeyset loads the keyset, generating one only at the default local
-// path: a configured file that is missing is an error, never replaced.
-func loadKeyset(cfg *Config) (kh *keyset.Handle, created bool, err error) {
-	if cfg.keysetExplicit {
-		kh, err = seal.LoadKeysetFile(cfg.KeysetFile)
-		return kh, false, err
+// openSealer loads the keyset and checks, on a few sealed values of each
+// kind the database holds (Store.SealedSamples), that it holds the keys
+// that sealed them. A keyset is generated only at the default local path
+// and only for a database that holds nothing sealed: a keyset that went
+// missing is never silently replaced, since everything sealed before
+// (connections, authenticator apps, client secrets) would fail to open, and
+// what was sealed under a stand-in would be lost when the real one came back.
+func (a *app) openSealer(ctx context.Context) error {
+	cfg := a.cfg
+	samples, err := a.store.SealedSamples(ctx)
+	if err != nil {
+		return fmt.Errorf("check the database's sealed data against the keyset: %w", err)
 	}
-	return seal.LoadOrCreateKeysetFile(cfg.KeysetFile)
+	kh, err := seal.LoadKeysetFile(cfg.KeysetFile)
+	switch {
+	case err == nil:
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	case cfg.keysetExplicit:
+		return fmt.Errorf("the keyset file %s (MTDCONNECT_KEYSET_FILE) does not exist: restore it, or set MTDCONNECT_KEYSET_FILE to where it is", cfg.KeysetFile)
+	case len(samples) > 0:
+		return fmt.Errorf("the keyset file %s is missing, but the database %s holds data sealed with a keyset (HMRC connections, "+
+			"authenticator apps or client secrets). No new keyset was generated, since it could not open them. Restore %s "+
+			"from your backup (or set MTDCONNECT_KEYSET_FILE to where it is), or start with a new database (another "+
+			"MTDCONNECT_DATA_DIR or MTDCONNECT_DATABASE_URL)",
+			cfg.KeysetFile, redactedDatabaseURL(cfg.DatabaseURL), cfg.KeysetFile)
+	default:
+		if kh, err = seal.NewKeyset(); err != nil {
+			return err
+		}
+		if err := seal.WriteKeysetFile(cfg.KeysetFile, kh); err != nil {
+			return err
+		}
+		a.keysetCreated = true
+		a.log.Warn("generated a new encryption keyset for local use; keep it safe and out of the repository, and use a managed keyset in production", "file", cfg.KeysetFile)
+	}
+	if a.sealer, err = seal.New(kh); err != nil {
+		return err
+	}
+	for _, ct := range samples {
+		if !a.sealer.HasKeyFor(ct) {
+			return fmt.Errorf("the keyset %s cannot open the data sealed in the database %s (HMRC connections, "+
+				"authenticator apps or client secrets were sealed with another keyset). Restore the keyset this database "+
+				"was used with (or set MTDCONNECT_KEYSET_FILE to it), or start with a new database (another "+
+				"MTDCONNECT_DATA_DIR or MTDCONNECT_DATABASE_URL)",
+				cfg.KeysetFile, redactedDatabaseURL(cfg.DatabaseURL))
+		}
+	}
+	return nil
 }
 
 // logger writes the command's log to w (standard error): at info level for

@@ -80,6 +80,13 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		if err := seedDemo(ctx, a); err != nil {
 			return err
 		}
+	} else if a.cfg.HMRC != hmrc.EnvSimulator {
+		// The demo's accounts, made by a start with the simulator, must not
+		// reach HMRC's sandbox or production: their passwords are in the
+		// README.
+		if err := refuseDemoPasswords(ctx, a.store); err != nil {
+			return err
+		}
 	}
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Landlord: a.landlord, Sealer: a.sealer, Logger: a.log, Now: time.Now,
@@ -222,24 +229,6 @@ func newSimulator(cfg *Config, log *slog.Logger, opts hmrcsim.Options) *hmrcsim.
 	return sim
 }
 
-// seedDemo creates the demo landlord on first start with the simulator.
-func seedDemo(ctx context.Context, a *app) error {
-	if _, err := a.store.UserByEmail(ctx, demoEmail); err == nil {
-		return nil
-	} else if !errors.Is(err, mtdconnect.ErrNotFound) {
-		return err
-	}
-	hash, err := web.HashPassword(demoPassword)
-	if err != nil {
-		return err
-	}
-	u := &mtdconnect.User{Email: demoEmail, PasswordHash: hash, Admin: true}
-	if err := a.store.CreateUser(ctx, u); err != nil && !errors.Is(err, mtdconnect.ErrConflict) {
-		return fmt.Errorf("create demo landlord: %w", err)
-	}
-	return nil
-}
-
 func printBanner(w io.Writer, a *app, url, simURL string) {
 	fmt.Fprintf(w, "mtdconnect %s is running: %s\n", mtdconnect.Version, url)
 	fmt.Fprintf(w, "  database: %s\n", redactedDatabaseURL(a.cfg.DatabaseURL))
@@ -256,6 +245,7 @@ func printBanner(w io.Writer, a *app, url, simURL string) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Sign in to mtdconnect as the demo landlord:\n  email:    %s\n  password: %s\n\n", demoEmail, demoPassword)
+	fmt.Fprintf(w, "The admin pages (%s/admin/hmrc…) are for the demo administrator, a separate account:\n  email:    %s\n  password: %s\n\n", url, demoAdminEmail, demoAdminPassword)
 	fmt.Fprintf(w, "At the simulated HMRC sign-in (Government Gateway), use the test user:\n  user ID:  %s\n  password: %s\n\n", simUserID, simUserPassword)
 	fmt.Fprintf(w, "Its National Insurance number is %s and its VAT registration number %s.\n\n", simUserNINO, simUserVRN)
 	fmt.Fprintf(w, "Then open %s/settings/hmrc, enter the National Insurance number and click Connect to HMRC.\n", url)
@@ -358,8 +348,15 @@ func runSimulator(ctx context.Context, cfg *Config, sf *simulatorFlags, stateFil
 	} else {
 		fmt.Fprintf(stdout, "  faults: %s (control endpoints off; --controls serves /admin/faults and /admin/stats)\n", describeFaults(faults))
 	}
+	// Only the demo application's secret is printed: a configured one may
+	// be a sandbox or production secret, which the simulator keeps only
+	// as a hash.
+	secret := cfg.ClientSecret
+	if secret != simClientSecret {
+		secret = "the configured one (MTDCONNECT_CLIENT_SECRET; not shown, and kept only as a hash)"
+	}
 	fmt.Fprintf(stdout, "  client ID: %s\n  client secret: %s\n  redirect URIs: %s, %s\n  test user: %s / %s (NINO %s, VRN %s)\n",
-		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
+		cfg.ClientID, secret, cfg.RedirectURL(), hmrc.OOBRedirectURI, simUserID, simUserPassword, simUserNINO, simUserVRN)
 	stop := &stopper{log: log, timeout: simulatorDrainTimeout + 5*time.Second}
 	var g oklog.Group
 	g.Add(stop.onSignal(ctx))

@@ -178,9 +178,9 @@ func (p *simulatorState) save() (bool, error) {
 // writeFileAtomic replaces path with data through a temporary file in the
 // same directory and a rename, so a crash leaves the old file or the new
 // one, never half of one. The file is readable by its owner only (0600):
-// it holds the simulator's client secrets, test users' passwords and live
-// tokens. They are valid only at this local simulator, never at HMRC, but a
-// local attacker could still act as the landlord towards it.
+// it holds test users' passwords and live tokens (client secrets only as
+// hashes). They are valid only at this local simulator, never at HMRC, but
+// a local attacker could still act as the landlord towards it.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

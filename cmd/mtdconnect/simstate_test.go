@@ -204,3 +204,52 @@ func TestSimulatorStateLastSaveWaitsForRequests(t *testing.T) {
 		t.Fatalf("the token issued during shutdown (%q) is not in the saved state:\n%s", token, b)
 	}
 }
+
+// The simulator never keeps a client secret a configuration gave (it may
+// be the sandbox's or production's): serve's built-in simulator, run with
+// MTDCONNECT_CLIENT_ID and MTDCONNECT_CLIENT_SECRET set, checks the secret
+// (a landlord connects, and stays connected after a restart) but its state
+// file holds only a hash; `mtdconnect simulator` does not print it.
+func TestSimulatorKeepsNoConfiguredSecret(t *testing.T) {
+	const secret = "configured-sandbox-secret-8f2a"
+	vars := map[string]string{"MTDCONNECT_CLIENT_ID": "configured-client", "MTDCONNECT_CLIENT_SECRET": secret}
+	for k, v := range simstateVars {
+		vars[k] = v
+	}
+	e := newServeEnv(t, vars)
+	e.run(t, nil, "users", "add", "--email", testEmail, "--password", testPassword, "--nino", simUserNINO)
+	p := e.startInProcess(t, "serve")
+	e.connectManually(t)
+	e.wantConnected(t)
+	p.stop()
+	b, err := os.ReadFile(e.statePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), secret) {
+		t.Errorf("the simulator's state file holds the configured client secret:\n%s", b)
+	}
+	if !strings.Contains(string(b), "clientSecretSha256") {
+		t.Errorf("the simulator's state file holds no hash of the client secret:\n%s", b)
+	}
+	p = e.startInProcess(t, "serve")
+	if out := e.run(t, nil, "refresh", "--user", testEmail); !strings.Contains(out, "Refreshed.") {
+		t.Errorf("refresh after a restart: %q", out)
+	}
+	p.stop()
+	if strings.Contains(p.logs.String(), secret) {
+		t.Errorf("serve printed the configured client secret:\n%s", p.logs)
+	}
+
+	sim := (&cliEnv{vars: map[string]string{"MTDCONNECT_CLIENT_ID": "configured-client", "MTDCONNECT_CLIENT_SECRET": secret}}).
+		startInProcess(t, "simulator", "--simulator-addr", "127.0.0.1:0")
+	sim.stop()
+	if out := sim.logs.String(); strings.Contains(out, secret) || !strings.Contains(out, "client secret: the configured one") {
+		t.Errorf("mtdconnect simulator prints the configured secret, or does not say it is not shown:\n%s", out)
+	}
+	demo := startSimulatorStoppable(t)
+	demo.stop()
+	if out := demo.logs.String(); !strings.Contains(out, "client secret: "+simClientSecret) {
+		t.Errorf("mtdconnect simulator does not print the demo application's secret:\n%s", out)
+	}
+}

@@ -224,3 +224,41 @@ func TestServeBuiltinSimulator(t *testing.T) {
 		})
 	}
 }
+
+// serve --simulator-controls (MTDCONNECT_SIMULATOR_CONTROLS) serves the
+// built-in simulator's controls, to same-origin requests only: a page on
+// another site cannot move the demo's clock.
+func TestServeSimulatorControlsRefuseCrossOrigin(t *testing.T) {
+	e := newServeEnv(t, map[string]string{"MTDCONNECT_SIMULATOR_CONTROLS": "true"})
+	e.startInProcess(t, "serve")
+	sim := "http://" + e.vars["MTDCONNECT_SIMULATOR_ADDR"]
+	post := func(h http.Header) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, sim+"/admin/clock", strings.NewReader(`{"advance":"1h"}`))
+		req.Header = h
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for name, h := range map[string]http.Header{
+		"other origin, simple request": {"Origin": {"http://evil.example"}, "Content-Type": {"text/plain"}},
+		"cross-site fetch":             {"Sec-Fetch-Site": {"cross-site"}},
+	} {
+		if got := post(h); got != http.StatusForbidden {
+			t.Errorf("%s: POST /admin/clock %d, want 403", name, got)
+		}
+	}
+	var clock struct {
+		Offset string `json:"offset"`
+	}
+	getJSON(t, sim+"/admin/clock", &clock)
+	if clock.Offset != "0s" && clock.Offset != "" {
+		t.Errorf("refused requests moved the clock: offset %q", clock.Offset)
+	}
+	if got := post(http.Header{"Content-Type": {"application/json"}}); got != http.StatusOK {
+		t.Errorf("a tool's POST /admin/clock: %d, want 200", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/web"
@@ -29,13 +30,8 @@ func runUsersAdd(ctx context.Context, cfg *Config, f usersFlags, p *proc) error 
 	if err != nil {
 		return err
 	}
-	if f.password == "" {
-		fmt.Fprint(stderr, "Password: ")
-		line, _ := bufio.NewReader(p.stdin).ReadString('\n')
-		f.password = strings.TrimSpace(line)
-	}
-	if len(f.password) < 8 {
-		return errors.New("the password must be at least 8 characters")
+	if f.password, err = readPassword(f.password, p); err != nil {
+		return err
 	}
 	// The store alone: the first administrator is added before any HMRC
 	// application is stored.
@@ -170,5 +166,94 @@ func (a *app) enrolTOTP(ctx context.Context, u *mtdconnect.User, stdout, stderr 
 		"from now on signing in takes a code from the app after the password.\n", u.Email)
 	fmt.Fprintf(stdout, "key: %s\n", web.TOTPKey(secret))
 	fmt.Fprintf(stdout, "uri: %s\n", web.TOTPURI(u.Email, secret))
+	return nil
+}
+
+// readPassword checks a new password, read from standard input when the
+// flag gave none. The demo's published passwords are refused: a sandbox or
+// production start refuses to run while an account has one.
+func readPassword(password string, p *proc) (string, error) {
+	if password == "" {
+		fmt.Fprint(p.stderr, "Password: ")
+		line, _ := bufio.NewReader(p.stdin).ReadString('\n')
+		password = strings.TrimSpace(line)
+	}
+	if len(password) < 8 {
+		return "", errors.New("the password must be at least 8 characters")
+	}
+	for _, d := range demoAccounts {
+		if password == d.password {
+			return "", errors.New("that is the demo's published password: choose another")
+		}
+	}
+	return password, nil
+}
+
+// runUsersPasswd sets a user's password, e.g. the demo's accounts' before
+// a start against HMRC. Their sessions stay: the command line is trusted,
+// and a session is bound to the browser, not to the password.
+func runUsersPasswd(ctx context.Context, cfg *Config, f usersFlags, p *proc) error {
+	e := strings.ToLower(strings.TrimSpace(f.email))
+	if e == "" {
+		return errors.New("--email is required")
+	}
+	password, err := readPassword(f.password, p)
+	if err != nil {
+		return err
+	}
+	a, err := openStore(ctx, cfg, p.stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.store.UserByEmail(ctx, e)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return fmt.Errorf("no user with email %s", e)
+	} else if err != nil {
+		return err
+	}
+	if u.PasswordHash, err = web.HashPassword(password); err != nil {
+		return err
+	}
+	if err := a.store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("set the password of %s: %w", e, err)
+	}
+	a.log.Info("password set from the command line", "user_id", u.ID)
+	fmt.Fprintf(p.stdout, "set the password of %s\n", e)
+	return nil
+}
+
+// runUsersDelete deletes a user who signs in, administrators included (the
+// command line is trusted; the pages and the API delete landlords only):
+// their sessions, connections and second factor go at once, their receipts
+// and audit are kept until mtdconnect.RetainUntil.
+func runUsersDelete(ctx context.Context, cfg *Config, f usersFlags, p *proc) error {
+	e := strings.ToLower(strings.TrimSpace(f.email))
+	if e == "" {
+		return errors.New("--email is required")
+	}
+	a, err := openStore(ctx, cfg, p.stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.store.UserByEmail(ctx, e)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return fmt.Errorf("no user with email %s", e)
+	} else if err != nil {
+		return err
+	}
+	now := time.Now()
+	keep := mtdconnect.RetainUntil(now)
+	if err := a.store.DeleteUser(ctx, u.ID, now, keep); err != nil {
+		return fmt.Errorf("delete %s: %w", e, err)
+	}
+	ev := &mtdconnect.AuditEvent{UserID: u.ID, Kind: mtdconnect.AuditUserDeleted, At: now,
+		Detail: "deleted from the command line; records kept until " + keep.Format(time.DateOnly)}
+	if err := a.store.AppendAudit(ctx, ev); err != nil {
+		a.log.Error("audit", "user_id", u.ID, "kind", ev.Kind, "err", err)
+	}
+	a.log.Info("user deleted from the command line", "user_id", u.ID)
+	fmt.Fprintf(p.stdout, "deleted %s (user %d); their receipts and audit are kept until %s\n", e, u.ID, keep.Format(time.DateOnly))
 	return nil
 }
