@@ -136,7 +136,7 @@ func newFlagSet(name string) *flag.FlagSet {
 
 func serveCommand(p *proc) *ffcli.Command {
 	fs := newFlagSet("serve")
-	cfg := newConfig(fs, p.getenv, webSettings, connectSettings, storeSettings, hmrcSettings, []string{"simulator-mode"}, fraudSettings, logSettings)
+	cfg := newConfig(fs, p.getenv, webSettings, connectSettings, webhookSettings, storeSettings, hmrcSettings, []string{"simulator-mode"}, fraudSettings, logSettings)
 	var f serveFlags
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "listen address of Prometheus's /metrics, e.g. 127.0.0.1:9100; empty: not served (MTDCONNECT_METRICS_ADDR)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", time.Minute,

@@ -20,6 +20,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/web"
+	"github.com/mtdconnect/mtdconnect/webhook"
 )
 
 // The HMRC simulator's demo application and test user. The simulator is
@@ -81,6 +82,10 @@ type Config struct {
 	ConnectSessionLifetime time.Duration // how long a link works
 	PlatformName           string        // the platform's name on the hosted connect page
 
+	// Webhooks: which receivers an administrator allows besides public
+	// https ones (development, private networks).
+	WebhookPolicy webhook.Policy
+
 	trustedProxies    string // as given, parsed by resolve
 	licenceIDs        string
 	connectReturnURLs string
@@ -108,6 +113,8 @@ var (
 	webSettings = []string{"addr", "public-url", "trusted-proxies", "max-password-checks"}
 	// connectSettings: serve's connect sessions.
 	connectSettings = []string{"connect-return-urls", "connect-session-lifetime", "platform-name"}
+	// webhookSettings: the receivers webhooks may be sent to.
+	webhookSettings = []string{"webhooks-allow-loopback", "webhooks-allow-private"}
 	// logSettings: the log of a long-running command.
 	logSettings = []string{"log-format"}
 	// cliLogSettings: a one-shot command logs warnings only, unless -v.
@@ -173,6 +180,8 @@ func (c *Config) bind(name string) {
 		"connect-return-urls":      "comma-separated origins or URL prefixes connect sessions may return landlords to, e.g. https://platform.example/settings (more can be allowed on the admin page)",
 		"connect-session-lifetime": "how long a connect link works before the landlord presses Continue to HMRC",
 		"platform-name":            "the landlord platform's name on the hosted connect page",
+		"webhooks-allow-loopback":  "let webhook endpoints be on a loopback address, http:// too (development only)",
+		"webhooks-allow-private":   "let webhook endpoints reach private address ranges (10/8, 192.168/16, fd00::/8…), refused otherwise against server-side request forgery",
 	}[name]
 	if name == "v" {
 		fs.BoolVar(&c.Verbose, "v", false, "log what the command does (info level); without it, warnings and errors only")
@@ -238,6 +247,10 @@ func (c *Config) bind(name string) {
 		fs.DurationVar(&c.ConnectSessionLifetime, name, c.ConnectSessionLifetime, usage)
 	case "platform-name":
 		fs.StringVar(&c.PlatformName, name, c.PlatformName, usage)
+	case "webhooks-allow-loopback":
+		fs.BoolVar(&c.WebhookPolicy.AllowLoopback, name, false, usage)
+	case "webhooks-allow-private":
+		fs.BoolVar(&c.WebhookPolicy.AllowPrivate, name, false, usage)
 	default:
 		panic("config: no setting " + name)
 	}
