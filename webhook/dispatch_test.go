@@ -49,7 +49,7 @@ type receiver struct {
 	secret func() string
 	mu     sync.Mutex
 	down   bool
-	status int // answered when down; 0: 503
+	status int                 // answered when down; 0: 503
 	seen   map[string][]string // webhook-id → bodies
 	tries  map[string]int
 	bad    int

@@ -158,4 +158,3 @@ func (p Policy) HTTPClient() *http.Client {
 		},
 	}
 }
-

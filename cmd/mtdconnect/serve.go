@@ -89,7 +89,7 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	}
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Landlord: a.landlord, Sealer: a.sealer, Logger: a.log, Now: time.Now,
-		Webhooks: &webhook.Manager{Store: a.store, Sealer: a.sealer, Policy: a.cfg.WebhookPolicy},
+		Webhooks:  &webhook.Manager{Store: a.store, Sealer: a.sealer, Policy: a.cfg.WebhookPolicy},
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
 		AuthorizeURL: a.cfg.AuthorizeURL, PlatformName: a.cfg.PlatformName,
 		TrustedProxies: a.cfg.TrustedProxies, VendorPublicIP: a.cfg.VendorPublicIP, LicenceIDs: a.cfg.LicenceIDs,
