@@ -45,7 +45,10 @@ type eventData struct {
 	Error      string `json:"error,omitempty"`
 
 	AuthorityEndsAt *time.Time `json:"authority_ends_at,omitempty"`
-	DaysLeft        int        `json:"days_left,omitempty"`
+	// A reminder: which one (30, 7 or 1 days before; 14 or 3) and the
+	// whole days actually left.
+	ReminderDays int  `json:"reminder_days,omitempty"`
+	DaysLeft     *int `json:"days_left,omitempty"`
 
 	// submission.accepted
 	SubmissionID  int64      `json:"submission_id,omitempty"`

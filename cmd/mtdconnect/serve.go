@@ -120,6 +120,8 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 	// what it claimed and did not send is sent by any instance after the
 	// lease (nothing lost).
 	g.Add(stop.background("webhook dispatcher", dispatcher.Run))
+	// Authority ending and deadlines coming, as events (each once).
+	g.Add(stop.background("webhook reminders", a.landlord.RunReminders))
 	g.Add(stop.background("purge of deleted landlords", a.landlord.RunPurge))
 	// Expired sessions, pending authorisations and sign-in counts: gone
 	// once they expire, whatever an attacker made the service write.
