@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ type DispatcherConfig struct {
 	Now    func() time.Time // nil: time.Now
 	// Workers is how many deliveries go at once; 0: 16.
 	Workers int
-	// Poll is how often the outbox is looked at when idle; 0: 1 s.
+	// Poll is how often the outbox is looked at when idle; 0: 500 ms.
 	Poll time.Duration
 	// Lease is how long a claimed delivery is this instance's; a holder
 	// that dies is replaced after it. 0: 1 minute (well over Timeout).
@@ -106,7 +107,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.Workers = 16
 	}
 	if cfg.Poll <= 0 {
-		cfg.Poll = time.Second
+		cfg.Poll = 500 * time.Millisecond
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = time.Minute
@@ -119,7 +120,10 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &Dispatcher{cfg: cfg, owner: "webhook-" + hex.EncodeToString(b), http: cfg.HTTPClient,
+	// The process ID in the owner lets a drill tell which deliveries a
+	// killed process held.
+	owner := fmt.Sprintf("webhook-%d-%s", os.Getpid(), hex.EncodeToString(b))
+	return &Dispatcher{cfg: cfg, owner: owner, http: cfg.HTTPClient,
 		wake: make(chan struct{}, 1)}, nil
 }
 

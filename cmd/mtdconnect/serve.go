@@ -83,7 +83,8 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		}
 	}
 	dispatcher, err := webhook.NewDispatcher(webhook.DispatcherConfig{Store: a.store, Sealer: a.sealer,
-		Policy: a.cfg.WebhookPolicy, Logger: a.log.With("component", "webhooks")})
+		Policy: a.cfg.WebhookPolicy, Logger: a.log.With("component", "webhooks"),
+		Schedule: a.cfg.WebhookSchedule, Lease: a.cfg.WebhookLease})
 	if err != nil {
 		return err
 	}
