@@ -37,6 +37,7 @@ func newRoot(p *proc) *ffcli.Command {
 				usersAddCommand(p), usersSetCommand(p), usersTOTPCommand(p)),
 			group("apikey", "API keys of the platform's backend", apikeyCreateCommand(p), apikeyListCommand(p),
 				apikeyIDCommand(p, "rotate"), apikeyIDCommand(p, "revoke")),
+			webhooksCommands(p),
 			group("app", "the HMRC application this service calls as (credentials, consent)",
 				appCommand(p, "set"), appCommand(p, "show"), appCommand(p, "rotate-secret"),
 				appCommand(p, "remove-secret"), appCommand(p, "confirm")),
