@@ -89,7 +89,6 @@ type Dispatcher struct {
 	cfg   DispatcherConfig
 	owner string
 	http  *http.Client
-	wake  chan struct{}
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
@@ -123,17 +122,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	// The process ID in the owner lets a drill tell which deliveries a
 	// killed process held.
 	owner := fmt.Sprintf("webhook-%d-%s", os.Getpid(), hex.EncodeToString(b))
-	return &Dispatcher{cfg: cfg, owner: owner, http: cfg.HTTPClient,
-		wake: make(chan struct{}, 1)}, nil
-}
-
-// Wake makes the dispatcher look at the outbox now rather than at its next
-// poll (after this instance wrote an event).
-func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	return &Dispatcher{cfg: cfg, owner: owner, http: cfg.HTTPClient}, nil
 }
 
 // Run delivers until ctx is cancelled, then finishes the attempts it has
@@ -156,7 +145,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		t := time.NewTimer(d.cfg.Poll)
 		select {
 		case <-ctx.Done():
-		case <-d.wake:
 		case <-t.C:
 		}
 		t.Stop()
