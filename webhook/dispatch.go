@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -210,6 +211,11 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *mtdconnect.WebhookEndpoint
 		a.Error = "410 Gone: the endpoint is disabled"
 	default:
 		if attemptErr != nil {
+			// Without the URL: a platform may put a token in its query.
+			var ue *url.Error
+			if errors.As(attemptErr, &ue) {
+				attemptErr = ue.Err
+			}
 			a.Error = truncate(strings.ToValidUTF8(attemptErr.Error(), "?"), 300)
 		} else {
 			a.Error = strconv.Itoa(status) + " " + http.StatusText(status)

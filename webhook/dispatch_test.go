@@ -283,7 +283,7 @@ func TestRedirectsAndPrivateAddresses(t *testing.T) {
 
 	allowed := webhook.Policy{AllowLoopback: true}
 	d := newDeployment(t, allowed)
-	ep, _, err := d.manager.Create(t.Context(), redirect.URL, nil)
+	ep, _, err := d.manager.Create(t.Context(), redirect.URL+"/hooks?token=s3cret", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestRedirectsAndPrivateAddresses(t *testing.T) {
 		dl = ds[0]
 		return dl.Attempts > 0
 	})
-	if dl.LastStatus != 0 || !strings.Contains(dl.LastError, "not allowed") || dl.State() != "pending" {
+	if dl.LastStatus != 0 || !strings.Contains(dl.LastError, "not allowed") || dl.State() != "pending" || strings.Contains(dl.LastError, "s3cret") {
 		t.Errorf("attempt to a loopback receiver not allowed: %d %q %s", dl.LastStatus, dl.LastError, dl.State())
 	}
 
