@@ -434,8 +434,9 @@ type Store interface {
 	// keeps the row only as the owner of their receipts and audit:
 	// ref, email, name, password, NINO, VRN, admin and second factor are
 	// cleared, DeletedAt and RecordsKeptUntil set. ErrNotFound if there is
-	// no such user or they were deleted already.
-	DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time) error
+	// no such user or they were deleted already. The events are written
+	// in the same transaction (as with every write taking events).
+	DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time, events ...*Event) error
 	// PurgeDeletedUsers removes the deleted users whose RecordsKeptUntil
 	// is not after before, with their receipts and audit, and says how
 	// many went.
@@ -504,14 +505,14 @@ type Store interface {
 	Connection(ctx context.Context, userID int64, purpose Purpose) (*Connection, error)
 	// SaveConnection creates the connection or replaces it whole (a new grant
 	// supersedes the old one), whatever its version. It sets c.Version.
-	SaveConnection(ctx context.Context, c *Connection) error
+	SaveConnection(ctx context.Context, c *Connection, events ...*Event) error
 	// UpdateConnection writes c only if the stored version is still
 	// c.Version, then bumps c.Version. ErrConflict if it moved on,
 	// ErrNotFound if the row is gone.
-	UpdateConnection(ctx context.Context, c *Connection) error
+	UpdateConnection(ctx context.Context, c *Connection, events ...*Event) error
 	// TouchConnection records a use without bumping the version.
 	TouchConnection(ctx context.Context, userID int64, purpose Purpose, at time.Time) error
-	DeleteConnection(ctx context.Context, userID int64, purpose Purpose) error
+	DeleteConnection(ctx context.Context, userID int64, purpose Purpose, events ...*Event) error
 	// DueConnections is served by an index: its cost grows with the number
 	// of due connections, not with the number of connections.
 	DueConnections(ctx context.Context, q DueQuery) ([]*Connection, error)
@@ -521,7 +522,7 @@ type Store interface {
 	InterruptedRefreshes(ctx context.Context, before time.Time, limit int) ([]*Connection, error)
 
 	// SaveSubmission records an accepted submission; it sets ID.
-	SaveSubmission(ctx context.Context, sub *Submission) error
+	SaveSubmission(ctx context.Context, sub *Submission, events ...*Event) error
 	// Submissions lists a user's submissions for a purpose, newest first.
 	Submissions(ctx context.Context, userID int64, purpose Purpose, limit int) ([]*Submission, error)
 	// Submission returns one of the user's submissions; ErrNotFound when it
@@ -589,6 +590,8 @@ type Store interface {
 	// it periodically (package expiry), so these tables stay as small as
 	// what is live, whatever an attacker sends.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+
+	WebhookStore
 
 	Close() error
 }

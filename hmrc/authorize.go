@@ -140,7 +140,7 @@ func (c *Client) CompleteAuthorization(ctx context.Context, userID int64, state,
 	if conn.Tokens, err = c.sealPair(userID, p.Purpose, tok.AccessToken, tok.RefreshToken); err != nil {
 		return nil, err
 	}
-	if err := c.store.SaveConnection(ctx, conn); err != nil {
+	if err := c.store.SaveConnection(ctx, conn, c.eventsOf(ctx, nil, conn)...); err != nil {
 		return nil, fmt.Errorf("hmrc: save connection: %w", err)
 	}
 	c.audit(ctx, userID, p.Purpose, mtdconnect.AuditConnected, "authority granted for "+scopes)
@@ -193,12 +193,13 @@ func (c *Client) Connection(ctx context.Context, userID int64, purpose mtdconnec
 // Disconnect deletes the user's tokens for purpose. HMRC has no revocation
 // endpoint for applications; the landlord removes the authority there.
 func (c *Client) Disconnect(ctx context.Context, userID int64, purpose mtdconnect.Purpose) error {
-	if _, err := c.store.Connection(ctx, userID, purpose); errors.Is(err, mtdconnect.ErrNotFound) {
+	before, err := c.store.Connection(ctx, userID, purpose)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
 		return ErrNotConnected
 	} else if err != nil {
 		return fmt.Errorf("hmrc: disconnect: %w", err)
 	}
-	if err := c.store.DeleteConnection(ctx, userID, purpose); err != nil && !errors.Is(err, mtdconnect.ErrNotFound) {
+	if err := c.store.DeleteConnection(ctx, userID, purpose, c.eventsOf(ctx, before, nil)...); err != nil && !errors.Is(err, mtdconnect.ErrNotFound) {
 		return fmt.Errorf("hmrc: disconnect: %w", err)
 	}
 	c.audit(ctx, userID, purpose, mtdconnect.AuditDisconnected, "tokens deleted")

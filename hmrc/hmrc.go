@@ -24,6 +24,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,6 +139,8 @@ type Client struct {
 	deprecated sync.Map
 
 	metrics *metrics // nil: no Config.Registerer
+
+	events atomic.Pointer[ConnectionEvents] // OnConnectionChange
 }
 
 type connKey struct {

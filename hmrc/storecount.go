@@ -52,9 +52,9 @@ func (s countedStore) DelaySlots(ctx context.Context, name string, until time.Ti
 	return s.Store.DelaySlots(ctx, name, until)
 }
 
-func (s countedStore) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose) error {
+func (s countedStore) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose, events ...*mtdconnect.Event) error {
 	s.m.storeCall("DeleteConnection")
-	return s.Store.DeleteConnection(ctx, userID, purpose)
+	return s.Store.DeleteConnection(ctx, userID, purpose, events...)
 }
 
 func (s countedStore) DeletePendingAuthorization(ctx context.Context, state string) error {
@@ -87,9 +87,9 @@ func (s countedStore) SaveApplication(ctx context.Context, a *mtdconnect.Applica
 	return s.Store.SaveApplication(ctx, a)
 }
 
-func (s countedStore) SaveConnection(ctx context.Context, c *mtdconnect.Connection) error {
+func (s countedStore) SaveConnection(ctx context.Context, c *mtdconnect.Connection, events ...*mtdconnect.Event) error {
 	s.m.storeCall("SaveConnection")
-	return s.Store.SaveConnection(ctx, c)
+	return s.Store.SaveConnection(ctx, c, events...)
 }
 
 func (s countedStore) TouchConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose, at time.Time) error {
@@ -97,9 +97,9 @@ func (s countedStore) TouchConnection(ctx context.Context, userID int64, purpose
 	return s.Store.TouchConnection(ctx, userID, purpose, at)
 }
 
-func (s countedStore) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) error {
+func (s countedStore) UpdateConnection(ctx context.Context, c *mtdconnect.Connection, events ...*mtdconnect.Event) error {
 	s.m.storeCall("UpdateConnection")
-	return s.Store.UpdateConnection(ctx, c)
+	return s.Store.UpdateConnection(ctx, c, events...)
 }
 
 func (s countedStore) UserByID(ctx context.Context, id int64) (*mtdconnect.User, error) {

@@ -276,8 +276,9 @@ func (c *Client) saveRefreshed(ctx context.Context, conn *mtdconnect.Connection,
 	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
 	next.RefreshFailures, next.LastError = 0, ""
 	wctx := context.WithoutCancel(ctx)
+	events := c.eventsOf(wctx, conn, &next)
 	for attempt := 1; ; attempt++ {
-		err = c.store.UpdateConnection(wctx, &next)
+		err = c.store.UpdateConnection(wctx, &next, events...)
 		if err == nil {
 			break
 		}
@@ -301,7 +302,8 @@ func (c *Client) release(ctx context.Context, conn *mtdconnect.Connection, detai
 	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
 	next.RefreshFailures++
 	next.LastError = truncate(detail, 300)
-	if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &next); err != nil {
+	wctx := context.WithoutCancel(ctx)
+	if err := c.store.UpdateConnection(wctx, &next, c.eventsOf(wctx, conn, &next)...); err != nil {
 		c.log.Error("hmrc release refresh lease", "user_id", conn.UserID, "err", err)
 	}
 }
@@ -322,7 +324,8 @@ func (c *Client) markReconnect(ctx context.Context, conn *mtdconnect.Connection,
 	next.Reason = reason
 	next.Tokens = nil
 	next.RefreshLeaseOwner, next.RefreshLeaseUntil = "", time.Time{}
-	if err := c.store.UpdateConnection(context.WithoutCancel(ctx), &next); err != nil {
+	wctx := context.WithoutCancel(ctx)
+	if err := c.store.UpdateConnection(wctx, &next, c.eventsOf(wctx, conn, &next)...); err != nil {
 		return fmt.Errorf("hmrc: mark needs reconnect: %w", err)
 	}
 	*conn = next

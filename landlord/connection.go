@@ -81,7 +81,7 @@ func (s *Service) CompleteConnect(ctx context.Context, by Actor, userID int64, s
 	if _, err := s.user(ctx, userID); err != nil {
 		return nil, err
 	}
-	conn, err := s.hmrc.CompleteAuthorization(context.WithoutCancel(ctx), userID, state, code)
+	conn, err := s.hmrc.CompleteAuthorization(withActor(context.WithoutCancel(ctx), by), userID, state, code)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (s *Service) Disconnect(ctx context.Context, by Actor, userID int64, p mtdc
 	if _, err := s.user(ctx, userID); err != nil {
 		return err
 	}
-	if err := s.hmrc.Disconnect(ctx, userID, p); err != nil {
+	if err := s.hmrc.Disconnect(withActor(ctx, by), userID, p); err != nil {
 		return err
 	}
 	if p == mtdconnect.PurposeIncomeTax {

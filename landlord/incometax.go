@@ -363,7 +363,11 @@ func (s *Service) keep(ctx context.Context, by Actor, action string, sub *mtdcon
 	if sub.ReceiptID != "" {
 		attrs = append(attrs, slog.String("receipt_id", sub.ReceiptID))
 	}
-	if err := s.store.SaveSubmission(ctx, sub); err != nil {
+	var events []*mtdconnect.Event
+	if u, err := s.records(ctx, sub.UserID); err == nil {
+		events = append(events, s.submissionEvent(u, sub))
+	}
+	if err := s.store.SaveSubmission(ctx, sub, events...); err != nil {
 		// HMRC has it; only our copy of the receipt is lost.
 		s.log.LogAttrs(ctx, slog.LevelError, action+", but its receipt was not stored",
 			append(attrs, slog.Int64("user_id", sub.UserID), slog.Any("by", by), slog.String("err", err.Error()))...)

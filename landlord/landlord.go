@@ -186,9 +186,13 @@ func New(cfg Config) (*Service, error) {
 		}
 		returnURLs = append(returnURLs, p)
 	}
-	return &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, calc: calc.New(cfg.HMRC), wait: cfg.Wait,
+	s := &Service{store: cfg.Store, hmrc: cfg.HMRC, itsa: cfg.ITSA, vat: cfg.VAT, calc: calc.New(cfg.HMRC), wait: cfg.Wait,
 		proxy: cfg.Proxy, log: cfg.Logger, now: cfg.Now, london: london,
-		connectLifetime: cfg.ConnectSessionLifetime, returnURLs: returnURLs}, nil
+		connectLifetime: cfg.ConnectSessionLifetime, returnURLs: returnURLs}
+	// The connection changes hmrc makes (the refresher's too) carry the
+	// events this package decides on.
+	cfg.HMRC.OnConnectionChange(s.connectionEvents)
+	return s, nil
 }
 
 // user reads the landlord an action is for: ErrUnknownUser, or a
@@ -218,8 +222,8 @@ func (s *Service) records(ctx context.Context, userID int64) (*mtdconnect.User, 
 }
 
 // record is the one place an action that changed something, or asked HMRC
-// on someone's behalf, is reported once it is done: today a log line with
-// who did it; the webhook events of the actions will be written here.
+// on someone's behalf, is reported once it is done: a log line with who did
+// it. The webhook events are written with the change itself (events.go).
 func (s *Service) record(ctx context.Context, by Actor, action string, userID int64, p mtdconnect.Purpose, attrs ...slog.Attr) {
 	attrs = append([]slog.Attr{slog.Any("by", by), slog.Int64("user_id", userID), slog.String("purpose", string(p))}, attrs...)
 	s.log.LogAttrs(ctx, slog.LevelInfo, action, attrs...)

@@ -268,7 +268,14 @@ func (s *Service) DeleteUser(ctx context.Context, by Actor, userID int64) (*mtdc
 	keep := mtdconnect.RetainUntil(now)
 	// The deletion must not be half-done because the caller went away.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.DeleteUser(ctx, userID, now, keep); errors.Is(err, mtdconnect.ErrNotFound) {
+	// Each connection the deletion ends is reported as disconnected.
+	var events []*mtdconnect.Event
+	for _, p := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
+		if c, err := s.store.Connection(ctx, userID, p); err == nil {
+			events = append(events, s.connectionEvents(withActor(ctx, by), c, nil)...)
+		}
+	}
+	if err := s.store.DeleteUser(ctx, userID, now, keep, events...); errors.Is(err, mtdconnect.ErrNotFound) {
 		return nil, ErrUnknownUser
 	} else if err != nil {
 		return nil, fmt.Errorf("landlord: delete user: %w", err)

@@ -37,10 +37,13 @@ const (
 	// ScenarioQuarterly measures what a landlord's quarterly journey costs
 	// at HMRC across the instances.
 	ScenarioQuarterly = "quarterly"
+	// ScenarioWebhooks delivers the outbox to a failing receiver while
+	// instances are killed.
+	ScenarioWebhooks = "webhooks"
 )
 
 // Scenarios are every scenario, in the order "all" runs them.
-var Scenarios = []string{ScenarioRaces, ScenarioRolling, ScenarioCrashes, ScenarioFaults, ScenarioRate, ScenarioQuarterly, ScenarioScale}
+var Scenarios = []string{ScenarioRaces, ScenarioRolling, ScenarioCrashes, ScenarioFaults, ScenarioRate, ScenarioQuarterly, ScenarioWebhooks, ScenarioScale}
 
 // Options are what every scenario shares.
 type Options struct {
@@ -82,6 +85,7 @@ type Options struct {
 	Scale   ScaleConfig
 
 	Quarterly QuarterlyConfig
+	Webhooks  WebhooksConfig
 }
 
 func (o *Options) setDefaults() {
@@ -98,6 +102,7 @@ func (o *Options) setDefaults() {
 	o.Rate.setDefaults()
 	o.Scale.setDefaults()
 	o.Quarterly.setDefaults()
+	o.Webhooks.setDefaults()
 }
 
 // Backend names the store the instances share.
@@ -126,6 +131,7 @@ type Report struct {
 	Rate      *RateReport      `json:"rate,omitempty"`
 	Scale     *ScaleReport     `json:"scale,omitempty"`
 	Quarterly *QuarterlyReport `json:"quarterly,omitempty"`
+	Webhooks  *WebhooksReport  `json:"webhooks,omitempty"`
 	// Stopped says why the run ended before its last scenario.
 	Stopped string `json:"stopped,omitempty"`
 }
@@ -169,6 +175,9 @@ func (r *Report) Violations() []string {
 	}
 	if r.Quarterly != nil {
 		add(ScenarioQuarterly, r.Quarterly.Violations())
+	}
+	if r.Webhooks != nil {
+		add(ScenarioWebhooks, r.Webhooks.Violations())
 	}
 	return v
 }
@@ -254,6 +263,8 @@ func Run(ctx context.Context, opts Options, scenarios []string) (*Report, error)
 			rep.Scale, err = runScale(ctx, &opts)
 		case ScenarioQuarterly:
 			rep.Quarterly, err = runQuarterly(ctx, &opts)
+		case ScenarioWebhooks:
+			rep.Webhooks, err = runWebhooks(ctx, &opts)
 		}
 		if err != nil {
 			err = fmt.Errorf("loadtest: %s: %w", s, err)

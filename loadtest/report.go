@@ -137,6 +137,22 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.kv("waits for another instance's refresh", "%.0f", s.RefreshLeaseWaits)
 		p.children(s.Children)
 	}
+	if s := r.Webhooks; s != nil {
+		c := s.Config
+		p.section("Webhooks: %d events of %d landlords delivered by %d instances to a receiver refusing %.0f%% of requests (503), with %d SIGKILLs while delivering; retries after %v…, leases of %v",
+			s.Events, c.Landlords, s.Instances, c.FailRate*100, s.Kills, c.Schedule[0], c.Lease)
+		p.kv("events written", "%d in %.1fs", s.Events, s.WriteSeconds)
+		p.kv("received (distinct webhook-id)", "%d in %.1fs (%.1f/s)", s.Received, s.Seconds, s.DeliveredPerS)
+		p.kv("requests", "%d, of which %d refused by the receiver", s.Requests, s.Refused)
+		p.kv("deliveries held by killed instances", "%d (sent again after the lease)", s.Orphaned)
+		p.kv("duplicates (at least once)", "%d", s.Duplicates)
+		p.kv("delay, event written to first acceptance", "%s", s.Delay)
+		p.kv("out of order (per landlord; data.sequence orders them)", "%d", s.OutOfOrder)
+		p.bound("lost", int64(s.Lost), 0)
+		p.bound("invented", int64(s.Invented), 0)
+		p.bound("bad signatures", s.BadSigs, 0)
+		p.children(s.Children)
+	}
 	if s := r.Quarterly; s != nil {
 		c := s.Config
 		p.section("Quarterly: %d landlords read their obligations and send their update through the API, read and update on two of %d instances, for %v",

@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/mtdconnect/mtdconnect"
 )
@@ -70,18 +73,20 @@ func (s *Store) Connection(ctx context.Context, userID int64, purpose mtdconnect
 // version never used before (even by a deleted row), so any
 // compare-and-swap keyed on the old grant's version loses. It sets
 // c.Version.
-func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) error {
-	if err := checkConnectionText(c); err != nil {
+func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection, events ...*mtdconnect.Event) error {
+	if err := errors.Join(checkConnectionText(c), checkEvents(events)); err != nil {
 		return fmt.Errorf("postgres: save connection: %w", err)
 	}
-	err := s.pool.QueryRow(ctx, `
+	err := s.withEvents(ctx, events, func(q querier) error {
+		return q.QueryRow(ctx, `
 		INSERT INTO connections (`+connectionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
 			nextval('connection_version'), $17, $18)
 		ON CONFLICT (user_id, purpose) DO UPDATE SET `+connectionSet("$12")+`
 		RETURNING version`,
-		connectionArgs(c)...,
-	).Scan(&c.Version)
+			connectionArgs(c)...,
+		).Scan(&c.Version)
+	})
 	if err != nil {
 		return wrap("save connection", err)
 	}
@@ -93,8 +98,8 @@ func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) er
 // ErrNotFound if the row is gone. last_used_at only moves forward:
 // TouchConnection does not bump the version, so c may carry a use older than
 // one recorded since c was read; c.LastUsedAt is set to what is stored.
-func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) error {
-	if err := checkConnectionText(c); err != nil {
+func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection, events ...*mtdconnect.Event) error {
+	if err := errors.Join(checkConnectionText(c), checkEvents(events)); err != nil {
 		return fmt.Errorf("postgres: update connection: %w", err)
 	}
 	args := append(connectionArgs(c), c.Version)
@@ -102,32 +107,34 @@ func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) 
 		version  int64
 		lastUsed *time.Time
 	)
-	err := s.pool.QueryRow(ctx, `
+	err := s.withEvents(ctx, events, func(q querier) error {
+		err := q.QueryRow(ctx, `
 		UPDATE connections SET `+connectionSet("GREATEST(connections.last_used_at, $12)")+`
 		WHERE user_id = $1 AND purpose = $2 AND version = $19
 		RETURNING version, last_used_at`,
-		args...,
-	).Scan(&version, &lastUsed)
-	if err == nil {
-		c.Version, c.LastUsedAt = version, utc(lastUsed)
-		return nil
-	}
-	err = wrap("update connection", err)
-	if !isNotFound(err) {
-		return err
-	}
-	// No row matched: tell a lost race from a deleted row.
-	var exists bool
-	if err := s.pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM connections WHERE user_id = $1 AND purpose = $2)`,
-		c.UserID, string(c.Purpose),
-	).Scan(&exists); err != nil {
+			args...,
+		).Scan(&version, &lastUsed)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// No row matched: tell a lost race from a deleted row.
+		var exists bool
+		if err := q.QueryRow(ctx,
+			`SELECT EXISTS (SELECT 1 FROM connections WHERE user_id = $1 AND purpose = $2)`,
+			c.UserID, string(c.Purpose),
+		).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("version %d: %w", c.Version, mtdconnect.ErrConflict)
+		}
+		return mtdconnect.ErrNotFound
+	})
+	if err != nil {
 		return wrap("update connection", err)
 	}
-	if exists {
-		return fmt.Errorf("postgres: update connection: version %d: %w", c.Version, mtdconnect.ErrConflict)
-	}
-	return err
+	c.Version, c.LastUsedAt = version, utc(lastUsed)
+	return nil
 }
 
 // TouchConnection records a use without bumping the version (a use is not a
@@ -150,17 +157,20 @@ func (s *Store) TouchConnection(ctx context.Context, userID int64, purpose mtdco
 }
 
 // DeleteConnection deletes the connection. ErrNotFound if there is none.
-func (s *Store) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose) error {
-	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+func (s *Store) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose, events ...*mtdconnect.Event) error {
+	if err := errors.Join(mtdconnect.CheckText(string(purpose)), checkEvents(events)); err != nil {
 		return fmt.Errorf("postgres: delete connection: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx,
-		`DELETE FROM connections WHERE user_id = $1 AND purpose = $2`, userID, string(purpose))
+	err := s.withEvents(ctx, events, func(q querier) error {
+		tag, err := q.Exec(ctx,
+			`DELETE FROM connections WHERE user_id = $1 AND purpose = $2`, userID, string(purpose))
+		if err == nil && tag.RowsAffected() == 0 {
+			err = mtdconnect.ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
 		return wrap("delete connection", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete connection: %w", mtdconnect.ErrNotFound)
 	}
 	return nil
 }

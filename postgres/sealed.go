@@ -17,6 +17,8 @@ var sealedKinds = []string{
 	`SELECT totp_secret FROM users WHERE length(totp_secret) > 0`,
 	`SELECT verifier FROM pending_authorizations WHERE length(verifier) > 0`,
 	`SELECT decode(sec->>'sealed', 'base64') FROM applications, jsonb_array_elements(secrets) AS sec`,
+	`SELECT secret FROM webhook_endpoints WHERE length(secret) > 0`,
+	`SELECT previous_secret FROM webhook_endpoints WHERE length(previous_secret) > 0`,
 }
 
 // SealedSamples implements mtdconnect.Store.

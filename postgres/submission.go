@@ -26,18 +26,23 @@ func scanSubmission(r pgx.Row) (*mtdconnect.Submission, error) {
 }
 
 // SaveSubmission records sub and sets its ID.
-func (s *Store) SaveSubmission(ctx context.Context, sub *mtdconnect.Submission) error {
+func (s *Store) SaveSubmission(ctx context.Context, sub *mtdconnect.Submission, events ...*mtdconnect.Event) error {
 	if err := mtdconnect.CheckText(string(sub.Purpose), sub.Kind, sub.Period, sub.CorrelationID, sub.ReceiptID); err != nil {
 		return fmt.Errorf("postgres: save submission: %w", err)
 	}
-	err := s.pool.QueryRow(ctx, `
+	if err := checkEvents(events); err != nil {
+		return fmt.Errorf("postgres: save submission: %w", err)
+	}
+	err := s.withEvents(ctx, events, func(q querier) error {
+		return q.QueryRow(ctx, `
 		INSERT INTO submissions (user_id, purpose, kind, period, period_start, period_end, body, response,
 			correlation_id, receipt_id, submitted_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		RETURNING id`,
-		sub.UserID, string(sub.Purpose), sub.Kind, sub.Period, ts(sub.PeriodStart), ts(sub.PeriodEnd),
-		nonNil(sub.Body), nonNil(sub.Response), sub.CorrelationID, sub.ReceiptID, ts(sub.SubmittedAt),
-	).Scan(&sub.ID)
+			sub.UserID, string(sub.Purpose), sub.Kind, sub.Period, ts(sub.PeriodStart), ts(sub.PeriodEnd),
+			nonNil(sub.Body), nonNil(sub.Response), sub.CorrelationID, sub.ReceiptID, ts(sub.SubmittedAt),
+		).Scan(&sub.ID)
+	})
 	if err != nil {
 		return wrap("save submission", err)
 	}

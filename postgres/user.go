@@ -121,8 +121,12 @@ func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
 
 // DeleteUser clears the user and deletes their credentials in one
 // statement (data-modifying CTEs run as one atomic statement).
-func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time) error {
-	tag, err := s.pool.Exec(ctx, `
+func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time, events ...*mtdconnect.Event) error {
+	if err := checkEvents(events); err != nil {
+		return fmt.Errorf("postgres: delete user: %w", err)
+	}
+	err := s.withEvents(ctx, events, func(q querier) error {
+		tag, err := q.Exec(ctx, `
 		WITH u AS (
 			UPDATE users SET ref = NULL, email = '', display_name = '', password_hash = '', nino = '', vrn = '',
 				admin = false, totp_secret = ''::bytea, totp_last_step = 0, deleted_at = $2, records_kept_until = $3
@@ -142,11 +146,13 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Tim
 			DELETE FROM cached_obligations WHERE user_id IN (SELECT id FROM u)
 		)
 		SELECT id FROM u`, id, ts(at), ts(keepUntil))
+		if err == nil && tag.RowsAffected() == 0 {
+			err = mtdconnect.ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
 		return wrap("delete user", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete user: %w", mtdconnect.ErrNotFound)
 	}
 	return nil
 }

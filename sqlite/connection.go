@@ -106,8 +106,8 @@ func nextVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
 
 // SaveConnection implements mtdconnect.Store. REPLACE is exactly "create or
 // replace whole"; the fresh version makes any copy of the old row stale.
-func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) error {
-	if err := checkConnectionText(c); err != nil {
+func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection, events ...*mtdconnect.Event) error {
+	if err := errors.Join(checkConnectionText(c), checkEvents(events)); err != nil {
 		return fmt.Errorf("sqlite: save connection: %w", err)
 	}
 	var v int64
@@ -121,7 +121,10 @@ func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) er
 			c.UserID, c.Purpose, c.Status, c.Reason, c.Scopes, c.Tokens, ms(c.AccessExpiresAt), ms(c.GrantedAt),
 			c.Environment, c.ClientID, ms(c.LastRefreshAt), ms(c.LastUsedAt), ms(c.RefreshLeaseUntil),
 			c.RefreshLeaseOwner, c.RefreshFailures, c.LastError, v, ms(c.CreatedAt), ms(c.UpdatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save connection: %w", err)
@@ -134,8 +137,8 @@ func (s *Store) SaveConnection(ctx context.Context, c *mtdconnect.Connection) er
 // forward: TouchConnection does not bump the version, so c may carry a use
 // time older than one recorded since c was read, and that use must not be
 // lost (DueConnections relies on it). c.LastUsedAt is set to what is stored.
-func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) error {
-	if err := checkConnectionText(c); err != nil {
+func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection, events ...*mtdconnect.Event) error {
+	if err := errors.Join(checkConnectionText(c), checkEvents(events)); err != nil {
 		return fmt.Errorf("sqlite: update connection: %w", err)
 	}
 	var v, lastUsed int64
@@ -156,6 +159,9 @@ func (s *Store) UpdateConnection(ctx context.Context, c *mtdconnect.Connection) 
 			ms(c.RefreshLeaseUntil), c.RefreshLeaseOwner, c.RefreshFailures, c.LastError,
 			v, ms(c.CreatedAt), ms(c.UpdatedAt),
 			c.UserID, c.Purpose, c.Version).Scan(&lastUsed)
+		if err == nil {
+			return insertEvents(ctx, tx, events)
+		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -196,14 +202,20 @@ func (s *Store) TouchConnection(ctx context.Context, userID int64, purpose mtdco
 }
 
 // DeleteConnection implements mtdconnect.Store.
-func (s *Store) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose) error {
-	if err := mtdconnect.CheckText(string(purpose)); err != nil {
+func (s *Store) DeleteConnection(ctx context.Context, userID int64, purpose mtdconnect.Purpose, events ...*mtdconnect.Event) error {
+	if err := errors.Join(mtdconnect.CheckText(string(purpose)), checkEvents(events)); err != nil {
 		return fmt.Errorf("sqlite: delete connection: %w", err)
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM connections WHERE user_id = ? AND purpose = ?`, userID, purpose)
-	if err == nil {
-		err = affected(res)
-	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE user_id = ? AND purpose = ?`, userID, purpose)
+		if err == nil {
+			err = affected(res)
+		}
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete connection: %w", err)
 	}

@@ -21,6 +21,8 @@ var sealedKinds = []struct {
 	{query: `SELECT totp_secret FROM users WHERE length(totp_secret) > 0`},
 	{query: `SELECT verifier FROM pending_authorizations WHERE length(verifier) > 0`},
 	{query: `SELECT secrets FROM applications WHERE secrets <> '[]'`, secretsJSON: true},
+	{query: `SELECT secret FROM webhook_endpoints WHERE length(secret) > 0`},
+	{query: `SELECT previous_secret FROM webhook_endpoints WHERE length(previous_secret) > 0`},
 }
 
 // SealedSamples implements mtdconnect.Store.

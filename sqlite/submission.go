@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -24,20 +25,31 @@ func scanSubmission(r scanner) (*mtdconnect.Submission, error) {
 }
 
 // SaveSubmission implements mtdconnect.Store.
-func (s *Store) SaveSubmission(ctx context.Context, sub *mtdconnect.Submission) error {
+func (s *Store) SaveSubmission(ctx context.Context, sub *mtdconnect.Submission, events ...*mtdconnect.Event) error {
 	if err := mtdconnect.CheckText(string(sub.Purpose), sub.Kind, sub.Period, sub.CorrelationID, sub.ReceiptID); err != nil {
 		return fmt.Errorf("sqlite: save submission: %w", err)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO submissions (user_id, purpose, kind, period, period_start,
-		period_end, body, response, correlation_id, receipt_id, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sub.UserID, sub.Purpose, sub.Kind, sub.Period, ms(sub.PeriodStart), ms(sub.PeriodEnd), nonNil(sub.Body),
-		nonNil(sub.Response), sub.CorrelationID, sub.ReceiptID, ms(sub.SubmittedAt))
+	if err := checkEvents(events); err != nil {
+		return fmt.Errorf("sqlite: save submission: %w", err)
+	}
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO submissions (user_id, purpose, kind, period, period_start,
+			period_end, body, response, correlation_id, receipt_id, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sub.UserID, sub.Purpose, sub.Kind, sub.Period, ms(sub.PeriodStart), ms(sub.PeriodEnd), nonNil(sub.Body),
+			nonNil(sub.Response), sub.CorrelationID, sub.ReceiptID, ms(sub.SubmittedAt))
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save submission: %w", err)
 	}
-	if sub.ID, err = res.LastInsertId(); err != nil {
-		return fmt.Errorf("sqlite: save submission: %w", err)
-	}
+	sub.ID = id
 	return nil
 }
 

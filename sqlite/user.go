@@ -109,7 +109,10 @@ func (s *Store) UpdateUser(ctx context.Context, u *mtdconnect.User) error {
 }
 
 // DeleteUser implements mtdconnect.Store.
-func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time) error {
+func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Time, events ...*mtdconnect.Event) error {
+	if err := checkEvents(events); err != nil {
+		return fmt.Errorf("sqlite: delete user: %w", err)
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET ref = NULL, email = '', display_name = '', password_hash = '',
 			nino = '', vrn = '', admin = 0, totp_secret = x'', totp_last_step = 0, deleted_at = ?, records_kept_until = ?
@@ -126,7 +129,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Tim
 				return fmt.Errorf("%s: %w", table, err)
 			}
 		}
-		return nil
+		return insertEvents(ctx, tx, events)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete user: %w", err)

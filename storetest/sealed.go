@@ -47,6 +47,10 @@ func testSealedSamples(t *testing.T, s mtdconnect.Store) {
 		Secrets: []mtdconnect.ClientSecret{{ID: "s1", Sealed: []byte("sealed secret\x00\xff"), Last4: "abcd", AddedAt: t0}},
 	}))
 
+	noErr(t, "CreateWebhookEndpoint", s.CreateWebhookEndpoint(ctx, &mtdconnect.WebhookEndpoint{
+		UID: "ep_sealed", URL: "https://platform.example/hooks", Secret: []byte("sealed webhook secret"),
+		PreviousSecret: []byte("sealed webhook previous"), PreviousSecretUntil: t0.Add(time.Hour), CreatedAt: t0}))
+
 	got := samples()
 	count := func(prefix string) int {
 		n := 0
@@ -65,12 +69,14 @@ func testSealedSamples(t *testing.T, s mtdconnect.Store) {
 		{"sealed totp", 1},
 		{"sealed verifier", 1},
 		{"sealed secret\x00\xff", 1},
+		{"sealed webhook secret", 1},
+		{"sealed webhook previous", 1},
 	} {
 		if n := count(k.prefix); n != k.want {
 			t.Errorf("samples of %q: %d, want %d (all: %q)", k.prefix, n, k.want, got)
 		}
 	}
-	if len(got) != mtdconnect.SealedSampleLimit+3 {
-		t.Errorf("%d samples, want %d: %q", len(got), mtdconnect.SealedSampleLimit+3, got)
+	if len(got) != mtdconnect.SealedSampleLimit+5 {
+		t.Errorf("%d samples, want %d: %q", len(got), mtdconnect.SealedSampleLimit+5, got)
 	}
 }

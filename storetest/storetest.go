@@ -63,6 +63,10 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"ReserveSlotPeek", testReserveSlotPeek},
 		{"DeleteExpired", testDeleteExpired},
 		{"InvalidText", testInvalidText},
+		{"Outbox", testOutbox},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookDeliveries", testWebhookDeliveries},
+		{"RaceClaimDeliveries", func(t *testing.T, s mtdconnect.Store) { testRaceClaimDeliveries(t, s) }},
 		{"RaceUpdateConnection", func(t *testing.T, s mtdconnect.Store) { testRaceUpdateConnection(t, s) }},
 		{"RaceNoLostUpdate", func(t *testing.T, s mtdconnect.Store) { testRaceNoLostUpdate(t, s) }},
 		{"RaceDeletePendingAuthorization", func(t *testing.T, s mtdconnect.Store) { testRaceDeletePending(t, s) }},
@@ -97,6 +101,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b mtdconnect.Store)) {
 		{"RaceRotateAPIKey", func(t *testing.T, a, b mtdconnect.Store) { testRaceRotateAPIKey(t, a, b) }},
 		{"RaceCreateRef", func(t *testing.T, a, b mtdconnect.Store) { testRaceCreateRef(t, a, b) }},
 		{"RaceConnectSession", func(t *testing.T, a, b mtdconnect.Store) { testRaceConnectSession(t, a, b) }},
+		{"RaceClaimDeliveries", func(t *testing.T, a, b mtdconnect.Store) { testRaceClaimDeliveries(t, a, b) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

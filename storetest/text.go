@@ -80,6 +80,31 @@ func testInvalidText(t *testing.T, s mtdconnect.Store) {
 			c.Reason = bad
 			return s.UpdateConnection(ctx, c)
 		}},
+		{"SaveConnection event", false, func(ctx context.Context, bad string) error {
+			c := fullConnection(u.ID, mtdconnect.PurposeVAT)
+			return s.SaveConnection(ctx, c, &mtdconnect.Event{UserID: u.ID, Type: mtdconnect.EventConnected, Data: []byte(bad)})
+		}},
+		{"AppendEvents type", false, func(ctx context.Context, bad string) error {
+			_, err := s.AppendEvents(ctx, &mtdconnect.Event{UserID: u.ID, Type: bad, Data: []byte("{}")})
+			return err
+		}},
+		{"AppendEvents key", true, func(ctx context.Context, bad string) error {
+			_, err := s.AppendEvents(ctx, &mtdconnect.Event{UserID: u.ID, Type: mtdconnect.EventRecovered, Key: bad, Data: []byte("{}")})
+			return err
+		}},
+		{"CreateWebhookEndpoint URL", false, func(ctx context.Context, bad string) error {
+			return s.CreateWebhookEndpoint(ctx, &mtdconnect.WebhookEndpoint{UID: "ep_text", URL: bad, Secret: []byte("s")})
+		}},
+		{"CreateWebhookEndpoint UID", true, func(ctx context.Context, bad string) error {
+			return s.CreateWebhookEndpoint(ctx, &mtdconnect.WebhookEndpoint{UID: bad, URL: "https://x.example", Secret: []byte("s")})
+		}},
+		{"ClaimDeliveries owner", false, func(ctx context.Context, bad string) error {
+			_, err := s.ClaimDeliveries(ctx, bad, t0, time.Minute, 1)
+			return err
+		}},
+		{"FinishDelivery error", false, func(ctx context.Context, bad string) error {
+			return s.FinishDelivery(ctx, 1, "owner", mtdconnect.DeliveryAttempt{At: t0, Error: bad, NextTryAt: t0})
+		}},
 		{"SaveSubmission", false, func(ctx context.Context, bad string) error {
 			return s.SaveSubmission(ctx, &mtdconnect.Submission{UserID: u.ID, Purpose: mtdconnect.PurposeVAT,
 				Kind: mtdconnect.SubmissionVATReturn, Period: bad, Body: []byte("{}"), SubmittedAt: t0})
@@ -228,6 +253,11 @@ func snapshot(t *testing.T, s mtdconnect.Store, userID int64) string {
 		b.WriteString("|business")
 	}
 	b.WriteString("|" + strings.Repeat("u", len(urls)))
+	webhooks, err := s.WebhookEndpoints(ctx)
+	noErr(t, "WebhookEndpoints", err)
+	outbox, err := s.Events(ctx, userID, 0)
+	noErr(t, "Events", err)
+	b.WriteString("|" + strings.Repeat("w", len(webhooks)) + strings.Repeat("o", len(outbox)))
 	keys, err := s.APIKeys(ctx)
 	noErr(t, "APIKeys", err)
 	b.WriteString("|" + strings.Repeat("k", len(keys)))

@@ -73,6 +73,14 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"DELETE " + user + "/hmrc/proxy/{path...}", mtdconnect.ScopeProxy, s.handleAPIProxy},
 		{"POST /api/v1/connect-sessions", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPICreateConnectSession)},
 		{"GET /api/v1/connect-sessions/{id}", mtdconnect.ScopeConnect, s.jsonAPI(s.handleAPIConnectSession)},
+		// Webhooks (webhooks_api.go).
+		{"POST /api/v1/webhooks", mtdconnect.ScopeWebhooks, s.jsonAPI(s.handleAPICreateWebhook)},
+		{"GET /api/v1/webhooks", mtdconnect.ScopeWebhooks, s.jsonAPI(s.handleAPIWebhooks)},
+		{"GET /api/v1/webhooks/{id}", mtdconnect.ScopeWebhooks, s.jsonAPI(s.handleAPIWebhook)},
+		{"DELETE /api/v1/webhooks/{id}", mtdconnect.ScopeWebhooks, s.jsonAPI(s.handleAPIDeleteWebhook)},
+		{"POST /api/v1/webhooks/{id}/rotate-secret", mtdconnect.ScopeWebhooks, s.jsonAPI(s.handleAPIRotateWebhook)},
+		{"GET /api/v1/webhooks/{id}/deliveries", mtdconnect.ScopeWebhooks, s.jsonAPI(s.handleAPIWebhookDeliveries)},
+		{"POST /api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", mtdconnect.ScopeWebhooks, s.jsonAPI(s.handleAPIRedeliver)},
 		// The description of all of it needs no key.
 		{"GET /api/v1/openapi.json", "", handleOpenAPI},
 	}

@@ -104,6 +104,10 @@ func classify(err error) problem {
 	if p, ok := classifyProxy(err); ok {
 		return p
 	}
+	// The webhooks' (webhooks_api.go).
+	if p, ok := classifyWebhooks(err); ok {
+		return p
+	}
 	switch {
 	case errors.Is(err, errNoDeviceData):
 		return problem{Status: http.StatusBadRequest, Code: "device_data_missing", Title: "Your browser must allow scripts",

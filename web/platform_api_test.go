@@ -92,6 +92,11 @@ func TestAPIScopes(t *testing.T) {
 		{http.MethodPost, me + "/hmrc/calculations/2025-26", `{"type":"in-year"}`, mtdconnect.ScopeSubmissions},
 		{http.MethodPost, me + "/hmrc/calculations/2025-26/f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c/final-declaration", `{"declaration_agreed":true}`, mtdconnect.ScopeSubmissions},
 		{http.MethodDelete, me + "/hmrc/property/uk/annual/2025-26", "", mtdconnect.ScopeSubmissions},
+		{http.MethodPost, "/api/v1/webhooks", `{"url":"https://platform.example/hooks"}`, mtdconnect.ScopeWebhooks},
+		{http.MethodGet, "/api/v1/webhooks", "", mtdconnect.ScopeWebhooks},
+		{http.MethodGet, "/api/v1/webhooks/1/deliveries", "", mtdconnect.ScopeWebhooks},
+		{http.MethodDelete, "/api/v1/webhooks/1", "", mtdconnect.ScopeWebhooks},
+		{http.MethodPost, "/api/v1/webhooks/1/rotate-secret", "", mtdconnect.ScopeWebhooks},
 	} {
 		r := env.apiAs(t, readOnly, tc.method, tc.path, tc.body)
 		if r.status != http.StatusForbidden || r.body["error"] != "insufficient_scope" || r.body["scope"] != string(tc.scope) ||
@@ -104,6 +109,9 @@ func TestAPIScopes(t *testing.T) {
 	}
 	if _, err := env.Store.UserByRef(t.Context(), "new-landlord"); err == nil {
 		t.Error("a key without the users scope created a landlord")
+	}
+	if list, _ := env.Store.WebhookEndpoints(t.Context()); len(list) != 0 {
+		t.Error("a key without the webhooks scope made a webhook endpoint")
 	}
 	if u := env.user(env.landlord.ID); u.Deleted() {
 		t.Error("a key without the users scope deleted a landlord")

@@ -28,6 +28,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc"
 	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/seal"
+	"github.com/mtdconnect/mtdconnect/webhook"
 )
 
 // Config configures a Server.
@@ -44,6 +45,9 @@ type Config struct {
 	// second factor at sign-in, mfa.go). nil: no second factor can be
 	// added, and a landlord who has one cannot sign in on this server.
 	Sealer *seal.Sealer
+	// Webhooks makes and manages the platform's webhook endpoints; nil:
+	// one over Store and Sealer allowing public https receivers only.
+	Webhooks *webhook.Manager
 
 	// PublicURL is where browsers reach the service, e.g.
 	// http://127.0.0.1:8080. Cookies are Secure unless it is plain http on
@@ -90,7 +94,8 @@ type Server struct {
 	store    mtdconnect.Store
 	hmrc     *hmrc.Client
 	landlord *landlord.Service
-	sealer   *seal.Sealer // nil: no second factor (mfa.go)
+	sealer   *seal.Sealer     // nil: no second factor (mfa.go)
+	webhooks *webhook.Manager // nil without a sealer
 	log      *slog.Logger
 	now      func() time.Time
 	pages    map[string]*template.Template
@@ -176,11 +181,16 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("web: licence IDs need a software name and a licence, not %q=%q", name, lic)
 		}
 	}
+	webhooks := cfg.Webhooks
+	if webhooks == nil && cfg.Sealer != nil {
+		webhooks = &webhook.Manager{Store: cfg.Store, Sealer: cfg.Sealer, Now: cfg.Now}
+	}
 	return &Server{
 		store:              cfg.Store,
 		hmrc:               cfg.HMRC,
 		landlord:           cfg.Landlord,
 		sealer:             cfg.Sealer,
+		webhooks:           webhooks,
 		log:                cfg.Logger,
 		now:                cfg.Now,
 		pages:              pages,
@@ -258,6 +268,11 @@ func (s *Server) browserRoutes() []route {
 		{"POST " + adminKeysPath, s.requireAdmin(s.handleAdminKeyCreate)},
 		{"POST " + adminKeysPath + "/rotate", s.requireAdmin(s.handleAdminKeyRotate)},
 		{"POST " + adminKeysPath + "/revoke", s.requireAdmin(s.handleAdminKeyRevoke)},
+		{"GET " + adminWebhooksPath, s.requireAdmin(s.handleAdminWebhooks)},
+		{"POST " + adminWebhooksPath, s.requireAdmin(s.handleAdminWebhookCreate)},
+		{"POST " + adminWebhooksPath + "/rotate", s.requireAdmin(s.handleAdminWebhookRotate)},
+		{"POST " + adminWebhooksPath + "/delete", s.requireAdmin(s.handleAdminWebhookDelete)},
+		{"POST " + adminWebhooksPath + "/redeliver", s.requireAdmin(s.handleAdminWebhookRedeliver)},
 		{"GET " + adminConnectPath, s.requireAdmin(s.handleAdminConnect)},
 		{"POST " + adminConnectPath, s.requireAdmin(s.handleAdminReturnURLAdd)},
 		{"POST " + adminConnectPath + "/remove", s.requireAdmin(s.handleAdminReturnURLRemove)},

@@ -28,7 +28,7 @@ var pageNames = []string{
 	"quarterly", "quarterly_receipt",
 	"taxyear", "calculation", "adjustments", "amend", "correction", "yearend_receipt",
 	"vat", "vat_receipt", "vat_return",
-	"admin_hmrc", "admin_keys", "admin_connect",
+	"admin_hmrc", "admin_keys", "admin_connect", "admin_webhooks",
 	"connect", "connect_result",
 }
 

@@ -37,6 +37,7 @@ func newRoot(p *proc) *ffcli.Command {
 				usersAddCommand(p), usersSetCommand(p), usersPasswdCommand(p), usersTOTPCommand(p), usersDeleteCommand(p)),
 			group("apikey", "API keys of the platform's backend", apikeyCreateCommand(p), apikeyListCommand(p),
 				apikeyIDCommand(p, "rotate"), apikeyIDCommand(p, "revoke")),
+			webhooksCommands(p),
 			group("app", "the HMRC application this service calls as (credentials, consent)",
 				appCommand(p, "set"), appCommand(p, "show"), appCommand(p, "rotate-secret"),
 				appCommand(p, "remove-secret"), appCommand(p, "confirm")),
@@ -136,7 +137,7 @@ func newFlagSet(name string) *flag.FlagSet {
 
 func serveCommand(p *proc) *ffcli.Command {
 	fs := newFlagSet("serve")
-	cfg := newConfig(fs, p.getenv, webSettings, connectSettings, storeSettings, hmrcSettings, []string{"simulator-mode"}, fraudSettings, logSettings)
+	cfg := newConfig(fs, p.getenv, webSettings, connectSettings, webhookSettings, storeSettings, hmrcSettings, []string{"simulator-mode"}, fraudSettings, logSettings)
 	var f serveFlags
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "listen address of Prometheus's /metrics, e.g. 127.0.0.1:9100; empty: not served (MTDCONNECT_METRICS_ADDR)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", time.Minute,

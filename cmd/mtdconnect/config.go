@@ -20,6 +20,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/landlord"
 	"github.com/mtdconnect/mtdconnect/web"
+	"github.com/mtdconnect/mtdconnect/webhook"
 )
 
 // The HMRC simulator's demo application and test user. The simulator is
@@ -87,6 +88,16 @@ type Config struct {
 	ConnectSessionLifetime time.Duration // how long a link works
 	PlatformName           string        // the platform's name on the hosted connect page
 
+	// Webhooks: which receivers an administrator allows besides public
+	// https ones (development, private networks).
+	WebhookPolicy webhook.Policy
+	// WebhookSchedule is the delays between a delivery's attempts
+	// (webhook.Schedule unless set, for tests and drills) and
+	// WebhookLease how long an instance holds a claimed delivery.
+	WebhookSchedule []time.Duration
+	WebhookLease    time.Duration
+	webhookSchedule string
+
 	trustedProxies    string // as given, parsed by resolve
 	licenceIDs        string
 	connectReturnURLs string
@@ -114,6 +125,8 @@ var (
 	webSettings = []string{"addr", "public-url", "trusted-proxies", "max-password-checks"}
 	// connectSettings: serve's connect sessions.
 	connectSettings = []string{"connect-return-urls", "connect-session-lifetime", "platform-name"}
+	// webhookSettings: the receivers webhooks may be sent to.
+	webhookSettings = []string{"webhooks-allow-loopback", "webhooks-allow-private", "webhooks-retry-schedule", "webhooks-lease"}
 	// logSettings: the log of a long-running command.
 	logSettings = []string{"log-format"}
 	// cliLogSettings: a one-shot command logs warnings only, unless -v.
@@ -179,6 +192,10 @@ func (c *Config) bind(name string) {
 		"connect-return-urls":      "comma-separated origins or URL prefixes connect sessions may return landlords to, e.g. https://platform.example/settings (more can be allowed on the admin page)",
 		"connect-session-lifetime": "how long a connect link works before the landlord presses Continue to HMRC",
 		"platform-name":            "the landlord platform's name on the hosted connect page",
+		"webhooks-allow-loopback":  "let webhook endpoints be on a loopback address, http:// too (development only)",
+		"webhooks-allow-private":   "let webhook endpoints reach private address ranges (10/8, 192.168/16, fd00::/8…), refused otherwise against server-side request forgery",
+		"webhooks-retry-schedule":  "comma-separated delays between a webhook delivery's attempts, for tests and drills (default: 5s, 30s, 2m, 10m, 30m, 1h, 2h, 4h, 8h, then 12h six times: over 3 days)",
+		"webhooks-lease":           "how long an instance holds a webhook delivery it claimed; one it dies holding is sent by another after this (default 1m)",
 	}[name]
 	if name == "v" {
 		fs.BoolVar(&c.Verbose, "v", false, "log what the command does (info level); without it, warnings and errors only")
@@ -244,6 +261,14 @@ func (c *Config) bind(name string) {
 		fs.DurationVar(&c.ConnectSessionLifetime, name, c.ConnectSessionLifetime, usage)
 	case "platform-name":
 		fs.StringVar(&c.PlatformName, name, c.PlatformName, usage)
+	case "webhooks-allow-loopback":
+		fs.BoolVar(&c.WebhookPolicy.AllowLoopback, name, false, usage)
+	case "webhooks-allow-private":
+		fs.BoolVar(&c.WebhookPolicy.AllowPrivate, name, false, usage)
+	case "webhooks-retry-schedule":
+		fs.StringVar(&c.webhookSchedule, name, c.webhookSchedule, usage)
+	case "webhooks-lease":
+		fs.DurationVar(&c.WebhookLease, name, c.WebhookLease, usage)
 	default:
 		panic("config: no setting " + name)
 	}
@@ -357,6 +382,20 @@ func (c *Config) resolve() error {
 	}
 	if c.LicenceIDs, err = parseLicenceIDs(c.licenceIDs); err != nil {
 		return fmt.Errorf("MTDCONNECT_LICENCE_IDS: %w", err)
+	}
+	c.WebhookSchedule = nil
+	for _, d := range strings.Split(c.webhookSchedule, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("MTDCONNECT_WEBHOOKS_RETRY_SCHEDULE: %q is not a positive duration", d)
+		}
+		c.WebhookSchedule = append(c.WebhookSchedule, v)
+	}
+	if c.WebhookLease < 0 || c.WebhookLease > 0 && c.WebhookLease < time.Second {
+		return errors.New("MTDCONNECT_WEBHOOKS_LEASE must be at least 1s")
 	}
 	c.ConnectReturnURLs = nil
 	for _, u := range strings.Split(c.connectReturnURLs, ",") {

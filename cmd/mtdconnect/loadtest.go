@@ -19,7 +19,7 @@ HMRC simulator (mtdconnect simulator) and several mtdconnect serve instances
 on one database, seeded with real grants, driven through the JSON API.
 It prints what it measured, and exits 1 if a correctness bound did not hold.
 
-Scenarios: races, rolling, crashes, faults, rate, quarterly, scale
+Scenarios: races, rolling, crashes, faults, rate, quarterly, webhooks, scale
 (PostgreSQL only), or all. Without --database-url the instances share one SQLite file.`
 
 // loadtestFlags are the command's flags; run turns them into
@@ -34,7 +34,7 @@ type loadtestFlags struct {
 }
 
 func (f *loadtestFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&f.scenario, "scenario", "all", "races, rolling, crashes, faults, rate, quarterly, scale or all; several separated by commas")
+	fs.StringVar(&f.scenario, "scenario", "all", "races, rolling, crashes, faults, rate, quarterly, webhooks, scale or all; several separated by commas")
 	fs.DurationVar(&f.duration, "duration", 0, "length of the races, faults and rate phases (default 60s each) and of the quarterly steady state (default 30s)")
 	fs.IntVar(&f.instances, "instances", 3, "mtdconnect serve instances sharing the database")
 	fs.StringVar(&f.databaseURL, "database-url", "",

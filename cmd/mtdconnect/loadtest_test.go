@@ -41,6 +41,12 @@ func shortOptions(t *testing.T, databaseURL string) loadtest.Options {
 			Timeout: time.Second,
 		},
 		Quarterly: loadtest.QuarterlyConfig{Landlords: 6, Duration: 4 * time.Second, Workers: 3},
+		// One SIGKILL mid-delivery; retries and leases short.
+		Webhooks: loadtest.WebhooksConfig{Events: 300, Landlords: 10, Kills: 1, Writers: 4,
+			Schedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond,
+				500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond,
+				500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond},
+			Lease: 2 * time.Second, Settle: 30 * time.Second},
 		Rate: loadtest.RateConfig{
 			Duration: 4 * time.Second, Connections: 6,
 			PriorityDuration: 4 * time.Second, BackgroundWorkers: 3,
@@ -74,7 +80,7 @@ func TestReliability(t *testing.T) {
 			if b.name == "postgres" && b.url == "" {
 				t.Skip("MTDCONNECT_TEST_POSTGRES_DSN is not set: the PostgreSQL variant is skipped")
 			}
-			for _, scenario := range []string{loadtest.ScenarioRaces, loadtest.ScenarioRolling, loadtest.ScenarioFaults, loadtest.ScenarioRate, loadtest.ScenarioQuarterly} {
+			for _, scenario := range []string{loadtest.ScenarioRaces, loadtest.ScenarioRolling, loadtest.ScenarioFaults, loadtest.ScenarioRate, loadtest.ScenarioQuarterly, loadtest.ScenarioWebhooks} {
 				t.Run(scenario, func(t *testing.T) {
 					rep, err := loadtest.Run(t.Context(), shortOptions(t, b.url), []string{scenario})
 					if err != nil {

@@ -66,9 +66,11 @@ func TestExamplePlatform(t *testing.T) {
 	b := newBrowserRun(t, 120*time.Second, map[string]string{
 		"MTDCONNECT_CONNECT_RETURN_URLS": "http://" + platformAddr,
 		"MTDCONNECT_PLATFORM_NAME":       "Acme Lettings",
+		// The platform's webhook receiver is on loopback, over http.
+		"MTDCONNECT_WEBHOOKS_ALLOW_LOOPBACK": "true",
 	})
 	key := strings.TrimSpace(b.env.run(t, nil, "apikey", "create", "--name", "example platform",
-		"--scopes", "users,connect,connections:read,connections:write"))
+		"--scopes", "users,connect,connections:read,connections:write,webhooks"))
 	platform, platformLogs := startExamplePlatform(t, platformAddr, b.baseURL, key)
 
 	b.step("sign in to the platform",
@@ -116,6 +118,21 @@ func TestExamplePlatform(t *testing.T) {
 		t.Fatalf("status %q after connecting\n%s", got, b.where())
 	}
 	b.mustSay("flash after connecting", "#flash", "Connected to HMRC")
+	// mtdconnect's webhook, signed and checked by the platform, says so
+	// too.
+	heard := func(want string) {
+		t.Helper()
+		var got string
+		for range 50 {
+			b.step("reload", chromedp.Navigate(platform+"/settings/hmrc"), chromedp.WaitVisible(chromedp.CSS(`#hmrc-status`)))
+			if got = b.text("the page", "main"); strings.Contains(got, "Last heard from mtdconnect: "+want) {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("the platform did not hear %q from the webhooks: %s\n%s", want, got, platformLogs)
+	}
+	heard("Connected")
 
 	// Disconnect.
 	b.step("Disconnect",
@@ -126,6 +143,7 @@ func TestExamplePlatform(t *testing.T) {
 		t.Errorf("status %q after disconnecting", got)
 	}
 	b.mustSay("flash after disconnecting", "#flash", "Disconnected from HMRC")
+	heard("Not connected (disconnected by the platform)")
 
 	// A refused consent: mtdconnect's hosted page says so, and the way back
 	// lands on the platform's "not connected" message.

@@ -27,6 +27,7 @@ import (
 	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 	"github.com/mtdconnect/mtdconnect/web"
+	"github.com/mtdconnect/mtdconnect/webhook"
 )
 
 // serveFlags are serve's own flags.
@@ -88,8 +89,15 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 			return err
 		}
 	}
+	dispatcher, err := webhook.NewDispatcher(webhook.DispatcherConfig{Store: a.store, Sealer: a.sealer,
+		Policy: a.cfg.WebhookPolicy, Logger: a.log.With("component", "webhooks"),
+		Schedule: a.cfg.WebhookSchedule, Lease: a.cfg.WebhookLease})
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(web.Config{
 		Store: a.store, HMRC: a.hmrc, Landlord: a.landlord, Sealer: a.sealer, Logger: a.log, Now: time.Now,
+		Webhooks:  &webhook.Manager{Store: a.store, Sealer: a.sealer, Policy: a.cfg.WebhookPolicy},
 		PublicURL: a.cfg.PublicURL, ManageAuthorityURL: a.cfg.ManageAuthorityURL(),
 		AuthorizeURL: a.cfg.AuthorizeURL, PlatformName: a.cfg.PlatformName,
 		TrustedProxies: a.cfg.TrustedProxies, VendorPublicIP: a.cfg.VendorPublicIP, LicenceIDs: a.cfg.LicenceIDs,
@@ -111,13 +119,17 @@ func runServe(ctx context.Context, cfg *Config, f serveFlags, p *proc) error {
 		defer mln.Close()
 	}
 
-	// The actors, in the order they stop (lifecycle.go). Background work
-	// to come (the webhook dispatcher) is one more stop.background line
-	// after the refresher's.
+	// The actors, in the order they stop (lifecycle.go).
 	var g oklog.Group
 	g.Add(stop.onSignal(ctx))
 	g.Add(stop.httpServer("web", ln, withReadyz(srv.Handler(), stop, a.store, a.log)))
 	g.Add(stop.background("refresher", (&hmrc.Refresher{Client: a.hmrc}).Run))
+	// Takes nothing new once stopped, and records every attempt it started;
+	// what it claimed and did not send is sent by any instance after the
+	// lease (nothing lost).
+	g.Add(stop.background("webhook dispatcher", dispatcher.Run))
+	// Authority ending and deadlines coming, as events (each once).
+	g.Add(stop.background("webhook reminders", a.landlord.RunReminders))
 	g.Add(stop.background("purge of deleted landlords", a.landlord.RunPurge))
 	// Expired sessions, pending authorisations and sign-in counts: gone
 	// once they expire, whatever an attacker made the service write.

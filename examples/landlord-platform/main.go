@@ -113,6 +113,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Listening first: mtdconnect may send at once.
+	if p.hooks, err = p.mtd.registerWebhook(ctx, cfg.PublicURL+webhookPath); err != nil {
+		log.Warn("no webhooks: the connection's state is read from the API only", "err", err)
+	}
 	srv := &http.Server{Handler: p.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -133,6 +137,9 @@ type platform struct {
 	log   *slog.Logger
 	mtd   *mtdconnectClient
 	pages map[string]*template.Template
+	// hooks receives mtdconnect's webhooks; nil when the key may not
+	// manage them (no webhooks scope) or mtdconnect refused the URL.
+	hooks *webhooks
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -173,6 +180,13 @@ func (p *platform) handler() http.Handler {
 	mux.HandleFunc("POST /settings/hmrc/connect", p.signedIn(p.handleConnect))
 	mux.HandleFunc("GET /settings/hmrc/return", p.signedIn(p.handleReturn))
 	mux.HandleFunc("POST /settings/hmrc/disconnect", p.signedIn(p.handleDisconnect))
+	mux.HandleFunc("POST "+webhookPath, func(w http.ResponseWriter, r *http.Request) {
+		if p.hooks == nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		p.hooks.ServeHTTP(w, r)
+	})
 	// Forms cannot be posted from other sites.
 	cop := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -288,6 +302,8 @@ type hmrcPage struct {
 	Reason         string
 	Since, Ends    string
 	Unavailable    bool
+	// Heard is what mtdconnect's webhooks last said of the connection.
+	Heard *heard
 }
 
 // takeFlash returns the session's one-time message and clears it.
@@ -306,7 +322,7 @@ func (p *platform) setFlash(s *session, text string) {
 }
 
 func (p *platform) handleHMRC(w http.ResponseWriter, r *http.Request, s *session) {
-	page := hmrcPage{Flash: p.takeFlash(s), Status: "Not connected"}
+	page := hmrcPage{Flash: p.takeFlash(s), Status: "Not connected", Heard: p.hooks.last(s.user.Ref)}
 	st, err := p.mtd.status(r.Context(), s.user.Ref, "itsa")
 	switch {
 	case err != nil:
