@@ -109,6 +109,7 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, purpose mt
 	if err != nil {
 		return page, err
 	}
+	// The value alone: the summary's label says "Status".
 	page.StatusCode, page.Status = string(st.Status), st.Status.Label()
 	if st.Status != mtdconnect.StatusNotConnected {
 		now := s.now()
@@ -119,9 +120,9 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, purpose mt
 		page.ConnectedSince = s.formatTime(st.ConnectedSince)
 		page.Scopes = st.Scopes
 		if d := st.AccessTokenExpiresAt.Sub(now); d > 0 {
-			page.AccessExpires = "Access token expires in " + humanDuration(d)
+			page.AccessExpires = "Expires in " + humanDuration(d)
 		} else {
-			page.AccessExpires = "Access token expired; it is refreshed when next needed"
+			page.AccessExpires = "Expired; it is refreshed when next needed"
 		}
 		page.AuthorityEnds = s.formatDate(st.AuthorityEndsAt)
 		page.LastRefreshed = "never"

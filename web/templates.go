@@ -80,10 +80,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 // message is a page that says one thing, such as why a callback failed.
 type message struct {
-	Title  string
-	Text   string
-	Back   bool // link back to the settings page
-	SignIn bool // offer to sign in
+	Title string
+	Text  string
+	Back  bool // link back to the settings page (or BackURL)
+	// BackURL and BackText, when set, are where Back leads and its words.
+	BackURL, BackText string
+	SignIn            bool // offer to sign in
+	Home              bool // link to the home page (the 404 page)
 }
 
 func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, status int, m message) {

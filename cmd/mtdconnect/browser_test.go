@@ -254,7 +254,7 @@ func TestBrowserLandlordJourney(t *testing.T) {
 		t.Errorf("status tag = %q, want %q", status, "Connected")
 	}
 	body := b.text("read connected settings", "body")
-	for _, want := range []string{"Connected", "read:self-assessment", "Authority ends on"} {
+	for _, want := range []string{"Connected", "read:self-assessment", "Authority ends"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("connected settings page lacks %q", want)
 		}

@@ -33,17 +33,10 @@ func TestBrowserVATJourney(t *testing.T) {
 	)
 	b.mustSay("VAT page before connecting", "main", "Connect mtdconnect to HMRC for VAT before filing VAT returns")
 
-	// Connect for VAT: the VAT tab of the settings, the simulator's
+	// Connect for VAT: straight from the VAT page to the simulator's
 	// Government Gateway sign-in and grant page, back to the VAT tab.
-	b.step("go to the VAT connection",
-		chromedp.Click(chromedp.Search(`//a[contains(., 'Connect to HMRC for VAT')]`)),
-		chromedp.WaitVisible(chromedp.Search(`//button[contains(., 'Connect to HMRC')]`)),
-	)
-	if loc, _ := chromedp.Run(b.ctx, chromedp.Location()); !strings.HasSuffix(loc, "/settings/hmrc?purpose=vat") {
-		t.Fatalf("the VAT connect link led to %s", loc)
-	}
 	b.step("connect to HMRC for VAT",
-		chromedp.Click(chromedp.Search(`//button[contains(., 'Connect to HMRC')]`)),
+		chromedp.Click(chromedp.Search(`//main//button[contains(., 'Connect to HMRC for VAT')]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#user_id`)),
 	)
 	b.grantAtSimulator()

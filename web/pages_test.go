@@ -1,0 +1,196 @@
+package web_test
+
+import (
+	"encoding/base32"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/web"
+)
+
+// TestSigninNext: a landlord sent to sign in lands on the page they asked
+// for, and sign-in never sends anyone to another site.
+func TestSigninNext(t *testing.T) {
+	env := newTestEnv(t)
+
+	t.Run("AskedFor", func(t *testing.T) {
+		b := env.browser()
+		p := b.get("/vat?x=1")
+		if p.url.Path != "/signin" || p.url.Query().Get("next") != "/vat?x=1" {
+			t.Fatalf("/vat without a session ended on %s", p.url)
+		}
+		f := p.findForm(t, "/signin")
+		if f.values.Get("next") != "/vat?x=1" {
+			t.Fatalf("the sign-in form carries next %q", f.values.Get("next"))
+		}
+		f.values.Set("email", landlordEmail)
+		f.values.Set("password", landlordPassword)
+		p = b.post("/signin", f.values)
+		if p.status != http.StatusOK || p.url.RequestURI() != "/vat?x=1" {
+			t.Errorf("sign-in ended on %s (status %d), want /vat?x=1", p.url, p.status)
+		}
+		// Signed in already: /signin?next= goes straight on.
+		if p := b.get("/signin?next=" + url.QueryEscape("/tax-year")); !strings.HasPrefix(p.url.Path, "/tax-year") {
+			t.Errorf("signed in, /signin?next=/tax-year ended on %s", p.url)
+		}
+	})
+
+	t.Run("WrongPasswordKeepsNext", func(t *testing.T) {
+		b := env.browser()
+		p := b.post("/signin", url.Values{"email": {landlordEmail}, "password": {"wrong"}, "next": {"/quarterly"}})
+		f := p.findForm(t, "/signin")
+		if f.values.Get("next") != "/quarterly" {
+			t.Fatalf("after a wrong password the form carries next %q", f.values.Get("next"))
+		}
+		f.values.Set("password", landlordPassword)
+		if p := b.post("/signin", f.values); p.url.Path != "/quarterly" {
+			t.Errorf("sign-in ended on %s, want /quarterly", p.url)
+		}
+	})
+
+	t.Run("AfterTheCode", func(t *testing.T) {
+		b := env.browser()
+		b.signIn(otherEmail, otherPassword)
+		p := b.get("/settings/security/totp")
+		m := regexp.MustCompile(`<code id="totp-key">([A-Z2-7 ]+)</code>`).FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("no key on the enrolment page:\n%s", p.text())
+		}
+		secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := p.findForm(t, "/settings/security/totp")
+		f.values.Set("code", web.TOTPCode(secret, env.Clock.Now()))
+		b.post("/settings/security/totp", f.values)
+		b.post("/signout", url.Values{})
+
+		f = b.get("/tax-year").findForm(t, "/signin")
+		f.values.Set("email", otherEmail)
+		f.values.Set("password", otherPassword)
+		code := b.post("/signin", f.values).findForm(t, "/signin/code")
+		env.Clock.Advance(31 * time.Second) // a code is good once
+		code.values.Set("code", web.TOTPCode(secret, env.Clock.Now()))
+		if p := b.post("/signin/code", code.values); !strings.HasPrefix(p.url.Path, "/tax-year") {
+			t.Errorf("sign-in with a code ended on %s (status %d), want /tax-year", p.url, p.status)
+		}
+	})
+
+	for _, next := range []string{
+		"//evil.example", "https://evil.example", "https://evil.example/settings", "/\\evil.example",
+		"//evil.example/%2e%2e", "http:/evil.example", "javascript:alert(1)", "evil.example", " /vat",
+		"/signout", "/signin?next=//evil.example",
+	} {
+		t.Run("Refused/"+next, func(t *testing.T) {
+			b := env.browser()
+			p := b.get("/signin?next=" + url.QueryEscape(next))
+			if strings.Contains(p.body, `name="next"`) {
+				t.Errorf("the sign-in form carries next=%q", next)
+			}
+			resp := b.do(b.noFollow, b.postRequest("/signin", url.Values{"email": {landlordEmail}, "password": {landlordPassword}, "next": {next}}))
+			if loc := resp.header.Get("Location"); resp.status != http.StatusSeeOther || loc != "/settings/hmrc" {
+				t.Errorf("next=%q: status %d, Location %q, want 303 to /settings/hmrc", next, resp.status, loc)
+			}
+		})
+	}
+}
+
+// TestNotFoundPage: an unknown address gets the site's own page, with the
+// menu for a signed-in landlord, not Go's plain text; the favicon is there.
+func TestNotFoundPage(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.browser()
+	for _, path := range []string{"/no-such-page", "/static/no-such.css", "/settings/hmrc/nope"} {
+		p := b.get(path)
+		if p.status != http.StatusNotFound || !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: status %d, %s, want 404 HTML", path, p.status, p.header.Get("Content-Type"))
+		}
+		p.mustContain(t, "Page not found", "check it is correct", "Go to mtdconnect's home page")
+		p.mustNotContain(t, "404 page not found", "Sign out")
+		if p.header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: no CSP on the 404 page", path)
+		}
+	}
+	b.signIn(landlordEmail, landlordPassword)
+	p := b.get("/no-such-page")
+	if p.status != http.StatusNotFound {
+		t.Errorf("signed in: status %d", p.status)
+	}
+	p.mustContain(t, "Page not found", "Quarterly updates", "VAT returns", "Sign out")
+
+	fav := b.get("/favicon.ico")
+	if fav.status != http.StatusOK || fav.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(fav.body, "<svg") {
+		t.Errorf("/favicon.ico: status %d, %s", fav.status, fav.header.Get("Content-Type"))
+	}
+	if !strings.Contains(p.body, `<link rel="icon" href="/static/favicon.svg"`) {
+		t.Errorf("pages do not name their icon")
+	}
+	if s := b.get("/static/favicon.svg"); s.status != http.StatusOK {
+		t.Errorf("/static/favicon.svg: status %d", s.status)
+	}
+}
+
+// TestDeclineGoesBack: declining at HMRC keeps the menu and leads back to
+// the tax the landlord was connecting for.
+func TestDeclineGoesBack(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.signedIn(false)
+	for _, tc := range []struct {
+		purpose  mtdconnect.Purpose
+		settings string
+		back     string
+	}{
+		{mtdconnect.PurposeIncomeTax, "/settings/hmrc", "Back to your HMRC connection for Income Tax"},
+		{mtdconnect.PurposeVAT, "/settings/hmrc?purpose=vat", "Back to your HMRC connection for VAT"},
+	} {
+		connect := b.get(tc.settings).findForm(t, "/settings/hmrc/connect")
+		p := b.get(b.grantAtHMRC(b.post("/settings/hmrc/connect", connect.values), "deny"))
+		p.mustContain(t, "You did not grant authority", "Nothing was changed", tc.back, "Quarterly updates", "Sign out")
+		if !strings.Contains(p.body, `<a href="`+tc.settings+`">`+tc.back+`</a>`) {
+			t.Errorf("%s: the page does not link back to %s:\n%s", tc.purpose, tc.settings, p.body)
+		}
+	}
+}
+
+// TestConnectForVATFromVATPage: the VAT page's Connect button starts the
+// VAT connection itself, not the settings page.
+func TestConnectForVATFromVATPage(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.signedIn(false)
+	p := b.get("/vat")
+	f := p.findForm(t, "/settings/hmrc/connect")
+	if f.values.Get("purpose") != "vat" {
+		t.Fatalf("the VAT page's connect form has purpose %q", f.values.Get("purpose"))
+	}
+	at := b.post("/settings/hmrc/connect", f.values)
+	if !strings.HasPrefix(at.url.String(), env.SimURL+"/oauth/authorize") || !strings.Contains(at.url.Query().Get("scope"), "read:vat") {
+		t.Fatalf("Connect to HMRC for VAT led to %s", at.url)
+	}
+	settings := b.get(b.grantAtHMRC(at, "grant"))
+	if settings.url.RequestURI() != "/settings/hmrc?purpose=vat" {
+		t.Errorf("after granting, the browser is at %s", settings.url)
+	}
+	settings.mustContain(t, "Status Connected", "read:vat")
+}
+
+// TestStatusLabelsSaidOnce: each summary value is said without its label
+// again, and a connection needing reconnecting shows no authority end.
+func TestStatusLabelsSaidOnce(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.signedIn(false)
+	p := b.connect()
+	p.mustContain(t, "Status Connected", "Authority ends ", "Last refreshed never")
+	p.mustNotContain(t, "Status Status", "Authority Authority", "Authority ends on", "Last refreshed Last refreshed", "Access token Access token")
+
+	// HMRC revokes the grant: the connection needs reconnecting.
+	env.Sim.Revoke(simUserID, clientID)
+	b.post("/settings/hmrc/refresh", p.findForm(t, "/settings/hmrc/refresh").values)
+	p = b.get("/settings/hmrc")
+	p.mustContain(t, "Status Needs reconnect", "Reconnect to HMRC")
+	p.mustNotContain(t, "Authority ends", "Access token")
+}
