@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The widths every page is checked at: a small phone's and a laptop's
+// (issue 13 walked the pages at both).
+var checkWidths = []int64{375, 1280}
+
+// axeSource is axe-core's script, installed from npm by .ci/run
+// (`npm ci` in web/testdata/axe, pinned by its package-lock.json).
+var axeSource = sync.OnceValues(func() (string, error) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "web", "testdata", "axe", "node_modules", "axe-core", "axe.min.js"))
+	return string(b), err
+})
+
+// axeScript returns axe-core, or skips the test when it is not installed
+// here (fails on CI, where .ci/run installs it).
+func axeScript(t *testing.T) string {
+	t.Helper()
+	src, err := axeSource()
+	if err == nil {
+		return src
+	}
+	msg := fmt.Sprintf("axe-core is not installed (%v): run `npm ci` in web/testdata/axe", err)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// axeViolation is one rule axe-core found broken, with where.
+type axeViolation struct {
+	ID    string `json:"id"`
+	Help  string `json:"help"`
+	Nodes []struct {
+		Target  []any  `json:"target"`
+		Summary string `json:"failureSummary"`
+	} `json:"nodes"`
+}
+
+// layoutFacts are what the page's layout looks like at one width.
+type layoutFacts struct {
+	ScrollWidth float64 `json:"scrollWidth"`
+	InnerWidth  float64 `json:"innerWidth"`
+}
+
+// checkPage checks the page the browser is on at each of checkWidths, as a
+// landlord on a phone and on a laptop sees it: nothing runs off to the
+// side (no horizontal scroll), and axe-core finds no WCAG 2.1 A/AA or
+// best-practice violation. It leaves the browser at the last width.
+func (b *browserRun) checkPage(name string) {
+	b.t.Helper()
+	for _, w := range checkWidths {
+		b.step(fmt.Sprintf("%s at %dpx", name, w), chromedp.EmulateViewport(w, 800))
+		facts, err := chromedp.Run(b.ctx, chromedp.Evaluate[layoutFacts](
+			`({scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth})`))
+		if err != nil {
+			b.t.Fatalf("%s at %dpx: measure: %v", name, w, err)
+		}
+		if facts.ScrollWidth > facts.InnerWidth {
+			b.t.Errorf("%s at %dpx: the page scrolls sideways (scrollWidth %v > innerWidth %v)\n%s",
+				name, w, facts.ScrollWidth, facts.InnerWidth, b.where())
+		}
+		violations := b.axeViolations(fmt.Sprintf("%s at %dpx", name, w))
+		for _, v := range violations {
+			var where []string
+			for _, n := range v.Nodes {
+				where = append(where, fmt.Sprintf("    %v: %s", n.Target, strings.ReplaceAll(n.Summary, "\n", " ")))
+			}
+			b.t.Errorf("%s at %dpx: axe-core %s: %s\n%s", name, w, v.ID, v.Help, strings.Join(where, "\n"))
+		}
+	}
+}
+
+// axeViolations runs axe-core on the page the browser is on: WCAG 2.1
+// A/AA, WCAG 2.2 AA and axe's best practices (landmarks, heading order).
+func (b *browserRun) axeViolations(name string) []axeViolation {
+	b.t.Helper()
+	src := axeScript(b.t)
+	// Injected through DevTools, so the pages' CSP (script-src 'self') does
+	// not apply; a page navigated to since needs it again.
+	loaded, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`typeof window.axe === 'object'`))
+	if err == nil && !loaded {
+		_, err = chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](src))
+	}
+	if err != nil {
+		b.t.Fatalf("%s: inject axe-core: %v", name, err)
+	}
+	violations, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]axeViolation](
+		`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})
+		  .then(r => r.violations)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: axe-core: %v", name, err)
+	}
+	return violations
+}
