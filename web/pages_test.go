@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/base32"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/web"
 )
 
@@ -193,4 +195,52 @@ func TestStatusLabelsSaidOnce(t *testing.T) {
 	p = b.get("/settings/hmrc")
 	p.mustContain(t, "Status Needs reconnect", "Reconnect to HMRC")
 	p.mustNotContain(t, "Authority ends", "Access token")
+}
+
+// TestReminders: the settings page (the landlord's home) says what is due
+// next with its date, from the kept obligations (a second view within
+// landlord.ObligationsTTL asks HMRC nothing), and once HMRC's authority
+// ends within 30 days, a notice with Renew now, which starts reconnecting.
+func TestReminders(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.incomeTaxLandlord(false)
+	now := env.Clock.Now()
+	y := itsa.CurrentTaxYear(now)
+
+	p := b.get("/settings/hmrc")
+	first := periods(y, now)[0]
+	p.mustContain(t, "What is due next",
+		"Quarterly update for "+first.startW+" to "+first.endW+": due "+first.dueW,
+		fmt.Sprintf("Final declaration for the tax year %s: due 31 January %d", y, int(y)+2))
+	p.mustNotContain(t, "Renew now")
+	if !strings.Contains(p.body, `href="/quarterly?taxYear=`+y.String()+`&amp;period=`+first.endS+`#update"`) {
+		t.Errorf("no link to send the update:\n%s", p.body)
+	}
+	before := env.Sim.Stats().APIRequests
+	b.get("/settings/hmrc").mustContain(t, "What is due next")
+	b.get("/settings/hmrc?purpose=vat").mustContain(t, "What is due next")
+	if n := env.Sim.Stats().APIRequests - before; n != 0 {
+		t.Errorf("two more views of the settings asked HMRC %d times, want 0 (the kept obligations)", n)
+	}
+
+	// 17 months and 10 days on, the 18 months' authority ends in about 3
+	// weeks: the notice, on both tabs, with Renew now.
+	env.Clock.Advance(now.AddDate(0, 17, 10).Sub(env.Clock.Now()))
+	b.signIn(landlordEmail, landlordPassword) // the session ended meanwhile
+	ends := date(now.AddDate(0, 18, 0))
+	for _, tab := range []string{"/settings/hmrc", "/settings/hmrc?purpose=vat"} {
+		p = b.get(tab)
+		p.mustContain(t, "Your Income Tax authority at HMRC ends on "+ends, "Renew now")
+	}
+	renew := p.findForm(t, "/settings/hmrc/connect")
+	if renew.values.Get("purpose") != "itsa" {
+		t.Fatalf("the first connect form is for %q, want the Income Tax renewal", renew.values.Get("purpose"))
+	}
+	at := b.post("/settings/hmrc/connect", renew.values)
+	if !strings.HasPrefix(at.url.String(), env.SimURL+"/oauth/authorize") || !strings.Contains(at.url.Query().Get("scope"), "self-assessment") {
+		t.Fatalf("Renew now led to %s", at.url)
+	}
+	after := b.get(b.grantAtHMRC(at, "grant"))
+	after.mustContain(t, "Connected to HMRC.")
+	after.mustNotContain(t, "Renew now")
 }
