@@ -3,11 +3,12 @@ package landlord
 import (
 	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/mtdconnect/mtdconnect"
-	"github.com/mtdconnect/mtdconnect/hmrc/fraud"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 )
 
@@ -26,24 +27,48 @@ type Due struct {
 // DueNext says what the landlord has to send next for Income Tax, earliest
 // first: for last tax year and this one, the first quarterly update not yet
 // sent, and the year's final declaration (due 31 January after it) unless
-// this service holds its receipt. A year HMRC shows no obligations for
-// (Making Tax Digital did not apply) has nothing due. It reads Obligations,
-// so the pages share HMRC's kept answer: HMRC is asked at most once per
-// ObligationsTTL, whatever the page views. It needs the NINO (ErrNoNINO)
-// and a connection, like Obligations.
-func (s *Service) DueNext(ctx context.Context, userID int64, origin *fraud.Origin) ([]Due, error) {
-	now := s.now()
-	current := itsa.CurrentTaxYear(now)
-	subs, err := s.store.Submissions(ctx, userID, mtdconnect.PurposeIncomeTax, maxReceipts)
+// this service holds its receipt. It never asks HMRC: it reads the
+// obligations Obligations kept (whatever their age: their periods and due
+// dates do not change, and this service's receipts mark what it sent), so
+// a page can show it on every view. A year with nothing kept, or with no
+// obligations (Making Tax Digital did not apply), has nothing due.
+func (s *Service) DueNext(ctx context.Context, userID int64) ([]Due, error) {
+	u, err := s.incomeTaxUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	biz, err := s.store.IncomeTaxBusiness(ctx, u.ID)
+	if errors.Is(err, mtdconnect.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("landlord: read the business: %w", err)
+	}
+	if biz.NINO != u.NINO || biz.Environment != s.hmrc.Environment() {
+		return nil, nil // another NINO's, or another environment's
+	}
+	current := itsa.CurrentTaxYear(s.now())
+	subs, err := s.store.Submissions(ctx, u.ID, mtdconnect.PurposeIncomeTax, maxReceipts)
 	if err != nil {
 		return nil, fmt.Errorf("landlord: read receipts: %w", err)
 	}
 	var due []Due
 	for _, y := range []itsa.TaxYear{current - 1, current} {
-		obs, err := s.Obligations(ctx, userID, y, origin, "")
-		if err != nil {
-			return nil, err
+		c, err := s.store.CachedObligations(ctx, u.ID, obligationsKey(biz.BusinessID, y))
+		if errors.Is(err, mtdconnect.ErrNotFound) {
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("landlord: read kept obligations: %w", err)
+		}
+		var list []itsa.Obligation
+		if err := json.Unmarshal(c.Body, &list); err != nil {
+			return nil, fmt.Errorf("landlord: read kept obligations: %w", err)
+		}
+		receipts := slices.DeleteFunc(slices.Clone(subs), func(sub *mtdconnect.Submission) bool {
+			return sub.Kind != mtdconnect.SubmissionUKPropertyCumulative || sub.Period != y.String()
+		})
+		obs := s.quarterlyView(y, biz.BusinessID, list, receipts, c.FetchedAt)
 		if len(obs.Obligations) == 0 {
 			continue
 		}

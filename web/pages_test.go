@@ -198,15 +198,22 @@ func TestStatusLabelsSaidOnce(t *testing.T) {
 }
 
 // TestReminders: the settings page (the landlord's home) says what is due
-// next with its date, from the kept obligations (a second view within
-// landlord.ObligationsTTL asks HMRC nothing), and once HMRC's authority
-// ends within 30 days, a notice with Renew now, which starts reconnecting.
+// next with its date, from the obligations the quarterly pages kept (no
+// view of it asks HMRC anything), and once HMRC's authority ends within 30
+// days, a notice with Renew now, which starts reconnecting.
 func TestReminders(t *testing.T) {
 	env := newTestEnv(t)
 	b := env.incomeTaxLandlord(false)
 	now := env.Clock.Now()
 	y := itsa.CurrentTaxYear(now)
 
+	before := env.Sim.Stats().APIRequests
+	b.get("/settings/hmrc").mustNotContain(t, "What is due next") // nothing kept yet
+	if n := env.Sim.Stats().APIRequests - before; n != 0 {
+		t.Errorf("the settings page asked HMRC %d times", n)
+	}
+	b.get("/quarterly") // HMRC's obligations, kept
+	before = env.Sim.Stats().APIRequests
 	p := b.get("/settings/hmrc")
 	first := periods(y, now)[0]
 	p.mustContain(t, "What is due next",
@@ -216,11 +223,12 @@ func TestReminders(t *testing.T) {
 	if !strings.Contains(p.body, `href="/quarterly?taxYear=`+y.String()+`&amp;period=`+first.endS+`#update"`) {
 		t.Errorf("no link to send the update:\n%s", p.body)
 	}
-	before := env.Sim.Stats().APIRequests
-	b.get("/settings/hmrc").mustContain(t, "What is due next")
 	b.get("/settings/hmrc?purpose=vat").mustContain(t, "What is due next")
+	// Long after the kept answer's 15 minutes, still nothing asked.
+	env.Clock.Advance(2 * time.Hour)
+	b.get("/settings/hmrc").mustContain(t, "Quarterly update for "+first.startW)
 	if n := env.Sim.Stats().APIRequests - before; n != 0 {
-		t.Errorf("two more views of the settings asked HMRC %d times, want 0 (the kept obligations)", n)
+		t.Errorf("three views of the settings asked HMRC %d times, want 0 (the kept obligations)", n)
 	}
 
 	// 17 months and 10 days on, the 18 months' authority ends in about 3
@@ -243,4 +251,32 @@ func TestReminders(t *testing.T) {
 	after := b.get(b.grantAtHMRC(at, "grant"))
 	after.mustContain(t, "Connected to HMRC.")
 	after.mustNotContain(t, "Renew now")
+}
+
+// TestErrorSummaries: every form's problems come in GOV.UK's error
+// summary: first on the page, focusable and focused (tabindex=-1,
+// autofocus), each problem a link to its field.
+func TestErrorSummaries(t *testing.T) {
+	env := newTestEnv(t)
+	summary := func(t *testing.T, p page, anchor, text string) {
+		t.Helper()
+		if !strings.Contains(p.body, `<div class="error-summary" role="alert" id="error-summary" tabindex="-1" autofocus aria-labelledby="error-summary-title">`) {
+			t.Errorf("%s: no focusable error summary:\n%s", p.url, p.body)
+		}
+		if !strings.Contains(p.body, `<li><a href="`+anchor+`">`+text) {
+			t.Errorf("%s: the summary does not link %q to %s:\n%s", p.url, text, anchor, p.body)
+		}
+		main := p.body[strings.Index(p.body, "<main"):]
+		if i, j := strings.Index(main, `id="error-summary"`), strings.Index(main, `<form`); i < 0 || i > j {
+			t.Errorf("%s: the summary is not before the form", p.url)
+		}
+	}
+	b := env.browser()
+	summary(t, b.signIn(landlordEmail, "wrong"), "#email", "Email or password is wrong.")
+	b.signIn(landlordEmail, landlordPassword)
+	summary(t, b.post("/settings/nino", url.Values{"nino": {"QQ 12"}}), "#nino", "Your National Insurance number")
+	summary(t, b.post("/vat/vrn", url.Values{"vrn": {"12"}}), "#vrn", "")
+	enrol := b.get("/settings/security/totp").findForm(t, "/settings/security/totp")
+	enrol.values.Set("code", "12")
+	summary(t, b.post("/settings/security/totp", enrol.values), "#code", "")
 }

@@ -294,8 +294,8 @@ func (s *Server) flashError(w http.ResponseWriter, r *http.Request, err error) {
 	s.setFlash(w, flash{Kind: "error", Text: p.Message})
 }
 
-// reminders fills in what is due next (Income Tax, from the landlord
-// service's kept obligations: no HMRC call per page view beyond those) and
+// reminders fills in what is due next (Income Tax, from the obligations
+// the landlord service kept: no HMRC call on any view of the page) and
 // the authorities that end within renewWithin. What HMRC cannot be asked
 // (no NINO, no connection) or will not answer now leaves the list out; the
 // page is still shown.
@@ -320,14 +320,9 @@ func (s *Server) reminders(r *http.Request, u *mtdconnect.User, page *settingsPa
 	if !itsaConnected || u.NINO == "" {
 		return nil
 	}
-	origin, err := s.browserOrigin(r, u)
+	due, err := s.landlord.DueNext(ctx, u.ID)
 	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "reminders left out", requestAttrs(r), slog.String("err", err.Error()))
-		return nil
-	}
-	due, err := s.landlord.DueNext(ctx, u.ID, origin)
-	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "reminders left out", requestAttrs(r), slog.String("err", err.Error()))
+		s.log.LogAttrs(ctx, slog.LevelWarn, "reminders left out", requestAttrs(r), slog.String("err", err.Error()))
 		return nil
 	}
 	today := now.In(s.london).Format(time.DateOnly)

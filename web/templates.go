@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,10 +34,22 @@ var pageNames = []string{
 	"connect", "connect_result",
 }
 
+// templateFuncs are the functions the templates call.
+var templateFuncs = template.FuncMap{
+	// problem is a one-item error summary (the errorSummary partial) of
+	// text, linking to anchor; none when text is empty.
+	"problem": func(anchor, text string) []summaryItem {
+		if text == "" {
+			return nil
+		}
+		return []summaryItem{{Anchor: anchor, Text: text}}
+	},
+}
+
 func parseTemplates() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
 		}
@@ -75,7 +89,51 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(summaryInPageOrder(buf.Bytes()))
+}
+
+// The error summary's items, and the ids they link to (the errorSummary
+// partial's markup).
+var (
+	summaryListRE = regexp.MustCompile(`(?s)(<div class="error-summary"[^>]*>\s*<h2[^>]*>[^<]*</h2>\s*<ul>)(.*?)(\s*</ul>)`)
+	summaryItemRE = regexp.MustCompile(`(?s)\s*<li><a href="#([^"]+)">.*?</a></li>`)
+)
+
+// summaryInPageOrder puts the error summary's items in the order of the
+// fields they link to on the page, as GOV.UK's pattern wants, whatever
+// order the problems were found in (HMRC lists its errors in its own
+// order). Items whose field is not found keep their place at the end.
+func summaryInPageOrder(page []byte) []byte {
+	m := summaryListRE.FindSubmatchIndex(page)
+	if m == nil {
+		return page
+	}
+	list := page[m[4]:m[5]]
+	type item struct {
+		text []byte
+		at   int
+	}
+	var items []item
+	covered := 0
+	for _, im := range summaryItemRE.FindAllSubmatchIndex(list, -1) {
+		covered += im[1] - im[0]
+		id := list[im[2]:im[3]]
+		at := bytes.Index(page[m[1]:], []byte(` id="`+string(id)+`"`))
+		if at < 0 {
+			at = len(page)
+		}
+		items = append(items, item{text: list[im[0]:im[1]], at: at})
+	}
+	if covered != len(list) {
+		return page // not the partial's markup: leave it as it is
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return a.at - b.at })
+	out := make([]byte, 0, len(page))
+	out = append(out, page[:m[4]]...)
+	for _, it := range items {
+		out = append(out, it.text...)
+	}
+	return append(out, page[m[5]:]...)
 }
 
 // message is a page that says one thing, such as why a callback failed.

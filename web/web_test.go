@@ -191,7 +191,11 @@ func TestCallbackFailures(t *testing.T) {
 			if p.status != tt.status {
 				t.Errorf("status = %d, want %d", p.status, tt.status)
 			}
-			p.mustContain(t, tt.want, "Back to HMRC connection settings")
+			back := "Back to HMRC connection settings"
+			if tt.name == "AccessDenied" {
+				back = "Back to your HMRC connection for Income Tax" // the tax it came from (TestDeclineGoesBack)
+			}
+			p.mustContain(t, tt.want, back)
 			if tt.name != "FailedExchange" && tt.name != "ReplayedCode" {
 				p.mustContain(t, notUsed)
 			}
