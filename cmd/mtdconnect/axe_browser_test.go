@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -60,6 +61,7 @@ type layoutFacts struct {
 // best-practice violation. It leaves the browser at the last width.
 func (b *browserRun) checkPage(name string) {
 	b.t.Helper()
+	b.settled(name)
 	for _, w := range checkWidths {
 		b.step(fmt.Sprintf("%s at %dpx", name, w), chromedp.EmulateViewport(w, 800))
 		facts, err := chromedp.Run(b.ctx, chromedp.Evaluate[layoutFacts](
@@ -103,4 +105,12 @@ func (b *browserRun) axeViolations(name string) []axeViolation {
 		b.t.Fatalf("%s: axe-core: %v", name, err)
 	}
 	return violations
+}
+
+// settled waits for the page's stylesheet and scripts: what is measured
+// is what the landlord sees, not the page half loaded.
+func (b *browserRun) settled(name string) {
+	b.t.Helper()
+	b.step(name+": loaded", chromedp.Poll[chromedp.Void](`document.readyState === 'complete'`,
+		chromedp.WithPollingTimeout(10*time.Second)))
 }

@@ -262,6 +262,7 @@ func TestBrowserLandlordJourney(t *testing.T) {
 	if strings.Contains(body, "Not connected") {
 		t.Errorf("connected settings page still says %q", "Not connected")
 	}
+	b.checkPage("settings, connected")
 	if t.Failed() {
 		t.Fatalf("connected settings page:\n%s", body)
 	}

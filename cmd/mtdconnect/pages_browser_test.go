@@ -54,6 +54,7 @@ const headerFactsJS = `(() => {
 // clear of the product name, in one row.
 func (b *browserRun) checkHeader(name string, width int64) headerFacts {
 	b.t.Helper()
+	b.settled(name)
 	f, err := chromedp.Run(b.ctx, chromedp.Evaluate[headerFacts](headerFactsJS))
 	if err != nil {
 		b.t.Fatalf("%s: header: %v", name, err)
@@ -172,4 +173,56 @@ func TestBrowserPagesLayout(t *testing.T) {
 		}
 		b.checkPage(p.path)
 	}
+
+	// The 404 page, in the site's style with the menu.
+	b.step("open an unknown page",
+		chromedp.Navigate(b.baseURL+"/no-such-page"),
+		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'Page not found')]`)),
+	)
+	b.mustSay("404 page", "header", "Sign out")
+	b.checkPage("404 page")
+
+	// An error summary takes the focus; its link takes it to the field.
+	b.step("a wrong NINO",
+		chromedp.Navigate(b.baseURL+"/settings/hmrc"),
+		chromedp.WaitVisible(chromedp.CSS(`#nino`)),
+		chromedp.SendKeys(chromedp.CSS(`#nino`), "QQ 12"),
+		chromedp.Click(chromedp.Search(`//main//button[contains(., 'National Insurance number')]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#error-summary`)),
+	)
+	if focus := b.read("focus", chromedp.Evaluate[string](`document.activeElement.id`)); focus != "error-summary" {
+		t.Errorf("after the refusal the focus is on %q, want the error summary", focus)
+	}
+	b.checkPage("settings, NINO refused")
+	b.step("follow the summary's link", chromedp.Click(chromedp.CSS(`#error-summary a[href="#nino"]`)))
+	if focus := b.read("focus", chromedp.Evaluate[string](`document.activeElement.id`)); focus != "nino" {
+		t.Errorf("the summary's link put the focus on %q, want the NINO field", focus)
+	}
+
+	// Connect for VAT from the VAT page, decline at HMRC: the answer keeps
+	// the menu and leads back to the VAT connection.
+	b.step("connect for VAT and decline",
+		chromedp.Navigate(b.baseURL+"/vat"),
+		chromedp.Click(chromedp.Search(`//main//button[contains(., 'Connect to HMRC for VAT')]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#user_id`)),
+		chromedp.SendKeys(chromedp.CSS(`#user_id`), simUserID),
+		chromedp.SendKeys(chromedp.CSS(`#password`), simUserPassword),
+		chromedp.Click(chromedp.Search(`//button[contains(., 'Sign in')]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[@value='deny']`)),
+		chromedp.Click(chromedp.Search(`//button[@value='deny']`)),
+		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'You did not grant authority')]`)),
+	)
+	b.mustSay("decline page", "header", "VAT returns", "Sign out")
+	b.checkPage("decline page")
+	b.step("back to the VAT connection",
+		chromedp.Click(chromedp.Search(`//main//a[contains(., 'Back to your HMRC connection for VAT')]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'HMRC connection')]`)),
+	)
+	if loc := b.read("location", chromedp.Location()); loc != b.baseURL+"/settings/hmrc?purpose=vat" {
+		t.Errorf("back from the decline page at %s", loc)
+	}
+	if strings.Contains(b.consoleText(), b.baseURL+"/favicon") {
+		t.Errorf("the browser could not load the favicon:\n%s", b.consoleText())
+	}
+	b.noCSPViolations()
 }

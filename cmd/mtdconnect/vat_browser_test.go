@@ -24,6 +24,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#password`), demoPassword),
 		chromedp.Click(chromedp.Search(`//form[@action="/signin"]//button[contains(., 'Sign in')]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`form[action="/signin"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'HMRC connection')]`)),
 	)
 
 	// The VAT page, from the navigation: no VAT connection yet.
@@ -32,6 +33,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'VAT returns')]`)),
 	)
 	b.mustSay("VAT page before connecting", "main", "Connect mtdconnect to HMRC for VAT before filing VAT returns")
+	b.checkPage("VAT page before connecting")
 
 	// Connect for VAT: straight from the VAT page to the simulator's
 	// Government Gateway sign-in and grant page, back to the VAT tab.
@@ -60,6 +62,7 @@ func TestBrowserVATJourney(t *testing.T) {
 	first := b.text("first period", `table.obligations tbody tr:first-child td:first-child`)
 	b.mustSay("first period row", `table.obligations tbody tr:first-child`, "Open")
 	b.mustSay("return form", "#return", "VAT return for "+first)
+	b.checkPage("VAT return form")
 
 	// File it: boxes 3 and 5 left for the service to work out.
 	var fill []chromedp.Action[chromedp.Void]
@@ -72,6 +75,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#declaration-error`)),
 	)
 	b.mustSay("declaration error", "#declaration-error", "Confirm the declaration to file the return")
+	b.checkPage("VAT return refused")
 	if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#box1"))); v != "1,000.00" {
 		t.Errorf("box 1 holds %q after the refusal", v)
 	}
@@ -84,6 +88,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		"You owe HMRC £749.50.", "HMRC will collect it by Direct Debit (DD)")
 	// Box 3 as worked out by the service.
 	b.mustSay("box 3 sent", `table.activity tbody tr:nth-child(3)`, "Total VAT due (the sum of boxes 1 and 2)", "£1,000.00")
+	b.checkPage("VAT receipt")
 
 	b.step("back to the VAT page",
 		chromedp.Click(chromedp.Search(`//a[contains(., 'Back to your VAT returns')]`)),
@@ -91,6 +96,7 @@ func TestBrowserVATJourney(t *testing.T) {
 	)
 	b.mustSay("first period after filing", `table.obligations tbody tr:first-child`, first, "Fulfilled", "received", "View return")
 	b.mustSay("receipts", "main", "Receipts", first)
+	b.checkPage("VAT page after filing")
 
 	b.noCSPViolations()
 }
