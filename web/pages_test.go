@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -279,4 +280,35 @@ func TestErrorSummaries(t *testing.T) {
 	enrol := b.get("/settings/security/totp").findForm(t, "/settings/security/totp")
 	enrol.values.Set("code", "12")
 	summary(t, b.post("/settings/security/totp", enrol.values), "#code", "")
+}
+
+// TestErrorSummaryAllAtOnce: a VAT return with three problems lists all
+// three at once, in the order of the boxes on the page, and HMRC's limits
+// shared by two of them once.
+func TestErrorSummaryAllAtOnce(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.vatLandlord(true)
+	f := url.Values{}
+	for k, v := range returnForm(t, b.get("/vat")) {
+		f[k] = v
+	}
+	f.Set("totalAcquisitionsExVAT", "-3.25") // box 9
+	f.Set("totalValueSalesExVAT", "5000.50") // box 6
+	f.Set("vatDueSales", "10.005")           // box 1
+	f.Set("finalised", "")                   // the declaration, after the boxes
+	p := b.post("/vat/submit", f)
+	m := regexp.MustCompile(`(?s)<div class="error-summary".*?</ul>`).FindString(p.body)
+	var order []string
+	for _, a := range regexp.MustCompile(`<a href="#([a-z0-9]+)">`).FindAllStringSubmatch(m, -1) {
+		order = append(order, a[1])
+	}
+	if want := []string{"box1", "box6", "box9", "declaration"}; !slices.Equal(order, want) {
+		t.Errorf("the summary links %v, want %v:\n%s", order, want, m)
+	}
+	if n := strings.Count(m, "−£9,999,999,999,999 and £9,999,999,999,999"); n != 1 {
+		t.Errorf("the whole-pounds range is said %d times in the summary, want once:\n%s", n, m)
+	}
+	if !strings.Contains(m, "<li>HMRC accepts amounts between −£9,999,999,999,999 and £9,999,999,999,999.</li>") {
+		t.Errorf("the summary does not say the range once at its end:\n%s", m)
+	}
 }

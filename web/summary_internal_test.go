@@ -47,3 +47,25 @@ func TestSummaryInPageOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryRangeOnce: HMRC's limits shared by several problems are said
+// once, at the summary's end; a range only one problem has stays in it.
+func TestSummaryRangeOnce(t *testing.T) {
+	const head = `<div class="error-summary" role="alert" id="error-summary" tabindex="-1" autofocus aria-labelledby="error-summary-title">
+  <h2 id="error-summary-title">There is a problem</h2>
+  <ul>`
+	const tail = "\n  </ul>\n</div><input id=\"a\"><input id=\"b\"><input id=\"c\">"
+	li := func(id, text string) string { return "\n    <li><a href=\"#" + id + "\">" + text + "</a></li>" }
+	in := head +
+		li("b", "Enter box 6 in whole pounds, with no pence, between −£9,999,999,999,999 and £9,999,999,999,999") +
+		li("a", "Enter box 7 in whole pounds, with no pence, between −£9,999,999,999,999 and £9,999,999,999,999") +
+		li("c", "Enter box 5 as £0 or more, up to £99,999,999,999.99, with no more than 2 decimal places") + tail
+	want := head +
+		li("a", "Enter box 7 in whole pounds, with no pence") +
+		li("b", "Enter box 6 in whole pounds, with no pence") +
+		li("c", "Enter box 5 as £0 or more, up to £99,999,999,999.99, with no more than 2 decimal places") +
+		"\n    <li>HMRC accepts amounts between −£9,999,999,999,999 and £9,999,999,999,999.</li>" + tail
+	if got := string(summaryInPageOrder([]byte(in))); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -102,7 +102,8 @@ var (
 // summaryInPageOrder puts the error summary's items in the order of the
 // fields they link to on the page, as GOV.UK's pattern wants, whatever
 // order the problems were found in (HMRC lists its errors in its own
-// order). Items whose field is not found keep their place at the end.
+// order), and says a range shared by several of them once. Items whose
+// field is not found keep their place at the end.
 func summaryInPageOrder(page []byte) []byte {
 	m := summaryListRE.FindSubmatchIndex(page)
 	if m == nil {
@@ -128,13 +129,41 @@ func summaryInPageOrder(page []byte) []byte {
 		return page // not the partial's markup: leave it as it is
 	}
 	slices.SortStableFunc(items, func(a, b item) int { return a.at - b.at })
+	// HMRC's limits, said once: when several problems carry the same
+	// range, the summary names it at its end instead of in each (the
+	// messages next to the fields keep it).
+	count := map[string]int{}
+	for _, it := range items {
+		for _, r := range summaryRangeRE.FindAll(it.text, -1) {
+			count[string(r)]++
+		}
+	}
+	var ranges []string
+	for i := range items {
+		items[i].text = summaryRangeRE.ReplaceAllFunc(items[i].text, func(r []byte) []byte {
+			if count[string(r)] < 2 {
+				return r
+			}
+			if phrase := strings.TrimLeft(string(r), ", "); !slices.Contains(ranges, phrase) {
+				ranges = append(ranges, phrase)
+			}
+			return nil
+		})
+	}
 	out := make([]byte, 0, len(page))
 	out = append(out, page[:m[4]]...)
 	for _, it := range items {
 		out = append(out, it.text...)
 	}
+	for _, phrase := range ranges {
+		out = append(out, "\n    <li>HMRC accepts amounts "+phrase+".</li>"...)
+	}
 	return append(out, page[m[5]:]...)
 }
+
+// summaryRangeRE is an HMRC range in a problem's words: ", between −£1 and
+// £2" or ", up to £2".
+var summaryRangeRE = regexp.MustCompile(`,? (?:between −£[0-9,.]+ and £[0-9,.]+|up to £[0-9,.]+)`)
 
 // message is a page that says one thing, such as why a callback failed.
 type message struct {
