@@ -45,6 +45,8 @@ type browserRun struct {
 
 	consoleMu sync.Mutex
 	console   []string
+
+	axeSkipped bool // checkPage said once that axe-core is not installed
 }
 
 // newBrowserRun starts the service, with the variables of extraEnv added

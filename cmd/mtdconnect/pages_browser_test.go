@@ -86,6 +86,7 @@ func (b *browserRun) checkHeader(name string, width int64) headerFacts {
 // vacuous: a page with an image without alt text, an unlabelled field and
 // faint grey text fails it.
 func TestBrowserAxeFindsProblems(t *testing.T) {
+	requireAxe(t)
 	b := newBrowserRun(t, 60*time.Second, nil)
 	b.step("open a bad page", chromedp.Navigate(`data:text/html,<!doctype html><html lang="en"><title>Bad</title><main><h1>Bad</h1>`+
 		`<img src="x.png"><input type="text"><p style="color:%23aaa;background:%23fff">faint</p></main></html>`))
@@ -105,6 +106,7 @@ func TestBrowserAxeFindsProblems(t *testing.T) {
 // button and opens inside the black bar), nothing scrolls sideways, and
 // axe-core finds nothing on any page.
 func TestBrowserPagesLayout(t *testing.T) {
+	requireAxe(t)
 	b := newBrowserRun(t, 180*time.Second, nil)
 
 	b.step("open sign-in page",
