@@ -148,19 +148,21 @@ func (c *Client) CompleteAuthorization(ctx context.Context, userID int64, state,
 	return conn, nil
 }
 
-// DenyAuthorization records that the landlord declined at HMRC. The pending
-// request is consumed; the connection, if any, is untouched.
-func (c *Client) DenyAuthorization(ctx context.Context, userID int64, state, description string) error {
+// DenyAuthorization records that the landlord declined at HMRC, and
+// returns the purpose they were asked for (so the landlord can be taken
+// back to it). The pending request is consumed; the connection, if any, is
+// untouched.
+func (c *Client) DenyAuthorization(ctx context.Context, userID int64, state, description string) (mtdconnect.Purpose, error) {
 	p, err := c.takePending(ctx, userID, state)
 	if err != nil {
-		return err
+		return "", err
 	}
 	detail := "authority not granted at HMRC"
 	if description != "" {
 		detail += ": " + truncate(description, 200)
 	}
 	c.audit(ctx, userID, p.Purpose, mtdconnect.AuditConsentDenied, detail)
-	return nil
+	return p.Purpose, nil
 }
 
 // Connection returns the user's connection for purpose, or

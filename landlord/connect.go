@@ -301,7 +301,7 @@ func (s *Service) FinishConnectLink(ctx context.Context, cs *mtdconnect.ConnectS
 		return s.failed(ctx, cs, ProblemOtherBrowser, mtdconnect.ConnectErrorOtherBrowser)
 	}
 	if reply.Error != "" {
-		err := s.DenyConnect(ctx, by, cs.UserID, reply.State, reply.ErrorDescription)
+		_, err := s.DenyConnect(ctx, by, cs.UserID, reply.State, reply.ErrorDescription)
 		var de *DeletedError
 		switch {
 		case errors.As(err, &de), errors.Is(err, ErrUnknownUser):

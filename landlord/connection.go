@@ -92,16 +92,18 @@ func (s *Service) CompleteConnect(ctx context.Context, by Actor, userID int64, s
 // DenyConnect records that the landlord declined at HMRC (HMRC sent back
 // an error for state, with its description); the connection, if any, is
 // untouched. It returns the state errors of hmrc (ErrStateUnknown...) when
-// the answer cannot be matched to a request of this landlord.
-func (s *Service) DenyConnect(ctx context.Context, by Actor, userID int64, state, description string) error {
+// the answer cannot be matched to a request of this landlord. It returns
+// the purpose the landlord declined.
+func (s *Service) DenyConnect(ctx context.Context, by Actor, userID int64, state, description string) (mtdconnect.Purpose, error) {
 	if _, err := s.user(ctx, userID); err != nil {
-		return err
+		return "", err
 	}
-	if err := s.hmrc.DenyAuthorization(ctx, userID, state, description); err != nil {
-		return err
+	p, err := s.hmrc.DenyAuthorization(ctx, userID, state, description)
+	if err != nil {
+		return "", err
 	}
-	s.record(ctx, by, "connection declined", userID, "")
-	return nil
+	s.record(ctx, by, "connection declined", userID, p)
+	return p, nil
 }
 
 // Refresh refreshes the connection's access token now, whatever its

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -41,6 +42,8 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	// The landlord is signed in: the answer's pages keep the menu.
+	r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 	ctx := r.Context()
 	q := r.URL.Query()
 	state := q.Get("state")
@@ -51,7 +54,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if e := q.Get("error"); e != "" {
 		// HMRC documents access_denied as the only error it redirects
 		// with; treat any as the landlord not granting authority.
-		err := s.landlord.DenyConnect(ctx, landlord.ByLandlord(u.ID), u.ID, state, q.Get("error_description"))
+		purpose, err := s.landlord.DenyConnect(ctx, landlord.ByLandlord(u.ID), u.ID, state, q.Get("error_description"))
 		if err != nil && !isStateError(err) {
 			s.serverError(w, r, err)
 			return
@@ -59,11 +62,14 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.log.Info("consent denied with an unusable state", "user_id", u.ID, "err", err)
 		}
-		s.renderMessage(w, r, http.StatusOK, message{
-			Title: "You did not grant authority",
-			Text:  "You chose not to grant authority at HMRC. Nothing was changed.",
-			Back:  true,
-		})
+		// Back to the tax the landlord was connecting for (an unusable
+		// state does not say: Income Tax's, the first tab).
+		if purpose == "" {
+			purpose = mtdconnect.PurposeIncomeTax
+		}
+		back := message{Title: "You did not grant authority", Text: "You chose not to grant authority at HMRC. Nothing was changed.",
+			Back: true, BackURL: settingsURL(purpose), BackText: "Back to your HMRC connection for " + purpose.Label()}
+		s.renderMessage(w, r, http.StatusOK, back)
 		return
 	}
 	conn, err := s.landlord.CompleteConnect(ctx, landlord.ByLandlord(u.ID), u.ID, state, q.Get("code"))

@@ -9,6 +9,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -277,6 +278,7 @@ func (s *Server) browserRoutes() []route {
 		{"POST " + adminConnectPath, s.requireAdmin(s.handleAdminReturnURLAdd)},
 		{"POST " + adminConnectPath + "/remove", s.requireAdmin(s.handleAdminReturnURLRemove)},
 		{"GET /static/", s.staticHandler().ServeHTTP},
+		{"GET /favicon.ico", s.handleFavicon},
 	}, s.yearEndPages()...)
 }
 
@@ -311,7 +313,7 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	root := http.NewServeMux()
-	root.Handle("/", s.browserHeaders(s.withDevice(cop.Handler(s.browserText(browser)))))
+	root.Handle("/", s.browserHeaders(s.withDevice(cop.Handler(s.browserText(s.notFoundPages(browser))))))
 	root.Handle("/api/", s.apiHeaders(s.apiText(api)))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		info(r.Context()).pattern = "GET /healthz"
@@ -433,5 +435,69 @@ func (s *Server) staticHandler() http.Handler {
 			return
 		}
 		files.ServeHTTP(w, r)
+	})
+}
+
+// handleFavicon answers the browsers that ask for /favicon.ico whatever
+// the page's <link rel="icon"> says, with the same icon.
+func (s *Server) handleFavicon(w http.ResponseWriter, r *http.Request) {
+	b, err := staticFS.ReadFile("static/favicon.svg")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(b)
+}
+
+// notFoundPages answers every plain-text 404 of the browser side (an
+// unknown route, a missing static file) with the site's own "Page not
+// found" page, menu and all for a signed-in landlord.
+func (s *Server) notFoundPages(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&notFoundWriter{ResponseWriter: w, s: s, r: r}, r)
+	})
+}
+
+// notFoundWriter swaps the plain text http.NotFound writes for the 404
+// page. Pages the service renders itself are HTML and pass through.
+type notFoundWriter struct {
+	http.ResponseWriter
+	s        *Server
+	r        *http.Request
+	replaced bool
+}
+
+func (n *notFoundWriter) WriteHeader(code int) {
+	if code == http.StatusNotFound && strings.HasPrefix(n.Header().Get("Content-Type"), "text/plain") {
+		n.replaced = true
+		n.s.renderNotFound(n.ResponseWriter, n.r)
+		return
+	}
+	n.ResponseWriter.WriteHeader(code)
+}
+
+func (n *notFoundWriter) Write(b []byte) (int, error) {
+	if n.replaced {
+		return len(b), nil
+	}
+	return n.ResponseWriter.Write(b)
+}
+
+func (n *notFoundWriter) Unwrap() http.ResponseWriter { return n.ResponseWriter }
+
+// renderNotFound is the site's 404 page, with the menu when the visitor
+// is signed in.
+func (s *Server) renderNotFound(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r.Context()) == nil {
+		if u, err := s.sessionUser(r); err == nil && u != nil {
+			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+		}
+	}
+	s.renderMessage(w, r, http.StatusNotFound, message{
+		Title: "Page not found",
+		Text:  "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.",
+		Home:  true,
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,15 @@ func (s *Server) requireUser(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if u == nil {
-			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			// Back to the page asked for once signed in (a form's POST
+			// cannot be replayed: its page is asked for again instead).
+			to := "/signin"
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				if next := safeNext(r.URL.RequestURI()); next != "" {
+					to += "?next=" + url.QueryEscape(next)
+				}
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
@@ -96,6 +105,38 @@ type signinPage struct {
 	Email string
 	Error string
 	Flash *flash // e.g. why a half-finished sign-in was dropped
+	Next  string // the page to go on to once signed in (safeNext)
+}
+
+// nextCookie carries the page asked for across the authenticator code
+// step; it is checked with safeNext again when used.
+const nextCookie = "mtdconnect_next"
+
+// safeNext returns next if it is a path on this site ("/quarterly?x=1"),
+// "" otherwise: never another site ("//evil.example", "https://...",
+// "/\\evil.example"), so sign-in cannot be made to redirect away.
+func safeNext(next string) string {
+	if len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\x00\r\n\t") || !mtdconnect.ValidText(next) {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return ""
+	}
+	if u.Path == "/signin" || strings.HasPrefix(u.Path, "/signin/") || u.Path == "/signout" {
+		return ""
+	}
+	return next
+}
+
+// afterSignin is where a landlord goes once signed in: the page they
+// asked for, or their HMRC connection.
+func afterSignin(next string) string {
+	if next = safeNext(next); next != "" {
+		return next
+	}
+	return "/settings/hmrc"
 }
 
 func (s *Server) handleSigninPage(w http.ResponseWriter, r *http.Request) {
@@ -104,11 +145,12 @@ func (s *Server) handleSigninPage(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	next := safeNext(r.URL.Query().Get("next"))
 	if u != nil {
-		http.Redirect(w, r, "/settings/hmrc", http.StatusSeeOther)
+		http.Redirect(w, r, afterSignin(next), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "signin", "Sign in", signinPage{Flash: s.takeFlash(w, r)})
+	s.render(w, r, http.StatusOK, "signin", "Sign in", signinPage{Flash: s.takeFlash(w, r), Next: next})
 }
 
 // Longest sign-in input taken: an email address can be no longer (RFC
@@ -122,9 +164,10 @@ func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
+	next := safeNext(r.PostFormValue("next"))
 	if len(email) > maxEmailBytes || len(password) > maxPasswordBytes || !mtdconnect.ValidText(email) || !mtdconnect.ValidText(password) {
 		// Refused before anything is looked up, counted or stored.
-		s.render(w, r, http.StatusBadRequest, "signin", "Error: Sign in", signinPage{
+		s.render(w, r, http.StatusBadRequest, "signin", "Error: Sign in", signinPage{Next: next,
 			Error: fmt.Sprintf("Enter an email address of at most %d characters and a password of at most %d.", maxEmailBytes, maxPasswordBytes)})
 		return
 	}
@@ -151,7 +194,7 @@ func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("sign-in refused: too many wrong passwords from this source")
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
 		s.render(w, r, http.StatusTooManyRequests, "signin", "Error: Sign in",
-			signinPage{Email: email, Error: "Too many wrong passwords for this account from here. Try again in " + waitWords(wait) + "."})
+			signinPage{Email: email, Next: next, Error: "Too many wrong passwords for this account from here. Try again in " + waitWords(wait) + "."})
 		return
 	}
 	hash := ""
@@ -163,7 +206,7 @@ func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("sign-in refused: too many password checks at once")
 		w.Header().Set("Retry-After", strconv.Itoa(passwordCheckRetry))
 		s.render(w, r, http.StatusServiceUnavailable, "signin", "Error: Sign in",
-			signinPage{Email: email, Error: fmt.Sprintf("Too many people are signing in at this moment. Try again in %d seconds.", passwordCheckRetry)})
+			signinPage{Email: email, Next: next, Error: fmt.Sprintf("Too many people are signing in at this moment. Try again in %d seconds.", passwordCheckRetry)})
 		return
 	}
 	if err != nil {
@@ -174,13 +217,17 @@ func (s *Server) handleSignin(w http.ResponseWriter, r *http.Request) {
 		s.failed(r.Context(), keys)
 		s.log.Info("sign-in failed")
 		s.render(w, r, http.StatusUnauthorized, "signin", "Sign in",
-			signinPage{Email: email, Error: "Email or password is wrong."})
+			signinPage{Email: email, Next: next, Error: "Email or password is wrong."})
 		return
 	}
 	info(r.Context()).userID = u.ID
 	if len(u.TOTPSecret) > 0 {
 		// The password is right, but nothing is granted until the code
 		// from the authenticator app is (mfa.go).
+		if next != "" {
+			http.SetCookie(w, &http.Cookie{Name: nextCookie, Value: url.QueryEscape(next), Path: "/signin", MaxAge: int(codeStepLifetime.Seconds()),
+				HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode})
+		}
 		s.startCodeStep(w, r, u)
 		return
 	}
@@ -211,7 +258,17 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *mtdconn
 		Name: sessionCookie, Value: token, Path: "/",
 		MaxAge: int(sessionLifetime.Seconds()), HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
 	})
-	http.Redirect(w, r, "/settings/hmrc", http.StatusSeeOther)
+	// The page asked for: from the sign-in form, or kept across the
+	// authenticator code step.
+	next := r.PostFormValue("next")
+	if c, err := r.Cookie(nextCookie); err == nil {
+		if next == "" {
+			next, _ = url.QueryUnescape(c.Value)
+		}
+		http.SetCookie(w, &http.Cookie{Name: nextCookie, Value: "", Path: "/signin", MaxAge: -1,
+			HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode})
+	}
+	http.Redirect(w, r, afterSignin(next), http.StatusSeeOther)
 }
 
 func (s *Server) handleSignout(w http.ResponseWriter, r *http.Request) {

@@ -2,8 +2,10 @@ package web
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/landlord"
@@ -60,11 +62,33 @@ type settingsPage struct {
 	Activity           []activityRow
 	ManageAuthorityURL string
 
+	// Reminders: what is due next for Income Tax, and the connections
+	// whose authority ends within renewWithin.
+	DueNext []dueRow
+	Renew   []renewRow
+
 	// The National Insurance number, asked for on the Income Tax tab.
 	ShowNINO  bool
 	NINO      string // as stored, empty until given
 	NINOInput string // what was typed, when it was refused
 	NINOError string
+}
+
+// renewWithin is how long before HMRC's authority ends the pages ask the
+// landlord to renew it.
+const renewWithin = 30 * 24 * time.Hour
+
+// dueRow is one thing due, as the pages say it.
+type dueRow struct {
+	What, Due, Link, LinkText string
+	Overdue                   bool
+}
+
+// renewRow is a connection whose authority ends soon.
+type renewRow struct {
+	Purpose      mtdconnect.Purpose
+	PurposeLabel string
+	Ends, In     string
 }
 
 var auditLabels = map[string]string{
@@ -109,6 +133,7 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, purpose mt
 	if err != nil {
 		return page, err
 	}
+	// The value alone: the summary's label says "Status".
 	page.StatusCode, page.Status = string(st.Status), st.Status.Label()
 	if st.Status != mtdconnect.StatusNotConnected {
 		now := s.now()
@@ -119,15 +144,18 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, purpose mt
 		page.ConnectedSince = s.formatTime(st.ConnectedSince)
 		page.Scopes = st.Scopes
 		if d := st.AccessTokenExpiresAt.Sub(now); d > 0 {
-			page.AccessExpires = "Access token expires in " + humanDuration(d)
+			page.AccessExpires = "Expires in " + humanDuration(d)
 		} else {
-			page.AccessExpires = "Access token expired; it is refreshed when next needed"
+			page.AccessExpires = "Expired; it is refreshed when next needed"
 		}
 		page.AuthorityEnds = s.formatDate(st.AuthorityEndsAt)
 		page.LastRefreshed = "never"
 		if !st.LastRefreshAt.IsZero() {
 			page.LastRefreshed = s.formatTime(st.LastRefreshAt) + " (" + humanDuration(now.Sub(st.LastRefreshAt)) + " ago)"
 		}
+	}
+	if err := s.reminders(r, u, &page); err != nil {
+		return page, err
 	}
 	events, err := s.store.Audit(r.Context(), u.ID, 10)
 	if err != nil {
@@ -264,4 +292,61 @@ func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request) {
 func (s *Server) flashError(w http.ResponseWriter, r *http.Request, err error) {
 	p := s.logProblem(r, err)
 	s.setFlash(w, flash{Kind: "error", Text: p.Message})
+}
+
+// reminders fills in what is due next (Income Tax, from the obligations
+// the landlord service kept: no HMRC call on any view of the page) and
+// the authorities that end within renewWithin. What HMRC cannot be asked
+// (no NINO, no connection) or will not answer now leaves the list out; the
+// page is still shown.
+func (s *Server) reminders(r *http.Request, u *mtdconnect.User, page *settingsPage) error {
+	ctx := r.Context()
+	now := s.now()
+	itsaConnected := false
+	for _, p := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
+		st, err := s.landlord.Status(ctx, u.ID, p)
+		if err != nil {
+			return err
+		}
+		if !st.Connected() {
+			continue
+		}
+		itsaConnected = itsaConnected || p == mtdconnect.PurposeIncomeTax
+		if left := st.AuthorityEndsAt.Sub(now); !st.AuthorityEndsAt.IsZero() && left <= renewWithin {
+			page.Renew = append(page.Renew, renewRow{Purpose: p, PurposeLabel: p.Label(),
+				Ends: s.formatDate(st.AuthorityEndsAt), In: humanDuration(left)})
+		}
+	}
+	if !itsaConnected || u.NINO == "" {
+		return nil
+	}
+	due, err := s.landlord.DueNext(ctx, u.ID)
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "reminders left out", requestAttrs(r), slog.String("err", err.Error()))
+		return nil
+	}
+	today := now.In(s.london).Format(time.DateOnly)
+	for _, d := range due {
+		row := dueRow{Due: s.formatDay(d.Due), Overdue: d.Due < today}
+		ty := d.TaxYear.String()
+		if d.Kind == mtdconnect.SubmissionFinalDeclaration {
+			row.What = "Final declaration for the tax year " + ty
+			row.Link, row.LinkText = "/tax-year/"+ty, "Your tax year "+ty
+		} else {
+			row.What = "Quarterly update for " + s.formatDay(d.Start) + " to " + s.formatDay(d.End)
+			row.Link, row.LinkText = "/quarterly?taxYear="+url.QueryEscape(ty)+"&period="+url.QueryEscape(d.End)+"#update", "Send the update for "+s.formatDay(d.End)
+		}
+		page.DueNext = append(page.DueNext, row)
+	}
+	return nil
+}
+
+// formatDay formats HMRC's YYYY-MM-DD as 7 August 2026 (as is if it is not
+// one).
+func (s *Server) formatDay(date string) string {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return date
+	}
+	return d.Format("2 January 2006")
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,10 +34,22 @@ var pageNames = []string{
 	"connect", "connect_result",
 }
 
+// templateFuncs are the functions the templates call.
+var templateFuncs = template.FuncMap{
+	// problem is a one-item error summary (the errorSummary partial) of
+	// text, linking to anchor; none when text is empty.
+	"problem": func(anchor, text string) []summaryItem {
+		if text == "" {
+			return nil
+		}
+		return []summaryItem{{Anchor: anchor, Text: text}}
+	},
+}
+
 func parseTemplates() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
 		}
@@ -75,15 +89,91 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(summaryInPageOrder(buf.Bytes()))
 }
+
+// The error summary's items, and the ids they link to (the errorSummary
+// partial's markup).
+var (
+	summaryListRE = regexp.MustCompile(`(?s)(<div class="error-summary"[^>]*>\s*<h2[^>]*>[^<]*</h2>\s*<ul>)(.*?)(\s*</ul>)`)
+	summaryItemRE = regexp.MustCompile(`(?s)\s*<li><a href="#([^"]+)">.*?</a></li>`)
+)
+
+// summaryInPageOrder puts the error summary's items in the order of the
+// fields they link to on the page, as GOV.UK's pattern wants, whatever
+// order the problems were found in (HMRC lists its errors in its own
+// order), and says a range shared by several of them once. Items whose
+// field is not found keep their place at the end.
+func summaryInPageOrder(page []byte) []byte {
+	m := summaryListRE.FindSubmatchIndex(page)
+	if m == nil {
+		return page
+	}
+	list := page[m[4]:m[5]]
+	type item struct {
+		text []byte
+		at   int
+	}
+	var items []item
+	covered := 0
+	for _, im := range summaryItemRE.FindAllSubmatchIndex(list, -1) {
+		covered += im[1] - im[0]
+		id := list[im[2]:im[3]]
+		at := bytes.Index(page[m[1]:], []byte(` id="`+string(id)+`"`))
+		if at < 0 {
+			at = len(page)
+		}
+		items = append(items, item{text: list[im[0]:im[1]], at: at})
+	}
+	if covered != len(list) {
+		return page // not the partial's markup: leave it as it is
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return a.at - b.at })
+	// HMRC's limits, said once: when several problems carry the same
+	// range, the summary names it at its end instead of in each (the
+	// messages next to the fields keep it).
+	count := map[string]int{}
+	for _, it := range items {
+		for _, r := range summaryRangeRE.FindAll(it.text, -1) {
+			count[string(r)]++
+		}
+	}
+	var ranges []string
+	for i := range items {
+		items[i].text = summaryRangeRE.ReplaceAllFunc(items[i].text, func(r []byte) []byte {
+			if count[string(r)] < 2 {
+				return r
+			}
+			if phrase := strings.TrimLeft(string(r), ", "); !slices.Contains(ranges, phrase) {
+				ranges = append(ranges, phrase)
+			}
+			return nil
+		})
+	}
+	out := make([]byte, 0, len(page))
+	out = append(out, page[:m[4]]...)
+	for _, it := range items {
+		out = append(out, it.text...)
+	}
+	for _, phrase := range ranges {
+		out = append(out, "\n    <li>HMRC accepts amounts "+phrase+".</li>"...)
+	}
+	return append(out, page[m[5]:]...)
+}
+
+// summaryRangeRE is an HMRC range in a problem's words: ", between −£1 and
+// £2" or ", up to £2".
+var summaryRangeRE = regexp.MustCompile(`,? (?:between −£[0-9,.]+ and £[0-9,.]+|up to £[0-9,.]+)`)
 
 // message is a page that says one thing, such as why a callback failed.
 type message struct {
-	Title  string
-	Text   string
-	Back   bool // link back to the settings page
-	SignIn bool // offer to sign in
+	Title string
+	Text  string
+	Back  bool // link back to the settings page (or BackURL)
+	// BackURL and BackText, when set, are where Back leads and its words.
+	BackURL, BackText string
+	SignIn            bool // offer to sign in
+	Home              bool // link to the home page (the 404 page)
 }
 
 func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, status int, m message) {

@@ -139,8 +139,8 @@ func TestVATJourney(t *testing.T) {
 	p.mustContain(t, "VAT returns", "Connect mtdconnect to HMRC for VAT before filing VAT returns", "VAT registration number",
 		"No VAT returns filed through mtdconnect yet")
 	p.mustNotContain(t, "Submit VAT return to HMRC")
-	if !strings.Contains(p.body, `href="/settings/hmrc?purpose=vat"`) || !strings.Contains(p.body, `<a href="/vat">VAT returns</a>`) {
-		t.Error("no link to the VAT connection, or no VAT link in the navigation")
+	if f := p.findForm(t, "/settings/hmrc/connect"); f.values.Get("purpose") != "vat" || !strings.Contains(p.body, `<a href="/vat">VAT returns</a>`) {
+		t.Error("no button to connect for VAT, or no VAT link in the navigation")
 	}
 
 	p = b.setVRN(" gb 123 456 789 ")

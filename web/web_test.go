@@ -55,8 +55,8 @@ func TestJourney(t *testing.T) {
 		"Status Connected",
 		"Connected since "+date(grantedAt),
 		"read:self-assessment", "write:self-assessment",
-		"Access token expires in 4 hours",
-		"Authority ends on "+date(grantedAt.AddDate(0, 18, 0)),
+		"Access token Expires in 4 hours",
+		"Authority ends "+date(grantedAt.AddDate(0, 18, 0)),
 		"Last refreshed never",
 		"Refresh now", "Test connection", "Disconnect",
 		"Recent activity",
@@ -75,6 +75,7 @@ func TestJourney(t *testing.T) {
 		t.Fatalf("refresh ended on %s", p.url)
 	}
 	p.mustContain(t, "Refreshed.", "Status Connected", "Last refreshed "+date(env.Clock.Now()))
+	p.mustNotContain(t, "Last refreshed Last refreshed", "Authority Authority", "Access token Access token")
 	p.mustNotContain(t, "Last refreshed never")
 	refreshed := env.connection(env.landlord.ID, mtdconnect.PurposeIncomeTax)
 	if refreshed.LastRefreshAt.IsZero() || refreshed.Version <= conn.Version {
@@ -190,7 +191,11 @@ func TestCallbackFailures(t *testing.T) {
 			if p.status != tt.status {
 				t.Errorf("status = %d, want %d", p.status, tt.status)
 			}
-			p.mustContain(t, tt.want, "Back to HMRC connection settings")
+			back := "Back to HMRC connection settings"
+			if tt.name == "AccessDenied" {
+				back = "Back to your HMRC connection for Income Tax" // the tax it came from (TestDeclineGoesBack)
+			}
+			p.mustContain(t, tt.want, back)
 			if tt.name != "FailedExchange" && tt.name != "ReplayedCode" {
 				p.mustContain(t, notUsed)
 			}

@@ -205,6 +205,7 @@ func TestBrowserQuarterlyUpdate(t *testing.T) {
 	if strings.Count(body, "6 April "+fmt.Sprint(int(year))+" to") < 4 {
 		t.Errorf("quarterly page does not list the 4 periods:\n%s", body)
 	}
+	b.checkPage("quarterly updates")
 
 	b.step("send the update",
 		chromedp.SendKeys(chromedp.CSS(`#income-periodAmount`), "12,500.00"),
@@ -224,6 +225,7 @@ func TestBrowserQuarterlyUpdate(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(ref)) != 36 {
 		t.Errorf("HMRC reference %q, %v", ref, err)
 	}
+	b.checkPage("quarterly receipt")
 
 	b.step("back to the obligations",
 		chromedp.Click(chromedp.Search(`//main//a[contains(., 'Back to your quarterly updates')]`)),

@@ -99,6 +99,7 @@ func TestExamplePlatform(t *testing.T) {
 		t.Errorf("Connect led to %s, not to mtdconnect's hosted page", loc)
 	}
 	b.mustSay("hosted page", "main", "Government Gateway", "18 months", "send your quarterly property updates")
+	b.checkPage("hosted connect page")
 	b.step("Continue to HMRC",
 		chromedp.Click(chromedp.Search(`//button[contains(., 'Continue to HMRC')]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#user_id`)),
@@ -159,6 +160,7 @@ func TestExamplePlatform(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//button[@value='deny']`)),
 		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'You did not grant authority')]`)),
 	)
+	b.checkPage("hosted connect page, declined")
 	b.step("back to the platform",
 		chromedp.Click(chromedp.CSS(`#back-to-platform`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id='flash' and contains(., 'Not connected')]`)),

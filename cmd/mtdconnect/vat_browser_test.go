@@ -24,6 +24,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#password`), demoPassword),
 		chromedp.Click(chromedp.Search(`//form[@action="/signin"]//button[contains(., 'Sign in')]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`form[action="/signin"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'HMRC connection')]`)),
 	)
 
 	// The VAT page, from the navigation: no VAT connection yet.
@@ -32,18 +33,12 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'VAT returns')]`)),
 	)
 	b.mustSay("VAT page before connecting", "main", "Connect mtdconnect to HMRC for VAT before filing VAT returns")
+	b.checkPage("VAT page before connecting")
 
-	// Connect for VAT: the VAT tab of the settings, the simulator's
+	// Connect for VAT: straight from the VAT page to the simulator's
 	// Government Gateway sign-in and grant page, back to the VAT tab.
-	b.step("go to the VAT connection",
-		chromedp.Click(chromedp.Search(`//a[contains(., 'Connect to HMRC for VAT')]`)),
-		chromedp.WaitVisible(chromedp.Search(`//button[contains(., 'Connect to HMRC')]`)),
-	)
-	if loc, _ := chromedp.Run(b.ctx, chromedp.Location()); !strings.HasSuffix(loc, "/settings/hmrc?purpose=vat") {
-		t.Fatalf("the VAT connect link led to %s", loc)
-	}
 	b.step("connect to HMRC for VAT",
-		chromedp.Click(chromedp.Search(`//button[contains(., 'Connect to HMRC')]`)),
+		chromedp.Click(chromedp.Search(`//main//button[contains(., 'Connect to HMRC for VAT')]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#user_id`)),
 	)
 	b.grantAtSimulator()
@@ -67,6 +62,7 @@ func TestBrowserVATJourney(t *testing.T) {
 	first := b.text("first period", `table.obligations tbody tr:first-child td:first-child`)
 	b.mustSay("first period row", `table.obligations tbody tr:first-child`, "Open")
 	b.mustSay("return form", "#return", "VAT return for "+first)
+	b.checkPage("VAT return form")
 
 	// File it: boxes 3 and 5 left for the service to work out.
 	var fill []chromedp.Action[chromedp.Void]
@@ -79,6 +75,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#declaration-error`)),
 	)
 	b.mustSay("declaration error", "#declaration-error", "Confirm the declaration to file the return")
+	b.checkPage("VAT return refused")
 	if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#box1"))); v != "1,000.00" {
 		t.Errorf("box 1 holds %q after the refusal", v)
 	}
@@ -91,6 +88,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		"You owe HMRC £749.50.", "HMRC will collect it by Direct Debit (DD)")
 	// Box 3 as worked out by the service.
 	b.mustSay("box 3 sent", `table.activity tbody tr:nth-child(3)`, "Total VAT due (the sum of boxes 1 and 2)", "£1,000.00")
+	b.checkPage("VAT receipt")
 
 	b.step("back to the VAT page",
 		chromedp.Click(chromedp.Search(`//a[contains(., 'Back to your VAT returns')]`)),
@@ -98,6 +96,7 @@ func TestBrowserVATJourney(t *testing.T) {
 	)
 	b.mustSay("first period after filing", `table.obligations tbody tr:first-child`, first, "Fulfilled", "received", "View return")
 	b.mustSay("receipts", "main", "Receipts", first)
+	b.checkPage("VAT page after filing")
 
 	b.noCSPViolations()
 }

@@ -158,6 +158,7 @@ func TestBrowserYearEnd(t *testing.T) {
 		t.Errorf("deadlines:\n%s", deadlines)
 	}
 	b.mustSay("what mtdconnect does not do", `main`, "What mtdconnect does not send", "Business Source Adjustable Summary", "HMRC online services")
+	b.checkPage("tax year")
 
 	// An estimate: HMRC asks for 5 seconds, the page waits for it.
 	b.step("get an estimate",
@@ -166,6 +167,12 @@ func TestBrowserYearEnd(t *testing.T) {
 	)
 	b.mustSay("estimate", `main`, "HMRC says: This calculation is only based on information HMRC have received about your income and expenses to 5 April "+fmt.Sprint(int(year)+1),
 		"Taxable profit£16,000.00", "Total Income Tax and National Insurance due£86.00")
+	b.checkPage("estimate")
+	b.step("open the year-end adjustments",
+		chromedp.Navigate(b.baseURL+"/tax-year/"+ty+"/adjustments"),
+		chromedp.WaitVisible(chromedp.CSS(`#adjustments-nonResidentLandlord-no`)),
+	)
+	b.checkPage("year-end adjustments")
 
 	// The year-end adjustments.
 	b.step("send the year-end adjustments",
@@ -178,6 +185,7 @@ func TestBrowserYearEnd(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'HMRC received your year-end adjustments')]`)),
 	)
 	b.mustSay("adjustments receipt", `main`, "Balancing charges (Adjustments)£200.00", "Replacing domestic items (Allowances)£500.00")
+	b.checkPage("adjustments receipt")
 
 	// The final calculation and HMRC's declaration.
 	b.step("get the final calculation",
@@ -188,11 +196,16 @@ func TestBrowserYearEnd(t *testing.T) {
 	)
 	b.mustSay("final calculation", `main`, "Taxable profit£15,700.00", "Total Income Tax and National Insurance due£26.00",
 		"I declare that the information and tax return I have submitted are (taken together) correct and complete")
+	b.checkPage("final calculation")
 	b.step("declare without agreeing",
 		chromedp.Click(button("Make your final declaration")),
 		chromedp.WaitVisible(chromedp.CSS(`#agree-error`)),
 	)
 	b.mustSay("not agreed", `main`, "There is a problem", "Tick the box to agree to the declaration")
+	if focus := b.read("focus", chromedp.Evaluate[string](`document.activeElement.id`)); focus != "error-summary" {
+		t.Errorf("after the refusal the focus is on %q, want the error summary", focus)
+	}
+	b.checkPage("declaration refused")
 	b.step("agree and declare",
 		chromedp.Click(chromedp.CSS(`#agree`)),
 		chromedp.Click(button("Make your final declaration")),
@@ -200,6 +213,7 @@ func TestBrowserYearEnd(t *testing.T) {
 	)
 	b.mustSay("declaration receipt", `main`, "Tax year "+ty, "HMRC reference", "Calculation ID", "The calculation you agreed to",
 		"Total Income Tax and National Insurance due£26.00")
+	b.checkPage("declaration receipt")
 
 	// The obligation is met once HMRC shows it (its clock moved past the
 	// demo's delay).
