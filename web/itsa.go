@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,6 +166,16 @@ func parseFormAmount(s string) (*mtdconnect.Amount, error) {
 		s = strings.Replace(s, ".", "0.", 1)
 	}
 	return mtdconnect.ParseAmount(s)
+}
+
+// notationHint is added to an amount's error when it was a number written
+// in another notation (1e5, 0x10, 1_000, Inf), which the landlord may not
+// have meant as the sum it is.
+func notationHint(err error, typed string) string {
+	if !errors.Is(err, mtdconnect.ErrAmountNotation) {
+		return ""
+	}
+	return ", in plain figures (" + strings.TrimSpace(typed) + " is not)"
 }
 
 // formatAmount shows an amount in pounds, e.g. £1,234.50.
@@ -342,7 +353,7 @@ func (f *updateForm) bind(r *http.Request) itsa.UKPropertyCumulative {
 		a, err := parseFormAmount(ff.Value)
 		switch {
 		case err != nil:
-			ff.Error = "Enter " + strings.ToLower(ff.Label[:1]) + ff.Label[1:] + " as an amount in pounds, like 1250.00"
+			ff.Error = "Enter " + strings.ToLower(ff.Label[:1]) + ff.Label[1:] + " as an amount in pounds, like 1250.00" + notationHint(err, ff.Value)
 			f.Summary = append(f.Summary, summaryItem{Anchor: "#" + ff.ID, Text: ff.Error})
 		case a != nil:
 			*amountSlot(&body, ff.Name, true) = a
@@ -621,12 +632,34 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var sub *mtdconnect.Submission
-	if err == nil {
-		sub, err = s.landlord.SubmitQuarterlyUpdate(r.Context(), landlord.ByLandlord(u.ID), landlord.QuarterlyUpdate{
-			UserID: u.ID, TaxYear: taxYear, Body: body, Origin: origin,
-		})
+	if err == nil && len(body.Validate(taxYear)) == 0 {
+		// The period came from the page: it must be one of HMRC's
+		// obligations (read from the kept copy, so this costs HMRC no call
+		// most of the time), or nothing is sent. Figures HMRC would refuse
+		// are answered first, without asking HMRC anything.
+		var q *landlord.QuarterlyObligations
+		if q, err = s.landlord.Obligations(r.Context(), u.ID, taxYear, origin, ""); err == nil &&
+			!slices.ContainsFunc(q.Obligations, func(ob landlord.Obligation) bool { return ob.Start == from && ob.End == to }) {
+			s.renderMessage(w, r, http.StatusBadRequest, message{Title: "This is not one of your quarterly periods",
+				Text: "HMRC has no quarterly update for " + form.Period + " in tax year " + taxYear.String() +
+					". Nothing was sent to HMRC. Go back to your quarterly updates and choose the period there."})
+			return
+		}
 	}
+	if err != nil {
+		p := s.logProblem(r, err)
+		if len(p.Errors) > 0 {
+			form.fail("", p.Message)
+			form.failAll(p.Errors)
+		} else {
+			page.Problem = pageProblemOf(p)
+		}
+		again(p.Status)
+		return
+	}
+	sub, err := s.landlord.SubmitQuarterlyUpdate(r.Context(), landlord.ByLandlord(u.ID), landlord.QuarterlyUpdate{
+		UserID: u.ID, TaxYear: taxYear, Body: body, Origin: origin,
+	})
 	var lost *landlord.ReceiptError
 	switch {
 	case errors.As(err, &lost):
