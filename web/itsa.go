@@ -208,6 +208,21 @@ func formatISODate(s string) string {
 	return t.Format("2 January 2006")
 }
 
+// earlyDays is how long before its period ends HMRC takes a cumulative
+// update: "Cannot submit data more than 10 days before end of period"
+// (RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED).
+const earlyDays = 10
+
+// acceptedFrom is the first day (YYYY-MM-DD) HMRC takes an update for the
+// period ending on end.
+func acceptedFrom(end string) string {
+	t, err := time.Parse(time.DateOnly, end)
+	if err != nil {
+		return ""
+	}
+	return t.AddDate(0, 0, -earlyDays).Format(time.DateOnly)
+}
+
 // ---- page data ----
 
 type quarterlyPage struct {
@@ -241,6 +256,9 @@ type obligationRow struct {
 	Period, Due, Status, StatusCode, Received string
 	Open, Selected, Overdue                   bool
 	Link                                      string
+	// From is when HMRC first takes the update, in words, while it is too
+	// early to send it (no link is offered then).
+	From string
 	// Sent says that an update covering the period was sent and accepted
 	// while HMRC does not show it as received yet: when, and what HMRC is
 	// expected to do.
@@ -258,7 +276,6 @@ type quartersChoice struct {
 
 type updateForm struct {
 	TaxYear, From, To, Period string
-	TooEarly                  string // when HMRC will first accept it, if not yet
 
 	Summary                         []summaryItem
 	Income, Itemised, Either        []formField
@@ -494,14 +511,16 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 
 	// The form is for the period asked for, else the first open one not
 	// sent yet (one sent may be sent again, to correct it).
+	// Only a period HMRC takes today is offered.
+	today := now.In(s.london).Format(time.DateOnly)
 	selected := r.URL.Query().Get("period")
 	var chosen *landlord.Obligation
 	for i, ob := range q.Obligations {
-		if !ob.Fulfilled() && chosen == nil && (selected == ob.End || selected == "" && !ob.AwaitingHMRC()) {
+		if !ob.Fulfilled() && chosen == nil && acceptedFrom(ob.End) <= today &&
+			(selected == ob.End || selected == "" && !ob.AwaitingHMRC()) {
 			chosen = &q.Obligations[i]
 		}
 	}
-	today := now.In(s.london).Format(time.DateOnly)
 	for _, ob := range q.Obligations {
 		row := obligationRow{
 			Period: formatISODate(ob.Start) + " to " + formatISODate(ob.End),
@@ -525,16 +544,13 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		case ob.Due < today:
 			row.Status, row.StatusCode, row.Overdue = "Overdue", "overdue", true
 		}
+		if from := acceptedFrom(ob.End); row.Open && today < from {
+			row.From = formatISODate(from)
+		}
 		page.Obligations = append(page.Obligations, row)
 	}
 	if chosen != nil {
 		page.Form = newUpdateForm(taxYear, chosen.Start, chosen.End)
-		// HMRC refuses an update more than 10 days before its period ends.
-		if end, err := time.Parse(time.DateOnly, chosen.End); err == nil {
-			if first := end.AddDate(0, 0, -10).Format(time.DateOnly); today < first {
-				page.Form.TooEarly = formatISODate(first)
-			}
-		}
 	}
 	s.render(w, r, status, "quarterly", "Quarterly updates", page)
 }
@@ -676,6 +692,10 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest)
 	case err != nil:
 		p := s.logProblem(r, err)
+		if p.Code == "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED" {
+			p.Message = "HMRC takes the update for " + form.Period + " from " + formatISODate(acceptedFrom(to)) +
+				", 10 days before the period ends. Nothing was sent: send it from that day."
+		}
 		if len(p.Errors) > 0 {
 			form.fail("", p.Message)
 			form.failAll(p.Errors)
