@@ -296,8 +296,19 @@ func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request) {
 	if err := s.landlord.Disconnect(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose); err != nil {
 		s.flashError(w, r, err)
 	} else {
-		s.setFlash(w, flash{Kind: "success", Text: "Disconnected from HMRC. mtdconnect has deleted its keys for your " +
-			purpose.Label() + " connection.", Disconnected: true})
+		f := flash{Kind: "success", Text: "Disconnected from HMRC. mtdconnect has deleted its keys for your " +
+			purpose.Label() + " connection.", Disconnected: true}
+		// HMRC lists mtdconnect once, with every permission it was given:
+		// removing it there ends the other connection too.
+		for _, other := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
+			if other == purpose {
+				continue
+			}
+			if st, err := s.landlord.Status(r.Context(), u.ID, other); err == nil && st.Status != mtdconnect.StatusNotConnected {
+				f.AlsoEnds = other.Label()
+			}
+		}
+		s.setFlash(w, f)
 	}
 	http.Redirect(w, r, settingsURL(purpose), http.StatusSeeOther)
 }
