@@ -256,6 +256,10 @@ type obligationRow struct {
 	Period, Due, Status, StatusCode, Received string
 	Open, Selected, Overdue                   bool
 	Link                                      string
+	// Correct offers to send the received period again, corrected: the
+	// latest period mtdconnect sent an update for (an earlier one is
+	// corrected by the next update, which is year to date).
+	Correct bool
 	// From is when HMRC first takes the update, in words, while it is too
 	// early to send it (no link is offered then).
 	From string
@@ -276,6 +280,11 @@ type quartersChoice struct {
 
 type updateForm struct {
 	TaxYear, From, To, Period string
+	// StartedFrom is the period of the update whose figures fill the form.
+	StartedFrom string
+	// Correction: HMRC has an update for this period already; this one
+	// replaces it.
+	Correction bool
 
 	Summary                         []summaryItem
 	Income, Itemised, Either        []formField
@@ -511,13 +520,24 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 
 	// The form is for the period asked for, else the first open one not
 	// sent yet (one sent may be sent again, to correct it).
+	last, err := s.lastUpdate(r, u, taxYear)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// The period HMRC's latest update from mtdconnect runs to may be sent
+	// again, corrected (HMRC refuses an update ending earlier than one it
+	// has).
+	correctable := func(ob landlord.Obligation) bool {
+		return ob.Fulfilled() && last != nil && last.PeriodEnd.Format(time.DateOnly) == ob.End
+	}
 	// Only a period HMRC takes today is offered.
 	today := now.In(s.london).Format(time.DateOnly)
 	selected := r.URL.Query().Get("period")
 	var chosen *landlord.Obligation
 	for i, ob := range q.Obligations {
-		if !ob.Fulfilled() && chosen == nil && acceptedFrom(ob.End) <= today &&
-			(selected == ob.End || selected == "" && !ob.AwaitingHMRC()) {
+		open := !ob.Fulfilled() && (selected == ob.End || selected == "" && !ob.AwaitingHMRC())
+		if chosen == nil && acceptedFrom(ob.End) <= today && (open || selected == ob.End && correctable(ob)) {
 			chosen = &q.Obligations[i]
 		}
 	}
@@ -547,10 +567,15 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		if from := acceptedFrom(ob.End); row.Open && today < from {
 			row.From = formatISODate(from)
 		}
+		row.Correct = correctable(ob) && !row.Selected
 		page.Obligations = append(page.Obligations, row)
 	}
 	if chosen != nil {
 		page.Form = newUpdateForm(taxYear, chosen.Start, chosen.End)
+		page.Form.Correction = chosen.Fulfilled()
+		// Year to date: the last update's figures are where this one
+		// starts.
+		page.Form.prefill(last)
 	}
 	s.render(w, r, status, "quarterly", "Quarterly updates", page)
 }
@@ -594,6 +619,39 @@ func (s *Server) receipts(r *http.Request, u *mtdconnect.User) ([]receiptRow, er
 		})
 	}
 	return out, nil
+}
+
+// lastUpdate is the landlord's newest UK property update of taxYear sent
+// through mtdconnect (updates are year to date: it holds the figures so
+// far), nil when there is none.
+func (s *Server) lastUpdate(r *http.Request, u *mtdconnect.User, taxYear itsa.TaxYear) (*mtdconnect.Submission, error) {
+	subs, err := s.landlord.Receipts(r.Context(), u.ID, landlord.ReceiptQuery{
+		Purposes: []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax}, Kind: mtdconnect.SubmissionUKPropertyCumulative,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range subs { // newest first
+		if sub.Period == taxYear.String() {
+			return sub, nil
+		}
+	}
+	return nil, nil
+}
+
+// prefill fills the form with the figures of an earlier update, for the
+// landlord to change to their totals so far.
+func (f *updateForm) prefill(sub *mtdconnect.Submission) {
+	var body itsa.UKPropertyCumulative
+	if sub == nil || json.Unmarshal(sub.Body, &body) != nil {
+		return
+	}
+	f.fields(func(ff *formField) {
+		if slot := amountSlot(&body, ff.Name, false); slot != nil && *slot != nil {
+			ff.Value = (*slot).String()
+		}
+	})
+	f.StartedFrom = periodOf(sub)
 }
 
 // periodOf words the period a receipt is for: its dates, or the tax year
@@ -711,6 +769,11 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 type receiptPage struct {
 	TaxYear, Period, SubmittedAt, CorrelationID string
 	Lines                                       []receiptLine
+	// CorrectLink sends a corrected update for the same period, when this
+	// is the tax year's latest update; Later says a later update exists,
+	// which already replaced these figures.
+	CorrectLink string
+	Later       bool
 }
 
 type receiptLine struct{ Label, Amount, Group string }
@@ -739,6 +802,18 @@ func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := receiptPage{TaxYear: sub.Period, Period: periodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt), CorrelationID: sub.CorrelationID}
+	if taxYear, err := itsa.ParseTaxYear(sub.Period); err == nil && !sub.PeriodEnd.IsZero() {
+		last, err := s.lastUpdate(r, u, taxYear)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if last != nil && last.ID == sub.ID {
+			page.CorrectLink = "/quarterly?taxYear=" + sub.Period + "&period=" + sub.PeriodEnd.Format(time.DateOnly) + "#update"
+		} else {
+			page.Later = true
+		}
+	}
 	groups := map[string]string{"income": "Income", "itemised": "Expenses", "consolidated": "Expenses", "either": "Expenses"}
 	for _, af := range amountFields {
 		if slot := amountSlot(&body, af.name, false); slot != nil && *slot != nil {
