@@ -1,6 +1,7 @@
 package mtdconnect
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -31,15 +32,32 @@ func Pence(p int64) *Amount {
 	return &Amount{text: s}
 }
 
-// ParseAmount reads a decimal number in JSON number syntax ("1234.56",
-// "-5", "0.5", "1e2"). It checks no range: the HMRC API that takes the
-// amount does.
+// ParseAmount reads a number in plain decimal notation ("1234.56", "-5",
+// "0.5"). Exponents ("1e5"), hexadecimal, digit separators and infinities
+// are refused: an amount of money is written the way a person reads it,
+// so what is checked is what the landlord meant. It checks no range: the
+// HMRC API that takes the amount does.
 func ParseAmount(s string) (*Amount, error) {
 	if _, ok := parseDecimal(s); !ok {
-		return nil, fmt.Errorf("mtdconnect: %q is not a number", s)
+		return nil, amountError(s)
 	}
 	return &Amount{text: s}, nil
 }
+
+// amountError says why s is not an amount, naming the notation when it is
+// a number written another way.
+func amountError(s string) error {
+	lower := strings.ToLower(s)
+	if _, err := strconv.ParseFloat(s, 64); err == nil || strings.ContainsAny(lower, "ex_") ||
+		strings.Contains(lower, "inf") || strings.Contains(lower, "nan") {
+		return fmt.Errorf("%w, like 1250.00: %s has an exponent, hexadecimal digits, digit separators or an infinity", ErrAmountNotation, s)
+	}
+	return fmt.Errorf("mtdconnect: %q is not a number", s)
+}
+
+// ErrAmountNotation means an amount was a number written other than in
+// plain decimal notation ("1e5", "0x10", "1_000", "Inf").
+var ErrAmountNotation = errors.New("mtdconnect: amounts must be in plain decimal notation")
 
 // String is the amount as it is sent.
 func (a Amount) String() string { return a.text }
@@ -59,7 +77,7 @@ func (a Amount) Pence() (int64, bool) {
 }
 
 // Scale is the number of decimal places as written, as HMRC's services
-// read an amount into a Java BigDecimal: "1.000" is 3, "1e2" is −2. HMRC
+// read an amount into a Java BigDecimal: "1.000" is 3. HMRC
 // refuses more than 2 where it wants pounds and pence, whatever the value.
 func (a Amount) Scale() int {
 	n, _ := parseDecimal(a.text)
@@ -74,10 +92,14 @@ func (a Amount) MarshalJSON() ([]byte, error) {
 	return []byte(a.text), nil
 }
 
-// UnmarshalJSON accepts a JSON number only (not a string), keeping its text.
+// UnmarshalJSON accepts a JSON number in plain decimal notation only (not
+// a string, not an exponent), keeping its text.
 func (a *Amount) UnmarshalJSON(b []byte) error {
 	s := string(b)
 	if _, ok := parseDecimal(s); !ok {
+		if !strings.HasPrefix(s, `"`) {
+			return amountError(s)
+		}
 		return fmt.Errorf("mtdconnect: amount must be a JSON number, not %s", s)
 	}
 	a.text = s
@@ -86,7 +108,7 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 
 // decimal is an amount's text analysed exactly.
 type decimal struct {
-	scale int   // BigDecimal.scale: digits after the point minus the exponent ("1.000" is 3, "1e2" is −2)
+	scale int   // BigDecimal.scale: digits after the point ("1.000" is 3)
 	pence int64 // the value in pence, when inPence
 	// inPence: the value is a whole number of pence of at most 17 digits.
 	// Anything else is outside every Income Tax and VAT range or below a
@@ -118,31 +140,10 @@ func parseDecimal(s string) (decimal, bool) {
 			return decimal{}, false
 		}
 	}
-	exp := 0
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		expNeg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			expNeg = s[i] == '-'
-			i++
-		}
-		ds := run()
-		if ds == "" {
-			return decimal{}, false
-		}
-		for _, c := range ds {
-			if exp < 10_000_000 { // beyond this the outcome no longer changes
-				exp = exp*10 + int(c-'0')
-			}
-		}
-		if expNeg {
-			exp = -exp
-		}
-	}
 	if i != len(s) {
 		return decimal{}, false
 	}
-	n := decimal{scale: len(frac) - exp}
+	n := decimal{scale: len(frac)}
 	// value = digits × 10^e, digits without leading or trailing zeros.
 	digits := strings.TrimLeft(intDigits+frac, "0")
 	e := -n.scale

@@ -448,6 +448,16 @@ type Store interface {
 	// code of that step or a later one was: ErrConflict otherwise, so of
 	// two sign-ins racing with one code only one succeeds.
 	UseTOTPStep(ctx context.Context, userID, step int64) error
+	// SetRecoveryCodes replaces the user's one-time recovery codes with
+	// these hashes, in one transaction (none removes them all). SetTOTP
+	// removing the app and DeleteUser remove them too.
+	SetRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, at time.Time) error
+	// UseRecoveryCode uses up the user's code with this hash: ErrNotFound
+	// when there is none (never issued, or used already), so of two
+	// sign-ins racing with one code only one succeeds.
+	UseRecoveryCode(ctx context.Context, userID int64, hash []byte) error
+	// RecoveryCodesLeft counts the user's unused recovery codes.
+	RecoveryCodesLeft(ctx context.Context, userID int64) (int, error)
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByHash(ctx context.Context, hash []byte) (*Session, error)

@@ -125,3 +125,34 @@ func TestHelloUserNeedsHelloScope(t *testing.T) {
 		t.Fatalf("hello/user with an Income Tax token: %d %v, want 403 INVALID_SCOPE", status, body)
 	}
 }
+
+// TestManageAuthorityOneRowPerApplication: an application the user
+// authorised twice with different scopes (mtdconnect's Income Tax, then
+// its VAT connection) is one row on HMRC's page with both sets of
+// permissions, and removing it ends both grants.
+func TestManageAuthorityOneRowPerApplication(t *testing.T) {
+	e := newEnv(t, hmrcsim.Options{})
+	incomeTax := e.connect()
+	e.conf.Scopes = []string{"read:vat", "write:vat"}
+	vat := e.connect()
+
+	b := e.browser()
+	manage := e.srv.URL + "/applications-manage-authority"
+	e.submit(b, e.get(b, manage), url.Values{"user_id": {userID}, "password": {userPassword}})
+	p := e.get(b, manage)
+	if n := strings.Count(p.body, `<tr class="application">`); n != 1 {
+		t.Fatalf("%d rows for one application, want 1:\n%s", n, p.body)
+	}
+	if !strings.Contains(p.body, "hello read:self-assessment read:vat write:self-assessment write:vat") {
+		t.Errorf("the row does not list both grants' permissions:\n%s", p.body)
+	}
+	f := forms(t, p.body)[0]
+	if got := e.post(b, e.srv.URL+f.action, f.fields); got.status != http.StatusSeeOther {
+		t.Fatalf("remove: %d", got.status)
+	}
+	for name, tok := range map[string]string{"Income Tax": incomeTax.RefreshToken, "VAT": vat.RefreshToken} {
+		if _, err := e.refresh(t.Context(), tok); err == nil {
+			t.Errorf("the %s grant still refreshes after removing the application", name)
+		}
+	}
+}

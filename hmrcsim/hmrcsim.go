@@ -150,6 +150,10 @@ type Faults struct {
 	// then drops the connection so the client never sees the answer.
 	LostResponseRate float64
 	Timeout          time.Duration
+	// Methods, when set, limits the faults (not the latency) to requests
+	// of these methods, e.g. POST: a test loses the answer to a
+	// submission while the reads before it go through.
+	Methods []string
 	// Seed makes the fault draws reproducible; SetFaults reseeds.
 	Seed int64
 	// Deprecated APIs answer with Deprecation, Sunset and Link headers,
@@ -525,7 +529,7 @@ type faultPlan struct {
 
 type planKey struct{}
 
-func (s *Server) drawFault() faultPlan {
+func (s *Server) drawFault(method string) faultPlan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults
@@ -537,6 +541,9 @@ func (s *Server) drawFault() faultPlan {
 		p.latency = f.Latency
 	}
 	x := s.rng.Float64()
+	if len(f.Methods) > 0 && !slices.Contains(f.Methods, method) {
+		return p
+	}
 	switch {
 	case x < f.ErrorRate:
 		p.fault = faultError
@@ -583,7 +590,7 @@ func (s *Server) guard(kind endpoint, h http.Handler) http.Handler {
 		if kind == apiEndpoint {
 			w.Header().Set("X-CorrelationId", newCorrelationID())
 		}
-		plan := s.drawFault()
+		plan := s.drawFault(r.Method)
 		r = r.WithContext(context.WithValue(r.Context(), planKey{}, plan))
 		if kind == apiEndpoint && plan.fault != faultError && plan.fault != faultTimeout && plan.fault != faultReset {
 			s.pause(r) // the token handler pauses itself, inside the refresh window

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // session is a browser's state on the simulator's "www" pages. It is keyed by
@@ -88,6 +89,7 @@ func (s *Server) postedForm(w http.ResponseWriter, r *http.Request, purpose stri
 
 type manageRow struct {
 	ClientID, Name, Scopes, GrantedAt string
+	granted                           time.Time
 }
 
 // handleManage is HMRC's "manage authorised applications" page: sign in,
@@ -108,18 +110,37 @@ func (s *Server) handleManage(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorisedLocked lists the applications user currently authorises, one row
-// per application (a re-grant adds a grant but not a row).
+// per application, as HMRC's page does: an application granted several
+// times (Income Tax, then VAT, or a re-grant) is one row with every
+// permission of its grants, since its authority is the user's authority for
+// that application, and "Remove authority" ends all of it (revokeLocked).
+// The row's date is the earliest grant still in force.
 func (s *Server) authorisedLocked(user string) []manageRow {
 	var rows []manageRow
+	scopes := map[string][]string{}
 	for _, g := range s.grants {
-		if g.userID != user || !s.grantUsable(g) ||
-			slices.ContainsFunc(rows, func(m manageRow) bool { return m.ClientID == g.clientID }) {
+		if g.userID != user || !s.grantUsable(g) {
 			continue
 		}
-		rows = append(rows, manageRow{
-			ClientID: g.clientID, Name: s.apps[g.clientID].Name,
-			Scopes: strings.Join(g.scopes, " "), GrantedAt: g.grantedAt.Format("2 January 2006"),
-		})
+		i := slices.IndexFunc(rows, func(m manageRow) bool { return m.ClientID == g.clientID })
+		if i < 0 {
+			rows = append(rows, manageRow{ClientID: g.clientID, Name: s.apps[g.clientID].Name, granted: g.grantedAt})
+			i = len(rows) - 1
+		}
+		if g.grantedAt.Before(rows[i].granted) {
+			rows[i].granted = g.grantedAt
+		}
+		for _, sc := range g.scopes {
+			if !slices.Contains(scopes[g.clientID], sc) {
+				scopes[g.clientID] = append(scopes[g.clientID], sc)
+			}
+		}
+	}
+	for i := range rows {
+		sc := scopes[rows[i].ClientID]
+		slices.Sort(sc)
+		rows[i].Scopes = strings.Join(sc, " ")
+		rows[i].GrantedAt = rows[i].granted.Format("2 January 2006")
 	}
 	return rows
 }
@@ -301,6 +322,7 @@ label,input,button{display:block;margin:.4em 0}.error{color:#d4351c;font-weight:
 <input type="hidden" name="csrf_token" value="{{$.CSRF}}">
 <input type="hidden" name="client_id" value="{{.ClientID}}">
 <button type="submit">Remove authority</button>
+<p class="hint">Removing it ends every permission listed for this application.</p>
 </form></td></tr>
 {{end}}</table>
 {{else}}<p id="none">You have not authorised any applications.</p>{{end}}

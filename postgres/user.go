@@ -144,6 +144,8 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Tim
 			DELETE FROM income_tax_businesses WHERE user_id IN (SELECT id FROM u)
 		), o AS (
 			DELETE FROM cached_obligations WHERE user_id IN (SELECT id FROM u)
+		), r AS (
+			DELETE FROM recovery_codes WHERE user_id IN (SELECT id FROM u)
 		)
 		SELECT id FROM u`, id, ts(at), ts(keepUntil))
 		if err == nil && tag.RowsAffected() == 0 {
@@ -398,7 +400,13 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) error {
 // SetTOTP enrols (sealed non-empty) or removes the user's authenticator
 // app. ErrNotFound if the user is gone.
 func (s *Store) SetTOTP(ctx context.Context, userID int64, sealed []byte, lastStep int64) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1`,
+	// The recovery codes stand in for the app: they go with it (one
+	// statement, so atomically).
+	tag, err := s.pool.Exec(ctx, `
+		WITH r AS (
+			DELETE FROM recovery_codes WHERE user_id = $1 AND length($2::bytea) = 0
+		)
+		UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1`,
 		userID, nonNil(sealed), lastStep)
 	if err != nil {
 		return wrap("set totp", err)
@@ -407,4 +415,43 @@ func (s *Store) SetTOTP(ctx context.Context, userID int64, sealed []byte, lastSt
 		return fmt.Errorf("postgres: set totp: %w", mtdconnect.ErrNotFound)
 	}
 	return nil
+}
+
+// SetRecoveryCodes implements mtdconnect.Store: the old codes deleted and
+// the new inserted in one statement.
+func (s *Store) SetRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, at time.Time) error {
+	if hashes == nil {
+		hashes = [][]byte{}
+	}
+	_, err := s.pool.Exec(ctx, `
+		WITH d AS (
+			DELETE FROM recovery_codes WHERE user_id = $1
+		)
+		INSERT INTO recovery_codes (user_id, code_hash, created_at)
+		SELECT $1, h, $3 FROM unnest($2::bytea[]) AS h`, userID, hashes, ts(at))
+	if err != nil {
+		return wrap("set recovery codes", err)
+	}
+	return nil
+}
+
+// UseRecoveryCode implements mtdconnect.Store.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2`, userID, hash)
+	if err != nil {
+		return wrap("use recovery code", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: use recovery code: %w", mtdconnect.ErrNotFound)
+	}
+	return nil
+}
+
+// RecoveryCodesLeft implements mtdconnect.Store.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, userID int64) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		return 0, wrap("count recovery codes", err)
+	}
+	return n, nil
 }

@@ -124,7 +124,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, at, keepUntil time.Tim
 			return err
 		}
 		for _, table := range []string{"sessions", "connections", "pending_authorizations", "connect_sessions",
-			"income_tax_businesses", "cached_obligations"} {
+			"income_tax_businesses", "cached_obligations", "recovery_codes"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, id); err != nil {
 				return fmt.Errorf("%s: %w", table, err)
 			}
@@ -364,13 +364,61 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) error {
 
 // SetTOTP implements mtdconnect.Store.
 func (s *Store) SetTOTP(ctx context.Context, userID int64, sealed []byte, lastStep int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = ?, totp_last_step = ? WHERE id = ?`,
-		nonNil(sealed), lastStep, userID)
-	if err == nil {
-		err = affected(res)
-	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_secret = ?, totp_last_step = ? WHERE id = ?`,
+			nonNil(sealed), lastStep, userID)
+		if err == nil {
+			err = affected(res)
+		}
+		if err == nil && len(sealed) == 0 {
+			// The recovery codes stand in for the app: they go with it.
+			_, err = tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: set totp: %w", err)
 	}
 	return nil
+}
+
+// SetRecoveryCodes implements mtdconnect.Store.
+func (s *Store) SetRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, at time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)`,
+				userID, h, ms(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set recovery codes: %w", err)
+	}
+	return nil
+}
+
+// UseRecoveryCode implements mtdconnect.Store.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ? AND code_hash = ?`, userID, hash)
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: use recovery code: %w", err)
+	}
+	return nil
+}
+
+// RecoveryCodesLeft implements mtdconnect.Store.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, userID int64) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = ?`, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count recovery codes: %w", err)
+	}
+	return n, nil
 }

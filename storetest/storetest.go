@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) mtdconnect.Store) {
 		{"SetTOTP", testSetTOTP},
 		{"UseTOTPStep", testUseTOTPStep},
 		{"RaceUseTOTPStep", testRaceUseTOTPStep},
+		{"RecoveryCodes", testRecoveryCodes},
 		{"Session", testSession},
 		{"APIKey", testAPIKey},
 		{"APIKeyLifecycle", testAPIKeyLifecycle},

@@ -389,7 +389,10 @@ type form struct {
 var (
 	formRE  = regexp.MustCompile(`(?s)<form\b([^>]*)>(.*?)</form>`)
 	inputRE = regexp.MustCompile(`<input\b([^>]*)>`)
-	attrRE  = regexp.MustCompile(`([a-zA-Z_-]+)="([^"]*)"`)
+	// buttonRE finds a button's formaction: a form with buttons posting to
+	// several actions is found under each.
+	buttonRE = regexp.MustCompile(`<button\b[^>]*\bformaction="([^"]*)"`)
+	attrRE   = regexp.MustCompile(`([a-zA-Z_-]+)="([^"]*)"`)
 )
 
 func attrs(s string) map[string]string {
@@ -406,7 +409,14 @@ func (p page) findForm(t *testing.T, action string) form {
 	for _, f := range formRE.FindAllStringSubmatch(p.body, -1) {
 		a := attrs(f[1])
 		if a["action"] != action {
-			continue
+			found := false
+			for _, b := range buttonRE.FindAllStringSubmatch(f[2], -1) {
+				found = found || b[1] == action
+			}
+			if !found {
+				continue
+			}
+			a["action"] = action
 		}
 		vals := url.Values{}
 		for _, in := range inputRE.FindAllStringSubmatch(f[2], -1) {

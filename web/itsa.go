@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,6 +168,16 @@ func parseFormAmount(s string) (*mtdconnect.Amount, error) {
 	return mtdconnect.ParseAmount(s)
 }
 
+// notationHint is added to an amount's error when it was a number written
+// in another notation (1e5, 0x10, 1_000, Inf), which the landlord may not
+// have meant as the sum it is.
+func notationHint(err error, typed string) string {
+	if !errors.Is(err, mtdconnect.ErrAmountNotation) {
+		return ""
+	}
+	return ", in plain figures (" + strings.TrimSpace(typed) + " is not)"
+}
+
 // formatAmount shows an amount in pounds, e.g. £1,234.50.
 func formatAmount(a *mtdconnect.Amount) string {
 	p, ok := a.Pence()
@@ -195,6 +206,21 @@ func formatISODate(s string) string {
 		return s
 	}
 	return t.Format("2 January 2006")
+}
+
+// earlyDays is how long before its period ends HMRC takes a cumulative
+// update: "Cannot submit data more than 10 days before end of period"
+// (RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED).
+const earlyDays = 10
+
+// acceptedFrom is the first day (YYYY-MM-DD) HMRC takes an update for the
+// period ending on end.
+func acceptedFrom(end string) string {
+	t, err := time.Parse(time.DateOnly, end)
+	if err != nil {
+		return ""
+	}
+	return t.AddDate(0, 0, -earlyDays).Format(time.DateOnly)
 }
 
 // ---- page data ----
@@ -230,6 +256,13 @@ type obligationRow struct {
 	Period, Due, Status, StatusCode, Received string
 	Open, Selected, Overdue                   bool
 	Link                                      string
+	// Correct offers to send the received period again, corrected: the
+	// latest period mtdconnect sent an update for (an earlier one is
+	// corrected by the next update, which is year to date).
+	Correct bool
+	// From is when HMRC first takes the update, in words, while it is too
+	// early to send it (no link is offered then).
+	From string
 	// Sent says that an update covering the period was sent and accepted
 	// while HMRC does not show it as received yet: when, and what HMRC is
 	// expected to do.
@@ -247,7 +280,11 @@ type quartersChoice struct {
 
 type updateForm struct {
 	TaxYear, From, To, Period string
-	TooEarly                  string // when HMRC will first accept it, if not yet
+	// StartedFrom is the period of the update whose figures fill the form.
+	StartedFrom string
+	// Correction: HMRC has an update for this period already; this one
+	// replaces it.
+	Correction bool
 
 	Summary                         []summaryItem
 	Income, Itemised, Either        []formField
@@ -342,7 +379,7 @@ func (f *updateForm) bind(r *http.Request) itsa.UKPropertyCumulative {
 		a, err := parseFormAmount(ff.Value)
 		switch {
 		case err != nil:
-			ff.Error = "Enter " + strings.ToLower(ff.Label[:1]) + ff.Label[1:] + " as an amount in pounds, like 1250.00"
+			ff.Error = "Enter " + strings.ToLower(ff.Label[:1]) + ff.Label[1:] + " as an amount in pounds, like 1250.00" + notationHint(err, ff.Value)
 			f.Summary = append(f.Summary, summaryItem{Anchor: "#" + ff.ID, Text: ff.Error})
 		case a != nil:
 			*amountSlot(&body, ff.Name, true) = a
@@ -483,14 +520,27 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 
 	// The form is for the period asked for, else the first open one not
 	// sent yet (one sent may be sent again, to correct it).
+	last, err := s.lastUpdate(r, u, taxYear)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// The period HMRC's latest update from mtdconnect runs to may be sent
+	// again, corrected (HMRC refuses an update ending earlier than one it
+	// has).
+	correctable := func(ob landlord.Obligation) bool {
+		return ob.Fulfilled() && last != nil && last.PeriodEnd.Format(time.DateOnly) == ob.End
+	}
+	// Only a period HMRC takes today is offered.
+	today := now.In(s.london).Format(time.DateOnly)
 	selected := r.URL.Query().Get("period")
 	var chosen *landlord.Obligation
 	for i, ob := range q.Obligations {
-		if !ob.Fulfilled() && chosen == nil && (selected == ob.End || selected == "" && !ob.AwaitingHMRC()) {
+		open := !ob.Fulfilled() && (selected == ob.End || selected == "" && !ob.AwaitingHMRC())
+		if chosen == nil && acceptedFrom(ob.End) <= today && (open || selected == ob.End && correctable(ob)) {
 			chosen = &q.Obligations[i]
 		}
 	}
-	today := now.In(s.london).Format(time.DateOnly)
 	for _, ob := range q.Obligations {
 		row := obligationRow{
 			Period: formatISODate(ob.Start) + " to " + formatISODate(ob.End),
@@ -514,16 +564,18 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 		case ob.Due < today:
 			row.Status, row.StatusCode, row.Overdue = "Overdue", "overdue", true
 		}
+		if from := acceptedFrom(ob.End); row.Open && today < from {
+			row.From = formatISODate(from)
+		}
+		row.Correct = correctable(ob) && !row.Selected
 		page.Obligations = append(page.Obligations, row)
 	}
 	if chosen != nil {
 		page.Form = newUpdateForm(taxYear, chosen.Start, chosen.End)
-		// HMRC refuses an update more than 10 days before its period ends.
-		if end, err := time.Parse(time.DateOnly, chosen.End); err == nil {
-			if first := end.AddDate(0, 0, -10).Format(time.DateOnly); today < first {
-				page.Form.TooEarly = formatISODate(first)
-			}
-		}
+		page.Form.Correction = chosen.Fulfilled()
+		// Year to date: the last update's figures are where this one
+		// starts.
+		page.Form.prefill(last)
 	}
 	s.render(w, r, status, "quarterly", "Quarterly updates", page)
 }
@@ -567,6 +619,39 @@ func (s *Server) receipts(r *http.Request, u *mtdconnect.User) ([]receiptRow, er
 		})
 	}
 	return out, nil
+}
+
+// lastUpdate is the landlord's newest UK property update of taxYear sent
+// through mtdconnect (updates are year to date: it holds the figures so
+// far), nil when there is none.
+func (s *Server) lastUpdate(r *http.Request, u *mtdconnect.User, taxYear itsa.TaxYear) (*mtdconnect.Submission, error) {
+	subs, err := s.landlord.Receipts(r.Context(), u.ID, landlord.ReceiptQuery{
+		Purposes: []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax}, Kind: mtdconnect.SubmissionUKPropertyCumulative,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range subs { // newest first
+		if sub.Period == taxYear.String() {
+			return sub, nil
+		}
+	}
+	return nil, nil
+}
+
+// prefill fills the form with the figures of an earlier update, for the
+// landlord to change to their totals so far.
+func (f *updateForm) prefill(sub *mtdconnect.Submission) {
+	var body itsa.UKPropertyCumulative
+	if sub == nil || json.Unmarshal(sub.Body, &body) != nil {
+		return
+	}
+	f.fields(func(ff *formField) {
+		if slot := amountSlot(&body, ff.Name, false); slot != nil && *slot != nil {
+			ff.Value = (*slot).String()
+		}
+	})
+	f.StartedFrom = periodOf(sub)
 }
 
 // periodOf words the period a receipt is for: its dates, or the tax year
@@ -621,12 +706,34 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var sub *mtdconnect.Submission
-	if err == nil {
-		sub, err = s.landlord.SubmitQuarterlyUpdate(r.Context(), landlord.ByLandlord(u.ID), landlord.QuarterlyUpdate{
-			UserID: u.ID, TaxYear: taxYear, Body: body, Origin: origin,
-		})
+	if err == nil && len(body.Validate(taxYear)) == 0 {
+		// The period came from the page: it must be one of HMRC's
+		// obligations (read from the kept copy, so this costs HMRC no call
+		// most of the time), or nothing is sent. Figures HMRC would refuse
+		// are answered first, without asking HMRC anything.
+		var q *landlord.QuarterlyObligations
+		if q, err = s.landlord.Obligations(r.Context(), u.ID, taxYear, origin, ""); err == nil &&
+			!slices.ContainsFunc(q.Obligations, func(ob landlord.Obligation) bool { return ob.Start == from && ob.End == to }) {
+			s.renderMessage(w, r, http.StatusBadRequest, message{Title: "This is not one of your quarterly periods",
+				Text: "HMRC has no quarterly update for " + form.Period + " in tax year " + taxYear.String() +
+					". Nothing was sent to HMRC. Go back to your quarterly updates and choose the period there."})
+			return
+		}
 	}
+	if err != nil {
+		p := s.logProblem(r, err)
+		if len(p.Errors) > 0 {
+			form.fail("", p.Message)
+			form.failAll(p.Errors)
+		} else {
+			page.Problem = pageProblemOf(p)
+		}
+		again(p.Status)
+		return
+	}
+	sub, err := s.landlord.SubmitQuarterlyUpdate(r.Context(), landlord.ByLandlord(u.ID), landlord.QuarterlyUpdate{
+		UserID: u.ID, TaxYear: taxYear, Body: body, Origin: origin,
+	})
 	var lost *landlord.ReceiptError
 	switch {
 	case errors.As(err, &lost):
@@ -643,6 +750,10 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest)
 	case err != nil:
 		p := s.logProblem(r, err)
+		if p.Code == "RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED" {
+			p.Message = "HMRC takes the update for " + form.Period + " from " + formatISODate(acceptedFrom(to)) +
+				", 10 days before the period ends. Nothing was sent: send it from that day."
+		}
 		if len(p.Errors) > 0 {
 			form.fail("", p.Message)
 			form.failAll(p.Errors)
@@ -658,6 +769,11 @@ func (s *Server) handleQuarterlySubmit(w http.ResponseWriter, r *http.Request) {
 type receiptPage struct {
 	TaxYear, Period, SubmittedAt, CorrelationID string
 	Lines                                       []receiptLine
+	// CorrectLink sends a corrected update for the same period, when this
+	// is the tax year's latest update; Later says a later update exists,
+	// which already replaced these figures.
+	CorrectLink string
+	Later       bool
 }
 
 type receiptLine struct{ Label, Amount, Group string }
@@ -686,6 +802,18 @@ func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := receiptPage{TaxYear: sub.Period, Period: periodOf(sub), SubmittedAt: s.formatTime(sub.SubmittedAt), CorrelationID: sub.CorrelationID}
+	if taxYear, err := itsa.ParseTaxYear(sub.Period); err == nil && !sub.PeriodEnd.IsZero() {
+		last, err := s.lastUpdate(r, u, taxYear)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if last != nil && last.ID == sub.ID {
+			page.CorrectLink = "/quarterly?taxYear=" + sub.Period + "&period=" + sub.PeriodEnd.Format(time.DateOnly) + "#update"
+		} else {
+			page.Later = true
+		}
+	}
 	groups := map[string]string{"income": "Income", "itemised": "Expenses", "consolidated": "Expenses", "either": "Expenses"}
 	for _, af := range amountFields {
 		if slot := amountSlot(&body, af.name, false); slot != nil && *slot != nil {

@@ -156,7 +156,8 @@ func (s *Server) handleSigninCode(w http.ResponseWriter, r *http.Request) {
 	}
 	info(r.Context()).userID = u.ID
 	code := r.PostFormValue("code")
-	if _, ok := normaliseCode(code); !ok {
+	recovery, isRecovery := normaliseRecoveryCode(code)
+	if _, ok := normaliseCode(code); !ok && !isRecovery {
 		// Not a guess: nothing is counted.
 		s.render(w, r, http.StatusBadRequest, "signin_code", "Error: Enter your code", codePage{Error: codeMessage(errTOTPFormat)})
 		return
@@ -171,7 +172,14 @@ func (s *Server) handleSigninCode(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusTooManyRequests, "signin_code", "Error: Enter your code", codePage{Error: tooManyCodes(wait)})
 		return
 	}
-	step, err := s.checkUserCode(u, code)
+	var step int64
+	if isRecovery {
+		// Used up here, atomically: of two sign-ins with one code, one
+		// wins.
+		err = s.useRecoveryCode(r, u, recovery)
+	} else {
+		step, err = s.checkUserCode(u, code)
+	}
 	if isCodeRefusal(err) {
 		s.failed(r.Context(), keys)
 		st.Fails++
@@ -197,6 +205,19 @@ func (s *Server) handleSigninCode(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	if isRecovery {
+		left, err := s.store.RecoveryCodesLeft(r.Context(), u.ID)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.log.Info("signed in with a recovery code", "user_id", u.ID, "left", left)
+		s.clearCodeStep(w)
+		s.setFlash(w, flash{Kind: "success", Text: "You signed in with a recovery code, which cannot be used again. You have " +
+			plural(left, "recovery code") + " left: get new ones under Settings → Sign-in security."})
+		s.startSession(w, r, u, s.now())
+		return
+	}
 	// Compare-and-set: of two sign-ins racing with one code, one wins.
 	if err := s.store.UseTOTPStep(r.Context(), u.ID, step); errors.Is(err, mtdconnect.ErrConflict) {
 		s.failed(r.Context(), keys)
@@ -218,7 +239,8 @@ func tooManyCodes(wait time.Duration) string {
 }
 
 func isCodeRefusal(err error) bool {
-	return errors.Is(err, errTOTPWrong) || errors.Is(err, errTOTPReused) || errors.Is(err, errTOTPFormat)
+	return errors.Is(err, errTOTPWrong) || errors.Is(err, errTOTPReused) || errors.Is(err, errTOTPFormat) ||
+		errors.Is(err, errRecoveryWrong)
 }
 
 // checkUserCode checks a code against u's authenticator app and returns
@@ -267,15 +289,25 @@ func (s *Server) secondFactors(r *http.Request, u *mtdconnect.User) ([]fraud.Mul
 // Settings → Sign-in security.
 
 type securityPage struct {
-	Flash     *flash
-	Available bool // the server can seal secrets
-	Enrolled  bool
-	Error     string // the removal code was refused
+	Flash        *flash
+	Available    bool // the server can seal secrets
+	Enrolled     bool
+	CodesLeft    int    // unused recovery codes
+	CodesLeftErr bool   // they could not be counted
+	Error        string // the code was refused
 }
 
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) securityPage {
 	u := currentUser(r.Context())
-	return securityPage{Flash: s.takeFlash(w, r), Available: s.sealer != nil, Enrolled: len(u.TOTPSecret) > 0}
+	page := securityPage{Flash: s.takeFlash(w, r), Available: s.sealer != nil, Enrolled: len(u.TOTPSecret) > 0}
+	if page.Enrolled {
+		n, err := s.store.RecoveryCodesLeft(r.Context(), u.ID)
+		if err != nil {
+			s.log.Warn("count recovery codes", "user_id", u.ID, "err", err.Error())
+		}
+		page.CodesLeft, page.CodesLeftErr = n, err != nil
+	}
+	return page
 }
 
 func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
@@ -286,9 +318,10 @@ func (s *Server) handleSecurity(w http.ResponseWriter, r *http.Request) {
 type enrolPage struct {
 	Flash   *flash
 	Email   string
-	Key     string       // base32, grouped
-	URI     template.URL // otpauth://, built here from known parts
-	Pending string       // the secret, sealed for this user, with its expiry
+	Key     string        // base32, grouped
+	URI     template.URL  // otpauth://, built here from known parts
+	QR      template.HTML // the URI as a QR code, inline SVG made here
+	Pending string        // the secret, sealed for this user, with its expiry
 	Error   string
 }
 
@@ -344,9 +377,20 @@ func (s *Server) handleTOTPEnrolPage(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "security_totp", "Add an authenticator app", enrolPage{
-		Flash: s.takeFlash(w, r), Email: u.Email, Key: TOTPKey(secret), URI: template.URL(TOTPURI(u.Email, secret)), Pending: pending,
-	})
+	page, err := s.enrolPage(u, secret, pending)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page.Flash = s.takeFlash(w, r)
+	s.render(w, r, http.StatusOK, "security_totp", "Add an authenticator app", page)
+}
+
+// enrolPage shows secret as a key, a link and a QR code.
+func (s *Server) enrolPage(u *mtdconnect.User, secret []byte, pending string) (enrolPage, error) {
+	uri := TOTPURI(u.Email, secret)
+	code, err := qrSVG(uri, "QR code to add mtdconnect to your authenticator app")
+	return enrolPage{Email: u.Email, Key: TOTPKey(secret), URI: template.URL(uri), QR: code, Pending: pending}, err
 }
 
 // refuseEnrol redirects to the security page, saying why, when u cannot add
@@ -382,10 +426,13 @@ func (s *Server) handleTOTPEnrol(w http.ResponseWriter, r *http.Request) {
 	step, err := checkTOTP(secret, r.PostFormValue("code"), s.now(), 0)
 	if err != nil {
 		s.log.Info("authenticator set-up code refused", "user_id", u.ID, "reason", err.Error())
-		s.render(w, r, http.StatusBadRequest, "security_totp", "Error: Add an authenticator app", enrolPage{
-			Email: u.Email, Key: TOTPKey(secret), URI: template.URL(TOTPURI(u.Email, secret)), Pending: pending,
-			Error: codeMessage(err) + " Nothing was saved.",
-		})
+		page, perr := s.enrolPage(u, secret, pending)
+		if perr != nil {
+			s.serverError(w, r, perr)
+			return
+		}
+		page.Error = codeMessage(err) + " Nothing was saved."
+		s.render(w, r, http.StatusBadRequest, "security_totp", "Error: Add an authenticator app", page)
 		return
 	}
 	sealed, err := SealTOTPSecret(s.sealer, u.ID, secret)
@@ -398,8 +445,7 @@ func (s *Server) handleTOTPEnrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("authenticator app added", "user_id", u.ID)
-	s.setFlash(w, flash{Kind: "success", Text: "Your authenticator app is set up. From your next sign-in, mtdconnect will ask for a code from it after your password."})
-	http.Redirect(w, r, securityPath, http.StatusSeeOther)
+	s.giveRecoveryCodes(w, r, u, true)
 }
 
 // handleTOTPRemove removes the authenticator app, given a current code from
@@ -415,33 +461,7 @@ func (s *Server) handleTOTPRemove(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, securityPath, http.StatusSeeOther)
 		return
 	}
-	refuse := func(status int, text string) {
-		page := s.securityPage(w, r)
-		page.Error = text
-		s.render(w, r, status, "security", "Error: Sign-in security", page)
-	}
-	code := r.PostFormValue("code")
-	if _, ok := normaliseCode(code); !ok {
-		refuse(http.StatusBadRequest, codeMessage(errTOTPFormat)+" Your authenticator app was not removed.")
-		return
-	}
-	keys := s.codeKeys(r, u.ID)
-	if wait, err := s.allowed(r.Context(), keys); err != nil {
-		s.serverError(w, r, err)
-		return
-	} else if wait > 0 {
-		s.log.Warn("authenticator code refused: too many wrong codes from this source", "user_id", u.ID)
-		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
-		refuse(http.StatusTooManyRequests, tooManyCodes(wait)+" Your authenticator app was not removed.")
-		return
-	}
-	if _, err := s.checkUserCode(u, code); isCodeRefusal(err) {
-		s.failed(r.Context(), keys)
-		s.log.Info("authenticator removal code refused", "user_id", u.ID, "reason", err.Error())
-		refuse(http.StatusBadRequest, codeMessage(err)+" Your authenticator app was not removed.")
-		return
-	} else if err != nil {
-		s.serverError(w, r, err)
+	if !s.checkCurrentCode(w, r, u, " Your authenticator app was not removed.") {
 		return
 	}
 	if err := s.store.SetTOTP(r.Context(), u.ID, nil, 0); err != nil {
@@ -452,4 +472,41 @@ func (s *Server) handleTOTPRemove(w http.ResponseWriter, r *http.Request) {
 	s.setFlash(w, flash{Kind: "success", Text: "Your authenticator app is removed. mtdconnect will ask only for your email and password when you sign in. " +
 		"You can delete the mtdconnect account in the app."})
 	http.Redirect(w, r, securityPath, http.StatusSeeOther)
+}
+
+// checkCurrentCode checks the code posted from the security page against
+// u's authenticator app, under the sign-in throttle. It answers with the
+// page and the problem (then outcome) when the code is refused, and
+// returns whether it was accepted.
+func (s *Server) checkCurrentCode(w http.ResponseWriter, r *http.Request, u *mtdconnect.User, outcome string) bool {
+	refuse := func(status int, text string) {
+		page := s.securityPage(w, r)
+		page.Error = text
+		s.render(w, r, status, "security", "Error: Sign-in security", page)
+	}
+	code := r.PostFormValue("code")
+	if _, ok := normaliseCode(code); !ok {
+		refuse(http.StatusBadRequest, codeMessage(errTOTPFormat)+outcome)
+		return false
+	}
+	keys := s.codeKeys(r, u.ID)
+	if wait, err := s.allowed(r.Context(), keys); err != nil {
+		s.serverError(w, r, err)
+		return false
+	} else if wait > 0 {
+		s.log.Warn("authenticator code refused: too many wrong codes from this source", "user_id", u.ID)
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		refuse(http.StatusTooManyRequests, tooManyCodes(wait)+outcome)
+		return false
+	}
+	if _, err := s.checkUserCode(u, code); isCodeRefusal(err) {
+		s.failed(r.Context(), keys)
+		s.log.Info("authenticator code refused on the security page", "user_id", u.ID, "reason", err.Error())
+		refuse(http.StatusBadRequest, codeMessage(err)+outcome)
+		return false
+	} else if err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	return true
 }

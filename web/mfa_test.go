@@ -49,14 +49,39 @@ func (b *browser) enrolPage(p page) ([]byte, form) {
 // returns its secret.
 func (b *browser) enrolTOTP() []byte {
 	b.t.Helper()
+	secret, _ := b.enrolTOTPWithCodes()
+	return secret
+}
+
+// enrolTOTPWithCodes adds an authenticator app and returns its secret and
+// the recovery codes shown, once, on the page the enrolment ends on.
+func (b *browser) enrolTOTPWithCodes() ([]byte, []string) {
+	b.t.Helper()
 	secret, f := b.enrolPage(b.get("/settings/security/totp"))
 	f.values.Set("code", web.TOTPCode(secret, b.env.Clock.Now()))
 	p := b.post("/settings/security/totp", f.values)
-	if p.status != http.StatusOK || p.url.Path != "/settings/security" {
+	if p.status != http.StatusOK || p.url.Path != "/settings/security/totp" {
 		b.t.Fatalf("enrolment ended on %s (status %d):\n%s", p.url, p.status, p.text())
 	}
-	p.mustContain(b.t, "Your authenticator app is set up.")
-	return secret
+	p.mustContain(b.t, "Your authenticator app is set up.", "Your recovery codes", "This is the only time they are shown")
+	return secret, b.recoveryCodes(p)
+}
+
+var recoveryCodeRE = regexp.MustCompile(`<li><code>([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})</code></li>`)
+
+// recoveryCodes reads the codes a recovery codes page shows; they must
+// never reach the logs.
+func (b *browser) recoveryCodes(p page) []string {
+	b.t.Helper()
+	var codes []string
+	for _, m := range recoveryCodeRE.FindAllStringSubmatch(p.body, -1) {
+		codes = append(codes, m[1])
+	}
+	if len(codes) != 10 {
+		b.t.Fatalf("%d recovery codes shown, want 10:\n%s", len(codes), p.text())
+	}
+	b.env.secrets = append(b.env.secrets, codes...)
+	return codes
 }
 
 // wrongCode is a well-formed code that no step near now accepts.
@@ -211,7 +236,7 @@ func TestSecurityTOTPEnrol(t *testing.T) {
 	// A form opened before the app is added cannot replace it afterwards.
 	earlier, earlierForm := b.enrolPage(b.get("/settings/security/totp"))
 	secret = b.enrolTOTP()
-	b.get("/settings/security").mustContain(t, "On", "Remove the authenticator app")
+	b.get("/settings/security").mustContain(t, "On", "Remove authenticator app", "You have 10 unused recovery codes")
 	u := env.user(env.landlord.ID)
 	if len(u.TOTPSecret) == 0 || bytes.Contains(u.TOTPSecret, secret) {
 		t.Errorf("stored secret %x: want it sealed", u.TOTPSecret)
@@ -477,7 +502,7 @@ func TestSecurityTOTPRemove(t *testing.T) {
 	enrolled := env.user(env.landlord.ID)
 
 	p := b.get("/settings/security")
-	p.mustContain(t, "On", "Remove the authenticator app")
+	p.mustContain(t, "On", "Remove authenticator app")
 	p.findForm(t, "/settings/security/totp/remove")
 	for _, tt := range []struct {
 		name   string

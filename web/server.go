@@ -240,6 +240,7 @@ func (s *Server) browserRoutes() []route {
 		{"GET /settings/security/totp", s.requireUser(s.handleTOTPEnrolPage)},
 		{"POST /settings/security/totp", s.requireUser(s.handleTOTPEnrol)},
 		{"POST /settings/security/totp/remove", s.requireUser(s.handleTOTPRemove)},
+		{"POST /settings/security/recovery-codes", s.requireUser(s.handleRecoveryCodes)},
 		{"GET /settings/hmrc", s.requireUser(s.handleSettings)},
 		{"POST /settings/hmrc/connect", s.requireUser(s.handleConnect)},
 		{"POST /settings/hmrc/refresh", s.requireUser(s.handleRefresh)},

@@ -295,6 +295,9 @@ type flash struct {
 	Kind         string `json:"k"` // success or error
 	Text         string `json:"t"`
 	Disconnected bool   `json:"d,omitempty"` // explain how to remove the authority at HMRC too
+	// AlsoEnds is the connection still in use that removing mtdconnect at
+	// HMRC would end too: HMRC keeps one authority per application.
+	AlsoEnds string `json:"a,omitempty"`
 }
 
 func (s *Server) setFlash(w http.ResponseWriter, f flash) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
@@ -178,38 +179,61 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, purpose mt
 // nothing: the page comes back with what was typed and what is wrong with
 // it, next to the field.
 func (s *Server) handleNINO(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.saveNINO(w, r, true); !ok {
+		return
+	}
+	// The flash cookie is signed, not encrypted: the number stays out of
+	// it (the page shows it in the field).
+	s.setFlash(w, flash{Kind: "success", Text: "Your National Insurance number is saved."})
+	http.Redirect(w, r, settingsURL(mtdconnect.PurposeIncomeTax), http.StatusSeeOther)
+}
+
+// saveNINO saves the National Insurance number posted in the Income Tax
+// tab's form, which Connect and Test connection submit too: what the
+// landlord typed next to those buttons is never thrown away. An empty
+// field changes nothing unless required. It returns the landlord as saved,
+// or false when it answered with the page and the field's error (nothing
+// changed).
+func (s *Server) saveNINO(w http.ResponseWriter, r *http.Request, required bool) (*mtdconnect.User, bool) {
 	u := currentUser(r.Context())
 	input := r.PostFormValue("nino")
+	if strings.TrimSpace(input) == "" && !required {
+		return u, true
+	}
 	nino, err := mtdconnect.ParseNINO(input)
 	if err != nil {
 		var ne *mtdconnect.NINOError
 		if !errors.As(err, &ne) {
 			s.serverError(w, r, err)
-			return
+			return nil, false
 		}
-		page, perr := s.settingsPage(w, r, mtdconnect.PurposeIncomeTax)
-		if perr != nil {
-			s.serverError(w, r, perr)
-			return
-		}
-		page.NINOInput = input
-		page.NINOError = "Your National Insurance number " + ne.Problem + "."
-		s.render(w, r, http.StatusBadRequest, "settings_hmrc", "Error: HMRC connection", page)
-		return
+		s.ninoRefused(w, r, input, "Your National Insurance number "+ne.Problem+".")
+		return nil, false
 	}
 	if nino != u.NINO {
 		updated := *u
 		updated.NINO = nino
 		if err := s.store.UpdateUser(r.Context(), &updated); err != nil {
 			s.serverError(w, r, err)
-			return
+			return nil, false
 		}
 		s.log.Info("national insurance number saved", "user_id", u.ID)
+		u = &updated
 	}
-	// The flash cookie is signed, not encrypted: the number stays out of
-	// it (the page shows it in the field).
-	s.setFlash(w, flash{Kind: "success", Text: "Your National Insurance number is saved."})
-	http.Redirect(w, r, settingsURL(mtdconnect.PurposeIncomeTax), http.StatusSeeOther)
+	return u, true
+}
+
+// ninoRefused answers with the Income Tax settings page, problem next to
+// the National Insurance number field and what was typed kept in it.
+func (s *Server) ninoRefused(w http.ResponseWriter, r *http.Request, input, problem string) {
+	page, err := s.settingsPage(w, r, mtdconnect.PurposeIncomeTax)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page.NINOInput = input
+	page.NINOError = problem
+	s.render(w, r, http.StatusBadRequest, "settings_hmrc", "Error: HMRC connection", page)
 }
 
 // handleConnect starts the authorisation and sends the browser to HMRC.
@@ -220,6 +244,11 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	if purpose == mtdconnect.PurposeIncomeTax {
+		if _, ok := s.saveNINO(w, r, false); !ok {
+			return
+		}
 	}
 	authURL, _, err := s.landlord.StartConnect(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose, "")
 	if err != nil {
@@ -244,12 +273,25 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, settingsURL(purpose), http.StatusSeeOther)
 }
 
+// handleTest asks HMRC something the connection allows. On the Income Tax
+// tab the National Insurance number typed next to the button is saved
+// first; with none, the field says so, on the page where it is entered.
 func (s *Server) handleTest(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r.Context())
 	purpose, err := purposeOf(r)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	if purpose == mtdconnect.PurposeIncomeTax {
+		var ok bool
+		if u, ok = s.saveNINO(w, r, false); !ok {
+			return
+		}
+		if u.NINO == "" {
+			s.ninoRefused(w, r, "", "Enter your National Insurance number to test your Income Tax connection: HMRC finds your property business with it.")
+			return
+		}
 	}
 	origin, err := s.browserOrigin(r, u)
 	if err != nil {
@@ -282,8 +324,19 @@ func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request) {
 	if err := s.landlord.Disconnect(r.Context(), landlord.ByLandlord(u.ID), u.ID, purpose); err != nil {
 		s.flashError(w, r, err)
 	} else {
-		s.setFlash(w, flash{Kind: "success", Text: "Disconnected from HMRC. mtdconnect has deleted its keys for your " +
-			purpose.Label() + " connection.", Disconnected: true})
+		f := flash{Kind: "success", Text: "Disconnected from HMRC. mtdconnect has deleted its keys for your " +
+			purpose.Label() + " connection.", Disconnected: true}
+		// HMRC lists mtdconnect once, with every permission it was given:
+		// removing it there ends the other connection too.
+		for _, other := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
+			if other == purpose {
+				continue
+			}
+			if st, err := s.landlord.Status(r.Context(), u.ID, other); err == nil && st.Status != mtdconnect.StatusNotConnected {
+				f.AlsoEnds = other.Label()
+			}
+		}
+		s.setFlash(w, f)
 	}
 	http.Redirect(w, r, settingsURL(purpose), http.StatusSeeOther)
 }

@@ -26,7 +26,7 @@ var staticFS embed.FS
 // pageNames are the views; each is parsed once, with the layout, at start.
 var pageNames = []string{
 	"signin", "signin_code", "message",
-	"settings_hmrc", "disconnect", "security", "security_totp",
+	"settings_hmrc", "disconnect", "security", "security_totp", "security_recovery",
 	"quarterly", "quarterly_receipt",
 	"taxyear", "calculation", "adjustments", "amend", "correction", "yearend_receipt",
 	"vat", "vat_receipt", "vat_return",

@@ -42,6 +42,8 @@ func codeMessage(err error) string {
 	switch {
 	case errors.Is(err, errTOTPFormat):
 		return "Enter the 6-digit code from your authenticator app, for example 123456."
+	case errors.Is(err, errRecoveryWrong):
+		return "That recovery code is wrong, or was used already: each one works once. Check it, or use another of your codes."
 	case errors.Is(err, errTOTPReused):
 		return "That code has already been used. Wait for your authenticator app to show a new code, then enter it."
 	default:

@@ -325,7 +325,7 @@ func (f *vatForm) bind(r *http.Request) vat.Return {
 			if b.Whole {
 				example = "1250"
 			}
-			f.fail(b.Name, "Enter box "+strconv.Itoa(b.Box)+" as an amount in pounds, like "+example)
+			f.fail(b.Name, "Enter box "+strconv.Itoa(b.Box)+" as an amount in pounds, like "+example+notationHint(err, b.Value))
 		case a == nil:
 			empty[b.Box] = true
 		default:
@@ -603,13 +603,30 @@ func (s *Server) handleVATSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin, err := s.browserOrigin(r, u)
-	var rec *vat.Receipt
-	var sub *mtdconnect.Submission
-	if err == nil {
-		rec, sub, err = s.landlord.FileVATReturn(r.Context(), landlord.ByLandlord(u.ID), landlord.VATFiling{
-			UserID: u.ID, Return: ret, PeriodStart: startT, PeriodEnd: endT, Origin: origin,
-		})
+	if err == nil && len(ret.Validate()) == 0 && vatPeriodEnded(end, s.vatToday()) {
+		// The period key and dates came from the page: they must be those
+		// of one of HMRC's obligations, or nothing is sent (a fulfilled one
+		// is HMRC's to refuse as a duplicate, with a link to the return). A return
+		// HMRC would refuse, or one for a period not ended, is answered
+		// first, without asking HMRC anything.
+		var list *landlord.VATObligationList
+		if list, err = s.landlord.VATObligations(r.Context(), u.ID, startT, endT, "", origin, ""); err == nil &&
+			!slices.ContainsFunc(list.Obligations, func(ob vat.Obligation) bool { return ob.PeriodKey == key && ob.Start == start && ob.End == end }) {
+			s.renderMessage(w, r, http.StatusBadRequest, message{Title: "This is not one of your VAT periods",
+				Text: "HMRC has no VAT return for " + form.Period + " (period " + key + "). " +
+					"Nothing was sent to HMRC. Go back to your VAT returns and choose the period there."})
+			return
+		}
 	}
+	if err != nil {
+		p := s.logProblem(r, vatCall(err))
+		page.Problem = vatProblemOf(p)
+		again(p.Status)
+		return
+	}
+	rec, sub, err := s.landlord.FileVATReturn(r.Context(), landlord.ByLandlord(u.ID), landlord.VATFiling{
+		UserID: u.ID, Return: ret, PeriodStart: startT, PeriodEnd: endT, Origin: origin,
+	})
 	var lost *landlord.ReceiptError
 	switch {
 	case errors.As(err, &lost):

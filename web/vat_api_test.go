@@ -152,7 +152,7 @@ func TestAPIVAT(t *testing.T) {
 				[]string{"VAT_TOTAL_VALUE /totalVatDue"}},
 			{"box 5", http.MethodPost, returns, vatBody(target.key, map[string]any{"netVatDue": json.Number("100.11")}), 400, "invalid_request",
 				[]string{"VAT_NET_VALUE /netVatDue"}},
-			{"whole pounds", http.MethodPost, returns, vatBody(target.key, map[string]any{"totalValueSalesExVAT": json.Number("300.5"), "totalAcquisitionsExVAT": json.Number("1e-2")}), 400, "invalid_request",
+			{"whole pounds", http.MethodPost, returns, vatBody(target.key, map[string]any{"totalValueSalesExVAT": json.Number("300.5"), "totalAcquisitionsExVAT": json.Number("0.01")}), 400, "invalid_request",
 				[]string{"INVALID_MONETARY_AMOUNT /totalValueSalesExVAT", "INVALID_MONETARY_AMOUNT /totalAcquisitionsExVAT"}},
 			{"not finalised", http.MethodPost, returns, vatBody(target.key, map[string]any{"finalised": false}), 400, "invalid_request",
 				[]string{"NOT_FINALISED /finalised"}},

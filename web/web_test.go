@@ -291,7 +291,7 @@ func formActions(t *testing.T) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range regexp.MustCompile(`<form\b[^>]*\baction="([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
+		for _, m := range regexp.MustCompile(`<(?:form\b[^>]*\baction|button\b[^>]*\bformaction)="([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
 			// A year-end page's actions are under its tax year, some
 			// under a calculation. A path segment from the connect link's
 			// token is any segment: the protection comes before routing.

@@ -214,7 +214,7 @@ func (s *Server) handleTaxYear(w http.ResponseWriter, r *http.Request) {
 			row.Status, row.StatusCode, row.Days = "Sent", "sent", ""
 			row.Sent = s.formatTime(o.Sent.SubmittedAt)
 		}
-		if !o.Fulfilled() && !o.AwaitingHMRC() {
+		if !o.Fulfilled() && !o.AwaitingHMRC() && acceptedFrom(o.End) <= ty.Today.Format(time.DateOnly) {
 			row.Link = "/quarterly?taxYear=" + y.String() + "&period=" + o.End + "#update"
 		}
 		page.Rows = append(page.Rows, row)
@@ -254,8 +254,11 @@ func nextStepOf(ty *landlord.YearStatus, p yearPage) nextStep {
 	switch ty.Next {
 	case landlord.StepQuarterlyUpdate:
 		o := ty.NextObligation
-		return nextStep{Title: "Send your next quarterly update",
-			Text: "Your update for " + formatISODate(o.Start) + " to " + formatISODate(o.End) + " is due by " + due() + ".",
+		text := "Your update for " + formatISODate(o.Start) + " to " + formatISODate(o.End) + " is due by " + due() + "."
+		if from := acceptedFrom(o.End); from > ty.Today.Format(time.DateOnly) {
+			return nextStep{Title: "Your next quarterly update", Text: text + " You can send it from " + formatISODate(from) + "."}
+		}
+		return nextStep{Title: "Send your next quarterly update", Text: text,
 			Link: "/quarterly?taxYear=" + p.TaxYear + "&period=" + o.End + "#update", LinkText: "Send this update"}
 	case landlord.StepWaitForYearEnd:
 		return nextStep{Title: "Every quarterly update is sent",

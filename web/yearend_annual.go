@@ -323,7 +323,7 @@ func (f *annualForm) bind(r *http.Request) itsa.UKPropertyAnnual {
 		ff.Value = r.PostFormValue(ff.Name)
 		a, err := parseFormAmount(ff.Value)
 		if err != nil {
-			f.failField(ff.Name, "Enter "+strings.ToLower(ff.Label[:1])+ff.Label[1:]+" as an amount in pounds, like 1250.00")
+			f.failField(ff.Name, "Enter "+strings.ToLower(ff.Label[:1])+ff.Label[1:]+" as an amount in pounds, like 1250.00"+notationHint(err, ff.Value))
 			return nil
 		}
 		return a

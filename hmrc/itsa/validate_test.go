@@ -127,14 +127,6 @@ func TestAmountRange(t *testing.T) {
 		{"99999999999.991", 0, false},
 		{"1.000", 0, false}, // scale 3, as BigDecimal
 		{"0.001", 0, false},
-		{"1e2", 10000, true},
-		{"1.5E1", 1500, true},
-		{"12345e-2", 12345, true},
-		{"12345e-3", 0, false},
-		{"0e99999999999", 0, true},
-		{"1e99999999999", 0, false},
-		{"1e-99999999999", 0, false},
-		{"9999999999999e-2", 9999999999999, true},
 		{"99999999999999999999999999", 0, false},
 	}
 	for _, tt := range tests {
@@ -310,7 +302,7 @@ func TestValidateUKPropertyRules(t *testing.T) {
 }
 
 func TestValidateUnmarshalledJSON(t *testing.T) {
-	raw := `{"fromDate":"2025-04-06","toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1e3,"taxDeducted":12.345},"expenses":{"consolidatedExpenses":-5.5,"residentialFinancialCost":0.10}}}`
+	raw := `{"fromDate":"2025-04-06","toDate":"2025-07-05","ukProperty":{"income":{"periodAmount":1000,"taxDeducted":12.345},"expenses":{"consolidatedExpenses":-5.5,"residentialFinancialCost":0.10}}}`
 	var b UKPropertyCumulative
 	if err := json.Unmarshal([]byte(raw), &b); err != nil {
 		t.Fatal(err)
