@@ -13,7 +13,7 @@ func TestHelp(t *testing.T) {
 	e := &cliEnv{vars: map[string]string{"MTDCONNECT_DATA_DIR": t.TempDir()}}
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
 		out := e.run(t, nil, args...)
-		mustContain(t, strings.Join(args, " "), out, "COMMANDS", "serve", "users add", "app rotate-secret", "sandbox create-user", "loadtest")
+		mustContain(t, strings.Join(args, " "), out, "COMMANDS", "serve", "users add", "users passwd", "users delete", "app rotate-secret", "sandbox create-user", "loadtest")
 		if strings.Contains(out, "-trusted-proxies") {
 			t.Errorf("%v lists serve's flags:\n%s", args, out)
 		}
@@ -27,6 +27,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"status", "-h"}, []string{"-user", "-purpose", "-json", "-hmrc-rate", "-hmrc-interactive-wait", "-v="}, []string{"-addr", "-trusted-proxies", "-licence-ids", "-metrics-addr", "-max-password-checks"}},
 		{[]string{"test", "-h"}, []string{"-user", "-licence-ids", "-device-id"}, []string{"-addr", "-json", "-trusted-proxies"}},
 		{[]string{"users", "add", "-h"}, []string{"-email", "-password", "-data-dir"}, []string{"-hmrc", "-client-id", "-addr"}},
+		{[]string{"users", "passwd", "-h"}, []string{"-email", "-password", "-database-url"}, []string{"-hmrc", "-admin", "-addr"}},
+		{[]string{"users", "delete", "-h"}, []string{"-email", "-database-url"}, []string{"-hmrc", "-password", "-addr"}},
 		{[]string{"app", "set", "-h"}, []string{"-env", "-client-id", "-client-secret-file", "-redirect-uri"}, []string{"-hmrc-rate", "-hmrc "}},
 		{[]string{"keyset", "rotate", "-h"}, []string{"-keyset-file"}, []string{"-database-url", "-hmrc"}},
 		{[]string{"simulator", "-h"}, []string{"-error-rate", "-simulator-addr", "-state-file"}, []string{"-database-url", "-licence-ids"}},

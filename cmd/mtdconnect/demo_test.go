@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtdconnect/mtdconnect"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
@@ -83,6 +84,10 @@ func TestDemoAccountsOnlyForTheSimulator(t *testing.T) {
 			}
 
 			srv := e.startInProcess(t, "serve")
+			// The banner's last line comes after its first, which says serve is up.
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), "/settings/hmrc") && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
 			mustContain(t, "the simulator's banner", srv.logs.String(), demoEmail, demoPassword, demoAdminEmail, demoAdminPassword, "/admin/hmrc")
 			if got := adminPageStatus(t, srv.url, demoEmail, demoPassword); got != http.StatusForbidden && got != http.StatusNotFound {
 				t.Errorf("/admin/hmrc as the demo landlord: %d, want it refused", got)
@@ -118,7 +123,13 @@ func TestDemoAccountsOnlyForTheSimulator(t *testing.T) {
 			if strings.Contains(msg, demoEmail) || !strings.Contains(msg, demoAdminEmail) {
 				t.Errorf("after the landlord's new password, the refusal: %s", msg)
 			}
-			e.run(t, nil, "users", "delete", "--email", demoAdminEmail)
+			mustContain(t, "passwd too short", e.fail(t, "", "users", "passwd", "--email", demoEmail, "--password", "short"), "at least 8 characters")
+			mustContain(t, "passwd of nobody", e.fail(t, "", "users", "passwd", "--email", "nobody@example.com", "--password", "long-enough"), "no user with email nobody@example.com")
+			mustContain(t, "delete nobody", e.fail(t, "", "users", "delete", "--email", "nobody@example.com"), "no user with email nobody@example.com")
+			mustContain(t, "delete", e.run(t, nil, "users", "delete", "--email", demoAdminEmail), "deleted "+demoAdminEmail, "kept until")
+			if _, err := st.UserByEmail(t.Context(), demoAdminEmail); err == nil {
+				t.Errorf("the deleted demo administrator still signs in")
+			}
 			e.run(t, nil, "users", "add", "--email", "boss@example.com", "--password", "boss-password", "--admin")
 			srv = e.startInProcess(t, "serve")
 			if got := adminPageStatus(t, srv.url, "boss@example.com", "boss-password"); got != http.StatusOK {
