@@ -271,6 +271,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, at time.Time,
 	if err := mtdconnect.CheckText(owner); err != nil {
 		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
 	}
+	// A read first: an idle dispatcher (every instance, twice a second)
+	// must not take the database's one write lock for nothing.
+	var due bool
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+		WHERE delivered_at = 0 AND failed_at = 0 AND next_try_at <= ?)`, ms(at)).Scan(&due); err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+	}
+	if !due {
+		return nil, nil
+	}
 	var out []*mtdconnect.WebhookDelivery
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE webhook_deliveries SET next_try_at = ?, lease_owner = ?
