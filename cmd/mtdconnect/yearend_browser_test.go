@@ -68,6 +68,10 @@ func (b *browserRun) incomeTaxLandlord() {
 		chromedp.SendKeys(chromedp.CSS(`#code`), web.TOTPCode(secret, time.Now())),
 		chromedp.Click(button("Turn on")),
 		chromedp.WaitNotPresent(chromedp.CSS(`#totp-key`)),
+		// The security page that follows, loaded, before its Sign out is
+		// clicked (a node of the page going away cannot be).
+		chromedp.WaitVisible(chromedp.Search(`//main//*[contains(text(), 'Your authenticator app is set up')]`)),
+		chromedp.Poll[chromedp.Void](`document.readyState === 'complete'`, chromedp.WithPollingTimeout(10*time.Second)),
 	)
 	b.step("sign out",
 		chromedp.WaitVisible(chromedp.Search(`//form[@action="/signout"]//button`)),
