@@ -65,7 +65,7 @@ func TestBrowserVATJourney(t *testing.T) {
 	// The earliest period is a year back: ended, open, and its return form
 	// is offered.
 	first := b.text("first period", `table.obligations tbody tr:first-child td:first-child`)
-	b.mustSay("first period row", `table.obligations tbody tr:first-child`, "Open")
+	b.mustSay("first period row", `table.obligations tbody tr:first-child`, "Not sent")
 	b.mustSay("return form", "#return", "VAT return for "+first)
 
 	// File it: boxes 3 and 5 left for the service to work out.
@@ -96,7 +96,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//a[contains(., 'Back to your VAT returns')]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.obligations`)),
 	)
-	b.mustSay("first period after filing", `table.obligations tbody tr:first-child`, first, "Fulfilled", "received", "View return")
+	b.mustSay("first period after filing", `table.obligations tbody tr:first-child`, first, "Received", "View return")
 	b.mustSay("receipts", "main", "Receipts", first)
 
 	b.noCSPViolations()
