@@ -291,6 +291,9 @@ type updateForm struct {
 	// Correction: HMRC has an update for this period already; this one
 	// replaces it.
 	Correction bool
+	// TooEarly is when HMRC first takes the update, in words, while it is
+	// too early to send it.
+	TooEarly string
 
 	Summary                         []summaryItem
 	Income, Itemised, Either        []formField
@@ -538,13 +541,16 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	correctable := func(ob landlord.Obligation) bool {
 		return ob.Fulfilled() && last != nil && last.PeriodEnd.Format(time.DateOnly) == ob.End
 	}
-	// Only a period HMRC takes today is offered.
+	// Only a period HMRC takes today is offered. One asked for by its
+	// address (a link kept from earlier, or HMRC's clock ahead of ours in
+	// a demo) gets its form, saying from when HMRC takes it.
 	today := now.In(s.london).Format(time.DateOnly)
 	selected := r.URL.Query().Get("period")
 	var chosen *landlord.Obligation
 	for i, ob := range q.Obligations {
-		open := !ob.Fulfilled() && (selected == ob.End || selected == "" && !ob.AwaitingHMRC())
-		if chosen == nil && acceptedFrom(ob.End) <= today && (open || selected == ob.End && correctable(ob)) {
+		asked := selected == ob.End && (!ob.Fulfilled() || correctable(ob))
+		offered := selected == "" && !ob.Fulfilled() && !ob.AwaitingHMRC() && acceptedFrom(ob.End) <= today
+		if chosen == nil && (asked || offered) {
 			chosen = &q.Obligations[i]
 		}
 	}
@@ -580,6 +586,9 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	if chosen != nil {
 		page.Form = newUpdateForm(taxYear, chosen.Start, chosen.End)
 		page.Form.Correction = chosen.Fulfilled()
+		if from := acceptedFrom(chosen.End); today < from {
+			page.Form.TooEarly = formatISODate(from)
+		}
 		// Year to date: the last update's figures are where this one
 		// starts.
 		page.Form.prefill(last)
