@@ -315,8 +315,11 @@ type apiObligation struct {
 	PeriodStart string `json:"period_start"`
 	PeriodEnd   string `json:"period_end"`
 	Due         string `json:"due"`
-	Status      string `json:"status"`             // HMRC's: open or fulfilled
-	Received    string `json:"received,omitempty"` // HMRC's received date
+	Status      string `json:"status"` // HMRC's: open or fulfilled
+	// State is the one wording of the pages too (landlord.State): open,
+	// overdue, sent, received or due_before_connected.
+	State    landlord.State `json:"state"`
+	Received string         `json:"received,omitempty"` // HMRC's received date
 	// Sent is this service's receipt of an update covering the period
 	// that HMRC accepted but does not show as received yet (it may take
 	// up to an hour).
@@ -359,8 +362,14 @@ func (s *Server) handleAPIObligations(w http.ResponseWriter, r *http.Request) (i
 		FetchedAt           time.Time       `json:"fetched_at"`
 		Obligations         []apiObligation `json:"obligations"`
 	}{apiHandle(r), taxYear.String(), q.PeriodType, q.CanChoosePeriodType, q.FetchedAt.UTC(), []apiObligation{}}
+	since, err := s.connectedSince(r, id, mtdconnect.PurposeIncomeTax)
+	if err != nil {
+		return 0, nil, err
+	}
+	today := s.now().In(s.london).Format(time.DateOnly)
 	for _, ob := range q.Obligations {
-		o := apiObligation{PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: ob.Status, Received: ob.Received}
+		o := apiObligation{PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: ob.Status, Received: ob.Received,
+			State: landlord.StateOf(ob.Fulfilled(), ob.AwaitingHMRC(), ob.Due, today, since)}
 		if ob.AwaitingHMRC() {
 			o.Sent = &apiSent{SubmissionID: ob.Sent.ID, SubmittedAt: ob.Sent.SubmittedAt.UTC(), CorrelationID: ob.Sent.CorrelationID}
 		}
@@ -465,6 +474,16 @@ func (s *Server) handleAPIGetCumulative(w http.ResponseWriter, r *http.Request) 
 	}
 	summary, err := s.landlord.CumulativeSummary(r.Context(), id, taxYear, origin, testScenario(r))
 	return http.StatusOK, summary, err
+}
+
+// connectedSince is when the landlord's connection for p was granted (zero
+// without one), for landlord.StateOf.
+func (s *Server) connectedSince(r *http.Request, id int64, p mtdconnect.Purpose) (time.Time, error) {
+	st, err := s.landlord.Status(r.Context(), id, p)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return st.ConnectedSince, nil
 }
 
 // decodeJSONBody reads one JSON object strictly into v: no unknown

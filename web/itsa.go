@@ -223,10 +223,16 @@ func acceptedFrom(end string) string {
 	return t.AddDate(0, 0, -earlyDays).Format(time.DateOnly)
 }
 
+// dueBeforeConnectedNote explains landlord.StateDueBeforeConnected.
+const dueBeforeConnectedNote = "Due before you connected mtdconnect. If you sent it another way, HMRC will show it as received; your HMRC online account says whether anything is owed."
+
 // ---- page data ----
 
 type quarterlyPage struct {
 	TaxYear string
+	// since is when the landlord connected for Income Tax: what was due
+	// before is not an alarm (landlord.StateDueBeforeConnected).
+	since time.Time
 
 	NeedNINO    bool
 	NeedConnect bool
@@ -285,6 +291,9 @@ type updateForm struct {
 	// Correction: HMRC has an update for this period already; this one
 	// replaces it.
 	Correction bool
+	// TooEarly is when HMRC first takes the update, in words, while it is
+	// too early to send it.
+	TooEarly string
 
 	Summary                         []summaryItem
 	Income, Itemised, Either        []formField
@@ -447,6 +456,7 @@ func (s *Server) quarterlyReady(r *http.Request, u *mtdconnect.User, page *quart
 		page.Reconnect = st.Reason
 		return false, nil
 	}
+	page.since = st.ConnectedSince
 	return true, nil
 }
 
@@ -531,38 +541,41 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	correctable := func(ob landlord.Obligation) bool {
 		return ob.Fulfilled() && last != nil && last.PeriodEnd.Format(time.DateOnly) == ob.End
 	}
-	// Only a period HMRC takes today is offered.
+	// Only a period HMRC takes today is offered. One asked for by its
+	// address (a link kept from earlier, or HMRC's clock ahead of ours in
+	// a demo) gets its form, saying from when HMRC takes it.
 	today := now.In(s.london).Format(time.DateOnly)
 	selected := r.URL.Query().Get("period")
 	var chosen *landlord.Obligation
 	for i, ob := range q.Obligations {
-		open := !ob.Fulfilled() && (selected == ob.End || selected == "" && !ob.AwaitingHMRC())
-		if chosen == nil && acceptedFrom(ob.End) <= today && (open || selected == ob.End && correctable(ob)) {
+		asked := selected == ob.End && (!ob.Fulfilled() || correctable(ob))
+		offered := selected == "" && !ob.Fulfilled() && !ob.AwaitingHMRC() && acceptedFrom(ob.End) <= today
+		if chosen == nil && (asked || offered) {
 			chosen = &q.Obligations[i]
 		}
 	}
 	for _, ob := range q.Obligations {
+		state := landlord.StateOf(ob.Fulfilled(), ob.AwaitingHMRC(), ob.Due, today, page.since)
 		row := obligationRow{
 			Period: formatISODate(ob.Start) + " to " + formatISODate(ob.End),
-			Due:    formatISODate(ob.Due), Status: "Open", StatusCode: "open", Open: !ob.Fulfilled(),
+			Due:    formatISODate(ob.Due), Status: state.Label(), StatusCode: state.Tag(), Open: !ob.Fulfilled(),
 			Selected: chosen != nil && ob.End == chosen.End && ob.Start == chosen.Start,
 			Link:     "/quarterly?taxYear=" + taxYear.String() + "&period=" + ob.End + "#update",
+			Overdue:  state == landlord.StateOverdue,
 		}
-		switch {
-		case ob.Fulfilled():
-			row.Status, row.StatusCode = "Received", "fulfilled"
+		switch state {
+		case landlord.StateReceived:
 			if ob.Received != "" {
 				row.Received = formatISODate(ob.Received)
 			}
-		case ob.AwaitingHMRC():
-			row.Status, row.StatusCode = "Sent", "sent"
+		case landlord.StateSent:
 			row.Sent = s.formatTime(ob.Sent.SubmittedAt)
 			row.SentNote = "HMRC accepted it. It may take HMRC up to an hour to show it as received."
 			if now.Sub(ob.Sent.SubmittedAt) > landlord.FulfilmentWindow {
 				row.SentNote = "HMRC accepted it, but does not show it as received yet. If this lasts a day, check your HMRC online account."
 			}
-		case ob.Due < today:
-			row.Status, row.StatusCode, row.Overdue = "Overdue", "overdue", true
+		case landlord.StateDueBeforeConnected:
+			row.SentNote = dueBeforeConnectedNote
 		}
 		if from := acceptedFrom(ob.End); row.Open && today < from {
 			row.From = formatISODate(from)
@@ -573,6 +586,9 @@ func (s *Server) handleQuarterly(w http.ResponseWriter, r *http.Request) {
 	if chosen != nil {
 		page.Form = newUpdateForm(taxYear, chosen.Start, chosen.End)
 		page.Form.Correction = chosen.Fulfilled()
+		if from := acceptedFrom(chosen.End); today < from {
+			page.Form.TooEarly = formatISODate(from)
+		}
 		// Year to date: the last update's figures are where this one
 		// starts.
 		page.Form.prefill(last)

@@ -545,19 +545,19 @@ func TestQuarterlyProblems(t *testing.T) {
 			t.Skip("every period of this tax year can be sent now")
 		}
 		// The period is not offered: the page says from when it can be
-		// sent, and has no link or form for it, even when asked for it.
+		// sent, with no link to send it.
 		from := late.end.AddDate(0, 0, -10).Format("2 January 2006")
-		p := b.get("/quarterly?period=" + late.endS)
+		p := b.get("/quarterly")
 		p.mustContain(t, late.startW+" to "+late.endW+" "+late.dueW+" Open You can send it from "+from)
 		p.mustNotContain(t, "Update for "+late.startW+" to "+late.endW)
 		if strings.Contains(p.body, `period=`+late.endS+`#update"`) {
 			t.Error("a link offers to send the update now")
 		}
-		// Sent anyway (a stale page), HMRC's refusal names the date.
-		f := b.get("/quarterly").findForm(t, "/quarterly/submit").values
-		f.Set("from", late.startS)
-		f.Set("to", late.endS)
-		f.Set("taxYear", late.taxYear.String())
+		// Asked for by its address, its form says from when HMRC takes
+		// it; sent anyway, HMRC's refusal names the date.
+		p = b.get("/quarterly?period=" + late.endS)
+		p.mustContain(t, "Update for "+late.startW+" to "+late.endW, "HMRC takes this update from "+from+", 10 days before the period ends")
+		f := p.findForm(t, "/quarterly/submit").values
 		f.Set("income.periodAmount", "100")
 		p = b.post("/quarterly/submit", f)
 		if p.status != http.StatusUnprocessableEntity {

@@ -227,6 +227,9 @@ const vatDeclaration = "When you submit this VAT information you are making a le
 // ---- page data ----
 
 type vatPage struct {
+	// since is when the landlord connected for VAT
+	// (landlord.StateDueBeforeConnected).
+	since       time.Time
 	VRN         string
 	VRNInput    string // what was typed, when it was refused
 	VRNError    string
@@ -424,6 +427,7 @@ func (s *Server) vatReady(r *http.Request, u *mtdconnect.User, page *vatPage) (b
 	case st.Status == mtdconnect.StatusNeedsReconnect:
 		page.Reconnect = st.Reason
 	}
+	page.since = st.ConnectedSince
 	return u.VRN != "" && !page.NeedConnect && page.Reconnect == "", nil
 }
 
@@ -482,23 +486,19 @@ func (s *Server) handleVAT(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, ob := range obligations {
+		state := landlord.StateOf(!ob.Open(), false, ob.Due, today.Format(time.DateOnly), page.since)
 		row := vatObligationRow{
 			PeriodKey: ob.PeriodKey, Period: formatISODate(ob.Start) + " to " + formatISODate(ob.End),
-			Due: formatISODate(ob.Due), Status: "Open", StatusCode: "open", Open: ob.Open(),
+			Due: formatISODate(ob.Due), Status: state.Label(), StatusCode: state.Tag(), Open: ob.Open(),
+			Overdue:  state == landlord.StateOverdue,
 			Ended:    vatPeriodEnded(ob.End, today),
 			Selected: chosen != nil && ob.PeriodKey == chosen.PeriodKey && ob.Start == chosen.Start,
 			FileLink: "/vat?period=" + url.QueryEscape(ob.PeriodKey) + "#return",
 			ViewLink: vatReturnLink(ob.PeriodKey),
 			EndsOn:   formatISODate(ob.End),
 		}
-		switch {
-		case !ob.Open():
-			row.Status, row.StatusCode = "Fulfilled", "fulfilled"
-			if ob.Received != "" {
-				row.Received = formatISODate(ob.Received)
-			}
-		case ob.Due < today.Format(time.DateOnly):
-			row.Overdue, row.StatusCode = true, "overdue"
+		if state == landlord.StateReceived && ob.Received != "" {
+			row.Received = formatISODate(ob.Received)
 		}
 		page.Obligations = append(page.Obligations, row)
 	}

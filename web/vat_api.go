@@ -23,7 +23,9 @@ type apiVATObligation struct {
 	PeriodEnd   string `json:"period_end"`
 	Due         string `json:"due"`
 	Status      string `json:"status"` // open or fulfilled
-	Received    string `json:"received,omitempty"`
+	// State is the one wording of the pages too (landlord.State).
+	State    landlord.State `json:"state"`
+	Received string         `json:"received,omitempty"`
 }
 
 // apiVATStatuses are the statuses the API takes and gives, and HMRC's.
@@ -95,6 +97,11 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 	if !to.IsZero() {
 		out.To = to.Format(time.DateOnly)
 	}
+	since, err := s.connectedSince(r, id, mtdconnect.PurposeVAT)
+	if err != nil {
+		return 0, nil, err
+	}
+	today := s.now().In(s.london).Format(time.DateOnly)
 	for _, ob := range list.Obligations {
 		st := "open"
 		if !ob.Open() {
@@ -102,6 +109,7 @@ func (s *Server) handleAPIVATObligations(w http.ResponseWriter, r *http.Request)
 		}
 		out.Obligations = append(out.Obligations, apiVATObligation{
 			PeriodKey: ob.PeriodKey, PeriodStart: ob.Start, PeriodEnd: ob.End, Due: ob.Due, Status: st, Received: ob.Received,
+			State: landlord.StateOf(!ob.Open(), false, ob.Due, today, since),
 		})
 	}
 	return http.StatusOK, out, nil

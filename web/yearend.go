@@ -61,6 +61,9 @@ type yearPage struct {
 	NeedConnect bool
 	Reconnect   string
 	Problem     *yearProblem
+	// since is when the landlord connected for Income Tax
+	// (landlord.StateDueBeforeConnected).
+	since time.Time
 }
 
 // yearProblem is a problem as the year-end pages show it: with the
@@ -114,6 +117,7 @@ func (s *Server) ready(r *http.Request, u *mtdconnect.User, p *yearPage) (bool, 
 		p.Reconnect = st.Reason
 		return false, nil
 	}
+	p.since = st.ConnectedSince
 	return true, nil
 }
 
@@ -209,9 +213,8 @@ func (s *Server) handleTaxYear(w http.ResponseWriter, r *http.Request) {
 	page.Loaded = true
 	for _, o := range ty.Quarterly {
 		row := deadlineRow{What: "Quarterly update", Period: formatISODate(o.Start) + " to " + formatISODate(o.End), Due: formatISODate(o.Due)}
-		row.Status, row.StatusCode, row.Received, row.Days = obligationState(ty, o.Fulfilled(), o.Due, o.Received)
+		row.Status, row.StatusCode, row.Received, row.Days = obligationState(ty, o.Fulfilled(), o.AwaitingHMRC(), o.Due, o.Received, page.since)
 		if o.AwaitingHMRC() {
-			row.Status, row.StatusCode, row.Days = "Sent", "sent", ""
 			row.Sent = s.formatTime(o.Sent.SubmittedAt)
 		}
 		if !o.Fulfilled() && !o.AwaitingHMRC() && acceptedFrom(o.End) <= ty.Today.Format(time.DateOnly) {
@@ -221,7 +224,7 @@ func (s *Server) handleTaxYear(w http.ResponseWriter, r *http.Request) {
 	}
 	if fd := ty.FinalDeclaration; fd != nil {
 		row := deadlineRow{What: "Final declaration", Period: formatISODate(fd.Start) + " to " + formatISODate(fd.End), Due: formatISODate(fd.Due)}
-		row.Status, row.StatusCode, row.Received, row.Days = obligationState(ty, fd.Fulfilled(), fd.Due, fd.Received)
+		row.Status, row.StatusCode, row.Received, row.Days = obligationState(ty, fd.Fulfilled(), false, fd.Due, fd.Received, page.since)
 		page.Rows = append(page.Rows, row)
 		page.Declared = fd.Fulfilled()
 	}
@@ -233,19 +236,19 @@ func (s *Server) handleTaxYear(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "taxyear", title, page)
 }
 
-// obligationState words an obligation's state on the day of ty.
-func obligationState(ty *landlord.YearStatus, fulfilled bool, due, received string) (status, code, receivedOn, days string) {
-	if fulfilled {
+// obligationState words an obligation's state on the day of ty
+// (landlord.StateOf, as every page and the API word it).
+func obligationState(ty *landlord.YearStatus, fulfilled, sent bool, due, received string, since time.Time) (status, code, receivedOn, days string) {
+	state := landlord.StateOf(fulfilled, sent, due, ty.Today.Format(time.DateOnly), since)
+	switch state {
+	case landlord.StateReceived:
 		if received != "" {
 			receivedOn = formatISODate(received)
 		}
-		return "Received", "fulfilled", receivedOn, ""
+	case landlord.StateOpen, landlord.StateOverdue:
+		days = daysText(ty.DaysUntil(due))
 	}
-	d := ty.DaysUntil(due)
-	if d < 0 {
-		return "Overdue", "overdue", "", daysText(d)
-	}
-	return "Open", "open", "", daysText(d)
+	return state.Label(), state.Tag(), receivedOn, days
 }
 
 // nextStepOf says what the landlord does next, in words.

@@ -30,18 +30,21 @@ func (s *Server) apiTaxYear(r *http.Request) (int64, itsa.TaxYear, error) {
 // ---- the year at a glance ----
 
 type apiDeadline struct {
-	PeriodStart  string `json:"period_start"`
-	PeriodEnd    string `json:"period_end"`
-	Due          string `json:"due"`
-	Status       string `json:"status"`
-	Received     string `json:"received,omitempty"`
-	DaysUntilDue *int   `json:"days_until_due,omitempty"` // open ones only; negative when overdue
+	PeriodStart string `json:"period_start"`
+	PeriodEnd   string `json:"period_end"`
+	Due         string `json:"due"`
+	Status      string `json:"status"`
+	// State is the one wording of the pages too (landlord.State).
+	State        landlord.State `json:"state"`
+	Received     string         `json:"received,omitempty"`
+	DaysUntilDue *int           `json:"days_until_due,omitempty"` // open ones only; negative when overdue
 	// Sent is the receipt of an update HMRC does not show as received yet.
 	Sent *apiSent `json:"sent,omitempty"`
 }
 
-func deadline(ty *landlord.YearStatus, start, end, due, status, received string) apiDeadline {
-	d := apiDeadline{PeriodStart: start, PeriodEnd: end, Due: due, Status: status, Received: received}
+func deadline(ty *landlord.YearStatus, start, end, due, status, received string, sent bool, since time.Time) apiDeadline {
+	d := apiDeadline{PeriodStart: start, PeriodEnd: end, Due: due, Status: status, Received: received,
+		State: landlord.StateOf(status == itsa.ObligationFulfilled, sent, due, ty.Today.Format(time.DateOnly), since)}
 	if status != itsa.ObligationFulfilled {
 		n := ty.DaysUntil(due)
 		d.DaysUntilDue = &n
@@ -65,6 +68,10 @@ func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
+	since, err := s.connectedSince(r, id, mtdconnect.PurposeIncomeTax)
+	if err != nil {
+		return 0, nil, err
+	}
 	type next struct {
 		Step         landlord.Step `json:"step"`
 		Due          string        `json:"due,omitempty"`
@@ -82,14 +89,14 @@ func (s *Server) handleAPITaxYear(w http.ResponseWriter, r *http.Request) (int, 
 	}{User: apiHandle(r), TaxYear: y.String(), Today: ty.Today.Format(time.DateOnly), Ended: ty.Ended, Quarterly: []apiDeadline{},
 		Next: next{Step: ty.Next, Due: ty.NextDue}, AmendableUntil: ty.AmendableUntil}
 	for _, o := range ty.Quarterly {
-		d := deadline(ty, o.Start, o.End, o.Due, o.Status, o.Received)
+		d := deadline(ty, o.Start, o.End, o.Due, o.Status, o.Received, o.AwaitingHMRC(), since)
 		if o.AwaitingHMRC() {
 			d.Sent = &apiSent{SubmissionID: o.Sent.ID, SubmittedAt: o.Sent.SubmittedAt.UTC(), CorrelationID: o.Sent.CorrelationID}
 		}
 		out.Quarterly = append(out.Quarterly, d)
 	}
 	if fd := ty.FinalDeclaration; fd != nil {
-		d := deadline(ty, fd.Start, fd.End, fd.Due, fd.Status, fd.Received)
+		d := deadline(ty, fd.Start, fd.End, fd.Due, fd.Status, fd.Received, false, since)
 		out.FinalDeclaration = &d
 	}
 	if ty.NextDue != "" {

@@ -60,7 +60,7 @@ func TestBrowserVATJourney(t *testing.T) {
 	// The earliest period is a year back: ended, open, and its return form
 	// is offered.
 	first := b.text("first period", `table.obligations tbody tr:first-child td:first-child`)
-	b.mustSay("first period row", `table.obligations tbody tr:first-child`, "Open")
+	b.mustSay("first period row", `table.obligations tbody tr:first-child`, "Not sent")
 	b.mustSay("return form", "#return", "VAT return for "+first)
 	b.checkPage("VAT return form")
 
@@ -94,7 +94,7 @@ func TestBrowserVATJourney(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//a[contains(., 'Back to your VAT returns')]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.obligations`)),
 	)
-	b.mustSay("first period after filing", `table.obligations tbody tr:first-child`, first, "Fulfilled", "received", "View return")
+	b.mustSay("first period after filing", `table.obligations tbody tr:first-child`, first, "Received", "View return")
 	b.mustSay("receipts", "main", "Receipts", first)
 	b.checkPage("VAT page after filing")
 

@@ -137,6 +137,10 @@ func TestBrowserYearEnd(t *testing.T) {
 		b.step("quarterly update to "+end,
 			chromedp.Navigate(b.baseURL+"/quarterly?taxYear="+ty+"&period="+end+"#update"),
 			chromedp.WaitVisible(chromedp.CSS(`#income-periodAmount`)),
+			// The form starts from the last update's figures: replace them.
+			chromedp.Clear(chromedp.CSS(`#income-periodAmount`)),
+			chromedp.Clear(chromedp.CSS(`#expenses-consolidatedExpenses`)),
+			chromedp.Clear(chromedp.CSS(`#expenses-residentialFinancialCost`)),
 			chromedp.SendKeys(chromedp.CSS(`#income-periodAmount`), fmt.Sprint(5000*q)),
 			chromedp.SendKeys(chromedp.CSS(`#expenses-consolidatedExpenses`), fmt.Sprint(1000*q)),
 			chromedp.SendKeys(chromedp.CSS(`#expenses-residentialFinancialCost`), fmt.Sprint(750*q)),
