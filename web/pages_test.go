@@ -225,6 +225,16 @@ func TestReminders(t *testing.T) {
 		t.Errorf("no link to send the update:\n%s", p.body)
 	}
 	b.get("/settings/hmrc?purpose=vat").mustContain(t, "What is due next")
+	// Last year's periods, due before the landlord connected, are worded as
+	// on the obligations' pages: "Not sent", not a red Overdue.
+	b.get("/quarterly?taxYear=" + (y - 1).String())
+	last := periods(y-1, now)[0]
+	p = b.get("/settings/hmrc")
+	p.mustContain(t, "Quarterly update for "+last.startW+" to "+last.endW+": due "+last.dueW+" Not sent")
+	if strings.Contains(p.body, "tag-overdue") {
+		t.Errorf("a period due before the landlord connected is a red Overdue:\n%s", p.body)
+	}
+	before = env.Sim.Stats().APIRequests
 	// Long after the kept answer's 15 minutes, still nothing asked.
 	env.Clock.Advance(2 * time.Hour)
 	b.get("/settings/hmrc").mustContain(t, "Quarterly update for "+first.startW)

@@ -82,7 +82,9 @@ const renewWithin = 30 * 24 * time.Hour
 // dueRow is one thing due, as the pages say it.
 type dueRow struct {
 	What, Due, Link, LinkText string
-	Overdue                   bool
+	// State is open, overdue or due_before_connected, worded as on the
+	// obligations' pages (landlord.State).
+	State landlord.State
 }
 
 // renewRow is a connection whose authority ends soon.
@@ -356,6 +358,7 @@ func (s *Server) reminders(r *http.Request, u *mtdconnect.User, page *settingsPa
 	ctx := r.Context()
 	now := s.now()
 	itsaConnected := false
+	var itsaSince time.Time
 	for _, p := range []mtdconnect.Purpose{mtdconnect.PurposeIncomeTax, mtdconnect.PurposeVAT} {
 		st, err := s.landlord.Status(ctx, u.ID, p)
 		if err != nil {
@@ -364,7 +367,9 @@ func (s *Server) reminders(r *http.Request, u *mtdconnect.User, page *settingsPa
 		if !st.Connected() {
 			continue
 		}
-		itsaConnected = itsaConnected || p == mtdconnect.PurposeIncomeTax
+		if p == mtdconnect.PurposeIncomeTax {
+			itsaConnected, itsaSince = true, st.ConnectedSince
+		}
 		if left := st.AuthorityEndsAt.Sub(now); !st.AuthorityEndsAt.IsZero() && left <= renewWithin {
 			page.Renew = append(page.Renew, renewRow{Purpose: p, PurposeLabel: p.Label(),
 				Ends: s.formatDate(st.AuthorityEndsAt), In: humanDuration(left)})
@@ -380,7 +385,7 @@ func (s *Server) reminders(r *http.Request, u *mtdconnect.User, page *settingsPa
 	}
 	today := now.In(s.london).Format(time.DateOnly)
 	for _, d := range due {
-		row := dueRow{Due: s.formatDay(d.Due), Overdue: d.Due < today}
+		row := dueRow{Due: s.formatDay(d.Due), State: landlord.StateOf(false, false, d.Due, today, itsaSince)}
 		ty := d.TaxYear.String()
 		if d.Kind == mtdconnect.SubmissionFinalDeclaration {
 			row.What = "Final declaration for the tax year " + ty
