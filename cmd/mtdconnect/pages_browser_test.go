@@ -115,14 +115,14 @@ func TestBrowserPagesLayout(t *testing.T) {
 	)
 	b.checkPage("sign-in page")
 	b.step("sign in",
-		chromedp.SendKeys(chromedp.CSS(`#email`), demoEmail),
-		chromedp.SendKeys(chromedp.CSS(`#password`), demoPassword),
+		chromedp.SendKeys(chromedp.CSS(`#email`), demoAdminEmail),
+		chromedp.SendKeys(chromedp.CSS(`#password`), demoAdminPassword),
 		chromedp.Click(chromedp.Search(`//form[@action="/signin"]//button[contains(., 'Sign in')]`)),
 		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., 'HMRC connection')]`)),
 	)
 
 	// The header at both widths, on a page with the whole menu (the
-	// demo landlord is an administrator too).
+	// demo administrator's, with the admin pages).
 	for _, w := range checkWidths {
 		b.step("resize", chromedp.EmulateViewport(w, 800))
 		f := b.checkHeader("settings page", w)
@@ -165,6 +165,7 @@ func TestBrowserPagesLayout(t *testing.T) {
 		{"/admin/hmrc", "HMRC application"},
 		{"/admin/api-keys", "API keys"},
 		{"/admin/connect", "Connect"},
+		{"/admin/webhooks", "Webhooks"},
 	} {
 		b.step("open "+p.path,
 			chromedp.Navigate(b.baseURL+p.path),
