@@ -49,6 +49,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.failures(s.RefusedHow)
 		p.bound("refused calls that failed again elsewhere", s.RetryFailures, 0)
 		p.failures(s.RetryFailList)
+		if s.Busy > 0 {
+			p.kv("answered HMRC busy (503, nothing sent)", "%d, each retried after 1 s: %d succeeded", s.Busy, s.BusyRetriedOK)
+		}
 		p.bound("other failed calls", s.FailedCalls, 0)
 		p.failures(s.Failures)
 		p.kv("refreshes at HMRC", "%d", s.Refreshes)
