@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 )
 
 // findChromium locates a Chromium binary, or skips (fails on CI).
@@ -37,11 +39,11 @@ func findChromium(t *testing.T) string {
 // service's output.
 type browserRun struct {
 	t       *testing.T
-	ctx     context.Context // the tab; chromedp.Run and chromedp.Do take it
-	baseURL string          // the service
-	simURL  string          // the simulator
-	logs    *syncBuffer     // the service's output
-	env     *cliEnv         // the service's environment, for commands on its database
+	ctx     context.Context     // the tab; chromedp.Run and chromedp.Do take it
+	baseURL string              // the service
+	simURL  string              // the simulator
+	logs    *hmrctest.LogBuffer // the service's output
+	env     *cliEnv             // the service's environment, for commands on its database
 
 	consoleMu sync.Mutex
 	console   []string

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mtdconnect/mtdconnect"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrc/itsa"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
@@ -40,7 +41,7 @@ func (e *cliEnv) createUserFor(t *testing.T, extra ...string) (out, userID, pass
 	args := append([]string{"sandbox", "create-user", "--user", testEmail}, extra...)
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	var errOut syncBuffer
+	var errOut hmrctest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(t.Context(), args, e.getenv, inR, outW, &errOut)

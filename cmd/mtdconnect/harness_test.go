@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mtdconnect/mtdconnect/hmrc"
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 	"github.com/mtdconnect/mtdconnect/hmrcsim"
 )
 
@@ -46,25 +47,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of the
-// service's loggers and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testLog writes each line it is given to the test's log.
@@ -235,8 +217,8 @@ func (w *bannerWatch) Write(p []byte) (int, error) {
 // inProcess is a long-running command (serve, simulator) started by
 // startInProcess.
 type inProcess struct {
-	url  string      // the address its banner announced
-	logs *syncBuffer // its standard output and error
+	url  string              // the address its banner announced
+	logs *hmrctest.LogBuffer // its standard output and error
 	done chan error
 	stop func() // ends it as a signal would and waits for run to return
 }
@@ -245,7 +227,7 @@ type inProcess struct {
 // ends or stop is called, and returns once it announced its address.
 func (e *cliEnv) startInProcess(t *testing.T, args ...string) *inProcess {
 	t.Helper()
-	p := &inProcess{logs: new(syncBuffer), done: make(chan error, 1)}
+	p := &inProcess{logs: new(hmrctest.LogBuffer), done: make(chan error, 1)}
 	banner := newBannerWatch()
 	urls := banner.url
 	ctx, cancel := context.WithCancel(context.Background())
@@ -305,7 +287,7 @@ type child struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	url    string
-	logs   *syncBuffer
+	logs   *hmrctest.LogBuffer
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
 }
@@ -314,7 +296,7 @@ type child struct {
 // announced its address. The test's end kills it if it is still running.
 func (e *cliEnv) startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	c := &child{t: t, cmd: e.command(context.Background(), args...), logs: new(syncBuffer), exited: make(chan struct{})}
+	c := &child{t: t, cmd: e.command(context.Background(), args...), logs: new(hmrctest.LogBuffer), exited: make(chan struct{})}
 	banner := newBannerWatch()
 	urls := banner.url
 	c.cmd.Stdout, c.cmd.Stderr = io.MultiWriter(c.logs, banner), c.logs

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mtdconnect/mtdconnect/hmrc/hmrctest"
 )
 
 // startExamplePlatform builds examples/landlord-platform and runs it as a
 // process of its own against mtdconnect at mtdconnectURL, with apiKey, on
 // addr. It returns the platform's URL once it listens.
-func startExamplePlatform(t *testing.T, addr, mtdconnectURL, apiKey string) (string, *syncBuffer) {
+func startExamplePlatform(t *testing.T, addr, mtdconnectURL, apiKey string) (string, *hmrctest.LogBuffer) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "landlord-platform")
 	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./examples/landlord-platform")
@@ -27,7 +29,7 @@ func startExamplePlatform(t *testing.T, addr, mtdconnectURL, apiKey string) (str
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = []string{"EXAMPLE_ADDR=" + addr, "EXAMPLE_MTDCONNECT_URL=" + mtdconnectURL, "EXAMPLE_API_KEY=" + apiKey}
-	logs := new(syncBuffer)
+	logs := new(hmrctest.LogBuffer)
 	banner := newBannerWatch()
 	urls := banner.url
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(logs, banner), logs
